@@ -1,0 +1,186 @@
+"""Checks on structured answers: JSON (with a schema), a fixed choice, numbers taken from data."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import field_validator
+
+from graders._text import plural, quote
+from graders.registry import CheckContext, CheckResult, Params, register
+
+
+class JsonParams(Params):
+    schema_: dict[str, Any] | bool | None = None
+    lines: bool = False  # JSON Lines: every non-blank line is one document
+
+    model_config = Params.model_config | {"populate_by_name": True}
+
+    def __init__(self, **data: Any):
+        if "schema" in data:
+            data["schema_"] = data.pop("schema")
+        super().__init__(**data)
+
+    @field_validator("schema_")
+    @classmethod
+    def _valid_schema(cls, value: dict[str, Any] | bool | None) -> dict[str, Any] | bool | None:
+        if value is None:
+            return value
+        from jsonschema import validators
+        from jsonschema.exceptions import SchemaError
+
+        try:
+            validators.validator_for(value).check_schema(value)
+        except SchemaError as exc:
+            raise ValueError(f"schema is not a valid JSON Schema: {exc.message}") from None
+        return value
+
+
+_FENCE = re.compile(r"^\s*```[\w-]*\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
+
+
+def _json_path(path: Any) -> str:
+    out = "$"
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _check_document(text: str, p: JsonParams) -> str | None:
+    """None when `text` is valid; otherwise why not."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    if p.schema_ is None:
+        return None
+    from jsonschema import validators
+    from jsonschema.exceptions import best_match
+
+    validator = validators.validator_for(p.schema_)(p.schema_)
+    error = best_match(validator.iter_errors(document))
+    if error is None:
+        return None
+    return f"does not fit the schema at {_json_path(error.absolute_path)}: {error.message}"
+
+
+@register("json", JsonParams)
+def json_check(output: str, p: JsonParams, ctx: CheckContext) -> CheckResult:
+    """Passes when the output is valid JSON, valid against `schema` when one is given (`lines: true` for JSONL)."""
+    text = output.strip()
+    if _FENCE.match(text):
+        return CheckResult.fail("The output wraps the JSON in a Markdown code fence; a program reading it needs the JSON alone.")
+    if p.lines:
+        rows = [line for line in text.splitlines() if line.strip()]
+        if not rows:
+            return CheckResult.fail("The output has no JSON lines.")
+        problems = [(i, why) for i, row in enumerate(rows, 1) if (why := _check_document(row, p))]
+        if not problems:
+            return CheckResult.ok(f"All {plural(len(rows), 'line')} are valid JSON documents" + (" that fit the schema." if p.schema_ else "."))
+        line, why = problems[0]
+        more = f" ({len(problems)} of {len(rows)} lines have problems)" if len(problems) > 1 else ""
+        return CheckResult.fail(f"Line {line} {why}{more}.", score=1 - len(problems) / len(rows))
+    why = _check_document(text, p)
+    if why is None:
+        return CheckResult.ok("The output is valid JSON" + (" and fits the schema." if p.schema_ else "."))
+    return CheckResult.fail(f"The output {why}.")
+
+
+class ChoiceParams(Params):
+    values: list[str]
+
+    @field_validator("values")
+    @classmethod
+    def _not_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("needs at least one value")
+        return value
+
+
+def _normalise_choice(text: str) -> str:
+    text = text.strip()
+    return text[:-1].rstrip() if text.endswith(".") else text
+
+
+@register("choice", ChoiceParams)
+def choice(output: str, p: ChoiceParams, ctx: CheckContext) -> CheckResult:
+    """Passes when the output is exactly one of `values` (white space and a trailing full stop ignored)."""
+    answer = _normalise_choice(output)
+    allowed = {_normalise_choice(v) for v in p.values}
+    options = ", ".join(quote(v, 30) for v in p.values)
+    if answer in allowed:
+        return CheckResult.ok(f"The output is {quote(answer)}, one of {options}.")
+    near = [v for v in p.values if _normalise_choice(v).casefold() == answer.casefold()]
+    if near:
+        return CheckResult.fail(f"The output is {quote(answer)}; the allowed spelling is {quote(near[0])}.")
+    return CheckResult.fail(f"The output is {quote(answer)}, which is not one of {options}; answer with one of them alone.")
+
+
+class NumbersParams(Params):
+    source: str
+    ignore: list[float] = []
+
+
+_NUMBER = re.compile(r"(?<![\w.,])[-−]?\d+(?:[.,]\d+|[\u00a0\u202f ]\d{3}(?!\d))*")
+_LIST_MARKER = re.compile(r"^\s*\d+[.)]\s", re.MULTILINE)
+
+
+def _to_decimal(token: str) -> Decimal | None:
+    token = token.replace("−", "-").replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
+    if "," in token and "." in token:
+        # the later separator is the decimal one: 1,234.5 (English) or 1.234,5 (French, German)
+        if token.rfind(",") > token.rfind("."):
+            token = token.replace(".", "").replace(",", ".")
+        else:
+            token = token.replace(",", "")
+    elif "," in token or token.count(".") > 1:
+        mark = "," if "," in token else "."
+        groups = token.split(mark)
+        if len(groups) > 2 or all(len(g) == 3 for g in groups[1:]):
+            token = token.replace(mark, "")  # thousands: 1,234 or 12,345,678 or 1.234.567
+        else:
+            token = token.replace(",", ".")  # decimal comma: 3,5
+    try:
+        return Decimal(token)
+    except InvalidOperation:
+        return None
+
+
+def numbers_in(text: str, skip_list_markers: bool = False) -> list[tuple[str, Decimal]]:
+    if skip_list_markers:
+        text = _LIST_MARKER.sub(lambda m: " " * len(m.group(0)), text)
+    found = []
+    for match in _NUMBER.finditer(text):
+        value = _to_decimal(match.group(0))
+        if value is not None:
+            found.append((match.group(0), value))
+    return found
+
+
+def _matches(value: Decimal, source: set[Decimal]) -> bool:
+    if value in source:
+        return True
+    # a rounded figure counts: 12.3 for 12.34, 1,235 for 1,234.56
+    places = -value.as_tuple().exponent if isinstance(value.as_tuple().exponent, int) else 0
+    quantum = Decimal(1).scaleb(-max(places, 0))
+    return any(s.quantize(quantum) == value for s in source if abs(s) < Decimal("1e15"))
+
+
+@register("numbers-from", NumbersParams)
+def numbers_from(output: str, p: NumbersParams, ctx: CheckContext) -> CheckResult:
+    """Passes when every number in the output appears in `source` (rounding allowed; list markers ignored)."""
+    source = {value for _, value in numbers_in(p.source)} | {Decimal(str(v)) for v in p.ignore}
+    used = numbers_in(output, skip_list_markers=True)
+    if not used:
+        return CheckResult.ok("The output uses no numbers, so none can be wrong.")
+    unknown = [token for token, value in used if not _matches(value, source)]
+    if not unknown:
+        return CheckResult.ok(f"All {plural(len(used), 'number')} in the output come from the data.")
+    shown = ", ".join(dict.fromkeys(unknown[:5]))
+    return CheckResult.fail(
+        f"The output uses {shown}, which the data does not contain; use only figures from the data.",
+        score=1 - len(unknown) / len(used),
+    )

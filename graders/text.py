@@ -1,0 +1,125 @@
+"""Checks on the text of one output: equality, substrings, patterns and length."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import field_validator
+
+from graders._text import plural, quote, words
+from graders.registry import CheckContext, CheckResult, Params, register
+
+
+class Value(Params):
+    value: str
+
+
+class Count(Params):
+    value: int
+
+    @field_validator("value")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("must be 0 or more")
+        return value
+
+
+@register("equals", Value)
+def equals(output: str, p: Value, ctx: CheckContext) -> CheckResult:
+    """Passes when the output equals `value` (surrounding white space ignored)."""
+    if output.strip() == p.value.strip():
+        return CheckResult.ok(f"The output is exactly {quote(p.value)}.")
+    return CheckResult.fail(f"The output is {quote(output)}, not exactly {quote(p.value)}.")
+
+
+@register("contains", Value)
+def contains(output: str, p: Value, ctx: CheckContext) -> CheckResult:
+    """Passes when the output contains `value` (case matters)."""
+    if p.value in output:
+        return CheckResult.ok(f"The output contains {quote(p.value)}.")
+    hint = " (it does with other capitals)" if p.value.casefold() in output.casefold() else ""
+    return CheckResult.fail(f"The output does not contain {quote(p.value)}{hint}.")
+
+
+@register("icontains", Value)
+def icontains(output: str, p: Value, ctx: CheckContext) -> CheckResult:
+    """Passes when the output contains `value`, ignoring case."""
+    if p.value.casefold() in output.casefold():
+        return CheckResult.ok(f"The output contains {quote(p.value)} (ignoring case).")
+    return CheckResult.fail(f"The output does not contain {quote(p.value)}, even ignoring case.")
+
+
+@register("starts-with", Value)
+def starts_with(output: str, p: Value, ctx: CheckContext) -> CheckResult:
+    """Passes when the output starts with `value` (leading white space ignored)."""
+    if output.lstrip().startswith(p.value):
+        return CheckResult.ok(f"The output starts with {quote(p.value)}.")
+    return CheckResult.fail(f"The output starts with {quote(output.lstrip()[: max(len(p.value), 20)])}, not {quote(p.value)}.")
+
+
+_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "a": re.ASCII}
+
+
+class Pattern(Params):
+    pattern: str
+    flags: str = ""
+
+    @field_validator("flags")
+    @classmethod
+    def _known_flags(cls, value: str) -> str:
+        unknown = sorted(set(value) - set(_FLAGS))
+        if unknown:
+            raise ValueError(f"unknown regex flag(s) {''.join(unknown)!r}; use letters from 'imsxa'")
+        return value
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+    def compiled(self) -> re.Pattern[str]:
+        flags = 0
+        for letter in self.flags:
+            flags |= _FLAGS[letter]
+        return re.compile(self.pattern, flags)
+
+
+@register("regex", Pattern)
+def regex(output: str, p: Pattern, ctx: CheckContext) -> CheckResult:
+    """Passes when the pattern matches somewhere in the output (Python `re.search`)."""
+    match = p.compiled().search(output)
+    if match:
+        return CheckResult.ok(f"The output matches /{p.pattern}/ at {quote(match.group(0), 40)}.")
+    return CheckResult.fail(f"The output does not match the pattern /{p.pattern}/.")
+
+
+@register("min-words", Count)
+def min_words(output: str, p: Count, ctx: CheckContext) -> CheckResult:
+    """Passes when the output has at least `value` words; partial credit below that."""
+    n = words(output)
+    if n >= p.value:
+        return CheckResult.ok(f"The output has {plural(n, 'word')} (at least {p.value} needed).")
+    return CheckResult.fail(f"The output has {plural(n, 'word')}; at least {p.value} are needed.", score=n / p.value)
+
+
+@register("max-words", Count)
+def max_words(output: str, p: Count, ctx: CheckContext) -> CheckResult:
+    """Passes when the output has at most `value` words; partial credit above that."""
+    n = words(output)
+    if n <= p.value:
+        return CheckResult.ok(f"The output has {plural(n, 'word')} (at most {p.value} allowed).")
+    return CheckResult.fail(f"The output has {plural(n, 'word')}; at most {p.value} are allowed.", score=p.value / n)
+
+
+@register("max-chars", Count)
+def max_chars(output: str, p: Count, ctx: CheckContext) -> CheckResult:
+    """Passes when the output has at most `value` characters (surrounding white space ignored)."""
+    n = len(output.strip())
+    if n <= p.value:
+        return CheckResult.ok(f"The output has {plural(n, 'character')} (at most {p.value} allowed).")
+    return CheckResult.fail(f"The output has {plural(n, 'character')}; at most {p.value} are allowed.", score=p.value / n)

@@ -1,0 +1,48 @@
+"""`lab check`: grade every example's outputs and compare the verdict with what the author expects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from graders.registry import Judge
+from lab.exercise import Exercise
+from lab.grading import Grade, grade
+
+
+@dataclass(frozen=True)
+class ExampleVerdict:
+    exercise: Exercise
+    index: int
+    expect: Literal["pass", "fail"]
+    grade: Grade
+
+    @property
+    def verdict(self) -> Literal["pass", "fail", "undecided"]:
+        if not self.grade.decided:
+            return "undecided"
+        return "pass" if self.grade.passed else "fail"
+
+    @property
+    def contradicts(self) -> bool:
+        return self.verdict != "undecided" and self.verdict != self.expect
+
+    @property
+    def label(self) -> str:
+        name = self.exercise.meta.examples[self.index].name
+        return f"example {self.index + 1}" + (f" ({name})" if name else "")
+
+
+def check_examples(exercise: Exercise, judge: Judge | None = None) -> list[ExampleVerdict]:
+    verdicts = []
+    for index, example in enumerate(exercise.meta.examples):
+        outputs = {case.name: example.outputs_for(case.name) for case in exercise.cases if case.name in example.outputs}
+        verdicts.append(ExampleVerdict(exercise, index, example.expect, grade(exercise, outputs, judge=judge)))
+    return verdicts
+
+
+def coverage_warnings(exercise: Exercise) -> list[str]:
+    """What an exercise lacks to prove its rubric: a passing and a failing example."""
+    expects = {e.expect for e in exercise.meta.examples}
+    missing = [kind for kind in ("pass", "fail") if kind not in expects]
+    return [f"has no example expected to {kind}" for kind in missing]

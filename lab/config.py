@@ -1,0 +1,93 @@
+"""User settings: the config file (TOML in the user config folder) overridden by `LAB_*` variables.
+
+API keys are deliberately absent: providers' keys are read by litellm from their usual
+environment variables and never pass through, or get written by, this module.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from lab import paths
+from lab.errors import LabError
+
+
+class Settings(BaseSettings):
+    """Prompt Lab settings. Every field can be set in config.toml or as `LAB_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="LAB_", extra="ignore")
+
+    model: str | None = Field(default=None, description="litellm model name used for attempts, e.g. openai/gpt-4o-mini.")
+    api_base: str | None = Field(default=None, description="Base URL of an OpenAI-compatible server (Ollama, vLLM, LM Studio, a LiteLLM proxy).")
+    judge_model: str | None = Field(default=None, description="Model for `judge` criteria; defaults to the attempt's model.")
+    timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for a model before giving up.")
+    max_retries: int = Field(default=2, ge=0, le=10, description="Retries on 429 and 5xx answers, with exponential backoff.")
+    concurrency: int = Field(default=4, ge=1, le=32, description="Model calls in flight at once for one attempt.")
+    theme: str = Field(default="textual-dark", description="TUI theme.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=paths.config_file()))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from (highest first) explicit overrides, `LAB_*` variables, then the config file."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except tomllib.TOMLDecodeError as exc:
+        raise LabError(f"{paths.config_file()}: not valid TOML ({exc}); fix or delete the file.") from exc
+    except ValueError as exc:  # pydantic's ValidationError
+        raise LabError(f"Invalid setting: {_first_error(exc)} (in {paths.config_file()} or a LAB_ variable).") from exc
+
+
+def _first_error(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return str(exc)
+
+
+def save_settings(**updates: Any) -> Path:
+    """Write `updates` into the config file, keeping what else it holds. `None` removes a key."""
+    import tomli_w
+
+    path = paths.config_file()
+    current: dict[str, Any] = {}
+    if path.exists():
+        try:
+            current = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise LabError(f"{path}: not valid TOML ({exc}); fix or delete the file.") from exc
+    for key, value in updates.items():
+        if key not in Settings.model_fields:
+            raise LabError(f"Unknown setting {key!r}.")
+        if value is None:
+            current.pop(key, None)
+        else:
+            current[key] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(tomli_w.dumps(current), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+

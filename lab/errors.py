@@ -1,0 +1,53 @@
+"""Errors the engine raises; each carries a message written for the person who can fix it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class LabError(Exception):
+    """Base of every error Prompt Lab reports to a person instead of a traceback."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an exercise file: where, what, and how to fix it."""
+
+    path: Path
+    line: int | None
+    message: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else str(self.path)
+        text = f"{where}: {self.message}"
+        return f"{text}\n  fix: {self.fix}" if self.fix else text
+
+
+class ExerciseError(LabError):
+    """An exercise file that cannot be loaded; holds every problem found in it."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class PromptError(LabError):
+    """The learner's text cannot be used as it stands (empty, or a template error)."""
+
+
+class ModelError(LabError):
+    """A model call failed; `kind` is a stable tag, the message one plain sentence."""
+
+    def __init__(self, message: str, kind: str = "error", status: int | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+
+
+class CancelledError(LabError):
+    """The learner cancelled a run in flight."""
+
+    def __init__(self, message: str = "The run was cancelled."):
+        super().__init__(message)

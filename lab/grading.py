@@ -1,0 +1,192 @@
+"""Rubric scoring: run each criterion's check over the outputs and combine the scores.
+
+A criterion's score is the mean over the outputs it applies to; the exercise's score is the
+weighted mean of its criteria. An ungraded result counts as 0 for the score and as 1 for
+`score_high`: a pass is never granted on the strength of something that was not graded, and
+`decided` says whether grading what is missing could change the verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from graders import CheckContext, CheckResult, get_check
+from graders.registry import Judge
+from lab.exercise import Exercise
+
+GROUP_CASE = "*"
+
+
+@dataclass(frozen=True)
+class OutputResult:
+    case: str
+    sample: int
+    score: float
+    passed: bool
+    reason: str
+    ungraded: bool = False
+    details: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class CriterionGrade:
+    id: str
+    check: str
+    weight: float
+    negate: bool
+    feedback: str | None
+    results: tuple[OutputResult, ...]
+
+    @property
+    def graded(self) -> tuple[OutputResult, ...]:
+        return tuple(r for r in self.results if not r.ungraded)
+
+    @property
+    def ungraded(self) -> bool:
+        return any(r.ungraded for r in self.results)
+
+    @property
+    def score(self) -> float:
+        return sum(r.score for r in self.graded) / len(self.results) if self.results else 0.0
+
+    @property
+    def score_high(self) -> float:
+        return (sum(r.score for r in self.graded) + (len(self.results) - len(self.graded))) / len(self.results) if self.results else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.passed and not r.ungraded for r in self.results)
+
+    @property
+    def pass_rate(self) -> float:
+        return sum(1 for r in self.graded if r.passed) / len(self.graded) if self.graded else 0.0
+
+    @property
+    def unstable(self) -> bool:
+        """Passed in some samples of a case and failed in others."""
+        by_case: dict[str, set[bool]] = {}
+        for r in self.graded:
+            by_case.setdefault(r.case, set()).add(r.passed)
+        return any(len(verdicts) > 1 for verdicts in by_case.values())
+
+    @property
+    def reason(self) -> str:
+        if len(self.results) == 1:
+            return self.results[0].reason
+        failing = [r for r in self.results if r.ungraded or not r.passed]
+        if not failing:
+            return f"Passed on all {len(self.results)} outputs."
+        first = failing[0]
+        if first.case == GROUP_CASE:
+            return first.reason
+        label = first.case if _samples(self) == 1 else f"{first.case} #{first.sample + 1}"
+        others = sorted({r.case for r in failing[1:]} - {first.case})
+        more = f" Also failed on: {', '.join(others)}." if others else ""
+        return f"Failed on {len(failing)} of {len(self.results)} outputs. {label}: {first.reason}{more}"
+
+
+def _samples(criterion: CriterionGrade) -> int:
+    return max((r.sample for r in criterion.results), default=0) + 1
+
+
+@dataclass(frozen=True)
+class Grade:
+    pass_mark: float
+    criteria: tuple[CriterionGrade, ...]
+
+    def _weighted(self, attr: str) -> float:
+        total = sum(c.weight for c in self.criteria)
+        return sum(c.weight * getattr(c, attr) for c in self.criteria) / total if total else 0.0
+
+    @property
+    def score(self) -> float:
+        return self._weighted("score")
+
+    @property
+    def score_high(self) -> float:
+        return self._weighted("score_high")
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.pass_mark - 1e-9
+
+    @property
+    def decided(self) -> bool:
+        """False when grading the ungraded criteria could still turn a fail into a pass."""
+        return self.passed or self.score_high < self.pass_mark - 1e-9
+
+    @property
+    def ungraded(self) -> list[str]:
+        return [c.id for c in self.criteria if c.ungraded]
+
+
+def _negated(result: CheckResult) -> CheckResult:
+    if result.ungraded:
+        return result
+    return CheckResult(1.0 - result.score, not result.passed, result.reason, details=result.details)
+
+
+def _safe(fn: Any, *args: Any) -> CheckResult:
+    try:
+        result = fn(*args)
+    except Exception as exc:  # a check's own bug must not lose the attempt; it shows as ungraded
+        return CheckResult.not_graded(f"The check failed to run ({type(exc).__name__}: {exc}).")
+    if not isinstance(result, CheckResult):
+        return CheckResult.not_graded(f"The check returned {type(result).__name__}, not a CheckResult.")
+    return result
+
+
+def grade(exercise: Exercise, outputs: dict[str, list[str]], judge: Judge | None = None) -> Grade:
+    """Grade the outputs of every case (a list per case: one per sample)."""
+    criteria = []
+    for criterion in exercise.rubric.criteria:
+        check = get_check(criterion.check)
+        params = exercise.criterion_params[criterion.id]
+        results: list[OutputResult] = []
+        if check.scope == "group":
+            scoped = {name: outs for name, outs in outputs.items() if criterion.applies_to(name)}
+            ctx = CheckContext(case=None, sample=0, judge=judge)
+            r = _safe(check.fn, scoped, params[GROUP_CASE], ctx)
+            r = _negated(r) if criterion.negate else r
+            results.append(OutputResult(GROUP_CASE, 0, r.score, r.passed, r.reason, r.ungraded, r.details))
+        else:
+            for case in exercise.cases:
+                if case.name not in params or case.name not in outputs:
+                    continue
+                for sample, output in enumerate(outputs[case.name]):
+                    ctx = CheckContext(case=case.name, sample=sample, judge=judge, case_vars=exercise.variables(case.name))
+                    r = _safe(check.fn, output, params[case.name], ctx)
+                    r = _negated(r) if criterion.negate else r
+                    results.append(OutputResult(case.name, sample, r.score, r.passed, r.reason, r.ungraded, r.details))
+        criteria.append(CriterionGrade(criterion.id, check.name, criterion.weight, criterion.negate, criterion.feedback, tuple(results)))
+    return Grade(exercise.rubric.pass_, tuple(criteria))
+
+
+def grade_to_dict(g: Grade) -> dict[str, Any]:
+    """The grade as JSON-ready data (the `criteria` part of `lab run --json`)."""
+    return {
+        "passed": g.passed,
+        "score": round(g.score, 4),
+        "pass_mark": g.pass_mark,
+        "decided": g.decided,
+        "criteria": [
+            {
+                "id": c.id,
+                "check": c.check,
+                "weight": c.weight,
+                "score": round(c.score, 4),
+                "passed": c.passed,
+                "ungraded": c.ungraded,
+                "pass_rate": round(c.pass_rate, 4),
+                "unstable": c.unstable,
+                "reason": c.reason,
+                "feedback": c.feedback if not c.passed else None,
+                "results": [
+                    {k: v for k, v in vars(r).items() if v is not None}
+                    for r in c.results
+                ],
+            }
+            for c in g.criteria
+        ],
+    }

@@ -1,0 +1,253 @@
+"""The one module that talks to litellm.
+
+litellm costs seconds to import, so it is imported on first use only (`load_litellm`), after
+`LITELLM_LOCAL_MODEL_COST_MAP` is set so the import never reaches the network. Retries are ours
+(litellm's and the SDK's are turned off) so that backoff, cancellation and error wording are the
+same for every provider.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Callable
+
+from lab.errors import CancelledError, ModelError
+
+NO_KEY = "no-key"  # sent to key-less local servers, which the OpenAI SDK would otherwise refuse to call
+KEY_VARIABLES = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "mistral": "MISTRAL_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "deepseek": "DEEPSEEK_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+    "together_ai": "TOGETHERAI_API_KEY",
+    "xai": "XAI_API_KEY",
+    "cohere": "COHERE_API_KEY",
+    "azure": "AZURE_API_KEY",
+}
+
+_litellm: ModuleType | None = None
+_import_lock = threading.Lock()
+
+
+def load_litellm() -> ModuleType:
+    """Import litellm once, offline and quiet. Safe to call from any thread."""
+    global _litellm
+    with _import_lock:
+        if _litellm is None:
+            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            os.environ.setdefault("LITELLM_LOG", "ERROR")
+            import litellm
+
+            litellm.suppress_debug_info = True
+            litellm.drop_params = True  # a provider without `seed` or `top_p` ignores it instead of failing
+            _litellm = litellm
+        return _litellm
+
+
+def is_loaded() -> bool:
+    return _litellm is not None
+
+
+@dataclass(frozen=True)
+class CallConfig:
+    """Everything about a call but the messages. `params` are the exercise's call settings."""
+
+    model: str
+    api_base: str | None = None
+    timeout: float = 60.0
+    max_retries: int = 2
+    backoff: float = 1.0  # seconds before the first retry; doubles each time
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    duration_s: float
+    retries: int = 0
+
+
+def provider_of(model: str) -> str:
+    return model.split("/", 1)[0] if "/" in model else "openai"
+
+
+def missing_key(config: CallConfig) -> str | None:
+    """The environment variable a hosted model needs but lacks (None for local servers)."""
+    if config.api_base:
+        return None
+    variable = KEY_VARIABLES.get(provider_of(config.model))
+    if variable and not os.environ.get(variable):
+        return variable
+    return None
+
+
+def complete(
+    messages: list[dict[str, str]],
+    config: CallConfig,
+    on_delta: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> Completion:
+    """Call the model, streaming text to `on_delta` when given; retries 429/5xx with backoff.
+
+    Raises ModelError (one plain sentence) or CancelledError. Never returns partial text as a success.
+    """
+    variable = missing_key(config)
+    if variable:
+        raise ModelError(f"No API key for {config.model}: set {variable} in your environment (keys are never stored).", kind="auth")
+    litellm = load_litellm()
+    started = time.monotonic()
+    retries = 0
+    while True:
+        if cancel is not None and cancel.is_set():
+            raise CancelledError()
+        try:
+            text, usage_in, usage_out, response = _call_once(litellm, messages, config, on_delta, cancel)
+            break
+        except CancelledError:
+            raise
+        except Exception as exc:  # every provider error becomes a ModelError here
+            error = describe_error(exc, config)
+            if error.kind in ("rate_limit", "server") and retries < config.max_retries:
+                wait = _retry_after(exc)
+                if wait is None:
+                    wait = config.backoff * (2**retries) * (1 + random.random() * 0.25)
+                retries += 1
+                if cancel is not None:
+                    if cancel.wait(min(wait, 30.0)):
+                        raise CancelledError() from None
+                else:
+                    time.sleep(min(wait, 30.0))
+                continue
+            raise error from exc
+    return Completion(text, usage_in, usage_out, _cost(litellm, response, config), time.monotonic() - started, retries)
+
+
+def _call_once(litellm: ModuleType, messages: list[dict[str, str]], config: CallConfig,
+               on_delta: Callable[[str], None] | None, cancel: threading.Event | None) -> tuple[str, int, int, Any]:
+    kwargs: dict[str, Any] = dict(config.params)
+    kwargs.update(model=config.model, messages=messages, timeout=config.timeout, num_retries=0, max_retries=0)
+    if config.api_base:
+        kwargs["api_base"] = config.api_base
+        if provider_of(config.model) in ("openai", "hosted_vllm", "lm_studio") and not os.environ.get("OPENAI_API_KEY"):
+            kwargs["api_key"] = NO_KEY
+    if on_delta is None:
+        response = litellm.completion(**kwargs)
+        if not getattr(response, "choices", None):
+            raise _Malformed("the answer had no choices")
+        text = response.choices[0].message.content or ""
+        usage = getattr(response, "usage", None)
+        return text, _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"), response
+    kwargs.update(stream=True, stream_options={"include_usage": True})
+    stream = litellm.completion(**kwargs)
+    chunks = []
+    parts: list[str] = []
+    try:
+        for chunk in stream:
+            if cancel is not None and cancel.is_set():
+                raise CancelledError()
+            chunks.append(chunk)
+            choices = getattr(chunk, "choices", None) or []
+            delta = getattr(choices[0].delta, "content", None) if choices else None
+            if delta:
+                parts.append(delta)
+                on_delta(delta)
+    finally:
+        close = getattr(stream, "close", None) or getattr(getattr(stream, "completion_stream", None), "close", None)
+        if callable(close) and cancel is not None and cancel.is_set():
+            try:
+                close()
+            except Exception:
+                pass
+    if not chunks:
+        raise _Malformed("the stream ended before any answer arrived")
+    response = litellm.stream_chunk_builder(chunks, messages=messages)
+    usage = getattr(response, "usage", None) if response is not None else None
+    return "".join(parts), _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"), response
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _tokens(usage: Any, name: str) -> int:
+    value = getattr(usage, name, None) if usage is not None else None
+    return int(value or 0)
+
+
+def _cost(litellm: ModuleType, response: Any, config: CallConfig) -> float:
+    if response is None:
+        return 0.0
+    try:
+        return float(litellm.completion_cost(completion_response=response, model=config.model) or 0.0)
+    except Exception:  # no price known (a local or unlisted model): free as far as we can tell
+        return 0.0
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    value = headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def describe_error(exc: BaseException, config: CallConfig) -> ModelError:
+    """One clear sentence for any failure of a call, with a stable `kind`."""
+    if isinstance(exc, ModelError):
+        return exc
+    name = type(exc).__name__
+    status = getattr(exc, "status_code", None)
+    text = str(getattr(exc, "message", "") or exc)
+    where = config.api_base or provider_of(config.model)
+    lowered = text.lower()
+    if isinstance(exc, _Malformed) or "expecting value" in lowered or "received response" in lowered or "jsondecodeerror" in lowered \
+            or "error parsing chunk" in lowered or isinstance(exc, ValueError) and "json" in lowered:
+        return ModelError(f"{where} sent an answer that could not be read as a chat completion; check that --api-base points at an OpenAI-compatible /v1 endpoint.", "malformed", status)
+    if name in ("APIConnectionError", "ConnectError", "ConnectionError") or "connection error" in lowered \
+            or "connection refused" in lowered or "connect" in lowered and not status:
+        return ModelError(f"Could not reach {where}: is the server running and the address right?", "connection", status)
+    if name in ("Timeout", "APITimeoutError", "ReadTimeout", "TimeoutException") or "timed out" in lowered or "timeout" in name.lower():
+        return ModelError(f"{config.model} did not answer within {config.timeout:g} s; try again, or raise the timeout (LAB_TIMEOUT).", "timeout", status)
+    if name == "AuthenticationError" or status == 401:
+        return ModelError(f"{where} refused the API key for {config.model} (401); check the key in your environment.", "auth", 401)
+    if name == "PermissionDeniedError" or status == 403:
+        return ModelError(f"{where} denied access to {config.model} (403); your key may not have access to this model.", "auth", 403)
+    if name == "RateLimitError" or status == 429:
+        return ModelError(f"{where} is rate-limiting requests (429) and retries did not get through; wait a minute and send again.", "rate_limit", 429)
+    if name == "NotFoundError" or status == 404:
+        return ModelError(f"{where} does not know the model '{config.model}' (404); check the model name.", "not_found", 404)
+    if name == "ContextWindowExceededError":
+        return ModelError(f"The conversation is too long for {config.model}; shorten the prompt.", "bad_request", status)
+    if isinstance(status, int) and status >= 500:
+        return ModelError(f"{where} had an internal error ({status}) and retries did not help; try again later.", "server", status)
+    if name == "BadRequestError" or status == 400:
+        detail = text.split(" - ", 1)[-1].strip()[:200]
+        return ModelError(f"{where} rejected the request (400): {detail}", "bad_request", 400)
+    if "llm provider not provided" in lowered or "provider" in lowered and "not" in lowered and "model" in lowered:
+        return ModelError(f"litellm does not recognise '{config.model}'; write it as provider/model, e.g. openai/gpt-4o-mini or ollama_chat/llama3.2.", "bad_request", status)
+    short = text.splitlines()[0][:200] if text else name
+    return ModelError(f"The call to {config.model} failed: {short}", "error", status)
+
+
+def supports_response_schema(model: str) -> bool:
+    """Whether litellm says `model` takes a JSON schema natively (used by the judge)."""
+    litellm = load_litellm()
+    try:
+        return bool(litellm.supports_response_schema(model=model))
+    except Exception:
+        return False

@@ -1,0 +1,440 @@
+"""Finding exercise files and loading each into an `Exercise`, or into problems that say how to fix it.
+
+A broken file never stops the others: `load_catalog` collects every problem and goes on.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from jinja2.exceptions import TemplateError
+from pydantic import BaseModel, ValidationError
+
+from lab import paths, yamlines
+from lab.errors import ExerciseError, LabError, Problem, PromptError
+from lab.exercise import BLOCKS, Exercise, FrontMatter, block_variables
+from lab.templating import (
+    CompiledExercise,
+    UnclosedFrontMatter,
+    compile_exercise,
+    describe_template_error,
+    error_line,
+    render_learner_text,
+    root_environment,
+    split_front_matter,
+)
+
+GROUP = "*"  # the params key of a group-scope check (it sees every case at once)
+
+
+def exercise_roots(extra: Sequence[str | Path] = ()) -> list[Path]:
+    """Roots in priority order: `--exercises`, `LAB_EXERCISES`, the user's folder, the bundled curriculum."""
+    roots: list[Path] = [Path(p).expanduser() for p in extra]
+    roots += [Path(p).expanduser() for p in os.environ.get("LAB_EXERCISES", "").split(os.pathsep) if p.strip()]
+    user = paths.user_exercises_dir()
+    if user.is_dir():
+        roots.append(user)
+    roots.append(paths.bundled_exercises_dir())
+    unique: list[Path] = []
+    for root in roots:
+        resolved = root.resolve()
+        if resolved not in unique:
+            unique.append(resolved)
+    return unique
+
+
+def discover(root: Path) -> list[Path]:
+    """Exercise files under `root`: every `*.j2` not starting with `_`, outside hidden folders."""
+    found = []
+    for path in root.rglob("*.j2"):
+        rel = path.relative_to(root)
+        if path.name.startswith("_") or any(part.startswith(".") for part in rel.parts):
+            continue
+        found.append(path)
+    return sorted(found)
+
+
+@dataclass
+class Catalog:
+    exercises: list[Exercise]
+    problems: list[Problem]
+    roots: list[Path]
+    broken_files: list[Path] = field(default_factory=list)
+
+    def get(self, exercise_id: str) -> Exercise:
+        for exercise in self.exercises:
+            if exercise.id == exercise_id:
+                return exercise
+        broken = [p for p in self.problems if _id_for(p.path, self.roots) == exercise_id]
+        if broken:
+            raise LabError(f"Exercise '{exercise_id}' could not be loaded:\n" + "\n".join(str(p) for p in broken))
+        close = difflib.get_close_matches(exercise_id, [e.id for e in self.exercises], n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else " `lab list` shows them all."
+        raise LabError(f"No exercise '{exercise_id}'.{hint}")
+
+    def tracks(self) -> list[str]:
+        return sorted({e.track for e in self.exercises})
+
+
+def _id_for(path: Path, roots: Iterable[Path]) -> str | None:
+    for root in roots:
+        try:
+            return path.resolve().relative_to(root).with_suffix("").as_posix()
+        except ValueError:
+            continue
+    return None
+
+
+def load_catalog(extra_roots: Sequence[str | Path] = ()) -> Catalog:
+    """Load every exercise of every root. Earlier roots win when two files claim one id."""
+    roots = exercise_roots(extra_roots)
+    exercises: dict[str, Exercise] = {}
+    problems: list[Problem] = []
+    broken: list[Path] = []
+    for root in roots:
+        if not root.is_dir():
+            if root != paths.bundled_exercises_dir().resolve():
+                problems.append(Problem(root, None, "exercise folder not found", "check the path given to --exercises or LAB_EXERCISES"))
+            continue
+        for path in discover(root):
+            try:
+                exercise = load_exercise(path, root)
+            except ExerciseError as exc:
+                problems.extend(exc.problems)
+                broken.append(path)
+                continue
+            if exercise.id in exercises:
+                other = exercises[exercise.id]
+                problems.append(Problem(path, None, f"id '{exercise.id}' is already used by {other.path}; this file is ignored",
+                                        "give one of them another `id:` or file name"))
+                continue
+            exercises[exercise.id] = exercise
+    ordered = sorted(exercises.values(), key=lambda e: (e.track, e.level, e.id))
+    return Catalog(ordered, problems, roots, broken)
+
+
+def load_paths(targets: Sequence[str | Path], extra_roots: Sequence[str | Path] = ()) -> Catalog:
+    """Load the exercises named by files or folders (for `lab validate` and `lab check`)."""
+    if not targets:
+        return load_catalog(extra_roots)
+    known = exercise_roots(extra_roots)
+    exercises: list[Exercise] = []
+    problems: list[Problem] = []
+    broken: list[Path] = []
+    roots: list[Path] = []
+    for target in targets:
+        target = Path(target).expanduser().resolve()
+        if target.is_dir():
+            files, root = discover(target), _root_of(target, known) or target
+        elif target.is_file():
+            files, root = [target], _root_of(target, known) or target.parent
+        else:
+            problems.append(Problem(target, None, "no such file or folder", "check the path"))
+            continue
+        roots.append(root)
+        for path in files:
+            try:
+                exercises.append(load_exercise(path, root))
+            except ExerciseError as exc:
+                problems.extend(exc.problems)
+                broken.append(path)
+    return Catalog(exercises, problems, roots, broken)
+
+
+def _root_of(path: Path, roots: Iterable[Path]) -> Path | None:
+    for root in roots:
+        if path == root or root in path.parents:
+            return root
+    return None
+
+
+# ---------------------------------------------------------------- one file
+
+
+class _Collector:
+    def __init__(self, path: Path, lines: dict[Any, int] | None = None):
+        self.path = path
+        self.lines = lines or {}
+        self.problems: list[Problem] = []
+
+    def at(self, loc: Sequence[Any], message: str, fix: str = "") -> None:
+        line = yamlines.line_of(self.lines, tuple(loc), 1) if self.lines else None
+        self.problems.append(Problem(self.path, line, message, fix))
+
+    def add(self, problem: Problem) -> None:
+        self.problems.append(problem)
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise ExerciseError(self.problems)
+
+
+def load_exercise(path: Path, root: Path) -> Exercise:
+    """Load and fully validate one exercise file; raises `ExerciseError` listing every problem."""
+    path, root = path.resolve(), root.resolve()
+    out = _Collector(path)
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        out.add(Problem(path, None, f"the file is not UTF-8 text (byte {exc.start})", "save it as UTF-8"))
+        out.raise_if_any()
+        raise AssertionError  # unreachable
+    except OSError as exc:
+        raise ExerciseError([Problem(path, None, f"cannot read the file: {exc.strerror}", "check its permissions")]) from exc
+
+    try:
+        split = split_front_matter(text)
+    except UnclosedFrontMatter:
+        raise ExerciseError([Problem(path, 1, "the front matter is never closed", "add a line '---' after the front matter")]) from None
+    if split.front_matter is None:
+        raise ExerciseError([Problem(path, 1, "no front matter: an exercise file starts with a line '---'",
+                                     "start the file with '---', the YAML keys (format: 1, title, level, cases, rubric), then '---'")])
+    try:
+        data, lines = yamlines.load(split.front_matter, split.front_matter_line)
+    except yamlines.YamlProblem as exc:
+        raise ExerciseError([Problem(path, exc.line, f"front matter is not valid YAML: {exc}",
+                                     "check indentation and quoting on that line (quote values containing ': ' or starting with '{')")]) from None
+    out.lines = lines
+    if not isinstance(data, dict):
+        raise ExerciseError([Problem(path, 2, "the front matter must be YAML keys and values", "write it as `key: value` lines")])
+
+    rel_name = path.relative_to(root).as_posix()
+    data.setdefault("id", rel_name.removesuffix(".j2"))
+    if "track" not in data:
+        parts = Path(rel_name).parts
+        data["track"] = parts[0] if len(parts) > 1 else "general"
+
+    meta = _validate_front_matter(data, out)
+    compiled = _compile(root, rel_name, path, out)
+    if meta is None or compiled is None:
+        out.raise_if_any()
+        raise AssertionError  # unreachable: a None above always comes with a problem
+
+    blocks = _check_blocks(meta, compiled, out)
+    _check_renders(meta, compiled, out)
+    params = _check_rubric(meta, root, out)
+    _check_examples(meta, out)
+    out.raise_if_any()
+
+    digest = hashlib.sha256(raw)
+    for layout in compiled.chain[1:]:
+        digest.update(root.joinpath(layout).read_bytes())
+    return Exercise(
+        id=meta.id or rel_name.removesuffix(".j2"),
+        path=path,
+        root=root,
+        meta=meta,
+        content_hash=digest.hexdigest()[:16],
+        blocks=blocks,
+        template_name=rel_name,
+        skills=tuple(meta.skills),
+        criterion_params=params,
+        compiled=compiled,
+    )
+
+
+_FIXES = {
+    "missing": "add it (docs/authoring.md lists every key)",
+    "extra_forbidden": "remove it or fix its spelling (docs/authoring.md lists every key)",
+    "literal_error": "use one of the allowed values",
+    "string_pattern_mismatch": "use lower-case letters, digits, '-', '_' and '.' (and '/' in ids)",
+    "too_short": "add at least one entry",
+    "greater_than_equal": "use a larger number",
+    "less_than_equal": "use a smaller number",
+}
+
+
+def _validate_front_matter(data: dict[str, Any], out: _Collector) -> FrontMatter | None:
+    try:
+        return FrontMatter.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            key = loc[-1] if loc else ""
+            where = ".".join(str(p) for p in loc)
+            if error["type"] == "missing":
+                message = f"'{where}' is required"
+            elif error["type"] == "extra_forbidden":
+                known = _known_keys(loc[:-1])
+                close = difflib.get_close_matches(str(key), known, n=1)
+                message = f"unknown key '{where}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+            else:
+                message = f"'{where}': {error['msg']}"
+            if where == "format":
+                fix = "set `format: 1` (the only format version so far)"
+            else:
+                fix = _FIXES.get(error["type"], "see docs/authoring.md for this key")
+            out.at(loc, message, fix)
+        return None
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    from lab.exercise import Case, Example, Rubric
+
+    model: type[BaseModel] = FrontMatter
+    names = {"rubric": Rubric, "cases": Case, "examples": Example}
+    for part in loc:
+        if isinstance(part, str) and part in names:
+            model = names[part]
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def _compile(root: Path, rel_name: str, path: Path, out: _Collector) -> CompiledExercise | None:
+    try:
+        return compile_exercise(root, rel_name)
+    except TemplateError as exc:
+        file, line = error_line(exc, str(path))
+        message, fix = describe_template_error(exc)
+        out.add(Problem(Path(file) if file else path, line, message, fix))
+        return None
+
+
+def _check_blocks(meta: FrontMatter, compiled: CompiledExercise, out: _Collector) -> frozenset[str]:
+    names = compiled.block_names()
+    if "brief" not in names:
+        out.add(Problem(out.path, None, "no {% block brief %}: the learner would have no task to read",
+                        "add {% block brief %}What to do and why it matters.{% endblock %}"))
+    if meta.writes == "system" and "user" not in names:
+        out.add(Problem(out.path, None, "`writes: system` needs a {% block user %}: the learner writes the system prompt, so the exercise supplies the user message",
+                        "add {% block user %}{{ input }}{% endblock %} with `input` in each case's vars"))
+    own = compiled.env.get_template(compiled.name).blocks
+    for name in own:
+        if name not in BLOCKS:
+            close = difflib.get_close_matches(name, BLOCKS, n=1, cutoff=0.75)
+            if close:
+                out.add(Problem(out.path, None, f"block '{name}' is not an exercise block (did you mean '{close[0]}'?)",
+                                f"rename it to '{close[0]}'; exercise blocks are {', '.join(BLOCKS)}"))
+    return frozenset(names)
+
+
+PLACEHOLDER_ATTEMPT = "(the learner's text)"
+
+
+def _check_renders(meta: FrontMatter, compiled: CompiledExercise, out: _Collector) -> None:
+    """Render every block for every case so an undefined name is caught now, not in front of a learner."""
+    seen: set[tuple[str | None, int | None, str]] = set()
+    for case in meta.cases:
+        variables = block_variables(meta, case.name, PLACEHOLDER_ATTEMPT)
+        for block in BLOCKS:
+            try:
+                compiled.render_block(block, variables)
+            except TemplateError as exc:
+                file, line = error_line(exc, str(out.path))
+                message, fix = describe_template_error(exc)
+                if (file, line, message) in seen:
+                    continue
+                seen.add((file, line, message))
+                out.add(Problem(Path(file) if file else out.path, line, f"{message} (block '{block}', case '{case.name}')", fix))
+
+
+_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)+)\}\}\s*$", re.DOTALL)
+
+
+def _render_param(value: Any, env: Any, variables: dict[str, Any]) -> Any:
+    """Render string parameters with the case's variables. A parameter that is exactly one
+    `{{ expression }}` whose value is a list or mapping keeps that shape (`values: "{{ labels }}"`)."""
+    if isinstance(value, str):
+        if "{{" not in value and "{%" not in value and "{#" not in value:
+            return value
+        single = _SINGLE_EXPRESSION.match(value)
+        if single:
+            result = env.compile_expression(single.group("expr"), undefined_to_none=False)(**variables)
+            if isinstance(result, (list, tuple, dict)):
+                return list(result) if isinstance(result, tuple) else result
+        return env.from_string(value).render(variables)
+    if isinstance(value, list):
+        return [_render_param(v, env, variables) for v in value]
+    if isinstance(value, dict):
+        return {k: _render_param(v, env, variables) for k, v in value.items()}
+    return value
+
+
+def _check_rubric(meta: FrontMatter, root: Path, out: _Collector) -> dict[str, dict[str, BaseModel]]:
+    from graders import get_check
+
+    env = root_environment(root)
+    params: dict[str, dict[str, BaseModel]] = {}
+    case_names = [c.name for c in meta.cases]
+    if len(set(case_names)) != len(case_names):
+        dupes = sorted({n for n in case_names if case_names.count(n) > 1})
+        out.at(("cases",), f"case names must be unique; repeated: {', '.join(dupes)}", "rename the repeated cases")
+    ids = [c.id for c in meta.rubric.criteria]
+    if len(set(ids)) != len(ids):
+        dupes = sorted({n for n in ids if ids.count(n) > 1})
+        out.at(("rubric", "criteria"), f"criterion ids must be unique; repeated: {', '.join(dupes)}", "rename the repeated criteria")
+    if sum(c.weight for c in meta.rubric.criteria) <= 0:
+        out.at(("rubric", "criteria"), "every criterion has weight 0, so no score can be computed", "give at least one criterion a positive weight")
+
+    for index, criterion in enumerate(meta.rubric.criteria):
+        loc = ("rubric", "criteria", index)
+        try:
+            check = get_check(criterion.check)
+        except KeyError as exc:
+            out.at(loc + ("check",), str(exc.args[0]), "use a check from docs/graders.md")
+            continue
+        applies = [c for c in meta.cases if criterion.applies_to(c.name)]
+        if not applies:
+            out.at(loc + ("cases",), f"criterion '{criterion.id}': `cases: {criterion.cases}` matches no case",
+                   f"use case names ({', '.join(case_names)}) or globs such as 'attack-*'")
+            continue
+        per_case: dict[str, BaseModel] = {}
+        scopes = [(GROUP, None)] if check.scope == "group" else [(c.name, c.name) for c in applies]
+        for key, case_name in scopes:
+            variables = block_variables(meta, case_name, "") if case_name else dict(meta.vars)
+            try:
+                rendered = _render_param(criterion.params, env, variables)
+            except TemplateError as exc:
+                message, fix = describe_template_error(exc)
+                out.at(loc, f"criterion '{criterion.id}': {message}" + (f" (case '{case_name}')" if case_name else ""), fix)
+                break
+            try:
+                per_case[key] = check.params.model_validate(rendered)
+            except ValidationError as exc:
+                for error in exc.errors():
+                    param = [p for p in error["loc"] if not isinstance(p, int)]
+                    name = str(param[0]).rstrip("_") if param else ""
+                    if error["type"] == "missing":
+                        message = f"criterion '{criterion.id}': check '{check.name}' needs the parameter '{name}'"
+                        fix = f"add `{name}:` to the criterion (docs/graders.md describes '{check.name}')"
+                    elif error["type"] == "extra_forbidden":
+                        known = [n.rstrip("_") for n in check.params.model_fields]
+                        close = difflib.get_close_matches(name, known, n=1)
+                        message = f"criterion '{criterion.id}': check '{check.name}' has no parameter '{name}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+                        fix = f"its parameters are: {', '.join(known) or 'none'}"
+                    else:
+                        message = f"criterion '{criterion.id}': parameter '{name}' {error['msg'].removeprefix('Value error, ')}"
+                        fix = f"see '{check.name}' in docs/graders.md"
+                    out.at(loc + ((name,) if name else ()), message, fix)
+                break
+        params[criterion.id] = per_case
+    return params
+
+
+def _check_examples(meta: FrontMatter, out: _Collector) -> None:
+    case_names = [c.name for c in meta.cases]
+    for index, example in enumerate(meta.examples):
+        loc = ("examples", index)
+        missing = [n for n in case_names if n not in example.outputs]
+        unknown = [n for n in example.outputs if n not in case_names]
+        if missing:
+            out.at(loc + ("outputs",), f"example {index + 1} has no output for case(s) {', '.join(missing)}",
+                   "give an output for every case under `outputs:`")
+        if unknown:
+            out.at(loc + ("outputs",), f"example {index + 1} has outputs for unknown case(s) {', '.join(unknown)}",
+                   f"the cases are: {', '.join(case_names)}")
+        for name in case_names:
+            if name in example.outputs and not example.outputs_for(name):
+                out.at(loc + ("outputs", name), f"example {index + 1}: the output list for case '{name}' is empty", "give at least one output")
+        for case in meta.cases:
+            try:
+                render_learner_text(example.attempt, block_variables(meta, case.name, ""), case.name)
+            except PromptError as exc:
+                out.at(loc + ("attempt",), f"example {index + 1}'s attempt: {exc}", "fix the example's attempt text")
+                break

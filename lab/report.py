@@ -1,0 +1,69 @@
+"""Plain-text rendering for the CLI: grades, tables, colours only on a terminal."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Sequence, TextIO
+
+from lab.grading import Grade
+
+
+def use_colour(stream: TextIO) -> bool:
+    return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+class Paint:
+    def __init__(self, stream: TextIO = sys.stdout):
+        self.on = use_colour(stream)
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.on else text
+
+    def good(self, text: str) -> str:
+        return self(text, "32")
+
+    def bad(self, text: str) -> str:
+        return self(text, "31")
+
+    def warn(self, text: str) -> str:
+        return self(text, "33")
+
+    def dim(self, text: str) -> str:
+        return self(text, "2")
+
+    def bold(self, text: str) -> str:
+        return self(text, "1")
+
+
+def mark(passed: bool, ungraded: bool, paint: Paint) -> str:
+    if ungraded:
+        return paint.warn("?")
+    return paint.good("✓") if passed else paint.bad("✗")
+
+
+def grade_lines(g: Grade, paint: Paint) -> list[str]:
+    lines = []
+    for c in g.criteria:
+        extra = ""
+        if c.unstable:
+            extra = paint.warn(f"  unstable: passed {c.pass_rate:.0%} of samples")
+        lines.append(f" {mark(c.passed, c.ungraded, paint)} {c.id:<24} {c.score:>5.2f}  ×{c.weight:g}  {c.reason}{extra}")
+        if not c.passed and c.feedback:
+            lines.append(f"   {'':<24}              {paint.dim('→ ' + c.feedback)}")
+    verdict = paint.good("PASSED") if g.passed else paint.bad("NOT PASSED")
+    lines.append(f"Score {g.score:.2f} (pass mark {g.pass_mark:.2f}): {verdict}")
+    if g.ungraded:
+        lines.append(paint.warn(f"Ungraded (counted as 0): {', '.join(g.ungraded)}"))
+    return lines
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> list[str]:
+    cells = [[str(h) for h in headers]] + [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    out = []
+    for n, row in enumerate(cells):
+        out.append("  ".join(v.ljust(widths[i]) for i, v in enumerate(row)).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return out

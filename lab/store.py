@@ -1,0 +1,268 @@
+"""The progress store: attempts, drafts and hints in SQLite (WAL), with a schema version and migrations.
+
+An attempt is written before the model is called and completed after, so a crash or a dead
+endpoint loses nothing: the learner's text is on disk before the first byte goes out.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from lab import paths
+from lab.errors import LabError
+
+# Each entry upgrades the schema by one version; never edit a released entry, append a new one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE attempts (
+        id                INTEGER PRIMARY KEY,
+        exercise_id       TEXT NOT NULL,
+        exercise_hash     TEXT NOT NULL,
+        track             TEXT NOT NULL,
+        model             TEXT NOT NULL,
+        api_base          TEXT,
+        prompt            TEXT NOT NULL,
+        samples           INTEGER NOT NULL DEFAULT 1,
+        hints_used        INTEGER NOT NULL DEFAULT 0,
+        status            TEXT NOT NULL DEFAULT 'running'
+                          CHECK (status IN ('running', 'graded', 'failed', 'cancelled')),
+        error             TEXT,
+        score             REAL,
+        passed            INTEGER,
+        prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd          REAL NOT NULL DEFAULT 0,
+        duration_s        REAL,
+        result            TEXT,
+        started_at        TEXT NOT NULL,
+        finished_at       TEXT
+    );
+    CREATE INDEX attempts_by_exercise ON attempts (exercise_id, id);
+    CREATE TABLE drafts (
+        exercise_id TEXT PRIMARY KEY,
+        text        TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE TABLE hints (
+        exercise_id TEXT PRIMARY KEY,
+        revealed    INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    id: int
+    exercise_id: str
+    exercise_hash: str
+    track: str
+    model: str
+    api_base: str | None
+    prompt: str
+    samples: int
+    hints_used: int
+    status: str
+    error: str | None
+    score: float | None
+    passed: bool | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    duration_s: float | None
+    result: dict[str, Any] | None
+    started_at: str
+    finished_at: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "AttemptRecord":
+        data = dict(row)
+        data["passed"] = None if data["passed"] is None else bool(data["passed"])
+        data["result"] = json.loads(data["result"]) if data["result"] else None
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ExerciseProgress:
+    exercise_id: str
+    attempts: int
+    best_score: float | None
+    passed: bool
+    last_at: str | None
+
+    @property
+    def status(self) -> str:
+        return "passed" if self.passed else ("tried" if self.attempts else "new")
+
+
+class Store:
+    """One SQLite database. Safe to share between threads (writes are serialised)."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = path or paths.database_file()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise LabError(f"{self.path}: the progress database cannot be opened ({exc}); move it aside or set LAB_HOME to another folder.") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ schema
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self.schema_version
+            if version > SCHEMA_VERSION:
+                raise LabError(f"{self.path} was written by a newer Prompt Lab (schema {version}, this one knows {SCHEMA_VERSION}); upgrade Prompt Lab.")
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                # one transaction per step: a failed migration leaves the previous version intact
+                try:
+                    self._db.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[target - 1]}; PRAGMA user_version = {target}; COMMIT;")
+                except sqlite3.Error:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+
+    def _transaction(self) -> "_Tx":
+        return _Tx(self._db, self._lock)
+
+    # ------------------------------------------------------------------ attempts
+    def begin_attempt(self, *, exercise_id: str, exercise_hash: str, track: str, model: str, api_base: str | None,
+                      prompt: str, samples: int = 1, hints_used: int = 0) -> int:
+        with self._transaction():
+            cursor = self._db.execute(
+                "INSERT INTO attempts (exercise_id, exercise_hash, track, model, api_base, prompt, samples, hints_used, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (exercise_id, exercise_hash, track, model, api_base, prompt, samples, hints_used, now()),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def finish_attempt(self, attempt_id: int, *, status: str, score: float | None = None, passed: bool | None = None,
+                       result: dict[str, Any] | None = None, error: str | None = None, prompt_tokens: int = 0,
+                       completion_tokens: int = 0, cost_usd: float = 0.0, duration_s: float | None = None) -> None:
+        with self._transaction():
+            self._db.execute(
+                "UPDATE attempts SET status=?, score=?, passed=?, result=?, error=?, prompt_tokens=?, completion_tokens=?,"
+                " cost_usd=?, duration_s=?, finished_at=? WHERE id=?",
+                (status, score, None if passed is None else int(passed), json.dumps(result, ensure_ascii=False) if result is not None else None,
+                 error, prompt_tokens, completion_tokens, cost_usd, duration_s, now(), attempt_id),
+            )
+
+    def attempt(self, attempt_id: int) -> AttemptRecord:
+        row = self._db.execute("SELECT * FROM attempts WHERE id=?", (attempt_id,)).fetchone()
+        if row is None:
+            raise LabError(f"No attempt #{attempt_id}.")
+        return AttemptRecord.from_row(row)
+
+    def attempts(self, exercise_id: str | None = None, limit: int | None = None) -> list[AttemptRecord]:
+        """Newest first."""
+        sql = "SELECT * FROM attempts"
+        args: list[Any] = []
+        if exercise_id is not None:
+            sql += " WHERE exercise_id=?"
+            args.append(exercise_id)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [AttemptRecord.from_row(r) for r in self._db.execute(sql, args)]
+
+    def progress(self) -> dict[str, ExerciseProgress]:
+        rows = self._db.execute(
+            "SELECT exercise_id, COUNT(*) AS n, MAX(score) AS best, MAX(COALESCE(passed, 0)) AS passed, MAX(started_at) AS last"
+            " FROM attempts WHERE status != 'running' GROUP BY exercise_id"
+        )
+        return {r["exercise_id"]: ExerciseProgress(r["exercise_id"], r["n"], r["best"], bool(r["passed"]), r["last"]) for r in rows}
+
+    def last_exercise(self) -> str | None:
+        row = self._db.execute("SELECT exercise_id FROM attempts ORDER BY id DESC LIMIT 1").fetchone()
+        draft = self._db.execute("SELECT exercise_id, updated_at FROM drafts ORDER BY updated_at DESC LIMIT 1").fetchone()
+        if row is None:
+            return draft["exercise_id"] if draft else None
+        if draft is None:
+            return str(row["exercise_id"])
+        attempt_at = self._db.execute("SELECT MAX(started_at) FROM attempts").fetchone()[0]
+        return str(draft["exercise_id"] if draft["updated_at"] > attempt_at else row["exercise_id"])
+
+    # ------------------------------------------------------------------ drafts and hints
+    def save_draft(self, exercise_id: str, text: str) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO drafts (exercise_id, text, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(exercise_id) DO UPDATE SET text=excluded.text, updated_at=excluded.updated_at",
+                (exercise_id, text, now()),
+            )
+
+    def draft(self, exercise_id: str) -> str | None:
+        row = self._db.execute("SELECT text FROM drafts WHERE exercise_id=?", (exercise_id,)).fetchone()
+        return None if row is None else str(row["text"])
+
+    def hints_revealed(self, exercise_id: str) -> int:
+        row = self._db.execute("SELECT revealed FROM hints WHERE exercise_id=?", (exercise_id,)).fetchone()
+        return 0 if row is None else int(row["revealed"])
+
+    def reveal_hint(self, exercise_id: str, available: int) -> int:
+        """Reveal one more hint (up to `available`); returns how many are now revealed."""
+        with self._transaction():
+            current = self.hints_revealed(exercise_id)
+            revealed = min(current + 1, available)
+            self._db.execute(
+                "INSERT INTO hints (exercise_id, revealed) VALUES (?, ?)"
+                " ON CONFLICT(exercise_id) DO UPDATE SET revealed=excluded.revealed",
+                (exercise_id, revealed),
+            )
+            return revealed
+
+
+class _Tx:
+    """BEGIN IMMEDIATE ... COMMIT under the store's lock (ROLLBACK on error)."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock):
+        self.db, self.lock, self.outer = db, lock, False
+
+    def __enter__(self) -> None:
+        self.lock.acquire()
+        self.outer = not self.db.in_transaction
+        if self.outer:
+            self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: Any, *rest: Any) -> None:
+        try:
+            if self.outer:
+                self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.lock.release()
+
+
+def iter_outputs(result: dict[str, Any] | None) -> Iterator[tuple[str, list[str]]]:
+    for case in (result or {}).get("cases", []):
+        yield case["name"], list(case.get("outputs", []))
