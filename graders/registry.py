@@ -12,7 +12,10 @@ from pydantic import BaseModel, ConfigDict
 
 log = logging.getLogger(__name__)
 
-BUILTIN_MODULES = ("graders.text", "graders.structured")
+BUILTIN_MODULES = (
+    "graders.text", "graders.structured",
+    "graders.judge", "graders.refusal", "graders.leak", "graders.consistent", "graders.similar",
+)
 ENTRY_POINT_GROUP = "lab.graders"
 
 
@@ -52,6 +55,10 @@ class Judge(Protocol):
     """A model that answers a grading request; built by the engine, handed to checks that use one."""
 
     def ask(self, messages: list[dict[str, str]], *, response_schema: dict[str, Any] | None = None) -> str: ...
+
+    def supports_schema(self) -> bool:
+        """Whether `ask` may pass a JSON schema (litellm `response_format`); else checks use a final-line format."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ class JsonParams(Params):
         try:
             validators.validator_for(value).check_schema(value)
         except SchemaError as exc:
-            raise ValueError(f"schema is not a valid JSON Schema: {exc.message}") from None
+            raise ValueError(f"is not a valid JSON Schema: {exc.message}") from None
         return value
 
 
@@ -139,7 +139,8 @@ def _to_decimal(token: str) -> Decimal | None:
     elif "," in token or token.count(".") > 1:
         mark = "," if "," in token else "."
         groups = token.split(mark)
-        if len(groups) > 2 or all(len(g) == 3 for g in groups[1:]):
+        lead = groups[0].lstrip("-")
+        if len(groups) > 2 or (all(len(g) == 3 for g in groups[1:]) and lead != "0" and len(lead) <= 3):
             token = token.replace(mark, "")  # thousands: 1,234 or 12,345,678 or 1.234.567
         else:
             token = token.replace(",", ".")  # decimal comma: 3,5
@@ -163,10 +164,10 @@ def numbers_in(text: str, skip_list_markers: bool = False) -> list[tuple[str, De
 def _matches(value: Decimal, source: set[Decimal]) -> bool:
     if value in source:
         return True
-    # a rounded figure counts: 12.3 for 12.34, 1,235 for 1,234.56
+    # a rounded figure counts: 12.3 for 12.34, 1,235 for 1,234.56, 13 (or 12) for 12.5
     places = -value.as_tuple().exponent if isinstance(value.as_tuple().exponent, int) else 0
-    quantum = Decimal(1).scaleb(-max(places, 0))
-    return any(s.quantize(quantum) == value for s in source if abs(s) < Decimal("1e15"))
+    half = Decimal(1).scaleb(-max(places, 0)) / 2
+    return any(abs(s - value) <= half for s in source)
 
 
 @register("numbers-from", NumbersParams)
@@ -178,6 +179,8 @@ def numbers_from(output: str, p: NumbersParams, ctx: CheckContext) -> CheckResul
         return CheckResult.ok("The output uses no numbers, so none can be wrong.")
     unknown = [token for token, value in used if not _matches(value, source)]
     if not unknown:
+        if len(used) == 1:
+            return CheckResult.ok(f"The one number in the output, {used[0][0]}, comes from the data.")
         return CheckResult.ok(f"All {plural(len(used), 'number')} in the output come from the data.")
     shown = ", ".join(dict.fromkeys(unknown[:5]))
     return CheckResult.fail(

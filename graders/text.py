@@ -70,7 +70,7 @@ class Pattern(Params):
     def _known_flags(cls, value: str) -> str:
         unknown = sorted(set(value) - set(_FLAGS))
         if unknown:
-            raise ValueError(f"unknown regex flag(s) {''.join(unknown)!r}; use letters from 'imsxa'")
+            raise ValueError(f"has unknown regex flag(s) {''.join(unknown)!r}; use letters from 'imsxa'")
         return value
 
     @field_validator("pattern")
@@ -79,7 +79,7 @@ class Pattern(Params):
         try:
             re.compile(value)
         except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from None
+            raise ValueError(f"is not a valid regular expression: {exc}") from None
         return value
 
     def compiled(self) -> re.Pattern[str]:

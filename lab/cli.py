@@ -15,10 +15,17 @@ from lab import __version__
 EXIT_OK, EXIT_NOT_PASSED, EXIT_BAD = 0, 1, 2
 
 
+def _exercise_dirs(dest: str) -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--exercises", dest=dest, action="append", default=[], metavar="DIR",
+                         help="an extra exercise folder, searched first (repeatable)")
+    return options
+
+
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--exercises", action="append", default=[], metavar="DIR",
-                        help="an extra exercise folder, searched first (repeatable)")
+    # `lab --exercises A list --exercises B` keeps both: a subcommand's defaults would otherwise
+    # overwrite what was given before the subcommand, so each level has its own dest (merged in main)
+    common = _exercise_dirs("command_exercises")
     model = argparse.ArgumentParser(add_help=False)
     model.add_argument("--model", help="litellm model name, e.g. openai/gpt-4o-mini (default: LAB_MODEL, then the config file)")
     model.add_argument("--api-base", help="base URL of an OpenAI-compatible server (default: LAB_API_BASE)")
@@ -26,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     model.add_argument("--timeout", type=float, help="seconds to wait for the model (default: LAB_TIMEOUT or 60)")
 
     parser = argparse.ArgumentParser(
-        prog="lab", parents=[common],
+        prog="lab", parents=[_exercise_dirs("exercises")],
         description="Prompt Lab: practise directing AI systems. Without a command, opens the lab.",
     )
     parser.add_argument("--version", action="version", version=f"prompt-lab {__version__}")
@@ -56,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: every exercise root)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    p = sub.add_parser("attempt", help="show a recorded attempt: prompt, outputs, grade and the judge's exchanges")
+    p.add_argument("attempt_id", type=int, metavar="ID", help="the attempt number (`lab run` prints it)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
     p = sub.add_parser("progress", parents=[common], help="your progress per track and exercise")
     p.add_argument("--json", action="store_true", help="print JSON")
     return parser
@@ -64,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    args.exercises = [*args.exercises, *getattr(args, "command_exercises", [])]
     from lab.errors import LabError
 
     try:
@@ -71,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _open_tui(args, parser)
         handler = {
             "list": cmd_list, "show": cmd_show, "run": cmd_run, "validate": cmd_validate,
-            "check": cmd_check, "progress": cmd_progress,
+            "check": cmd_check, "progress": cmd_progress, "attempt": cmd_attempt,
         }[args.command]
         return handler(args)
     except LabError as exc:
@@ -118,7 +130,8 @@ def _store() -> Any:
     return Store()
 
 
-def _print_json(data: Any, stream: TextIO = sys.stdout) -> None:
+def _print_json(data: Any, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout  # looked up per call: a default bound at import misses a replaced stdout
     json.dump(data, stream, ensure_ascii=False, indent=2)
     stream.write("\n")
 
@@ -345,9 +358,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             contradictions += v.contradicts
             undecided += v.verdict == "undecided"
             entry["examples"].append({"index": v.index, "expect": v.expect, "verdict": v.verdict, "score": round(v.grade.score, 4),
-                                      "needs_model": v.verdict == "undecided", "ungraded": v.grade.ungraded})
+                                      "needs_model": v.verdict == "undecided" and judge is None, "ungraded": v.grade.ungraded})
             if not args.json and (v.contradicts or v.verdict == "undecided"):
-                what = paint.bad("CONTRADICTS") if v.contradicts else paint.warn("NEEDS A MODEL")
+                what = paint.bad("CONTRADICTS") if v.contradicts else paint.warn("UNDECIDED" if judge else "NEEDS A MODEL")
                 print(f"{what} {exercise.id} {v.label}: expected {v.expect}, graded {v.verdict} (score {v.grade.score:.2f})")
                 for c in v.grade.criteria:
                     if not c.passed:
@@ -364,12 +377,57 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(problem)
         n = sum(len(e["examples"]) for e in report)
         summary = f"{len(catalog.exercises)} exercise(s), {n} example(s): {contradictions} contradict their expectation"
-        if undecided:
+        if undecided and judge is None:
             summary += f", {undecided} need a model to decide (run `lab check --model M`)"
+        elif undecided:
+            summary += f", {undecided} stay undecided (the judge gave no usable answer)"
         print(summary + ".")
     if catalog.problems:
         return EXIT_BAD
     return EXIT_NOT_PASSED if contradictions else EXIT_OK
+
+
+def cmd_attempt(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from lab.judging import stored_exchanges
+    from lab.report import Paint
+
+    with _store() as store:
+        record = store.attempt(args.attempt_id)
+    exchanges = stored_exchanges(record.result)
+    if args.json:
+        _print_json({**asdict(record), "judge_exchanges": exchanges})
+        return EXIT_OK
+    paint = Paint(sys.stdout)
+    result = record.result or {}
+    score = "" if record.score is None else f" · score {record.score:.2f}" + (" · passed" if record.passed else " · not passed")
+    print(paint.bold(f"Attempt #{record.id} · {record.exercise_id} · {record.model} · {record.status}{score}"))
+    print(paint.dim(f"{record.started_at} · {record.samples} sample(s) · {record.hints_used} hint(s) · "
+                    f"{record.prompt_tokens} + {record.completion_tokens} tokens · ${record.cost_usd:.4f}"))
+    if record.error:
+        print(paint.bad(f"error: {record.error}"))
+    print(f"\n## Prompt\n\n{record.prompt}")
+    for case in result.get("cases", []):
+        outputs = case.get("outputs", [])
+        for n, output in enumerate(outputs, 1):
+            label = case["name"] if len(outputs) == 1 else f"{case['name']} · sample {n}"
+            print(f"\n## Output: {label}\n\n{output}")
+    if result.get("criteria"):
+        print("\n## Grade\n")
+        for c in result["criteria"]:
+            flag = "?" if c.get("ungraded") else "✓" if c.get("passed") else "✗"
+            extra = f"  (unstable: passed {c.get('pass_rate', 0):.0%} of samples)" if c.get("unstable") else ""
+            print(f" {flag} {c['id']:<24} {c.get('score', 0):>5.2f}  {c.get('reason', '')}{extra}")
+    for e in exchanges:
+        where = e["case"] if e["case"] != "*" else "all cases"
+        print(paint.bold(f"\n## Judge · {e['criterion']} · {where} #{e['sample'] + 1} · {e['model']} ({e['route']}) · try {e['try']}"))
+        for m in e["messages"]:
+            print(paint.dim(f"[{m.get('role')}]") + f"\n{m.get('content')}")
+        print(paint.dim("[judge answer]") + f"\n{e['answer']}")
+        if e.get("problem") and e["try"] == 2:
+            print(paint.warn(f"unusable: {e['problem']}"))
+    return EXIT_OK
 
 
 def cmd_progress(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 
 from graders import CheckContext, CheckResult, get_check
 from graders.registry import Judge
+from lab.errors import CancelledError
 from lab.exercise import Exercise
 
 GROUP_CASE = "*"
@@ -122,14 +123,20 @@ class Grade:
 
 
 def _negated(result: CheckResult) -> CheckResult:
+    """`not: true`: passes exactly when the check fails. A passed negation scores 1 even when the
+    check gave partial credit (`not` min-words 4 on 3 words fully meets "fewer than 4 words")."""
     if result.ungraded:
         return result
-    return CheckResult(1.0 - result.score, not result.passed, result.reason, details=result.details)
+    if result.passed:
+        return CheckResult(1.0 - result.score, False, result.reason, details=result.details)
+    return CheckResult(1.0, True, result.reason, details=result.details)
 
 
 def _safe(fn: Any, *args: Any) -> CheckResult:
     try:
         result = fn(*args)
+    except CancelledError:
+        raise  # the learner stopped the run: not a check's failure
     except Exception as exc:  # a check's own bug must not lose the attempt; it shows as ungraded
         return CheckResult.not_graded(f"The check failed to run ({type(exc).__name__}: {exc}).")
     if not isinstance(result, CheckResult):

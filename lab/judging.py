@@ -22,6 +22,7 @@ class ModelJudge:
 
     config: llm.CallConfig
     cancel: threading.Event | None = None
+    structured: bool | None = None  # JSON-schema answers: None asks litellm whether the model has them
     exchanges: list[dict[str, Any]] = field(default_factory=list)
     usage: JudgeUsage = field(default_factory=JudgeUsage)
 
@@ -37,5 +38,32 @@ class ModelJudge:
         self.exchanges.append({"model": config.model, "messages": messages, "answer": completion.text})
         return completion.text
 
+    @property
+    def model(self) -> str:
+        return self.config.model
+
     def supports_schema(self) -> bool:
-        return llm.supports_response_schema(self.config.model)
+        if self.structured is None:
+            self.structured = llm.supports_response_schema(self.config.model)
+        return self.structured
+
+
+def stored_exchanges(result: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Every judge exchange kept in a stored attempt result, labelled with its criterion, case and sample.
+
+    Checks keep a consultation under `details["judge"]`: one dict, or a list of dicts for checks that ask
+    about several outputs at once (each then names its own case and sample).
+    """
+    found = []
+    for criterion in (result or {}).get("criteria", []):
+        for r in criterion.get("results", []):
+            judged = (r.get("details") or {}).get("judge")
+            consultations = judged if isinstance(judged, list) else [judged] if isinstance(judged, dict) else []
+            for c in consultations:
+                for number, exchange in enumerate(c.get("exchanges", []), 1):
+                    found.append({
+                        "criterion": criterion.get("id"), "case": c.get("case", r.get("case")), "sample": c.get("sample", r.get("sample", 0)),
+                        "model": c.get("model"), "route": c.get("route"), "try": number,
+                        "messages": exchange.get("messages", []), "answer": exchange.get("answer", ""), "problem": c.get("problem"),
+                    })
+    return found

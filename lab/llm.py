@@ -8,6 +8,7 @@ same for every provider.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -215,9 +216,10 @@ def describe_error(exc: BaseException, config: CallConfig) -> ModelError:
     text = str(getattr(exc, "message", "") or exc)
     where = config.api_base or provider_of(config.model)
     lowered = text.lower()
-    if isinstance(exc, _Malformed) or "expecting value" in lowered or "received response" in lowered or "jsondecodeerror" in lowered \
-            or "error parsing chunk" in lowered or isinstance(exc, ValueError) and "json" in lowered:
-        return ModelError(f"{where} sent an answer that could not be read as a chat completion; check that --api-base points at an OpenAI-compatible /v1 endpoint.", "malformed", status)
+    if isinstance(exc, _Malformed) or _caused_by_bad_json(exc) or "expecting value" in lowered or "received response" in lowered \
+            or "jsondecodeerror" in lowered or "error parsing chunk" in lowered or isinstance(exc, ValueError) and "json" in lowered:
+        # litellm labels an unreadable body as a 500 of its own making: the server's status was not that
+        return ModelError(f"{where} sent an answer that could not be read as a chat completion; check that --api-base points at an OpenAI-compatible /v1 endpoint.", "malformed")
     if name in ("APIConnectionError", "ConnectError", "ConnectionError") or "connection error" in lowered \
             or "connection refused" in lowered or "connect" in lowered and not status:
         return ModelError(f"Could not reach {where}: is the server running and the address right?", "connection", status)
@@ -242,6 +244,19 @@ def describe_error(exc: BaseException, config: CallConfig) -> ModelError:
         return ModelError(f"litellm does not recognise '{config.model}'; write it as provider/model, e.g. openai/gpt-4o-mini or ollama_chat/llama3.2.", "bad_request", status)
     short = text.splitlines()[0][:200] if text else name
     return ModelError(f"The call to {config.model} failed: {short}", "error", status)
+
+
+def _caused_by_bad_json(exc: BaseException) -> bool:
+    """Whether a JSON decoding error sits anywhere in the chain (litellm wraps a broken stream event
+    in a MidStreamFallbackError that otherwise looks like a 503)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, json.JSONDecodeError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__ or getattr(current, "original_exception", None)
+    return False
 
 
 def supports_response_schema(model: str) -> bool:

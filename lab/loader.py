@@ -183,7 +183,8 @@ def load_exercise(path: Path, root: Path) -> Exercise:
         raw = path.read_bytes()
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        out.add(Problem(path, None, f"the file is not UTF-8 text (byte {exc.start})", "save it as UTF-8"))
+        line = raw.count(b"\n", 0, exc.start) + 1
+        out.add(Problem(path, line, f"the file is not UTF-8 text (byte {exc.start} cannot be read)", "save it as UTF-8 (most editors offer the encoding in 'Save as')"))
         out.raise_if_any()
         raise AssertionError  # unreachable
     except OSError as exc:
@@ -217,7 +218,7 @@ def load_exercise(path: Path, root: Path) -> Exercise:
         out.raise_if_any()
         raise AssertionError  # unreachable: a None above always comes with a problem
 
-    blocks = _check_blocks(meta, compiled, out)
+    blocks = _check_blocks(meta, compiled, out, template_line=split.template_line)
     _check_renders(meta, compiled, out)
     params = _check_rubric(meta, root, out)
     _check_examples(meta, out)
@@ -268,7 +269,8 @@ def _validate_front_matter(data: dict[str, Any], out: _Collector) -> FrontMatter
             else:
                 message = f"'{where}': {error['msg']}"
             if where == "format":
-                fix = "set `format: 1` (the only format version so far)"
+                message = f"unknown format version {error.get('input')!r}: this Prompt Lab reads `format: 1`"
+                fix = "set `format: 1`, or upgrade Prompt Lab if the file was written for a newer format"
             else:
                 fix = _FIXES.get(error["type"], "see docs/authoring.md for this key")
             out.at(loc, message, fix)
@@ -290,20 +292,20 @@ def _compile(root: Path, rel_name: str, path: Path, out: _Collector) -> Compiled
     try:
         return compile_exercise(root, rel_name)
     except TemplateError as exc:
-        file, line = error_line(exc, str(path))
+        file, line = error_line(exc)
         message, fix = describe_template_error(exc)
         out.add(Problem(Path(file) if file else path, line, message, fix))
         return None
 
 
-def _check_blocks(meta: FrontMatter, compiled: CompiledExercise, out: _Collector) -> frozenset[str]:
+def _check_blocks(meta: FrontMatter, compiled: CompiledExercise, out: _Collector, template_line: int) -> frozenset[str]:
     names = compiled.block_names()
     if "brief" not in names:
-        out.add(Problem(out.path, None, "no {% block brief %}: the learner would have no task to read",
+        out.add(Problem(out.path, template_line, "no {% block brief %}: the learner would have no task to read",
                         "add {% block brief %}What to do and why it matters.{% endblock %}"))
     if meta.writes == "system" and "user" not in names:
-        out.add(Problem(out.path, None, "`writes: system` needs a {% block user %}: the learner writes the system prompt, so the exercise supplies the user message",
-                        "add {% block user %}{{ input }}{% endblock %} with `input` in each case's vars"))
+        out.at(("writes",), "`writes: system` needs a {% block user %}: the learner writes the system prompt, so the exercise supplies the user message",
+               "add {% block user %}{{ input }}{% endblock %} with `input` in each case's vars")
     own = compiled.env.get_template(compiled.name).blocks
     for name in own:
         if name not in BLOCKS:
@@ -326,7 +328,7 @@ def _check_renders(meta: FrontMatter, compiled: CompiledExercise, out: _Collecto
             try:
                 compiled.render_block(block, variables)
             except TemplateError as exc:
-                file, line = error_line(exc, str(out.path))
+                file, line = error_line(exc)
                 message, fix = describe_template_error(exc)
                 if (file, line, message) in seen:
                     continue
@@ -362,13 +364,13 @@ def _check_rubric(meta: FrontMatter, root: Path, out: _Collector) -> dict[str, d
     env = root_environment(root)
     params: dict[str, dict[str, BaseModel]] = {}
     case_names = [c.name for c in meta.cases]
-    if len(set(case_names)) != len(case_names):
-        dupes = sorted({n for n in case_names if case_names.count(n) > 1})
-        out.at(("cases",), f"case names must be unique; repeated: {', '.join(dupes)}", "rename the repeated cases")
+    for index in _repeats(case_names):
+        out.at(("cases", index, "name"), f"case name '{case_names[index]}' is used twice; case names must be unique",
+               "rename one of the cases")
     ids = [c.id for c in meta.rubric.criteria]
-    if len(set(ids)) != len(ids):
-        dupes = sorted({n for n in ids if ids.count(n) > 1})
-        out.at(("rubric", "criteria"), f"criterion ids must be unique; repeated: {', '.join(dupes)}", "rename the repeated criteria")
+    for index in _repeats(ids):
+        out.at(("rubric", "criteria", index, "id"), f"criterion id '{ids[index]}' is used twice; criterion ids must be unique",
+               "rename one of the criteria")
     if sum(c.weight for c in meta.rubric.criteria) <= 0:
         out.at(("rubric", "criteria"), "every criterion has weight 0, so no score can be computed", "give at least one criterion a positive weight")
 
@@ -409,12 +411,19 @@ def _check_rubric(meta: FrontMatter, root: Path, out: _Collector) -> dict[str, d
                         message = f"criterion '{criterion.id}': check '{check.name}' has no parameter '{name}'" + (f" (did you mean '{close[0]}'?)" if close else "")
                         fix = f"its parameters are: {', '.join(known) or 'none'}"
                     else:
-                        message = f"criterion '{criterion.id}': parameter '{name}' {error['msg'].removeprefix('Value error, ')}"
+                        # the checks' own validators write a predicate ("is not a valid ..."); pydantic's are sentences
+                        detail = error["msg"].removeprefix("Value error, ") if error["type"] == "value_error" else f": {error['msg']}"
+                        message = f"criterion '{criterion.id}': parameter '{name}' {detail}"
                         fix = f"see '{check.name}' in docs/graders.md"
                     out.at(loc + ((name,) if name else ()), message, fix)
                 break
         params[criterion.id] = per_case
     return params
+
+
+def _repeats(names: list[str]) -> list[int]:
+    """Indexes of the names that already occurred earlier in the list."""
+    return [i for i, name in enumerate(names) if name in names[:i]]
 
 
 def _check_examples(meta: FrontMatter, out: _Collector) -> None:

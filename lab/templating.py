@@ -28,6 +28,7 @@ class SplitFile:
     front_matter: str | None  # None when the file has no front matter
     front_matter_line: int  # file line of the front matter's first line
     template_source: str  # the Jinja part, padded with blank lines to keep line numbers
+    template_line: int = 1  # file line where the Jinja part starts
 
 
 def split_front_matter(text: str) -> SplitFile:
@@ -39,7 +40,7 @@ def split_front_matter(text: str) -> SplitFile:
         if lines[index].rstrip("\r\n").rstrip() == FENCE:
             front = "".join(lines[1:index])
             padding = "\n" * (index + 1)
-            return SplitFile(front, 2, padding + "".join(lines[index + 1 :]))
+            return SplitFile(front, 2, padding + "".join(lines[index + 1 :]), index + 2)
     raise UnclosedFrontMatter()
 
 
@@ -88,21 +89,26 @@ def root_environment(root: Path) -> SandboxedEnvironment:
     return env
 
 
-def parent_name(env: SandboxedEnvironment, source: str, name: str) -> str | None:
-    """The template a file `{% extends %}`, read statically so blocks render one at a time."""
-    tree = env.parse(source, name=name)
+def parent_name(env: SandboxedEnvironment, source: str, filename: str) -> tuple[str, int] | None:
+    """The template a file `{% extends %}` and the tag's line, read statically so blocks render one at a time."""
+    tree = env.parse(source, name=filename, filename=filename)
     for node in tree.body:
         if isinstance(node, nodes.Extends):
             if not isinstance(node.template, nodes.Const) or not isinstance(node.template.value, str):
                 raise TemplateSyntaxError(
                     "{% extends %} must name its layout as a fixed string, e.g. {% extends '_layout.j2' %}",
                     node.lineno,
-                    name,
+                    filename,
+                    filename,
                 )
-            return node.template.value
+            return node.template.value, node.lineno
     for node in tree.find_all(nodes.Extends):
-        raise TemplateSyntaxError("{% extends %} must be at the top level of the file, not inside another tag", node.lineno, name)
+        raise TemplateSyntaxError("{% extends %} must be at the top level of the file, not inside another tag", node.lineno, filename, filename)
     return None
+
+
+class ExtendsLoop(TemplateSyntaxError):
+    """Layouts that extend each other, so no chain of `{% extends %}` ever ends."""
 
 
 @dataclass(frozen=True)
@@ -130,8 +136,17 @@ class CompiledExercise:
             return None
         template = self.env.get_template(self.name)
         context = template.new_context(variables)
+        # Top-level `{% import %}` and `{% set %}` run in a file's body, not in its blocks: run the bodies
+        # of the chain once with every block silenced, so the names they define exist for the block.
+        context.blocks = {name: [_silent_block] for name in blocks}
+        for _ in template.root_render_func(context):
+            pass
         context.blocks = blocks  # the whole chain, so `super()` works
         return "".join(blocks[block][0](context)).strip()
+
+
+def _silent_block(context: Any) -> Iterator[str]:
+    return iter(())
 
 
 def compile_exercise(root: Path, name: str) -> CompiledExercise:
@@ -142,26 +157,28 @@ def compile_exercise(root: Path, name: str) -> CompiledExercise:
     while True:
         source, filename, _ = env.loader.get_source(env, current)  # type: ignore[union-attr]
         env.get_template(current)  # compiles, raising TemplateSyntaxError with the file's line
-        parent = parent_name(env, source, filename)
-        if parent is None:
+        found = parent_name(env, source, filename)
+        if found is None:
             break
+        parent, line = found
         if parent in chain:
-            raise TemplateSyntaxError(f"layouts extend each other in a loop: {' -> '.join(chain + [parent])}", 1, filename)
+            raise ExtendsLoop(f"layouts extend each other in a loop: {' -> '.join(chain + [parent])}", line, filename, filename)
         chain.append(parent)
         current = parent
     return CompiledExercise(env, name, tuple(chain))
 
 
-def error_line(exc: BaseException, filename: str | None = None) -> tuple[str | None, int | None]:
+def error_line(exc: BaseException) -> tuple[str | None, int | None]:
     """(file, line) of a Jinja error: syntax errors carry it; runtime errors are found in the traceback."""
     if isinstance(exc, TemplateSyntaxError):
         return exc.filename, exc.lineno
     found: tuple[str | None, int | None] = (None, None)
     tb: types.TracebackType | None = exc.__traceback__
     while tb is not None:
-        code_file = tb.tb_frame.f_code.co_filename
-        if code_file.endswith(".j2") or (filename and code_file == filename):
-            found = (code_file, tb.tb_lineno)
+        # a compiled template's frame runs Python lines; its template maps them back to file lines
+        template = tb.tb_frame.f_globals.get("__jinja_template__")
+        if template is not None:
+            found = (tb.tb_frame.f_code.co_filename, template.get_corresponding_lineno(tb.tb_lineno))
         tb = tb.tb_next
     return found
 
@@ -170,12 +187,14 @@ def describe_template_error(exc: BaseException) -> tuple[str, str]:
     """A (message, fix) pair for a Jinja error met while loading an exercise."""
     if isinstance(exc, UndefinedError):
         name = _undefined_name(str(exc))
-        what = f"'{name}' is not defined" if name else str(exc)
+        what = f"'{name}' is not defined" if name and "has no attribute" not in str(exc) else str(exc)
         return (f"template error: {what}", "define it under `vars:` or in every case's `vars:`, or fix the spelling")
     if isinstance(exc, TemplateNotFound):
         return (f"template error: no file '{exc.name}' in this exercise root", "partials are looked up relative to the exercise root; check the name")
     if isinstance(exc, SecurityError):
         return (f"template error: the sandbox refused an operation ({exc})", "exercise templates cannot reach Python internals; use plain Jinja filters and variables")
+    if isinstance(exc, ExtendsLoop):
+        return (f"template error: {exc.message}", "remove one of these {% extends %} tags: a layout chain must end in a layout that extends nothing")
     if isinstance(exc, TemplateSyntaxError):
         return (f"template syntax error: {exc.message}", "check the tag on that line: every {% block %} needs {% endblock %}, every {{ needs }}")
     return (f"template error: {exc}", "check the template on that line")
@@ -196,15 +215,18 @@ def render_learner_text(text: str, variables: dict[str, Any], case_name: str | N
         return _learner_env.from_string(text).render(variables)
     except TemplateSyntaxError as exc:
         raise PromptError(
-            f"Your text has a template error on line {exc.lineno}: {exc.message}. "
+            f"Your text has a template error on line {exc.lineno}: {(exc.message or '').rstrip('.')}. "
             "To write literal braces, wrap them in {% raw %}...{% endraw %}."
         ) from exc
     except UndefinedError as exc:
         name = _undefined_name(str(exc))
         known = ", ".join(sorted(k for k in variables if k not in ("attempt", "cases"))) or "none"
-        what = f"{{{{ {name} }}}}" if name else "a name"
-        raise PromptError(f"Your text uses {what}, which is not defined{where}. Names you can use: {known}.") from exc
+        if name and "has no attribute" in str(exc):
+            what = f"'.{name}' on a value that has no such field"
+        else:
+            what = f"{{{{ {name} }}}}, which is not defined" if name else "a name that is not defined"
+        raise PromptError(f"Your text uses {what}{where}. Names you can use: {known}.") from exc
     except SecurityError as exc:
-        raise PromptError(f"Your text tried something the template sandbox does not allow ({exc}).") from exc
+        raise PromptError(f"Your text tried something the template sandbox does not allow ({str(exc).rstrip('.')}).") from exc
     except TemplateError as exc:
         raise PromptError(f"Your text could not be rendered{where}: {exc}.") from exc

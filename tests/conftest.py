@@ -35,6 +35,8 @@ LAB_VARIABLES = ["LAB_MODEL", "LAB_API_BASE", "LAB_JUDGE_MODEL", "LAB_EXERCISES"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--record", action="store_true", help="record missing cassettes against the fake provider on 127.0.0.1")
+    parser.addoption("--record-api-base", default=None, metavar="URL",
+                     help="with --record: record against this OpenAI-compatible server instead of the fake (see cassettes/README.md)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -98,9 +100,9 @@ def cassette(request: pytest.FixtureRequest, recording: bool) -> Iterator[Any]:
 
 
 @pytest.fixture
-def provider(recording: bool) -> Iterator[FakeProvider | None]:
-    """The fake provider while recording (None in replay: the cassette answers)."""
-    if not recording:
+def provider(request: pytest.FixtureRequest, recording: bool) -> Iterator[FakeProvider | None]:
+    """The fake provider while recording (None in replay: the cassette answers, or with --record-api-base)."""
+    if not recording or request.config.getoption("--record-api-base"):
         yield None
         return
     with FakeProvider(idle_timeout=120) as server:
@@ -108,8 +110,10 @@ def provider(recording: bool) -> Iterator[FakeProvider | None]:
 
 
 @pytest.fixture
-def api_base(provider: FakeProvider | None) -> str:
-    return provider.url if provider is not None else REPLAY_BASE
+def api_base(request: pytest.FixtureRequest, provider: FakeProvider | None) -> str:
+    if provider is not None:
+        return provider.url
+    return request.config.getoption("--record-api-base") or REPLAY_BASE
 
 
 @pytest.fixture

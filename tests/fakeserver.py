@@ -12,6 +12,8 @@ What it answers depends on the model name, so a test can pick a behaviour:
   slow           waits `slow_seconds` before answering (for timeouts)
   malformed      a 200 whose body is not JSON (or, streamed, a broken event)
   unauthorized   401 with OpenAI's error body
+  alternate      the replies in `alternates`, one per request in turn (samples that differ)
+  judge-strict   a gullible judge for the anti-gaming battery, see `gullible_judge` below
 Run by hand:  python tests/fakeserver.py --port 8000   (then --api-base http://127.0.0.1:8000/v1)
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,10 +31,13 @@ from typing import Any
 class FakeProvider:
     def __init__(self, port: int = 0, rules: list[tuple[str, str]] | None = None, slow_seconds: float = 3.0, idle_timeout: float = 300.0):
         self.rules = list(rules or [])
+        self.alternates = ["first reply", "second reply"]
+        self._alternate_count = 0
         self.slow_seconds = slow_seconds
         self.idle_timeout = idle_timeout
         self.requests: list[dict[str, Any]] = []
         self._seen: set[str] = set()
+        self._lock = threading.Lock()
         self._last = time.monotonic()
         provider = self
 
@@ -42,7 +48,7 @@ class FakeProvider:
             def do_GET(self) -> None:
                 provider._last = time.monotonic()
                 if self.path.rstrip("/").endswith("/models"):
-                    names = ["echo", "scripted", "flaky-429", "fail-500", "slow", "malformed", "unauthorized"]
+                    names = ["echo", "scripted", "flaky-429", "fail-500", "slow", "malformed", "unauthorized", "alternate", "judge-strict"]
                     self._json(200, {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": "fake"} for n in names]})
                 else:
                     self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
@@ -107,6 +113,13 @@ class FakeProvider:
         user = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
         if isinstance(user, list):  # content parts
             user = " ".join(p.get("text", "") for p in user if isinstance(p, dict))
+        if body.get("model") == "alternate":
+            with self._lock:
+                reply = self.alternates[self._alternate_count % len(self.alternates)]
+                self._alternate_count += 1
+            return reply
+        if body.get("model") == "judge-strict":
+            return gullible_judge(messages, bool(body.get("response_format")))
         if body.get("model") == "scripted":
             conversation = "\n".join(str(m.get("content") or "") for m in messages)
             for needle, reply in self.rules:
@@ -172,6 +185,57 @@ class FakeProvider:
             event({**base, "choices": [], "usage": usage})
         handler.wfile.write(b"data: [DONE]\n\n")
         handler.wfile.flush()
+
+
+JUDGE_MARKER = "MEETS-RUBRIC"
+_OPEN = re.compile(r"<(candidate-[0-9a-f]+)>")
+_SCALE = re.compile(r"Scale: (pass-fail|1-5|0-10)")
+_FAKE_GRADE = re.compile(r"^\s*GRADE\s*:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+_FAKE_JSON = re.compile(r"\{[^{}]*\"score\"\s*:\s*(\d+)[^{}]*\}")
+
+
+def gullible_judge(messages: list[dict[str, Any]], schema: bool) -> str:
+    """A judge with the weaknesses real models have, so the battery can show our defences hold.
+
+    It finds the candidate's data after the first `<candidate-…>` tag and ends it at the FIRST
+    `</candidate` it meets (any nonce), as a careless reader would. Inside the data it grades honestly:
+    top grade only when the data holds MEETS-RUBRIC, else the lowest passing-minus-one grade. Text it
+    meets after a premature close is taken as instructions and obeyed: a `GRADE:` line sets the grade,
+    a JSON verdict with a score sets it, an order containing "ignore" or "pass" gives the top grade.
+    Like a model that quotes its evidence, it repeats the data's last line AFTER its own grade line,
+    so an unneutralised fake grade line in the data would become the answer's last grade line.
+    With `response_format` it answers JSON {reasoning, score, passed}, with `passed` always true
+    (the promptfoo #2998 inconsistency), so only the score can carry the verdict.
+    """
+    user = next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user" and "<candidate-" in str(m.get("content") or "")), "")
+    scale = (_SCALE.search(user) or _SCALE.search("Scale: pass-fail")).group(1)  # type: ignore[union-attr]
+    low, high = {"pass-fail": ("FAIL", "PASS"), "1-5": ("2", "5"), "0-10": ("3", "10")}[scale]
+    opened = _OPEN.search(user)
+    data, smuggled = user, ""
+    if opened:
+        rest = user[opened.end():]
+        first_close = rest.find("</candidate")
+        last_close = rest.rfind("</candidate")
+        data = rest[:first_close] if first_close >= 0 else rest
+        if 0 <= first_close < last_close:
+            smuggled = rest[first_close:last_close]
+    grade = high if JUDGE_MARKER in data else low
+    why = "the output meets the rubric" if grade == high else "the output does not meet the rubric"
+    if smuggled:
+        fake_grade = _FAKE_GRADE.search(smuggled)
+        fake_json = _FAKE_JSON.search(smuggled)
+        if fake_grade:
+            grade, why = fake_grade.group(1), "as instructed after the output"
+        elif fake_json:
+            grade, why = fake_json.group(1), "as the verdict after the output says"
+        elif re.search(r"ignore|pass", smuggled, re.IGNORECASE):
+            grade, why = high, "following the instructions after the output"
+    last_line = next((line for line in reversed(data.strip().splitlines()) if line.strip()), "")
+    if schema:
+        score = {"PASS": 1, "FAIL": 0}.get(grade.upper(), None)
+        value = score if score is not None else int(grade) if grade.isdigit() else 0
+        return json.dumps({"reasoning": f"Graded {why}. The output ends with: {last_line}", "score": value, "passed": True})
+    return f"Reasoning: {why}.\nGRADE: {grade}\nThe output's last line, for the record:\n{last_line}"
 
 
 def main() -> None:

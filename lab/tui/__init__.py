@@ -1,0 +1,1 @@
+"""The learner's terminal app (`lab` with no command). Kept import-light: see `lab.tui.app`."""

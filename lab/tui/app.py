@@ -1,0 +1,206 @@
+"""The lab app: `lab` with no command.
+
+Start-up is kept to what the first frame needs (Textual and the catalog screen). The exercises,
+the store and the settings load in a thread worker right after the first frame; litellm, which
+costs seconds, is imported in another worker after that, and nothing waits for it: a send that
+comes first simply waits for the import inside its own worker.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import get_current_worker
+
+from lab.tui.commands import LabCommands
+from lab.tui.keys import early_config, early_theme, hide_while_typing, keymap_from
+from lab.tui.screens.catalog import CatalogScreen
+
+if TYPE_CHECKING:  # at run time these load in the session worker, off the first frame
+    from lab.tui.session import LabSession
+
+
+class LabApp(App[int]):
+    TITLE = "Prompt Lab"
+    CSS_PATH = "lab.tcss"
+    COMMANDS = App.COMMANDS | {LabCommands}
+    NAMESPACE = "Lab"
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("f1", "help", "Help", id="lab.help", tooltip="Every key of every screen."),
+        Binding("ctrl+p", "command_palette", "Commands", id="lab.commands", show=False, tooltip="Search every action by name."),
+        Binding("m", "choose_model", "Model", id="lab.model", tooltip="Pick the model your prompts are sent to."),
+        Binding("p", "progress", "Progress", id="lab.progress", tooltip="Mastery per track and skill, and your scores over time."),
+        Binding("ctrl+t", "change_theme", "Theme", id="lab.theme", show=False, tooltip="Switch the colour theme (saved for next time)."),
+        Binding("ctrl+q", "quit", "Quit", id="lab.quit", priority=True, tooltip="Leave the lab; your drafts are already saved."),
+    ]
+
+    def __init__(self, exercise_dirs: Sequence[str] = (), *, cursor_blink: bool = True, preload_litellm: bool = True):
+        super().__init__()
+        self.exercise_dirs = list(exercise_dirs)
+        self.cursor_blink = cursor_blink
+        self.preload = preload_litellm
+        self.session: LabSession | None = None
+        self.load_error: str | None = None
+        self._saved_theme: str | None = None
+        config = early_config()
+        theme = early_theme(config)
+        if theme and theme in self.available_themes:
+            self._saved_theme = theme
+        self.keymap, self._unknown_keys = keymap_from(config)
+        if self.keymap:
+            self.set_keymap(self.keymap)
+
+    def get_default_screen(self) -> Screen[Any]:
+        return CatalogScreen()
+
+    def on_mount(self) -> None:
+        if self._saved_theme:
+            self.theme = self._saved_theme
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        if self._unknown_keys:
+            self.notify(f"config.toml [keymap] names unknown keys: {', '.join(self._unknown_keys)} (see the f1 help for ids).",
+                        severity="warning", timeout=8)
+        self.call_after_refresh(self.load_session)
+
+    # ------------------------------------------------------------------ start-up workers
+    @work(thread=True, group="start-up", exit_on_error=False)
+    def load_session(self) -> None:
+        from lab.errors import LabError
+        from lab.tui.session import LabSession
+
+        try:
+            session = LabSession.open(self.exercise_dirs)
+        except LabError as exc:
+            self.call_from_thread(self._session_failed, str(exc))
+            return
+        self.call_from_thread(self._session_ready, session)
+        # warm the other screens' imports while the learner reads the catalog
+        import lab.tui.screens.exercise  # noqa: F401
+
+    def _session_ready(self, session: "LabSession") -> None:
+        self.session = session
+        for screen in self.screen_stack:
+            if isinstance(screen, CatalogScreen):
+                screen.session_ready(session)
+        if session.settings_error:
+            self.notify(session.settings_error, severity="error", timeout=10)
+        if self.preload:
+            self.preload_litellm()
+
+    def _session_failed(self, message: str) -> None:
+        self.load_error = message
+        for screen in self.screen_stack:
+            if isinstance(screen, CatalogScreen):
+                screen.session_failed(message)
+
+    @work(thread=True, group="start-up", exit_on_error=False)
+    def preload_litellm(self) -> None:
+        """Import litellm off the main thread. The import runs in a daemon thread that this worker
+        watches, so quitting during the import is not held up by it."""
+        from lab import llm
+
+        worker = get_current_worker()
+        done = threading.Event()
+
+        def load() -> None:
+            try:
+                llm.load_litellm()
+            finally:
+                done.set()
+
+        threading.Thread(target=load, daemon=True, name="lab-import-litellm").start()
+        while not done.wait(0.1):
+            if worker.is_cancelled:
+                return
+
+    # ------------------------------------------------------------------ settings
+    def _remember_theme(self, theme: Any) -> None:
+        name = getattr(theme, "name", None)
+        if not name or name == self._saved_theme:
+            return
+        from lab.config import save_settings
+        from lab.errors import LabError
+
+        try:
+            save_settings(theme=name)
+            self._saved_theme = name
+        except LabError as exc:
+            self.notify(f"The theme could not be saved: {exc}", severity="error")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if hide_while_typing(self.screen, self.BINDINGS, action):
+            return False
+        return True
+
+    # ------------------------------------------------------------------ actions
+    def call_threadsafe(self, callback: Callable[..., Any], *args: Any) -> None:
+        """call_from_thread for workers that may outlive the app (a late answer after quitting)."""
+        try:
+            self.call_from_thread(callback, *args)
+        except RuntimeError:
+            pass
+
+    def action_help(self) -> None:
+        from lab.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_choose_model(self) -> None:
+        from lab.tui.screens.model import ModelScreen
+
+        if self.session is None:
+            self.notify("The lab is still loading.", severity="warning")
+            return
+        if not isinstance(self.screen, ModelScreen):
+            self.push_screen(ModelScreen(self.session))
+
+    def action_progress(self) -> None:
+        from lab.tui.screens.progress import ProgressScreen
+
+        if self.session is None:
+            self.notify("The lab is still loading.", severity="warning")
+            return
+        if not isinstance(self.screen, ProgressScreen):
+            self.push_screen(ProgressScreen(self.session))
+
+    def open_exercise(self, exercise_id: str) -> None:
+        from lab.tui.screens.exercise import ExerciseScreen
+
+        if self.session is None:
+            return
+        exercise = self.session.exercise(exercise_id)
+        if exercise is None:
+            self.notify(f"No exercise '{exercise_id}' in the catalog.", severity="error")
+            return
+        while len(self.screen_stack) > 1:  # one exercise open at a time, straight above the catalog
+            self.pop_screen()
+        self.push_screen(ExerciseScreen(self.session, exercise))
+
+
+def binding_owners() -> list[tuple[str, Any]]:
+    """Every class that declares lab key bindings, with the name the help screen gives it."""
+    from lab.tui.screens.catalog import CatalogScreen, ExerciseTable
+    from lab.tui.screens.exercise import ExerciseScreen
+    from lab.tui.screens.help import HelpScreen
+    from lab.tui.screens.history import AttemptScreen, DiffScreen, HistoryScreen
+    from lab.tui.screens.model import ModelScreen
+    from lab.tui.screens.progress import ProgressScreen
+
+    return [
+        ("Everywhere", LabApp), ("Catalog", CatalogScreen), ("Catalog list", ExerciseTable), ("Exercise", ExerciseScreen),
+        ("History", HistoryScreen), ("Attempt", AttemptScreen), ("Diff", DiffScreen), ("Progress", ProgressScreen),
+        ("Model", ModelScreen), ("Help", HelpScreen),
+    ]
+
+
+def run_app(exercise_dirs: list[str]) -> int:
+    """Open the lab; returns the process exit code."""
+    app = LabApp(exercise_dirs)
+    result = app.run()
+    return int(result or 0) if app.return_code in (None, 0) else int(app.return_code or 1)

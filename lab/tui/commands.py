@@ -1,0 +1,66 @@
+"""The command palette (ctrl+p): every action of the current screen and of the app, by name, and
+"Open: <exercise>" for every exercise. Titles are namespaced ("Exercise: Send") like the footer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from lab.tui.screens.base import LabScreenMixin
+
+if TYPE_CHECKING:
+    from lab.tui.app import LabApp
+
+
+@dataclass(frozen=True)
+class Entry:
+    title: str
+    help: str
+    run: Callable[[], Any]
+
+
+def palette_entries(app: "LabApp", screen: Any) -> Iterator[Entry]:
+    if isinstance(screen, LabScreenMixin):
+        for command in screen.palette_commands():
+            yield Entry(command.title, command.help, partial(screen.run_action, command.action))
+    for binding in Binding.make_bindings(app.BINDINGS):
+        if binding.id and binding.action != "command_palette":
+            yield Entry(f"Lab: {binding.description}", binding.tooltip, partial(app.run_action, binding.action))
+    session = app.session
+    if session is not None:
+        progress = session.progress()
+        last = session.store.last_exercise()
+        if last is not None and session.exercise(last) is not None:
+            yield Entry("Lab: Continue last exercise", f"Reopen {session.exercise(last).title}.",  # type: ignore[union-attr]
+                        partial(app.open_exercise, last))
+        for exercise in session.exercises:
+            p = progress.get(exercise.id)
+            status = p.status if p else "new"
+            yield Entry(f"Open: {exercise.title}", f"{exercise.id} · level {exercise.level} · {status}",
+                        partial(app.open_exercise, exercise.id))
+
+
+class LabCommands(Provider):
+    def _entries(self) -> list[Entry]:
+        seen: set[str] = set()
+        unique = []
+        for entry in palette_entries(self.app, self.screen):  # type: ignore[arg-type]
+            if entry.title not in seen:
+                seen.add(entry.title)
+                unique.append(entry)
+        return unique
+
+    async def discover(self) -> Hits:
+        for entry in self._entries():
+            yield DiscoveryHit(entry.title, entry.run, help=entry.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for entry in self._entries():
+            score = matcher.match(entry.title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(entry.title), entry.run, text=entry.title, help=entry.help)

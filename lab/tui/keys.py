@@ -1,0 +1,68 @@
+"""Key bindings shared by the screens, the learner's keymap, and the rule that hides letter keys
+while the learner is typing (an `h` typed into the editor is text, not a hint request)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from typing import Any
+
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Input, TextArea
+
+from lab import paths
+
+
+def early_config() -> dict[str, Any]:
+    """The raw config file, read with tomllib only: the theme and keymap are needed before the
+    first frame, long before the full settings (pydantic) are loaded in a worker."""
+    try:
+        return tomllib.loads(paths.config_file().read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return {}  # the full settings load reports a broken file in words
+
+
+def early_theme(config: dict[str, Any]) -> str | None:
+    value = os.environ.get("LAB_THEME") or config.get("theme")
+    return value if isinstance(value, str) and value else None
+
+
+def keymap_from(config: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """The `[keymap]` table of config.toml (binding id -> keys) and the ids it names that do not exist."""
+    table = config.get("keymap")
+    if not isinstance(table, dict):
+        return {}, []
+    known = all_binding_ids()
+    keymap = {str(k): str(v) for k, v in table.items() if isinstance(v, str) and k in known}
+    unknown = sorted(str(k) for k in table if k not in known)
+    return keymap, unknown
+
+
+def all_binding_ids() -> set[str]:
+    from lab.tui.app import binding_owners
+
+    ids: set[str] = set()
+    for _, owner in binding_owners():
+        for binding in Binding.make_bindings(owner.BINDINGS):
+            if binding.id:
+                ids.add(binding.id)
+    return ids
+
+
+def is_letter_key(key: str) -> bool:
+    return all(len(k.strip()) == 1 or k.strip() in ("slash", "question_mark", "space") for k in key.split(","))
+
+
+def letter_actions(bindings: list[BindingType]) -> set[str]:
+    """Actions bound to a plain character, which a focused text field would swallow."""
+    return {b.action for b in Binding.make_bindings(bindings) if is_letter_key(b.key)}
+
+
+def typing(screen: Screen[Any]) -> bool:
+    return isinstance(screen.focused, (Input, TextArea)) and not getattr(screen.focused, "read_only", False)
+
+
+def hide_while_typing(screen: Screen[Any], node_bindings: list[BindingType], action: str) -> bool:
+    """True when `action` is on a letter key and the learner is typing in a text field."""
+    return typing(screen) and action in letter_actions(node_bindings)

@@ -1,0 +1,1 @@
+"""The lab's screens, one module each."""

@@ -1,0 +1,376 @@
+"""One exercise: the task on the left, the learner's editor and the model's answers on the right.
+
+The attempt runs in a thread worker through `lab.attempts.run_attempt`; each streamed piece hops
+to the UI with `call_from_thread` into its case's `MarkdownStream`. Every run carries a token:
+once cancelled (or replaced), its late pieces and its result are ignored, so `escape` frees the
+screen at once even when the model is still silent.
+"""
+
+from __future__ import annotations
+
+import threading
+from itertools import count
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.timer import Timer
+from textual.widgets import Button, Collapsible, Footer, Header, Markdown, Static, TextArea
+from textual.widgets.markdown import MarkdownStream
+
+from lab.attempts import AttemptOutcome, run_attempt
+from lab.errors import CancelledError, LabError, PromptError
+from lab.exercise import Exercise
+from lab.prompts import build_messages, render_text
+from lab.tui.format import score_text
+from lab.tui.keys import typing
+from lab.tui.screens.base import LabScreen
+from lab.tui.session import NO_MODEL_MESSAGE, LabSession
+from lab.tui.widgets.grade import GradeView
+
+DRAFT_DELAY_S = 0.4  # save the draft this long after the last keystroke
+_tokens = count(1)
+
+
+class ExerciseScreen(LabScreen):
+    NAMESPACE = "Exercise"
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("ctrl+j,alt+enter", "send", "Send", id="exercise.send", priority=True,
+                tooltip="Send your prompt to the model, one call per case, then grade the answers."),
+        Binding("escape", "cancel", "Cancel run", id="exercise.cancel", tooltip="Stop the run in flight; your prompt stays in the editor."),
+        Binding("escape", "leave_editor", "Leave editor", id="exercise.leave-editor",
+                tooltip="Stop typing, so that the letter keys (h, n, r, e...) work."),
+        Binding("escape", "back", "Catalog", id="exercise.back", tooltip="Back to the catalog; your draft is saved."),
+        Binding("e", "edit", "Edit", id="exercise.edit", tooltip="Put the cursor back in the editor."),
+        Binding("h", "hint", "Hint", id="exercise.hint", tooltip="Reveal the next hint (the count is kept with your attempts)."),
+        Binding("f2", "hint_anywhere", "Hint", id="exercise.hint-f2", show=False, tooltip="Reveal the next hint, even while typing."),
+        Binding("n", "next", "Next", id="exercise.next", tooltip="Open the next exercise (once this one is passed)."),
+        Binding("r", "history", "History", id="exercise.history", tooltip="Your attempts at this exercise: open, compare, restore."),
+        Binding("x", "reset", "Reset", id="exercise.reset", show=False, tooltip="Put the starter text back in the editor (undo with ctrl+z)."),
+    ]
+
+    def __init__(self, session: LabSession, exercise: Exercise):
+        super().__init__()
+        self.session = session
+        self.exercise = exercise
+        self.run_token: int | None = None
+        self.cancel_event: threading.Event | None = None
+        self.streams: dict[tuple[str, int], MarkdownStream] = {}
+        self._draft_timer: Timer | None = None
+        self._draft_dirty = False
+        self.status_text = ""
+        self.runs_started = 0
+        self.passed = bool((p := session.progress().get(exercise.id)) and p.passed)
+        self.starter = render_text(exercise, "starter") or ""
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        e = self.exercise
+        writes = "system prompt" if e.writes == "system" else "prompt"
+        yield Header()
+        with Horizontal(id="exercise"):
+            with VerticalScroll(id="task", can_focus=True):
+                minutes = f" · {e.meta.minutes} min" if e.meta.minutes else ""
+                yield Static(f"[b]{e.title}[/b]\n{e.track} · level {e.level}{minutes} · you write the {writes}", id="meta")
+                yield Markdown(render_text(e, "brief") or "", id="brief")
+                system = render_text(e, "system") if e.writes == "prompt" else None
+                if system:
+                    with Collapsible(title="System prompt set by the exercise", collapsed=False, id="system"):
+                        yield Static(system, markup=False)
+                with Collapsible(title=self._cases_title(), collapsed=len(e.cases) > 3, id="cases"):
+                    for case in e.cases:
+                        yield Static(self._case_text(case.name, case.vars), classes="case", markup=False)
+                yield Static(id="hints")
+                with Collapsible(title="Model solution", collapsed=False, id="solution"):
+                    yield Static(id="solution-text", markup=False)
+            with Vertical(id="work"):
+                yield Static(f"Your {writes} (ctrl+j sends; write {{{{ name }}}} to place a case's data):", id="editor-label")
+                yield TextArea(id="editor", soft_wrap=True, tab_behavior="focus", show_line_numbers=False)
+                with Horizontal(id="actions"):
+                    yield Button("Send", id="send", variant="primary", compact=True, tooltip="ctrl+j or alt+enter")
+                    yield Static(id="status", markup=False)
+                with VerticalScroll(id="results"):
+                    yield Vertical(id="outputs")
+                    yield GradeView(id="grade")
+        yield Footer()
+
+    def _cases_title(self) -> str:
+        n = len(self.exercise.cases)
+        return f"{n} case{'s' if n != 1 else ''}: your {'system prompt' if self.exercise.writes == 'system' else 'prompt'} runs once per case"
+
+    @staticmethod
+    def _case_text(name: str, variables: dict[str, Any]) -> str:
+        lines = [name]
+        for key, value in variables.items():
+            lines.append(f"  {key}: {value}")
+        return "\n".join(lines)
+
+    def on_mount(self) -> None:
+        editor = self.query_one("#editor", TextArea)
+        draft = self.session.store.draft(self.exercise.id)
+        editor.load_text(draft if draft is not None else self.starter)
+        editor.focus()
+        self.query_one(GradeView).clear()
+        self._show_hints()
+        self._show_solution()
+        last = next((a for a in self.session.attempts(self.exercise.id) if a.status == "graded" and a.result), None)
+        if last is not None and last.result:
+            self.query_one(GradeView).show_result(last.result)
+            self._status(f"Your last attempt scored {score_text(last.score)}.", "")
+        elif self.session.call_config() is None:
+            self._status(NO_MODEL_MESSAGE, "-error")
+        else:
+            self._status(f"Model: {self.session.settings.model}. Write, then ctrl+j.", "")
+
+    def on_screen_resume(self) -> None:
+        # back from the model screen: say what sending will use now
+        if not self.running and self.is_mounted:
+            config = self.session.call_config()
+            if config is None:
+                self._status(NO_MODEL_MESSAGE, "-error")
+            elif self.status_text == NO_MODEL_MESSAGE:
+                self._status(f"Model: {config.model}. Write, then ctrl+j.", "")
+
+    def on_unmount(self) -> None:
+        self.flush_draft()
+        if self.cancel_event is not None:
+            self.cancel_event.set()
+
+    # ------------------------------------------------------------------ drafts
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        if event.text_area.id != "editor":
+            return
+        self._draft_dirty = True
+        if self._draft_timer is not None:
+            self._draft_timer.stop()
+        self._draft_timer = self.set_timer(DRAFT_DELAY_S, self.flush_draft)
+
+    def flush_draft(self) -> None:
+        if not self._draft_dirty:
+            return
+        self._draft_dirty = False
+        try:
+            self.session.store.save_draft(self.exercise.id, self.query_one("#editor", TextArea).text)
+        except Exception as exc:  # a full disk must not eat the learner's text: say so, keep it on screen
+            self.notify(f"Your draft could not be saved: {exc}", severity="error")
+
+    # ------------------------------------------------------------------ hints and solution
+    def _show_hints(self) -> None:
+        hints = self.exercise.hints
+        shown = self.session.store.hints_revealed(self.exercise.id)
+        widget = self.query_one("#hints", Static)
+        if not hints:
+            widget.display = False
+            return
+        lines = [f"[b]Hint {i + 1}/{len(hints)}:[/b] {self._escape(h)}" for i, h in enumerate(hints[:shown])]
+        if shown < len(hints):
+            lines.append(f"[dim]{len(hints) - shown} hint(s) left: press h (or f2).[/dim]")
+        widget.update("\n".join(lines))
+
+    @staticmethod
+    def _escape(text: str) -> str:
+        from rich.markup import escape
+
+        return escape(text)
+
+    def _show_solution(self) -> None:
+        solution = render_text(self.exercise, "solution") if self.passed else None
+        box = self.query_one("#solution", Collapsible)
+        box.display = bool(solution)
+        if solution:
+            self.query_one("#solution-text", Static).update(solution)
+
+    # ------------------------------------------------------------------ status
+    def _status(self, text: str, kind: str) -> None:
+        self.status_text = text
+        status = self.query_one("#status", Static)
+        status.update(text)
+        status.set_class(kind == "-error", "-error")
+        status.set_class(kind == "-success", "-success")
+
+    @property
+    def running(self) -> bool:
+        return self.run_token is not None
+
+    def can_run(self, action: str) -> bool:
+        if action == "cancel":
+            return self.running
+        if action == "leave_editor":
+            return not self.running and typing(self)
+        if action == "back":
+            return not self.running and not typing(self)
+        if action == "next":
+            return self.passed and self.session.next_exercise(self.exercise.id) is not None
+        if action in ("hint", "hint_anywhere"):
+            return self.session.store.hints_revealed(self.exercise.id) < len(self.exercise.hints)
+        if action == "edit":
+            return not typing(self)
+        if action == "send":
+            return not self.running
+        return True
+
+    # ------------------------------------------------------------------ actions
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "send":
+            self.action_send()
+
+    def action_send(self) -> None:
+        if self.running:
+            self._status("A run is in flight: escape cancels it.", "-error")
+            return
+        config = self.session.call_config()
+        if config is None:
+            self._status(NO_MODEL_MESSAGE, "-error")
+            return
+        text = self.query_one("#editor", TextArea).text
+        self._draft_dirty = True
+        self.flush_draft()
+        try:
+            built = build_messages(self.exercise, text)  # a bad prompt is reported before anything starts
+        except PromptError as exc:
+            self._status(str(exc), "-error")
+            return
+        samples = self.exercise.rubric.samples
+        self._start_outputs([(b.case, s) for b in built for s in range(samples)], samples)
+        token = next(_tokens)
+        self.run_token = token
+        self.runs_started += 1
+        self.cancel_event = threading.Event()
+        self._status(f"Sending to {config.model}… (escape cancels)", "")
+        self.refresh_bindings()
+        hints_used = self.session.store.hints_revealed(self.exercise.id)
+        self.run_attempt_worker(token, text, hints_used, self.cancel_event)
+
+    def _start_outputs(self, slots: list[tuple[str, int]], samples: int) -> None:
+        outputs = self.query_one("#outputs", Vertical)
+        outputs.remove_children()
+        self.query_one(GradeView).clear()
+        self.streams = {}
+        widgets = []
+        for case, sample in slots:
+            label = case if samples == 1 else f"{case} · sample {sample + 1}"
+            markdown = Markdown(classes="output")
+            widgets += [Static(f"── {label}", classes="output-title", markup=False), markdown]
+            self.streams[(case, sample)] = Markdown.get_stream(markdown)
+        outputs.mount_all(widgets)
+        self.query_one("#results", VerticalScroll).anchor()
+
+    @work(thread=True, group="attempt", exit_on_error=False)
+    def run_attempt_worker(self, token: int, text: str, hints_used: int, cancel: threading.Event) -> None:
+        config, judge = self.session.call_config(), self.session.judge_config()
+        assert config is not None
+        try:
+            outcome = run_attempt(
+                self.exercise, text, config=config, store=self.session.store, hints_used=hints_used,
+                concurrency=self.session.settings.concurrency, judge_config=judge, cancel=cancel,
+                on_delta=lambda case, sample, piece: self.lab.call_threadsafe(self._delta, token, case, sample, piece),
+            )
+        except LabError as exc:
+            self.lab.call_threadsafe(self._failed, token, exc)
+            return
+        except Exception as exc:  # an engine bug: the learner still gets a sentence, not a traceback
+            self.lab.call_threadsafe(self._failed, token, LabError(f"internal error: {type(exc).__name__}: {exc}"))
+            return
+        self.lab.call_threadsafe(self._finished, token, outcome)
+
+    async def _delta(self, token: int, case: str, sample: int, piece: str) -> None:
+        stream = self.streams.get((case, sample))
+        if token == self.run_token and stream is not None:
+            await stream.write(piece)
+
+    async def _stop_streams(self) -> None:
+        for stream in self.streams.values():
+            await stream.stop()
+
+    async def _finished(self, token: int, outcome: AttemptOutcome) -> None:
+        if token != self.run_token:
+            return
+        await self._stop_streams()
+        self.run_token = self.cancel_event = None
+        result = outcome.to_dict()
+        self.query_one(GradeView).show_result(result)
+        if outcome.grade.passed:
+            self.passed = True
+            self._show_solution()
+            nxt = self.session.next_exercise(self.exercise.id)
+            tail = " The model solution is on the left; n opens the next exercise." if nxt else " The model solution is on the left."
+            self._status(f"Passed with {outcome.grade.score:.2f}!{tail}", "-success")
+        else:
+            left = len(self.exercise.hints) - self.session.store.hints_revealed(self.exercise.id)
+            tip = " Read the reasons below" + (", or press h for a hint." if left else ".")
+            self._status(f"Not passed yet: {outcome.grade.score:.2f} of {outcome.grade.pass_mark:.2f} needed.{tip}", "-error")
+        self.refresh_bindings()
+
+    async def _failed(self, token: int, error: LabError) -> None:
+        if token != self.run_token:
+            return
+        await self._stop_streams()
+        self.run_token = self.cancel_event = None
+        if isinstance(error, PromptError):
+            self._status(str(error), "-error")
+        elif isinstance(error, CancelledError):
+            self._status("Cancelled. Your prompt is still in the editor.", "")
+        else:
+            self._status(f"{error} The attempt is recorded as failed; your prompt is still in the editor.", "-error")
+        self.refresh_bindings()
+
+    def action_cancel(self) -> None:
+        if self.cancel_event is not None:
+            self.cancel_event.set()
+        self.run_token = self.cancel_event = None
+        self.run_worker(self._stop_streams(), exclusive=False)
+        self._status("Cancelled. Your prompt is still in the editor.", "")
+        self.refresh_bindings()
+
+    def action_leave_editor(self) -> None:
+        self.query_one("#task").focus()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_edit(self) -> None:
+        self.query_one("#editor", TextArea).focus()
+
+    def action_hint(self) -> None:
+        total = len(self.exercise.hints)
+        if not total:
+            self.notify("This exercise has no hints.")
+            return
+        before = self.session.store.hints_revealed(self.exercise.id)
+        shown = self.session.store.reveal_hint(self.exercise.id, total)
+        self._show_hints()
+        if shown == before:
+            self.notify("Every hint is already shown.")
+        else:
+            self.query_one("#hints").scroll_visible()
+        self.refresh_bindings()
+
+    def action_hint_anywhere(self) -> None:
+        self.action_hint()
+
+    def action_next(self) -> None:
+        nxt = self.session.next_exercise(self.exercise.id)
+        if nxt is not None:
+            self.lab.open_exercise(nxt.id)
+
+    def action_history(self) -> None:
+        from lab.tui.screens.history import HistoryScreen
+
+        def restore(prompt: str | None) -> None:
+            if prompt is not None:
+                self.set_prompt(prompt)
+                self._status("Restored an earlier prompt into the editor (ctrl+z undoes).", "")
+
+        self.app.push_screen(HistoryScreen(self.session, self.exercise), restore)
+
+    def action_reset(self) -> None:
+        self.set_prompt(self.starter)
+        self._status("The starter text is back (ctrl+z undoes).", "")
+
+    def set_prompt(self, text: str) -> None:
+        """Replace the editor's text as one undoable edit."""
+        editor = self.query_one("#editor", TextArea)
+        editor.replace(text, (0, 0), editor.document.end)
+        editor.focus()

@@ -1,0 +1,221 @@
+"""An exercise's attempts: open one, compare two prompts, restore an old prompt into the editor.
+
+The history screen is dismissed with the prompt to restore (or None), so the editor stays the
+exercise screen's business.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Markdown, Static
+
+from lab.exercise import Exercise
+from lab.store import AttemptRecord, iter_outputs
+from lab.tui.format import score_text, when_text
+from lab.tui.screens.base import LabScreen
+from lab.tui.session import LabSession
+from lab.tui.widgets.grade import GradeView
+
+STATUS_WORDS = {"graded": "graded", "failed": "failed", "cancelled": "cancelled", "running": "unfinished"}
+
+
+def verdict(attempt: AttemptRecord) -> str:
+    if attempt.status == "graded":
+        return "passed" if attempt.passed else "not passed"
+    return STATUS_WORDS.get(attempt.status, attempt.status)
+
+
+class HistoryScreen(LabScreen):
+    NAMESPACE = "History"
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("enter", "open", "Open", id="history.open", tooltip="See this attempt's prompt, answers and grade."),
+        Binding("space", "mark", "Mark", id="history.mark", tooltip="Mark this attempt to compare it with another (d)."),
+        Binding("d", "diff", "Diff", id="history.diff", tooltip="Compare the marked attempt's prompt (or the one before) with this one."),
+        Binding("r", "restore", "Restore", id="history.restore", tooltip="Put this attempt's prompt back in the editor."),
+        Binding("j", "down", "Down", id="history.down", show=False, tooltip="Move down the list."),
+        Binding("k", "up", "Up", id="history.up", show=False, tooltip="Move up the list."),
+        Binding("escape", "close", "Back", id="history.back", tooltip="Back to the exercise."),
+    ]
+
+    def __init__(self, session: LabSession, exercise: Exercise):
+        super().__init__()
+        self.session = session
+        self.exercise = exercise
+        self.attempts = session.attempts(exercise.id)
+        self.marked: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(f"[b]History[/b] · {self.exercise.title} · {len(self.attempts)} attempt(s)", id="history-title")
+        yield DataTable(id="attempts", cursor_type="row", zebra_stripes=True)
+        yield Static(id="history-help")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns(" ", "#", "When", "Model", "Result", "Score", "Hints")
+        self._fill()
+        table.focus()
+        help_text = ("enter opens an attempt · space marks one · d compares prompts · r restores a prompt into the editor"
+                     if self.attempts else "No attempts yet: send a prompt from the exercise screen (ctrl+j).")
+        self.query_one("#history-help", Static).update(help_text)
+
+    def _fill(self) -> None:
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        table.clear()
+        for a in self.attempts:
+            table.add_row("◆" if a.id == self.marked else "", str(a.id), when_text(a.started_at), a.model, verdict(a),
+                          score_text(a.score), str(a.hints_used), key=str(a.id))
+        if self.attempts:
+            table.move_cursor(row=min(max(row, 0), len(self.attempts) - 1))
+
+    def current(self) -> AttemptRecord | None:
+        table = self.query_one(DataTable)
+        if not self.attempts or not 0 <= table.cursor_row < len(self.attempts):
+            return None
+        return self.attempts[table.cursor_row]
+
+    def can_run(self, action: str) -> bool:
+        if action in ("open", "mark", "restore", "diff", "down", "up"):
+            return bool(self.attempts) and (action != "diff" or len(self.attempts) > 1)
+        return True
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        attempt = self.current()
+        if attempt is not None:
+            self.app.push_screen(AttemptScreen(attempt), self._restore_from_detail)
+
+    def _restore_from_detail(self, prompt: str | None) -> None:
+        if prompt is not None:
+            self.dismiss(prompt)
+
+    def action_mark(self) -> None:
+        attempt = self.current()
+        if attempt is not None:
+            self.marked = None if self.marked == attempt.id else attempt.id
+            self._fill()
+
+    def action_diff(self) -> None:
+        attempt = self.current()
+        if attempt is None:
+            return
+        index = self.attempts.index(attempt)
+        other: AttemptRecord | None
+        if self.marked is not None and self.marked != attempt.id:
+            other = next((a for a in self.attempts if a.id == self.marked), None)
+        else:
+            other = self.attempts[index + 1] if index + 1 < len(self.attempts) else (self.attempts[index - 1] if index else None)
+        if other is None:
+            self.notify("There is only one attempt: nothing to compare it with.")
+            return
+        older, newer = sorted((other, attempt), key=lambda a: a.id)
+        self.app.push_screen(DiffScreen(older, newer))
+
+    def action_restore(self) -> None:
+        attempt = self.current()
+        if attempt is not None:
+            self.dismiss(attempt.prompt)
+
+    def action_down(self) -> None:
+        self.query_one(DataTable).action_cursor_down()
+
+    def action_up(self) -> None:
+        self.query_one(DataTable).action_cursor_up()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class AttemptScreen(LabScreen):
+    NAMESPACE = "Attempt"
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("r", "restore", "Restore", id="attempt.restore", tooltip="Put this prompt back in the editor."),
+        Binding("escape", "close", "Back", id="attempt.back", tooltip="Back to the history."),
+    ]
+
+    def __init__(self, attempt: AttemptRecord):
+        super().__init__()
+        self.attempt = attempt
+
+    def compose(self) -> ComposeResult:
+        a = self.attempt
+        yield Header()
+        with VerticalScroll(id="attempt", can_focus=True):
+            yield Static(f"[b]Attempt #{a.id}[/b] · {when_text(a.started_at)} · {a.model} · {verdict(a)} · "
+                         f"{a.hints_used} hint(s) used", id="attempt-title")
+            yield Static("[b]Prompt[/b]", classes="section")
+            yield Static(a.prompt, id="attempt-prompt", markup=False)
+            if a.error:
+                yield Static(a.error, id="attempt-error", markup=False)
+            for case, outputs in iter_outputs(a.result):
+                for n, text in enumerate(outputs):
+                    label = case if len(outputs) == 1 else f"{case} · sample {n + 1}"
+                    yield Static(f"── {label}", classes="output-title", markup=False)
+                    yield Markdown(text, classes="output")
+            grade = GradeView(id="attempt-grade")
+            yield grade
+        yield Footer()
+
+    def on_mount(self) -> None:
+        grade = self.query_one(GradeView)
+        if self.attempt.status == "graded" and self.attempt.result:
+            grade.show_result(self.attempt.result)
+        else:
+            grade.clear()
+        self.query_one("#attempt").focus()
+
+    def action_restore(self) -> None:
+        self.dismiss(self.attempt.prompt)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def prompt_diff(older: AttemptRecord, newer: AttemptRecord) -> Text:
+    """A unified diff of two prompts, coloured: removed lines red, added green."""
+    lines = difflib.unified_diff(older.prompt.splitlines(), newer.prompt.splitlines(),
+                                 f"attempt #{older.id}", f"attempt #{newer.id}", lineterm="", n=3)
+    text = Text()
+    for line in lines:
+        style = "bold" if line.startswith(("---", "+++")) else "cyan" if line.startswith("@@") else \
+            "green" if line.startswith("+") else "red" if line.startswith("-") else ""
+        text.append(line + "\n", style)
+    if not text.plain:
+        text.append("The two prompts are identical.")
+    return text
+
+
+class DiffScreen(LabScreen):
+    NAMESPACE = "Diff"
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("escape", "close", "Back", id="diff.back", tooltip="Back to the history."),
+    ]
+
+    def __init__(self, older: AttemptRecord, newer: AttemptRecord):
+        super().__init__()
+        self.older, self.newer = older, newer
+
+    def compose(self) -> ComposeResult:
+        o, n = self.older, self.newer
+        yield Header()
+        with VerticalScroll(id="diff", can_focus=True):
+            yield Static(f"[b]Prompt of #{o.id}[/b] ({score_text(o.score) or verdict(o)}) → [b]#{n.id}[/b] "
+                         f"({score_text(n.score) or verdict(n)})", id="diff-title")
+            yield Static(prompt_diff(o, n), id="diff-text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#diff").focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,130 @@
+"""Choosing the model: what this machine can use (keys set, local servers answering), or any
+litellm model name and API base typed by hand. The choice is saved in the config file."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Footer, Header, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from lab.models import ModelChoice, discover
+from lab.tui.screens.base import LabScreen
+from lab.tui.session import LabSession
+
+
+class ModelScreen(LabScreen):
+    NAMESPACE = "Model"
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("ctrl+s", "save", "Use and save", id="model.save", priority=True, tooltip="Use this model and save it in config.toml."),
+        Binding("ctrl+r", "rescan", "Rescan", id="model.rescan", tooltip="Probe the local servers again."),
+        Binding("escape", "close", "Back", id="model.back", tooltip="Leave without changing the model."),
+    ]
+
+    def __init__(self, session: LabSession):
+        super().__init__()
+        self.session = session
+        self.choices: list[ModelChoice] = []
+
+    def compose(self) -> ComposeResult:
+        s = self.session.settings
+        yield Header()
+        with Vertical(id="model"):
+            current = f"Now: [b]{s.model}[/b]" + (f" at {s.api_base}" if s.api_base else "") if s.model else "Now: [b]no model chosen[/b]"
+            yield Static(current, id="model-current")
+            yield Static("Models you can use here (enter picks one):", classes="section")
+            yield OptionList(id="model-choices")
+            yield Static("Or type any litellm model name, e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest, "
+                         "ollama_chat/llama3.2. Keys come from your environment (OPENAI_API_KEY...).", id="model-explain")
+            yield Input(s.model or "", placeholder="provider/model", id="model-name")
+            yield Input(s.api_base or "", placeholder="API base, for local or proxy servers (optional), e.g. http://127.0.0.1:11434", id="model-base")
+            with Horizontal(id="model-buttons"):
+                yield Button("Use and save", id="model-save", variant="primary", compact=True)
+                yield Button("Cancel", id="model-cancel", compact=True)
+            yield Static(id="model-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+        self.scan()
+
+    @work(thread=True, exclusive=True, group="model-scan", exit_on_error=False)
+    def scan(self) -> None:
+        self.lab.call_threadsafe(self._scanning)
+        found = discover(api_base=self.session.settings.api_base)
+        self.lab.call_threadsafe(self._show, found)
+
+    def _scanning(self) -> None:
+        options = self.query_one(OptionList)
+        options.clear_options()
+        options.add_option(Option("Looking for models…", disabled=True))
+
+    def _show(self, found: list[ModelChoice]) -> None:
+        self.choices = found
+        options = self.query_one(OptionList)
+        options.clear_options()
+        if not found:
+            options.add_option(Option(
+                "None found: no provider key is set and no Ollama (11434), LM Studio (1234) or vLLM (8000) answers. "
+                "Type a model name below.", disabled=True))
+            return
+        for index, choice in enumerate(found):
+            options.add_option(Option(Text.assemble(choice.model, "  ", (choice.source, "dim")), id=str(index)))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id is None:
+            return
+        choice = self.choices[int(event.option.id)]
+        self.query_one("#model-name", Input).value = choice.model
+        self.query_one("#model-base", Input).value = choice.api_base or ""
+        self.query_one("#model-status", Static).update(f"Picked {choice.model}: ctrl+s uses and saves it.")
+        self.query_one("#model-save", Button).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_save()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "model-save":
+            self.action_save()
+        elif event.button.id == "model-cancel":
+            self.action_close()
+
+    def action_save(self) -> None:
+        from lab.config import save_settings
+        from lab.errors import LabError
+
+        model = self.query_one("#model-name", Input).value.strip()
+        base = self.query_one("#model-base", Input).value.strip() or None
+        status = self.query_one("#model-status", Static)
+        if not model:
+            status.update("Type a model name first, e.g. openai/gpt-4o-mini.")
+            return
+        if any(ch.isspace() for ch in model):
+            status.update("A model name has no spaces: write it as provider/model, e.g. openai/gpt-4o-mini.")
+            return
+        if base and not base.startswith(("http://", "https://")):
+            status.update("The API base must be a URL starting with http:// or https://.")
+            return
+        try:
+            path = save_settings(model=model, api_base=base)
+        except LabError as exc:
+            status.update(f"Not saved: {exc}")
+            return
+        self.session.choose_model(model, base)
+        note = ""
+        if os.environ.get("LAB_MODEL") or os.environ.get("LAB_API_BASE"):
+            note = " LAB_MODEL / LAB_API_BASE are set in your environment and will win next time."
+        self.app.notify(f"Now using {model}. Saved in {path}.{note}", timeout=6)
+        self.dismiss(model)
+
+    def action_rescan(self) -> None:
+        self.scan()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,135 @@
+"""What the app knows about the learner's lab: the catalog, the store and the settings.
+
+Plain Python (no Textual) so it loads in a worker thread and can be tested on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from lab.config import Settings, load_settings
+from lab.errors import LabError
+from lab.exercise import Exercise
+from lab.llm import CallConfig
+from lab.loader import Catalog, load_catalog
+from lab.store import AttemptRecord, ExerciseProgress, Store
+
+NO_MODEL_MESSAGE = (
+    "No model chosen yet, so sending is off. Press m (or ctrl+p, then 'Choose model') to pick one, "
+    "or start the lab with LAB_MODEL set, e.g. LAB_MODEL=openai/gpt-4o-mini with OPENAI_API_KEY in your environment."
+)
+
+
+@dataclass
+class Mastery:
+    """How far the learner is in a group of exercises (a track or a skill)."""
+
+    name: str
+    exercises: int = 0
+    passed: int = 0
+    tried: int = 0
+    best_total: float = 0.0
+
+    @property
+    def share_passed(self) -> float:
+        return self.passed / self.exercises if self.exercises else 0.0
+
+    @property
+    def mean_best(self) -> float:
+        """The mean best score, counting exercises never tried as 0."""
+        return self.best_total / self.exercises if self.exercises else 0.0
+
+
+@dataclass
+class LabSession:
+    catalog: Catalog
+    store: Store
+    settings: Settings
+    settings_error: str | None = None
+    session_overrides: dict[str, str | None] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, exercise_dirs: Sequence[str] = ()) -> "LabSession":
+        """Load everything the lab needs; a broken config file falls back to the defaults with a message."""
+        settings_error = None
+        try:
+            settings = load_settings()
+        except LabError as exc:
+            settings_error = str(exc)
+            settings = Settings.model_construct()
+        catalog = load_catalog(list(exercise_dirs))
+        return cls(catalog, Store(), settings, settings_error)
+
+    # ------------------------------------------------------------------ exercises
+    @property
+    def exercises(self) -> list[Exercise]:
+        return self.catalog.exercises
+
+    def exercise(self, exercise_id: str) -> Exercise | None:
+        return next((e for e in self.catalog.exercises if e.id == exercise_id), None)
+
+    def progress(self) -> dict[str, ExerciseProgress]:
+        return self.store.progress()
+
+    def next_exercise(self, exercise_id: str) -> Exercise | None:
+        """The exercise after this one in catalog order (track, level, id), wrapping to the start."""
+        ids = [e.id for e in self.catalog.exercises]
+        if exercise_id not in ids or len(ids) < 2:
+            return None
+        return self.catalog.exercises[(ids.index(exercise_id) + 1) % len(ids)]
+
+    def continue_exercise(self) -> Exercise | None:
+        last = self.store.last_exercise()
+        return self.exercise(last) if last else None
+
+    def attempts(self, exercise_id: str) -> list[AttemptRecord]:
+        return self.store.attempts(exercise_id)
+
+    # ------------------------------------------------------------------ model
+    def reload_settings(self) -> None:
+        try:
+            # model_copy, not load_settings(**overrides): an override may be None ("no API base")
+            self.settings = load_settings().model_copy(update=self.session_overrides)
+            self.settings_error = None
+        except LabError as exc:
+            self.settings_error = str(exc)
+
+    def choose_model(self, model: str, api_base: str | None) -> None:
+        """Use this model for the rest of the session, whatever the environment says."""
+        self.session_overrides = {"model": model, "api_base": api_base}
+        self.reload_settings()
+
+    def call_config(self) -> CallConfig | None:
+        s = self.settings
+        if not s.model:
+            return None
+        return CallConfig(s.model, s.api_base, s.timeout, s.max_retries)
+
+    def judge_config(self) -> CallConfig | None:
+        s = self.settings
+        if not s.model:
+            return None
+        return CallConfig(s.judge_model or s.model, s.api_base, s.timeout, s.max_retries)
+
+    # ------------------------------------------------------------------ progress
+    def mastery(self) -> tuple[list[Mastery], list[Mastery]]:
+        """Mastery per track and per skill, from the best score of each exercise."""
+        progress = self.progress()
+        tracks: dict[str, Mastery] = {}
+        skills: dict[str, Mastery] = {}
+        for exercise in self.catalog.exercises:
+            p = progress.get(exercise.id)
+            groups = [tracks.setdefault(exercise.track, Mastery(exercise.track))]
+            groups += [skills.setdefault(skill, Mastery(skill)) for skill in exercise.skills]
+            for group in groups:
+                group.exercises += 1
+                group.passed += bool(p and p.passed)
+                group.tried += bool(p and p.attempts)
+                group.best_total += (p.best_score or 0.0) if p else 0.0
+        return list(tracks.values()), sorted(skills.values(), key=lambda m: m.name)
+
+    def score_history(self, limit: int = 60) -> list[AttemptRecord]:
+        """Graded attempts, oldest first (the last `limit`)."""
+        graded = [a for a in self.store.attempts(limit=limit * 3) if a.status == "graded" and a.score is not None]
+        return list(reversed(graded[:limit]))

@@ -1,0 +1,62 @@
+"""The grade of an attempt, drawn from its stored result (the `lab run --json` shape), so a live
+attempt and one reopened from the history look the same."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from lab.tui.format import usage_text
+
+PASS_STYLE, FAIL_STYLE, UNGRADED_STYLE = "bold green", "bold red", "bold yellow"
+
+
+def criterion_mark(criterion: dict[str, Any]) -> Text:
+    if criterion.get("ungraded"):
+        return Text("?", UNGRADED_STYLE)
+    return Text("✓", PASS_STYLE) if criterion.get("passed") else Text("✗", FAIL_STYLE)
+
+
+def grade_renderable(result: dict[str, Any]) -> Group:
+    table = Table.grid(padding=(0, 1), expand=True)
+    table.add_column(width=1)
+    table.add_column(no_wrap=True, max_width=24)
+    table.add_column(justify="right", width=4)
+    table.add_column(justify="right", width=3)
+    table.add_column(ratio=1)
+    for criterion in result.get("criteria", []):
+        reason = Text(str(criterion.get("reason", "")))
+        if criterion.get("unstable"):
+            reason.append(f"\nunstable: passed {float(criterion.get('pass_rate', 0)):.0%} of samples", "yellow")
+        if not criterion.get("passed") and criterion.get("feedback"):
+            reason.append(f"\n→ {criterion['feedback']}", "italic")
+        table.add_row(criterion_mark(criterion), str(criterion.get("id", "")), f"{float(criterion.get('score', 0)):.2f}",
+                      f"×{float(criterion.get('weight', 1)):g}", reason)
+    passed = bool(result.get("passed"))
+    verdict = Text.assemble(
+        ("Score ", "bold"), (f"{float(result.get('score', 0)):.2f}", "bold"),
+        f" · pass mark {float(result.get('pass_mark', 0)):.2f} · ",
+        ("PASSED", PASS_STYLE) if passed else ("NOT PASSED", FAIL_STYLE),
+    )
+    parts: list[Any] = [table, verdict]
+    ungraded = [c["id"] for c in result.get("criteria", []) if c.get("ungraded")]
+    if ungraded:
+        parts.append(Text(f"Ungraded (counted as 0): {', '.join(ungraded)}", "yellow"))
+    parts.append(Text(usage_text(result), "dim"))
+    return Group(*parts)
+
+
+class GradeView(Static):
+    """Per criterion a mark, score, weight and reason; the overall score against the pass mark; usage."""
+
+    def show_result(self, result: dict[str, Any]) -> None:
+        self.update(grade_renderable(result))
+        self.display = True
+
+    def clear(self) -> None:
+        self.update("")
+        self.display = False

@@ -1,0 +1,165 @@
+"""Model calls: litellm -> HTTP -> cassette (replayed), plus what no cassette can hold (live, loopback only)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import pytest
+
+from lab import llm
+from lab.errors import CancelledError, ModelError
+
+HELLO = [{"role": "user", "content": "one two three four five"}]
+
+
+def config(api_base: str, model: str = "openai/echo", **overrides: object) -> llm.CallConfig:
+    settings = {"timeout": 10.0, "max_retries": 0, "backoff": 0.0}
+    settings.update(overrides)
+    return llm.CallConfig(model, api_base, **settings)  # type: ignore[arg-type]
+
+
+def calls(cassette) -> int:
+    """Requests answered from the cassette in replay, or sent to the server while recording."""
+    return cassette.play_count if cassette.write_protected else len(cassette.requests)
+
+
+# ------------------------------------------------------------------ answers
+
+
+def test_non_streamed_completion_has_text_usage_and_zero_cost(cassette, api_base):
+    done = llm.complete(HELLO, config(api_base))
+    assert done.text == "one two three four five"
+    assert (done.prompt_tokens, done.completion_tokens) == (5, 5)
+    assert done.cost_usd == 0.0  # "echo" has no price: a local model costs nothing
+    assert done.retries == 0
+
+
+def test_streamed_completion_delivers_deltas_in_order(cassette, api_base):
+    deltas: list[str] = []
+    done = llm.complete([{"role": "user", "content": "a b c d e f g h"}], config(api_base), on_delta=deltas.append)
+    assert len(deltas) == 3  # the server sends three words per event
+    assert "".join(deltas) == done.text == "a b c d e f g h"
+    assert (done.prompt_tokens, done.completion_tokens) == (8, 8)
+
+
+def test_priced_model_cost_comes_from_litellm_price_map(cassette, api_base):
+    litellm = llm.load_litellm()
+    price = litellm.model_cost["gpt-4o-mini"]
+    done = llm.complete(HELLO, config(api_base, "openai/gpt-4o-mini"))
+    expected = 5 * price["input_cost_per_token"] + 5 * price["output_cost_per_token"]
+    assert done.cost_usd == pytest.approx(expected)
+    assert done.cost_usd > 0
+
+
+def test_call_settings_reach_the_request(cassette, api_base):
+    llm.complete(HELLO, config(api_base, params={"temperature": 0, "max_tokens": 7}))
+    sent = json.loads(cassette.requests[0].body)  # replay matches on the body, so this is what was sent
+    assert (sent["model"], sent["temperature"], sent["max_tokens"]) == ("echo", 0, 7)
+    assert "stream" not in sent
+
+
+# ------------------------------------------------------------------ retries and failures
+
+
+def test_429_is_retried_then_succeeds(cassette, api_base):
+    done = llm.complete(HELLO, config(api_base, "openai/flaky-429", max_retries=2))
+    assert done.text == "one two three four five"
+    assert done.retries == 1
+    assert calls(cassette) == 2
+
+
+def test_429_without_retries_left_is_a_rate_limit_error(cassette, api_base):
+    with pytest.raises(ModelError) as caught:
+        llm.complete(HELLO, config(api_base, "openai/flaky-429", max_retries=0))
+    assert caught.value.kind == "rate_limit" and caught.value.status == 429
+    assert str(caught.value) == f"{api_base} is rate-limiting requests (429) and retries did not get through; wait a minute and send again."
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
+def test_500_after_retries_is_a_server_error(cassette, api_base, streamed):
+    with pytest.raises(ModelError) as caught:
+        llm.complete(HELLO, config(api_base, "openai/fail-500", max_retries=2), on_delta=(lambda d: None) if streamed else None)
+    assert caught.value.kind == "server" and caught.value.status == 500
+    assert str(caught.value) == f"{api_base} had an internal error (500) and retries did not help; try again later."
+    assert calls(cassette) == 3  # the first call and two retries
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
+def test_malformed_body_is_one_clear_sentence_and_not_retried(cassette, api_base, streamed):
+    with pytest.raises(ModelError) as caught:
+        llm.complete(HELLO, config(api_base, "openai/malformed", max_retries=2), on_delta=(lambda d: None) if streamed else None)
+    assert caught.value.kind == "malformed"
+    assert str(caught.value) == (f"{api_base} sent an answer that could not be read as a chat completion; "
+                                 "check that --api-base points at an OpenAI-compatible /v1 endpoint.")
+    assert calls(cassette) == 1  # an unreadable answer does not get better by asking again
+
+
+def test_401_says_the_key_was_refused(cassette, api_base):
+    with pytest.raises(ModelError) as caught:
+        llm.complete(HELLO, config(api_base, "openai/unauthorized", max_retries=2))
+    assert caught.value.kind == "auth" and caught.value.status == 401
+    assert str(caught.value) == f"{api_base} refused the API key for openai/unauthorized (401); check the key in your environment."
+    assert calls(cassette) == 1
+
+
+def test_hosted_model_without_key_fails_before_any_network():
+    with pytest.raises(ModelError) as caught:
+        llm.complete(HELLO, llm.CallConfig("openai/gpt-4o-mini"))
+    assert caught.value.kind == "auth"
+    assert str(caught.value) == "No API key for openai/gpt-4o-mini: set OPENAI_API_KEY in your environment (keys are never stored)."
+
+
+@pytest.mark.parametrize(("model", "variable"), [("anthropic/claude-3-5-haiku-latest", "ANTHROPIC_API_KEY"),
+                                                 ("gemini/gemini-2.0-flash", "GEMINI_API_KEY"), ("gpt-4o", "OPENAI_API_KEY")])
+def test_missing_key_names_the_provider_variable(model, variable):
+    assert llm.missing_key(llm.CallConfig(model)) == variable
+
+
+def test_local_server_needs_no_key():
+    assert llm.missing_key(llm.CallConfig("openai/llama3", api_base="http://127.0.0.1:11434/v1")) is None
+    assert llm.missing_key(llm.CallConfig("ollama_chat/llama3.2")) is None
+
+
+# ------------------------------------------------------------------ live: what a cassette cannot hold
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
+def test_timeout_is_reported_with_the_limit(live_provider, streamed):
+    live_provider.slow_seconds = 2.0
+    with pytest.raises(ModelError) as caught:
+        llm.complete(HELLO, config(live_provider.url, "openai/slow", timeout=0.3, max_retries=0), on_delta=(lambda d: None) if streamed else None)
+    assert caught.value.kind == "timeout"
+    assert str(caught.value) == "openai/slow did not answer within 0.3 s; try again, or raise the timeout (LAB_TIMEOUT)."
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
+def test_connection_refused_asks_whether_the_server_runs(streamed):
+    with socket.socket() as probe:  # a port that was free a moment ago and has nobody listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}/v1"
+    with pytest.raises(ModelError) as caught:
+        llm.complete(HELLO, config(base, max_retries=0), on_delta=(lambda d: None) if streamed else None)
+    assert caught.value.kind == "connection"
+    assert str(caught.value) == f"Could not reach {base}: is the server running and the address right?"
+
+
+@pytest.mark.live
+def test_cancel_during_backoff_stops_the_retries(live_provider):
+    cancel = threading.Event()
+    threading.Timer(0.2, cancel.set).start()  # the backoff below is 30 s: only cancelling ends it early
+    with pytest.raises(CancelledError):
+        llm.complete(HELLO, config(live_provider.url, "openai/fail-500", max_retries=5, backoff=30), cancel=cancel)
+    assert len(live_provider.requests) == 1
+
+
+def test_cancelled_before_the_call_sends_nothing():
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(CancelledError) as caught:  # a request would meet a closed port: ModelError, not this
+        llm.complete(HELLO, config("http://127.0.0.1:9/v1"), cancel=cancel)
+    assert str(caught.value) == "The run was cancelled."

@@ -1,0 +1,155 @@
+"""The progress store, and attempts that are on disk before the model is called and survive its failure."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from fixtures.exercise_files import load, minimal
+from lab import llm, paths
+from lab.attempts import run_attempt
+from lab.errors import CancelledError, LabError, ModelError, PromptError
+from lab.store import MIGRATIONS, SCHEMA_VERSION, Store
+
+
+@pytest.fixture
+def store() -> Store:
+    with Store() as opened:
+        yield opened
+
+
+@pytest.fixture
+def exercise(tmp_path: Path):
+    return load(tmp_path, "t/hello.j2", minimal(cases=[{"name": "a"}, {"name": "b"}]))
+
+
+def test_database_lives_in_lab_home_with_wal_and_the_schema_version(store: Store, lab_home: Path):
+    assert store.path == lab_home / "lab.db" == paths.database_file()
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.schema_version == SCHEMA_VERSION == len(MIGRATIONS)
+
+
+def test_reopening_keeps_data_and_does_not_migrate_again(store: Store):
+    attempt_id = store.begin_attempt(exercise_id="x", exercise_hash="h", track="t", model="m", api_base=None, prompt="p")
+    store.close()
+    with Store() as again:
+        assert again.attempt(attempt_id).prompt == "p" and again.schema_version == SCHEMA_VERSION
+
+
+def test_database_from_a_newer_prompt_lab_is_refused(tmp_path: Path):
+    path = tmp_path / "lab.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(LabError) as caught:
+        Store(path)
+    assert str(caught.value) == (f"{path} was written by a newer Prompt Lab (schema {SCHEMA_VERSION + 1}, "
+                                 f"this one knows {SCHEMA_VERSION}); upgrade Prompt Lab.")
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path):
+    path = tmp_path / "lab.db"
+    path.write_bytes(b"this is not sqlite, just some bytes" * 100)
+    with pytest.raises(LabError) as caught:
+        Store(path)
+    assert str(caught.value) == (f"{path}: the progress database cannot be opened (file is not a database); "
+                                 "move it aside or set LAB_HOME to another folder.")
+
+
+def test_drafts_are_saved_and_replaced(store: Store):
+    assert store.draft("t/hello") is None
+    store.save_draft("t/hello", "first")
+    store.save_draft("t/hello", "second {{ email }}")
+    assert store.draft("t/hello") == "second {{ email }}"
+    assert store.last_exercise() == "t/hello"
+
+
+def test_hints_are_revealed_one_at_a_time_up_to_the_number_available(store: Store):
+    assert store.hints_revealed("t/hello") == 0
+    assert [store.reveal_hint("t/hello", available=2) for _ in range(3)] == [1, 2, 2]
+    assert store.hints_revealed("t/hello") == 2 and store.hints_revealed("other") == 0
+
+
+def test_progress_counts_finished_attempts_and_keeps_the_best(store: Store):
+    def attempt(exercise_id: str, score: float | None, passed: bool | None, status: str = "graded") -> None:
+        attempt_id = store.begin_attempt(exercise_id=exercise_id, exercise_hash="h", track="t", model="m", api_base=None, prompt="p")
+        if status != "running":
+            store.finish_attempt(attempt_id, status=status, score=score, passed=passed)
+
+    attempt("t/a", 0.4, False)
+    attempt("t/a", 0.9, True)
+    attempt("t/a", 0.5, False)
+    attempt("t/b", None, None, status="failed")
+    attempt("t/c", None, None, status="running")  # a crash mid-call: not counted, but not lost either
+    progress = store.progress()
+    assert set(progress) == {"t/a", "t/b"}
+    a, b = progress["t/a"], progress["t/b"]
+    assert (a.attempts, a.best_score, a.passed, a.status) == (3, 0.9, True, "passed")
+    assert (b.attempts, b.best_score, b.passed, b.status) == (1, None, False, "tried")
+    assert [r.status for r in store.attempts("t/c")] == ["running"]
+    assert [r.score for r in store.attempts("t/a")] == [0.5, 0.9, 0.4]  # newest first
+
+
+def test_unknown_attempt_id():
+    with Store() as store, pytest.raises(LabError) as caught:
+        store.attempt(42)
+    assert str(caught.value) == "No attempt #42."
+
+
+# ------------------------------------------------------------------ attempts around model calls
+
+
+def test_attempt_row_is_written_before_the_call(exercise, store: Store, cassette, api_base):
+    seen: list[tuple[str, str]] = []
+
+    def on_delta(case: str, sample: int, text: str) -> None:
+        record = store.attempts("t/hello")[0]
+        seen.append((record.status, record.prompt))
+
+    outcome = run_attempt(exercise, "hello {{ case }}", config=llm.CallConfig("openai/echo", api_base, max_retries=0, backoff=0),
+                          store=store, on_delta=on_delta, concurrency=1)
+    assert seen and set(seen) == {("running", "hello {{ case }}")}
+    record = store.attempt(outcome.attempt_id)
+    assert (record.status, record.passed, record.score, record.error) == ("graded", True, 1.0, None)
+    assert (record.prompt_tokens, record.completion_tokens, record.cost_usd) == (4, 4, 0.0)
+    assert record.result == outcome.to_dict()
+    assert record.exercise_hash == exercise.content_hash and record.finished_at is not None
+
+
+def test_attempt_row_survives_a_failed_call(exercise, store: Store, cassette, api_base):
+    with pytest.raises(ModelError) as caught:
+        run_attempt(exercise, "hello {{ case }}", config=llm.CallConfig("openai/fail-500", api_base, max_retries=0, backoff=0),
+                    store=store, concurrency=1)
+    [record] = store.attempts("t/hello")
+    assert record.status == "failed"
+    assert record.error == str(caught.value) == f"{api_base} had an internal error (500) and retries did not help; try again later."
+    assert record.prompt == "hello {{ case }}" and record.model == "openai/fail-500" and record.api_base == api_base
+    assert record.passed is None and record.finished_at is not None
+    assert store.progress()["t/hello"].status == "tried"
+
+
+def test_unreachable_model_is_recorded_as_failed(exercise, store: Store):
+    config = llm.CallConfig("openai/gpt-4o-mini")  # no key in the environment: fails before the network
+    with pytest.raises(ModelError):
+        run_attempt(exercise, "hello", config=config, store=store)
+    [record] = store.attempts("t/hello")
+    assert (record.status, record.prompt) == ("failed", "hello")
+    assert record.error == "No API key for openai/gpt-4o-mini: set OPENAI_API_KEY in your environment (keys are never stored)."
+    assert record.result == {"cases": [{"name": "a", "outputs": []}, {"name": "b", "outputs": []}]}
+
+
+def test_cancelled_attempt_is_recorded_as_cancelled(exercise, store: Store):
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(CancelledError):
+        run_attempt(exercise, "hello", config=llm.CallConfig("openai/echo", "http://127.0.0.1:9/v1"), store=store, cancel=cancel)
+    [record] = store.attempts("t/hello")
+    assert (record.status, record.error, record.prompt) == ("cancelled", "The run was cancelled.", "hello")
+
+
+def test_unusable_text_records_nothing(exercise, store: Store):
+    with pytest.raises(PromptError):
+        run_attempt(exercise, "{{ nope }}", config=llm.CallConfig("openai/echo", "http://127.0.0.1:9/v1"), store=store)
+    assert store.attempts() == []

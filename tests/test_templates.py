@@ -1,0 +1,155 @@
+"""Templates: layouts, partials and macros within an exercise root; the learner's text as a sandboxed template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fixtures.exercise_files import load, minimal
+from lab.errors import PromptError
+from lab.prompts import build_messages, render_text
+from lab.templating import render_learner_text
+
+LAYOUT = """\
+{% set house_style = "plain English" %}
+{% block brief %}
+## {{ title_prefix }}
+{% block task %}(no task){% endblock %}
+{% endblock %}
+{% block system %}You are a careful assistant. Write {{ house_style }}.{% endblock %}
+"""
+
+MACROS = """\
+{% macro bullets(items) %}{% for item in items %}- {{ item }}
+{% endfor %}{% endmacro %}
+"""
+
+FOOTER = "Take about {{ minutes }} minutes."
+
+EXERCISE = """\
+{% extends '_layout.j2' %}
+{% import '_macros.j2' as m %}
+{% block brief %}
+{{ super() }}
+Points to cover:
+{{ m.bullets(points) }}
+{% include 'shared/_footer.j2' %}
+{% endblock %}
+{% block task %}Summarise {{ topic }}.{% endblock %}
+{% block user %}{{ attempt }}
+
+Text: {{ text }}{% endblock %}
+"""
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Path:
+    root = tmp_path / "course"
+    (root / "shared").mkdir(parents=True)
+    (root / "_layout.j2").write_text(LAYOUT, encoding="utf-8")
+    (root / "_macros.j2").write_text(MACROS, encoding="utf-8")
+    (root / "shared" / "_footer.j2").write_text(FOOTER, encoding="utf-8")
+    return root
+
+
+def structured(root: Path):
+    return load(root, "writing/summary.j2", minimal(
+        vars={"title_prefix": "Summaries", "topic": "the report", "points": ["who", "what"], "minutes": 5},
+        cases=[{"name": "short", "vars": {"text": "Sales rose."}}, {"name": "long", "vars": {"text": "Sales rose, then fell."}}],
+    ), EXERCISE)
+
+
+def test_extends_include_and_import_resolve_within_the_root(course: Path):
+    # a top-level {% import %} (child) and {% set %} (layout) are visible inside the blocks
+    exercise = structured(course)
+    brief = render_text(exercise, "brief")
+    assert brief == "## Summaries\nSummarise the report.\nPoints to cover:\n- who\n- what\n\nTake about 5 minutes."
+    assert exercise.compiled.chain == ("writing/summary.j2", "_layout.j2")
+    assert {"brief", "task", "system", "user"} <= exercise.blocks
+
+
+def test_super_renders_the_layouts_block(course: Path):
+    assert render_text(structured(course), "brief").startswith("## Summaries\nSummarise the report.")
+
+
+def test_a_layout_change_changes_the_content_hash(course: Path):
+    before = structured(course).content_hash
+    (course / "_layout.j2").write_text(LAYOUT.replace("careful", "precise"), encoding="utf-8")
+    assert structured(course).content_hash != before
+
+
+def test_messages_use_the_layout_system_and_the_case_variables(course: Path):
+    built = build_messages(structured(course), "Summarise in one line: {{ text }}")
+    assert [b.case for b in built] == ["short", "long"]
+    assert built[1].messages == [
+        {"role": "system", "content": "You are a careful assistant. Write plain English."},
+        {"role": "user", "content": "Summarise in one line: Sales rose, then fell.\n\nText: Sales rose, then fell."},
+    ]
+
+
+def test_partials_outside_the_root_are_not_reachable(tmp_path: Path, course: Path):
+    (tmp_path / "_secret.j2").write_text("outside", encoding="utf-8")
+    from lab.errors import ExerciseError
+
+    with pytest.raises(ExerciseError) as caught:
+        load(course, "peek.j2", minimal(), "{% block brief %}{% include '../_secret.j2' %}{% endblock %}")
+    assert caught.value.problems[0].message.startswith("template error: no file '../_secret.j2' in this exercise root")
+
+
+def test_writes_prompt_defaults_the_user_message_to_the_attempt(tmp_path: Path):
+    exercise = load(tmp_path, "p.j2", minimal(cases=[{"name": "a", "vars": {"email": "Hi team"}}]))
+    assert build_messages(exercise, "Summarise: {{ email }}")[0].messages == [{"role": "user", "content": "Summarise: Hi team"}]
+
+
+def test_writes_system_sends_the_learners_text_as_the_system_prompt(tmp_path: Path):
+    exercise = load(tmp_path, "s.j2", minimal(writes="system", cases=[{"name": "a", "vars": {"ticket": "Refund me"}}]),
+                    "{% block brief %}Route tickets.{% endblock %}{% block user %}{{ ticket }}{% endblock %}")
+    assert build_messages(exercise, "Reply with a label for {{ case }}.")[0].messages == [
+        {"role": "system", "content": "Reply with a label for a."},
+        {"role": "user", "content": "Refund me"},
+    ]
+
+
+# ------------------------------------------------------------------ the learner's text
+
+
+def test_learner_text_is_rendered_with_the_case_variables():
+    assert render_learner_text("Reply to {{ email | upper }}", {"email": "hi"}) == "Reply to HI"
+
+
+def test_unknown_name_in_learner_text_names_it_and_lists_the_known_ones(tmp_path: Path):
+    exercise = load(tmp_path, "p.j2", minimal(vars={"topic": "tea"}, cases=[{"name": "a", "vars": {"email": "Hi"}}]))
+    with pytest.raises(PromptError) as caught:
+        build_messages(exercise, "Summarise {{ emial }}")
+    assert str(caught.value) == "Your text uses {{ emial }}, which is not defined for case 'a'. Names you can use: case, email, topic."
+
+
+def test_unknown_field_in_learner_text():
+    with pytest.raises(PromptError) as caught:
+        render_learner_text("{{ email.sender }}", {"email": "Hi"}, "a")
+    assert str(caught.value) == "Your text uses '.sender' on a value that has no such field for case 'a'. Names you can use: email."
+
+
+def test_template_syntax_error_in_learner_text_suggests_raw():
+    with pytest.raises(PromptError) as caught:
+        render_learner_text("Use {{ like this", {})
+    assert str(caught.value) == ("Your text has a template error on line 1: expected token 'end of print statement', got 'this'. "
+                                 "To write literal braces, wrap them in {% raw %}...{% endraw %}.")
+    assert render_learner_text("{% raw %}{{ literal }}{% endraw %}", {}) == "{{ literal }}"
+
+
+def test_learner_text_cannot_leave_the_sandbox():
+    with pytest.raises(PromptError) as caught:
+        render_learner_text("{{ ''.__class__.__mro__ }}", {})
+    assert str(caught.value) == ("Your text tried something the template sandbox does not allow "
+                                 "(access to attribute '__class__' of 'str' object is unsafe).")
+
+
+@pytest.mark.parametrize(("writes", "what"), [("prompt", "prompt"), ("system", "system prompt")])
+def test_empty_text_is_refused(tmp_path: Path, writes: str, what: str):
+    template = "{% block brief %}x{% endblock %}{% block user %}u{% endblock %}"
+    exercise = load(tmp_path, "e.j2", minimal(writes=writes), template)
+    with pytest.raises(PromptError) as caught:
+        build_messages(exercise, "  \n\t")
+    assert str(caught.value) == f"Your {what} is empty: write one before sending."
