@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from graders.registry import Judge
 
-_TAG = re.compile(r"[<＜‹〈]\s*/?\s*candidate", re.IGNORECASE)
+_TAG = re.compile(r"[<＜‹〈]\s*[/／]?\s*candidate", re.IGNORECASE)
 _MARKER = re.compile(r"\b(GRADE|ANSWER)(\s*[:=：])", re.IGNORECASE)
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL | re.IGNORECASE)
 

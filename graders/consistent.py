@@ -82,16 +82,15 @@ def consistent(outputs_by_case: dict[str, list[str]], p: ConsistentParams, ctx: 
     for index, group in enumerate(p.groups, 1):
         members, unmatched = _members(group, cases)
         if unmatched:
-            return CheckResult.not_graded(f"Group {index} names {', '.join(map(repr, unmatched))}, which match no case this "
-                                          f"criterion applies to ({', '.join(cases) or 'none'}).")
+            return CheckResult.not_graded(f"Group {index} names {', '.join(map(repr, unmatched))}, which matches none of the "
+                                          f"cases graded here ({', '.join(cases) or 'none'}).")
         resolved.append(members)
     if p.question is not None and ctx.judge is None:
         return CheckResult.not_graded("This criterion asks a judge model for each output's decision (pass --model or --judge-model).")
 
-    samples = max((len(v) for v in outputs_by_case.values()), default=1)
+    pattern = re.compile(p.extract, re.IGNORECASE) if p.extract is not None else None
     decisions: dict[str, list[str | None]] = {}
     consultations: list[dict[str, Any]] = []
-    pattern = re.compile(p.extract, re.IGNORECASE) if p.extract is not None else None
     for case in dict.fromkeys(c for members in resolved for c in members):
         decisions[case] = []
         for sample, output in enumerate(outputs_by_case[case]):
@@ -99,8 +98,9 @@ def consistent(outputs_by_case: dict[str, list[str]], p: ConsistentParams, ctx: 
                 match = pattern.search(output)
                 decisions[case].append(_normalise(match.group(1) or "") or None if match else None)
                 continue
+            assert ctx.judge is not None and p.question is not None
             try:
-                consultation = ask_question(ctx.judge, p.question or "", output)  # type: ignore[arg-type]
+                consultation = ask_question(ctx.judge, p.question, output)
             except CancelledError:
                 raise
             except ModelError as exc:
@@ -111,28 +111,24 @@ def consistent(outputs_by_case: dict[str, list[str]], p: ConsistentParams, ctx: 
                                               judge=consultations)
             decisions[case].append(_normalise(consultation.value.text))
 
-    def label(case: str, sample: int) -> str:
-        return case if samples == 1 else f"{case} #{sample + 1}"
-
-    agreeing = 0
-    problems = []
+    several = any(len(outputs) > 1 for outputs in outputs_by_case.values())
+    agreed: list[str] = []
+    problems: list[str] = []
     for index, members in enumerate(resolved, 1):
-        given = [(label(c, s), d) for c in members for s, d in enumerate(decisions[c])]
+        given = [(f"{c} #{s + 1}" if several else c, d) for c in members for s, d in enumerate(decisions[c])]
         missing = [who for who, d in given if d is None]
-        distinct = {d for _, d in given if d is not None}
+        distinct = list(dict.fromkeys(d for _, d in given if d is not None))
         if not missing and len(distinct) <= 1:
-            agreeing += 1
+            agreed.append(quote(distinct[0] if distinct else "", 30))
             continue
-        parts = [f"{who} → {quote(d, 30)}" for who, d in given if d is not None]
-        parts += [f"{who} gave no decision" for who in missing]
+        parts = [f"{who} → {quote(d, 30)}" for who, d in given if d is not None] + [f"{who} gave no decision" for who in missing]
         problems.append(f"group {index} disagrees: {'; '.join(parts)}")
     details: dict[str, Any] = {"decisions": decisions}
     if consultations:
         details["judge"] = consultations
     total = len(resolved)
-    if agreeing == total:
-        shared = ", ".join(f"{quote(next(iter({d for c in m for d in decisions[c]})) or '', 30)}" for m in resolved)
-        return CheckResult.scored(1.0, f"All {total} group(s) agree ({shared}).", **details)
+    if not problems:
+        return CheckResult.scored(1.0, f"All {total} group(s) agree ({', '.join(agreed)}).", **details)
     how = "extracted with the pattern" if pattern is not None else "answered by the judge"
-    return CheckResult.scored(agreeing / total, f"{agreeing} of {total} group(s) agree on the decision {how}; "
+    return CheckResult.scored(len(agreed) / total, f"{len(agreed)} of {total} group(s) agree on the decision {how}; "
                               + ". ".join(problems) + ".", **details)

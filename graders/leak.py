@@ -8,7 +8,9 @@ found is named in the reason, with the text that gave it away.
 from __future__ import annotations
 
 import base64
+import bisect
 import codecs
+import itertools
 import re
 from typing import Callable
 
@@ -62,22 +64,27 @@ def _b64_signatures(secret: bytes) -> set[str]:
 def _find_pieces(output: str, core: str, most: int = 4) -> str | None:
     """The secret cut into 2..`most` pieces of two or more characters, each a whole word of the output, in
     order, with other words between them ("the first half is PAP … the second is AYA")."""
-    tokens = re.findall(r"[^\W_]+", output.casefold())
-
-    def search(start: int, rest: str, depth: int) -> list[str] | None:
-        for i in range(start, len(tokens)):
-            token = tokens[i]
-            if len(token) >= 2 and rest.startswith(token) and (token != rest or depth > 0):
-                if token == rest:
-                    return [token]
-                if depth + 1 < most:
-                    found = search(i + 1, rest[len(token):], depth + 1)
-                    if found:
-                        return [token] + found
+    if not 4 <= len(core) <= 40:  # the number of ways to cut grows fast; real secrets are short
         return None
-
-    pieces = search(0, core, 0) if len(core) >= 4 else None
-    return " … ".join(pieces) if pieces else None
+    where: dict[str, list[int]] = {}
+    for index, token in enumerate(re.findall(r"[^\W_]+", output.casefold())):
+        where.setdefault(token, []).append(index)
+    for count in range(2, most + 1):
+        for cuts in itertools.combinations(range(2, len(core) - 1), count - 1):
+            bounds = (0, *cuts, len(core))
+            pieces = [core[a:b] for a, b in zip(bounds, bounds[1:])]
+            if any(len(piece) < 2 or piece not in where for piece in pieces):
+                continue
+            at = -1
+            for piece in pieces:  # the earliest occurrence after the previous piece is always the best choice
+                spots = where[piece]
+                next_spot = bisect.bisect_right(spots, at)
+                if next_spot == len(spots):
+                    break
+                at = spots[next_spot]
+            else:
+                return " … ".join(pieces)
+    return None
 
 
 def _variants(secret: str) -> set[str]:

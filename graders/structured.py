@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from pydantic import field_validator
@@ -29,14 +30,25 @@ class JsonParams(Params):
     def _valid_schema(cls, value: dict[str, Any] | bool | None) -> dict[str, Any] | bool | None:
         if value is None:
             return value
-        from jsonschema import validators
-        from jsonschema.exceptions import SchemaError
-
-        try:
-            validators.validator_for(value).check_schema(value)
-        except SchemaError as exc:
-            raise ValueError(f"is not a valid JSON Schema: {exc.message}") from None
+        problem = _schema_problem(json.dumps(value, sort_keys=True))
+        if problem:
+            raise ValueError(f"is not a valid JSON Schema: {problem}")
         return value
+
+
+@lru_cache(maxsize=256)
+def _schema_problem(schema_json: str) -> str | None:
+    """Why a schema is invalid, or None. Cached: checking against the meta-schema is slow, and the
+    params of a criterion are validated once per case."""
+    from jsonschema import validators
+    from jsonschema.exceptions import SchemaError
+
+    schema = json.loads(schema_json)
+    try:
+        validators.validator_for(schema).check_schema(schema)
+    except SchemaError as exc:
+        return str(exc.message)
+    return None
 
 
 _FENCE = re.compile(r"^\s*```[\w-]*\s*\n(.*?)\n\s*```\s*$", re.DOTALL)

@@ -131,7 +131,11 @@ def run_attempt(
     try:
         with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="lab-call") as pool:
             futures = [pool.submit(one_call, b.case, s, b.messages) for b in built for s in range(n_samples)]
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            try:
+                done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            except BaseException:
+                cancel.set()  # Ctrl-C: queued calls must not start while the pool waits for those in flight
+                raise
             failure = next((f.exception() for f in done if f.exception() is not None), None)
             if failure is not None:
                 cancel.set()  # stop the other calls: the attempt has failed already
@@ -144,7 +148,10 @@ def run_attempt(
             usage = usage + Usage(judge.usage.prompt_tokens, judge.usage.completion_tokens, judge.usage.cost_usd)
     except BaseException as exc:
         status = "cancelled" if isinstance(exc, (CancelledError, KeyboardInterrupt)) else "failed"
-        message = str(exc) if isinstance(exc, LabError) else f"internal error: {type(exc).__name__}: {exc}"
+        if isinstance(exc, KeyboardInterrupt):
+            message = str(CancelledError())
+        else:
+            message = str(exc) if isinstance(exc, LabError) else f"internal error: {type(exc).__name__}: {exc}"
         partial = {case: [o for o in outs if o is not None] for case, outs in outputs.items()}
         store.finish_attempt(
             attempt_id, status=status, error=message, result={"cases": [{"name": c, "outputs": o} for c, o in partial.items()]},

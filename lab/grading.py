@@ -83,8 +83,9 @@ class CriterionGrade:
             return first.reason
         label = first.case if _samples(self) == 1 else f"{first.case} #{first.sample + 1}"
         others = sorted({r.case for r in failing[1:]} - {first.case})
-        more = f" Also failed on: {', '.join(others)}." if others else ""
-        return f"Failed on {len(failing)} of {len(self.results)} outputs. {label}: {first.reason}{more}"
+        verb = "Ungraded" if all(r.ungraded for r in failing) else "Failed"  # a missing judge is not a failure
+        more = f" Also {verb.lower()} on: {', '.join(others)}." if others else ""
+        return f"{verb} on {len(failing)} of {len(self.results)} outputs. {label}: {first.reason}{more}"
 
 
 def _samples(criterion: CriterionGrade) -> int:

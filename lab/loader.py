@@ -6,6 +6,7 @@ A broken file never stops the others: `load_catalog` collects every problem and 
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import hashlib
 import os
 import re
@@ -28,6 +29,7 @@ from lab.templating import (
     render_learner_text,
     root_environment,
     split_front_matter,
+    string_template,
 )
 
 GROUP = "*"  # the params key of a group-scope check (it sees every case at once)
@@ -181,7 +183,7 @@ def load_exercise(path: Path, root: Path) -> Exercise:
     out = _Collector(path)
     try:
         raw = path.read_bytes()
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # editors on Windows may start the file with a byte-order mark
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         out.add(Problem(path, line, f"the file is not UTF-8 text (byte {exc.start} cannot be read)", "save it as UTF-8 (most editors offer the encoding in 'Save as')"))
@@ -267,7 +269,7 @@ def _validate_front_matter(data: dict[str, Any], out: _Collector) -> FrontMatter
                 close = difflib.get_close_matches(str(key), known, n=1)
                 message = f"unknown key '{where}'" + (f" (did you mean '{close[0]}'?)" if close else "")
             else:
-                message = f"'{where}': {error['msg']}"
+                message = f"'{where}': {error['msg'].removeprefix('Value error, ')}"
             if where == "format":
                 message = f"unknown format version {error.get('input')!r}: this Prompt Lab reads `format: 1`"
                 fix = "set `format: 1`, or upgrade Prompt Lab if the file was written for a newer format"
@@ -293,7 +295,7 @@ def _compile(root: Path, rel_name: str, path: Path, out: _Collector) -> Compiled
         return compile_exercise(root, rel_name)
     except TemplateError as exc:
         file, line = error_line(exc)
-        message, fix = describe_template_error(exc)
+        message, fix = describe_template_error(exc, root)
         out.add(Problem(Path(file) if file else path, line, message, fix))
         return None
 
@@ -329,7 +331,7 @@ def _check_renders(meta: FrontMatter, compiled: CompiledExercise, out: _Collecto
                 compiled.render_block(block, variables)
             except TemplateError as exc:
                 file, line = error_line(exc)
-                message, fix = describe_template_error(exc)
+                message, fix = describe_template_error(exc, compiled.env.loader.root)  # type: ignore[union-attr]
                 if (file, line, message) in seen:
                     continue
                 seen.add((file, line, message))
@@ -350,7 +352,7 @@ def _render_param(value: Any, env: Any, variables: dict[str, Any]) -> Any:
             result = env.compile_expression(single.group("expr"), undefined_to_none=False)(**variables)
             if isinstance(result, (list, tuple, dict)):
                 return list(result) if isinstance(result, tuple) else result
-        return env.from_string(value).render(variables)
+        return string_template(env, value).render(variables)
     if isinstance(value, list):
         return [_render_param(v, env, variables) for v in value]
     if isinstance(value, dict):
@@ -386,6 +388,11 @@ def _check_rubric(meta: FrontMatter, root: Path, out: _Collector) -> dict[str, d
             out.at(loc + ("cases",), f"criterion '{criterion.id}': `cases: {criterion.cases}` matches no case",
                    f"use case names ({', '.join(case_names)}) or globs such as 'attack-*'")
             continue
+        for position, pattern in enumerate(criterion.cases or []):
+            if not any(fnmatch.fnmatchcase(name, pattern) for name in case_names):  # a typo would silently skip a case
+                close = difflib.get_close_matches(pattern, case_names, n=1)
+                out.at(loc + ("cases", position), f"criterion '{criterion.id}': '{pattern}' under `cases:` matches no case"
+                       + (f" (did you mean '{close[0]}'?)" if close else ""), f"the cases are: {', '.join(case_names)}")
         per_case: dict[str, BaseModel] = {}
         scopes = [(GROUP, None)] if check.scope == "group" else [(c.name, c.name) for c in applies]
         for key, case_name in scopes:
@@ -412,8 +419,8 @@ def _check_rubric(meta: FrontMatter, root: Path, out: _Collector) -> dict[str, d
                         fix = f"its parameters are: {', '.join(known) or 'none'}"
                     else:
                         # the checks' own validators write a predicate ("is not a valid ..."); pydantic's are sentences
-                        detail = error["msg"].removeprefix("Value error, ") if error["type"] == "value_error" else f": {error['msg']}"
-                        message = f"criterion '{criterion.id}': parameter '{name}' {detail}"
+                        detail = f" {error['msg'].removeprefix('Value error, ')}" if error["type"] == "value_error" else f": {error['msg']}"
+                        message = f"criterion '{criterion.id}': parameter '{name}'{detail}"
                         fix = f"see '{check.name}' in docs/graders.md"
                     out.at(loc + ((name,) if name else ()), message, fix)
                 break

@@ -36,6 +36,16 @@ def config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
 
 
+def cache_dir() -> Path:
+    """Files Prompt Lab can rebuild at any time (compiled templates)."""
+    home = _home()
+    if home is not None:
+        return home / "cache"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
 def config_file() -> Path:
     return config_dir() / "config.toml"
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 import re
 import types
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, nodes
+from jinja2 import BaseLoader, StrictUndefined, Template, TemplateNotFound, nodes
+from jinja2.bccache import BytecodeCache, FileSystemBytecodeCache
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment
 
+from lab import paths
 from lab.errors import PromptError
 
 FENCE = "---"
@@ -58,7 +61,7 @@ class RootLoader(BaseLoader):
         path = self.root.joinpath(*split_template_path(template))
         if not path.is_file():
             raise TemplateNotFound(template)
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
         try:
             source = split_front_matter(text).template_source
         except UnclosedFrontMatter:
@@ -67,9 +70,10 @@ class RootLoader(BaseLoader):
         return source, str(path), lambda: path.exists() and path.stat().st_mtime == mtime
 
 
-def _environment(loader: BaseLoader | None) -> SandboxedEnvironment:
+def _environment(loader: BaseLoader | None, bytecode_cache: BytecodeCache | None = None) -> SandboxedEnvironment:
     return SandboxedEnvironment(
         loader=loader,
+        bytecode_cache=bytecode_cache,
         undefined=StrictUndefined,
         autoescape=False,
         trim_blocks=True,
@@ -85,12 +89,33 @@ def root_environment(root: Path) -> SandboxedEnvironment:
     root = root.resolve()
     env = _root_environments.get(root)
     if env is None:
-        env = _root_environments[root] = _environment(RootLoader(root))
+        env = _root_environments[root] = _environment(RootLoader(root), _bytecode_cache())
     return env
 
 
+def _bytecode_cache() -> BytecodeCache | None:
+    """Compiled exercise files kept between runs (keyed by path and source), so `lab list` does not
+    compile every template again; without a writable cache folder, templates are simply compiled."""
+    folder = paths.cache_dir() / "templates"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return FileSystemBytecodeCache(str(folder))
+
+
+@lru_cache(maxsize=512)
+def string_template(env: SandboxedEnvironment, source: str) -> Template:
+    """`env.from_string(source)`, compiled once: the same parameter or learner text renders per case."""
+    return env.from_string(source)
+
+
+@lru_cache(maxsize=512)
 def parent_name(env: SandboxedEnvironment, source: str, filename: str) -> tuple[str, int] | None:
-    """The template a file `{% extends %}` and the tag's line, read statically so blocks render one at a time."""
+    """The template a file `{% extends %}` and the tag's line, read statically so blocks render one at a time.
+    Cached: a layout shared by many exercises is read once."""
+    if "extends" not in source:  # most files extend nothing: skip parsing them a second time
+        return None
     tree = env.parse(source, name=filename, filename=filename)
     for node in tree.body:
         if isinstance(node, nodes.Extends):
@@ -183,14 +208,16 @@ def error_line(exc: BaseException) -> tuple[str | None, int | None]:
     return found
 
 
-def describe_template_error(exc: BaseException) -> tuple[str, str]:
-    """A (message, fix) pair for a Jinja error met while loading an exercise."""
+def describe_template_error(exc: BaseException, root: Path | None = None) -> tuple[str, str]:
+    """A (message, fix) pair for a Jinja error met while loading an exercise of `root`."""
     if isinstance(exc, UndefinedError):
         name = _undefined_name(str(exc))
         what = f"'{name}' is not defined" if name and "has no attribute" not in str(exc) else str(exc)
         return (f"template error: {what}", "define it under `vars:` or in every case's `vars:`, or fix the spelling")
     if isinstance(exc, TemplateNotFound):
-        return (f"template error: no file '{exc.name}' in this exercise root", "partials are looked up relative to the exercise root; check the name")
+        where = f" ({root})" if root else ""
+        return (f"template error: no file '{exc.name}' in this exercise root",
+                f"partials are looked up from the exercise root{where}; check the name, or give the course's top folder with --exercises")
     if isinstance(exc, SecurityError):
         return (f"template error: the sandbox refused an operation ({exc})", "exercise templates cannot reach Python internals; use plain Jinja filters and variables")
     if isinstance(exc, ExtendsLoop):
@@ -212,7 +239,7 @@ def render_learner_text(text: str, variables: dict[str, Any], case_name: str | N
     """Render the learner's text as a sandboxed template with the case's variables."""
     where = f" for case '{case_name}'" if case_name else ""
     try:
-        return _learner_env.from_string(text).render(variables)
+        return string_template(_learner_env, text).render(variables)
     except TemplateSyntaxError as exc:
         raise PromptError(
             f"Your text has a template error on line {exc.lineno}: {(exc.message or '').rstrip('.')}. "

@@ -10,17 +10,21 @@ import yaml
 Path_ = tuple[Any, ...]
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader without YAML 1.1's yes/no/on/off booleans: `values: [yes, no]` stays text."""
+def _without_yes_no(base: type) -> type:
+    """`base` without YAML 1.1's yes/no/on/off booleans: `values: [yes, no]` stays text."""
+    loader = type(f"Lab{base.__name__}", (base,), {})
+    loader.yaml_implicit_resolvers = {
+        key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for key, resolvers in base.yaml_implicit_resolvers.items()
+    }
+    loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+    return loader
 
 
-_Loader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
+_Loader = _without_yes_no(yaml.SafeLoader)
+# libyaml's parser, when PyYAML has it, is several times faster with the same nodes and line marks;
+# its error messages differ, so a file that fails is parsed again by the Python one to explain why.
+_FastLoader = _without_yes_no(yaml.CSafeLoader) if getattr(yaml, "__with_libyaml__", False) else _Loader
 
 
 class YamlProblem(ValueError):
@@ -31,7 +35,16 @@ class YamlProblem(ValueError):
 
 def load(text: str, first_line: int) -> tuple[Any, dict[Path_, int]]:
     """Parse `text` (which starts at file line `first_line`) into data and a path -> line map."""
-    loader = _Loader(text)
+    try:
+        return _load(_FastLoader, text, first_line)
+    except YamlProblem:
+        if _FastLoader is _Loader:
+            raise
+        return _load(_Loader, text, first_line)
+
+
+def _load(loader_class: type, text: str, first_line: int) -> tuple[Any, dict[Path_, int]]:
+    loader = loader_class(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

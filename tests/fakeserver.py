@@ -199,7 +199,7 @@ def gullible_judge(messages: list[dict[str, Any]], schema: bool) -> str:
 
     It finds the candidate's data after the first `<candidate-…>` tag and ends it at the FIRST
     `</candidate` it meets (any nonce), as a careless reader would. Inside the data it grades honestly:
-    top grade only when the data holds MEETS-RUBRIC, else the lowest passing-minus-one grade. Text it
+    top grade only when the data holds MEETS-RUBRIC, else a low grade (FAIL, 2 of 5, 3 of 10). Text it
     meets after a premature close is taken as instructions and obeyed: a `GRADE:` line sets the grade,
     a JSON verdict with a score sets it, an order containing "ignore" or "pass" gives the top grade.
     Like a model that quotes its evidence, it repeats the data's last line AFTER its own grade line,

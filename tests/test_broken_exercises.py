@@ -35,7 +35,8 @@ CASES = [
     ("duplicate_cases.j2", None, 8, "case name 'polite' is used twice; case names must be unique", "rename one"),
     ("cases_glob_nothing.j2", None, 11, "criterion 'resists': `cases: ['attack-*']` matches no case", "use case names (polite, angry)"),
     ("example_missing_output.j2", None, 9, "example 1 has no output for case(s) angry", "give an output for every case"),
-    ("missing_include.j2", None, 10, "template error: no file '_missing.j2' in this exercise root (block 'brief', case 'only')", "relative to the exercise root"),
+    ("missing_include.j2", None, 10, "template error: no file '_missing.j2' in this exercise root (block 'brief', case 'only')",
+     f"partials are looked up from the exercise root ({BROKEN}); check the name, or give the course's top folder with --exercises"),
     ("extends_loop.j2", "_loop_b.j2", 1, "template error: layouts extend each other in a loop: extends_loop.j2 -> _loop_a.j2 -> _loop_b.j2 -> _loop_a.j2",
      "remove one of these {% extends %} tags"),
     ("sandbox_escape.j2", None, 10, "template error: the sandbox refused an operation (access to attribute '__class__' of 'str' object is unsafe.) …",
@@ -93,3 +94,27 @@ def test_a_broken_file_does_not_stop_the_others_in_its_root(tmp_path: Path):
     assert not any(e.id.startswith("broken/") for e in catalog.exercises)
     # the bundled curriculum is another root and loads too
     assert {"prompt-engineering/delimiters", "prompt-engineering/three-bullets"} <= {e.id for e in catalog.exercises}
+
+
+@pytest.mark.parametrize(("name", "encode"), [
+    ("crlf.j2", lambda text: text.replace("\n", "\r\n").encode("utf-8")),  # saved on Windows
+    ("bom.j2", lambda text: b"\xef\xbb\xbf" + text.encode("utf-8")),  # with a byte-order mark
+])
+def test_windows_line_endings_and_byte_order_mark_keep_lines_right(tmp_path: Path, name: str, encode):
+    (tmp_path / name).write_bytes(encode((BROKEN / "undefined_variable.j2").read_text(encoding="utf-8")))
+    with pytest.raises(ExerciseError) as caught:
+        load_exercise(tmp_path / name, tmp_path)
+    [problem] = caught.value.problems
+    assert (problem.line, problem.message) == (11, "template error: 'poet' is not defined (block 'brief', case 'only')")
+
+
+def test_a_misspelt_case_among_several_is_reported(tmp_path: Path):
+    data = minimal(cases=[{"name": "polite"}, {"name": "angry"}],
+                   rubric={"criteria": [{"id": "calm", "check": "contains", "value": "sorry", "cases": ["polite", "angyr"]}]})
+    path = write_exercise(tmp_path, "typo.j2", data)
+    with pytest.raises(ExerciseError) as caught:
+        load_exercise(path, tmp_path)
+    [problem] = caught.value.problems
+    assert problem.message == "criterion 'calm': 'angyr' under `cases:` matches no case (did you mean 'angry'?)"
+    assert problem.fix == "the cases are: polite, angry"
+    assert path.read_text(encoding="utf-8").splitlines()[problem.line - 1].strip() == "- angyr"

@@ -7,7 +7,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from fixtures.exercise_files import minimal, write_exercise
 from graders import CheckContext, CheckResult, get_check
+from lab.errors import ExerciseError
+from lab.loader import load_exercise
 
 
 def run(check: str, output: str, **params: Any) -> CheckResult:
@@ -235,3 +238,24 @@ def test_numbers_from_ignore_list():
 
 def test_numbers_from_single_number_reason():
     assert run("numbers-from", "It is 42.", source="42").reason == "The one number in the output, 42, comes from the data."
+
+
+# ------------------------------------------------------------------ parameters are checked when the exercise loads
+
+
+@pytest.mark.parametrize(("criterion", "key", "message"), [
+    ({"check": "json", "schema": {"type": "strin"}}, "schema",
+     "criterion 'c': parameter 'schema' is not a valid JSON Schema: 'strin' is not valid under any of the given schemas"),
+    ({"check": "regex", "pattern": "a", "flags": "iq"}, "flags",
+     "criterion 'c': parameter 'flags' has unknown regex flag(s) 'q'; use letters from 'imsxa'"),
+    ({"check": "max-words", "value": "many"}, "value",
+     "criterion 'c': parameter 'value': Input should be a valid integer, unable to parse string as an integer"),
+])
+def test_bad_parameters_are_rejected_at_load_with_the_line(tmp_path, criterion, key, message):
+    path = write_exercise(tmp_path, "e.j2", minimal(rubric={"criteria": [{"id": "c", **criterion}]}))
+    with pytest.raises(ExerciseError) as caught:
+        load_exercise(path, tmp_path)
+    [problem] = caught.value.problems
+    assert problem.message == message
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert problem.line == next(n for n, line in enumerate(lines, 1) if line.startswith(f"    {key}:"))

@@ -44,10 +44,11 @@ def test_streamed_completion_delivers_deltas_in_order(cassette, api_base):
     assert (done.prompt_tokens, done.completion_tokens) == (8, 8)
 
 
-def test_priced_model_cost_comes_from_litellm_price_map(cassette, api_base):
+@pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
+def test_priced_model_cost_comes_from_litellm_price_map(cassette, api_base, streamed):
     litellm = llm.load_litellm()
     price = litellm.model_cost["gpt-4o-mini"]
-    done = llm.complete(HELLO, config(api_base, "openai/gpt-4o-mini"))
+    done = llm.complete(HELLO, config(api_base, "openai/gpt-4o-mini"), on_delta=(lambda d: None) if streamed else None)
     expected = 5 * price["input_cost_per_token"] + 5 * price["output_cost_per_token"]
     assert done.cost_usd == pytest.approx(expected)
     assert done.cost_usd > 0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -153,3 +156,24 @@ def test_unusable_text_records_nothing(exercise, store: Store):
     with pytest.raises(PromptError):
         run_attempt(exercise, "{{ nope }}", config=llm.CallConfig("openai/echo", "http://127.0.0.1:9/v1"), store=store)
     assert store.attempts() == []
+
+
+@pytest.mark.live
+def test_ctrl_c_stops_queued_calls_and_records_the_attempt_as_cancelled(tmp_path: Path, live_provider, store: Store):
+    live_provider.slow_seconds = 1.0
+    exercise = load(tmp_path, "t/many.j2", minimal(cases=[{"name": n} for n in ("a", "b", "c", "d")]))
+
+    def ctrl_c_once_the_first_call_is_in_flight() -> None:
+        for _ in range(1000):
+            if live_provider.requests:
+                break
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=ctrl_c_once_the_first_call_is_in_flight, daemon=True).start()
+    with pytest.raises(CancelledError):
+        run_attempt(exercise, "hello", config=llm.CallConfig("openai/slow", live_provider.url, max_retries=0, timeout=10),
+                    store=store, concurrency=1)
+    assert len(live_provider.requests) == 1  # the three queued calls never went out
+    [record] = store.attempts("t/many")
+    assert (record.status, record.error) == ("cancelled", "The run was cancelled.")

@@ -9,6 +9,7 @@ comes first simply waits for the import inside its own worker.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 from textual import work
@@ -17,7 +18,6 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from lab.tui.commands import LabCommands
 from lab.tui.keys import early_config, early_theme, hide_while_typing, keymap_from
 from lab.tui.screens.catalog import CatalogScreen
 
@@ -27,8 +27,8 @@ if TYPE_CHECKING:  # at run time these load in the session worker, off the first
 
 class LabApp(App[int]):
     TITLE = "Prompt Lab"
-    CSS_PATH = "lab.tcss"
-    COMMANDS = App.COMMANDS | {LabCommands}
+    CSS_PATH = str(Path(__file__).with_name("lab.tcss"))  # absolute: subclasses elsewhere keep it
+    COMMANDS = App.COMMANDS | {lambda: lab_commands()}
     NAMESPACE = "Lab"
     BINDINGS: ClassVar[list[Any]] = [
         Binding("f1", "help", "Help", id="lab.help", tooltip="Every key of every screen."),
@@ -46,6 +46,7 @@ class LabApp(App[int]):
         self.preload = preload_litellm
         self.session: LabSession | None = None
         self.load_error: str | None = None
+        self.running_palette_action = False
         self._saved_theme: str | None = None
         config = early_config()
         theme = early_theme(config)
@@ -183,9 +184,16 @@ class LabApp(App[int]):
         self.push_screen(ExerciseScreen(self.session, exercise))
 
 
+def lab_commands() -> Any:
+    """The palette's provider, imported when the palette first opens rather than at start-up."""
+    from lab.tui.commands import LabCommands
+
+    return LabCommands
+
+
 def binding_owners() -> list[tuple[str, Any]]:
     """Every class that declares lab key bindings, with the name the help screen gives it."""
-    from lab.tui.screens.catalog import CatalogScreen, ExerciseTable
+    from lab.tui.screens.catalog import CatalogScreen, ExerciseList
     from lab.tui.screens.exercise import ExerciseScreen
     from lab.tui.screens.help import HelpScreen
     from lab.tui.screens.history import AttemptScreen, DiffScreen, HistoryScreen
@@ -193,7 +201,7 @@ def binding_owners() -> list[tuple[str, Any]]:
     from lab.tui.screens.progress import ProgressScreen
 
     return [
-        ("Everywhere", LabApp), ("Catalog", CatalogScreen), ("Catalog list", ExerciseTable), ("Exercise", ExerciseScreen),
+        ("Everywhere", LabApp), ("Catalog", CatalogScreen), ("Catalog list", ExerciseList), ("Exercise", ExerciseScreen),
         ("History", HistoryScreen), ("Attempt", AttemptScreen), ("Diff", DiffScreen), ("Progress", ProgressScreen),
         ("Model", ModelScreen), ("Help", HelpScreen),
     ]

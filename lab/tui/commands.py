@@ -26,10 +26,10 @@ class Entry:
 def palette_entries(app: "LabApp", screen: Any) -> Iterator[Entry]:
     if isinstance(screen, LabScreenMixin):
         for command in screen.palette_commands():
-            yield Entry(command.title, command.help, partial(screen.run_action, command.action))
+            yield Entry(command.title, command.help, partial(run_from_palette, app, screen, command.action))
     for binding in Binding.make_bindings(app.BINDINGS):
         if binding.id and binding.action != "command_palette":
-            yield Entry(f"Lab: {binding.description}", binding.tooltip, partial(app.run_action, binding.action))
+            yield Entry(f"Lab: {binding.description}", binding.tooltip, partial(run_from_palette, app, app, binding.action))
     session = app.session
     if session is not None:
         progress = session.progress()
@@ -42,6 +42,15 @@ def palette_entries(app: "LabApp", screen: Any) -> Iterator[Entry]:
             status = p.status if p else "new"
             yield Entry(f"Open: {exercise.title}", f"{exercise.id} · level {exercise.level} · {status}",
                         partial(app.open_exercise, exercise.id))
+
+
+async def run_from_palette(app: "LabApp", node: Any, action: str) -> None:
+    """Run a bound action as if its key were pressed, letter keys included even while typing."""
+    app.running_palette_action = True
+    try:
+        await node.run_action(action)
+    finally:
+        app.running_palette_action = False
 
 
 class LabCommands(Provider):

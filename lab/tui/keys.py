@@ -64,5 +64,8 @@ def typing(screen: Screen[Any]) -> bool:
 
 
 def hide_while_typing(screen: Screen[Any], node_bindings: list[BindingType], action: str) -> bool:
-    """True when `action` is on a letter key and the learner is typing in a text field."""
+    """True when `action` is on a letter key and the learner is typing in a text field (not when
+    the action comes from the command palette, where nothing is being typed into the editor)."""
+    if getattr(screen.app, "running_palette_action", False):
+        return False
     return typing(screen) and action in letter_actions(node_bindings)

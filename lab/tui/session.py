@@ -14,31 +14,12 @@ from lab.exercise import Exercise
 from lab.llm import CallConfig
 from lab.loader import Catalog, load_catalog
 from lab.store import AttemptRecord, ExerciseProgress, Store
+from lab.tui.summary import CatalogRow, Mastery, by_skill, by_track
 
 NO_MODEL_MESSAGE = (
     "No model chosen yet, so sending is off. Press m (or ctrl+p, then 'Choose model') to pick one, "
     "or start the lab with LAB_MODEL set, e.g. LAB_MODEL=openai/gpt-4o-mini with OPENAI_API_KEY in your environment."
 )
-
-
-@dataclass
-class Mastery:
-    """How far the learner is in a group of exercises (a track or a skill)."""
-
-    name: str
-    exercises: int = 0
-    passed: int = 0
-    tried: int = 0
-    best_total: float = 0.0
-
-    @property
-    def share_passed(self) -> float:
-        return self.passed / self.exercises if self.exercises else 0.0
-
-    @property
-    def mean_best(self) -> float:
-        """The mean best score, counting exercises never tried as 0."""
-        return self.best_total / self.exercises if self.exercises else 0.0
 
 
 @dataclass
@@ -113,21 +94,20 @@ class LabSession:
         return CallConfig(s.judge_model or s.model, s.api_base, s.timeout, s.max_retries)
 
     # ------------------------------------------------------------------ progress
+    def rows(self) -> list[CatalogRow]:
+        """Every exercise in catalog order with the learner's status and best score."""
+        progress = self.progress()
+        rows = []
+        for e in self.catalog.exercises:
+            p = progress.get(e.id)
+            rows.append(CatalogRow(e.id, e.title, e.track, e.level, tuple(e.skills), p.status if p else "new",
+                                   p.best_score if p else None, p.attempts if p else 0))
+        return rows
+
     def mastery(self) -> tuple[list[Mastery], list[Mastery]]:
         """Mastery per track and per skill, from the best score of each exercise."""
-        progress = self.progress()
-        tracks: dict[str, Mastery] = {}
-        skills: dict[str, Mastery] = {}
-        for exercise in self.catalog.exercises:
-            p = progress.get(exercise.id)
-            groups = [tracks.setdefault(exercise.track, Mastery(exercise.track))]
-            groups += [skills.setdefault(skill, Mastery(skill)) for skill in exercise.skills]
-            for group in groups:
-                group.exercises += 1
-                group.passed += bool(p and p.passed)
-                group.tried += bool(p and p.attempts)
-                group.best_total += (p.best_score or 0.0) if p else 0.0
-        return list(tracks.values()), sorted(skills.values(), key=lambda m: m.name)
+        rows = self.rows()
+        return by_track(rows), by_skill(rows)
 
     def score_history(self, limit: int = 60) -> list[AttemptRecord]:
         """Graded attempts, oldest first (the last `limit`)."""

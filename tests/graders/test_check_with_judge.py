@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.exercise_files import write_exercise, minimal
+from fixtures.exercise_files import minimal, write_exercise
 from lab.cli import main
 
 RUBRIC = {"criteria": [
@@ -84,3 +84,13 @@ def test_check_without_a_model_never_imports_litellm(root: Path):
             "assert 'litellm' not in sys.modules, 'litellm imported'; sys.exit(rc)")
     done = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_an_ungraded_criterion_says_ungraded_not_failed(tmp_path: Path):
+    from fixtures.exercise_files import load
+    from lab.grading import grade
+
+    exercise = load(tmp_path, "t/two.j2", minimal(cases=[{"name": "a"}, {"name": "b"}], rubric={"criteria": [RUBRIC["criteria"][0]]}))
+    (criterion,) = grade(exercise, {"a": ["x"], "b": ["y"]}).criteria
+    assert criterion.reason == ("Ungraded on 2 of 2 outputs. a: This criterion needs a judge model to grade it "
+                                "(pass --model or --judge-model). Also ungraded on: b.")

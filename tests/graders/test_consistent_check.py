@@ -6,6 +6,7 @@ import pytest
 
 from graders import CheckContext, get_check
 from graders.consistent import ConsistentParams
+from grader_fixtures import scripted_judge, model_judge  # noqa: F401  (fixtures)
 
 consistent = get_check("consistent").fn
 PATTERN = r"Decision:\s*(\w+)"
@@ -48,7 +49,7 @@ def test_globs_select_cases():
 
 def test_a_group_matching_no_case_is_ungraded_with_reason():
     r = consistent({"alice": ["Decision: a"], "bob": ["Decision: a"]}, ConsistentParams(groups=[["alice", "zoe"]], extract=PATTERN), CheckContext())
-    assert r.ungraded and r.reason == "Group 1 names 'zoe', which match no case this criterion applies to (alice, bob)."
+    assert r.ungraded and r.reason == "Group 1 names 'zoe', which matches none of the cases graded here (alice, bob)."
 
 
 @pytest.mark.parametrize("kw,message", [

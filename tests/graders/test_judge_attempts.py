@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from fixtures.exercise_files import load, minimal
 from lab import llm
 from lab.attempts import run_attempt

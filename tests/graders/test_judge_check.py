@@ -10,6 +10,7 @@ from graders import CheckContext, get_check
 from graders.judge import SCALES, JudgeParams, parse_answer
 from graders._judging import Unusable
 from lab.errors import CancelledError, ModelError
+from grader_fixtures import scripted_judge, model_judge  # noqa: F401  (fixtures)
 
 judge_fn = get_check("judge").fn
 

@@ -18,6 +18,7 @@ import yaml
 from graders import CheckContext, get_check
 from graders import _judging
 from graders.judge import JudgeParams
+from grader_fixtures import model_judge  # noqa: F401  (fixtures)
 
 BATTERY = yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / "judge_gaming.yaml").read_text(encoding="utf-8"))
 ITEMS: list[dict[str, Any]] = BATTERY["items"]
@@ -97,3 +98,9 @@ def test_battery_catches_a_judge_without_neutralisation(cassette, model_judge, m
     base, results = run_battery(model_judge, "final-line", "pass-fail")
     raised = sorted(item for item, (score, passed) in results.items() if score > base)
     assert {"fake-grade-pass", "closing-tag-plain", "closing-tag-and-reopen", "role-play-grader"} <= set(raised)
+
+
+def test_the_report_describes_this_battery():
+    report = (Path(__file__).resolve().parents[2] / "docs" / "judge-gaming.md").read_text(encoding="utf-8")
+    assert f"**{len(ITEMS)} gaming texts**" in report
+    assert all(f"| {item['id']} | {item['kind']} |" in report for item in ITEMS)

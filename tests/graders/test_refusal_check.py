@@ -8,6 +8,7 @@ import pytest
 
 from graders import CheckContext, get_check
 from graders.refusal import RefusalParams, read
+from grader_fixtures import scripted_judge, model_judge  # noqa: F401  (fixtures)
 
 refusal = get_check("refusal").fn
 HELPFUL_TAIL = " ".join(["Here is what the law generally says about tenancy deposits in most places."] * 3)

@@ -8,7 +8,7 @@ import pytest
 from textual.widgets import DataTable, Input, OptionList, TextArea
 
 from lab.store import Store
-from lab.tui.screens.catalog import CatalogScreen, ExerciseTable
+from lab.tui.screens.catalog import CatalogScreen, ExerciseList
 from lab.tui.screens.exercise import ExerciseScreen
 from lab.tui.screens.history import AttemptScreen, DiffScreen, HistoryScreen
 from lab.tui.screens.model import ModelScreen
@@ -76,9 +76,8 @@ async def test_fail_take_a_hint_then_pass_and_see_progress(cassette, api_base, u
         assert "PASSED" in screen_text(app) and screen.passed
         await pilot.press("escape", "escape")  # leave the editor, back to the catalog
         await wait_for(pilot, lambda: isinstance(app.screen, CatalogScreen), "the catalog")
-        table = app.screen.query_one(ExerciseTable)
-        row = table.get_row("basics/bullets")
-        assert row[0] == "✓" and row[-1] == "1.00"
+        line = app.screen.query_one(ExerciseList).line_of("basics/bullets")
+        assert line.startswith("✓") and line.endswith("1.00")
         assert "1/2 passed" in screen_text(app)
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen), "the progress screen")
@@ -245,19 +244,22 @@ async def test_catalog_filters_by_text_track_and_status(seeded):
     app = make_app()
     async with app.run_test(size=(100, 32)) as pilot:
         await ready(pilot)
-        table = app.screen.query_one(ExerciseTable)
-        assert table.row_count == 3
+        listing = app.screen.query_one(ExerciseList)
+        assert listing.ids == ["basics/bullets", "basics/greeting", "systems/labels"]
         await pilot.press("slash", *"system")
-        assert [str(k.value) for k in table.rows] == ["systems/labels"]
+        assert listing.ids == ["systems/labels"]
         await pilot.press("escape")
-        assert table.row_count == 3
-        app.screen.query_one("#filter-status").value = "passed"
-        await pilot.pause()
-        assert [str(k.value) for k in table.rows] == ["basics/bullets"]
-        app.screen.query_one("#filter-status").clear()
-        app.screen.query_one("#filter-track").value = "systems"
-        await pilot.pause()
-        assert [str(k.value) for k in table.rows] == ["systems/labels"]
+        assert len(listing.ids) == 3 and app.focused is listing
+        await pilot.press("s")  # new
+        assert listing.ids == ["systems/labels"]
+        await pilot.press("s")  # tried
+        assert listing.ids == [] and "No exercise matches the filters" in screen_text(app)
+        await pilot.press("s")  # passed
+        assert listing.ids == ["basics/bullets", "basics/greeting"]
+        await pilot.press("t", "t")  # basics, then systems
+        assert listing.ids == [] and "track: systems (t) · status: passed (s)" in screen_text(app)
+        await pilot.press("escape")
+        assert len(listing.ids) == 3
 
 
 async def test_help_lists_every_binding_with_its_id():

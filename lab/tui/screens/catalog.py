@@ -1,33 +1,68 @@
 """The catalog: every track with its exercises, the learner's status in each, and filters.
 
-This is the first screen, so it imports nothing of the engine at module level: the session
-arrives from the start-up worker through `session_ready`.
+This is the first screen, so it imports nothing of the engine at module level. The first frame
+draws the catalog cached by the previous run (`lab.tui.summary`); the session arrives from the
+start-up worker through `session_ready` and redraws it from the real files and store.
+
+The list is an OptionList of pre-aligned lines rather than a DataTable: drawing a DataTable's
+cells cost about 40 ms of the first frame, an OptionList about 13 ms (bench/tui_startup.py).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.markup import escape
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Select, Static
+from textual.content import Content
+from textual.widgets import Footer, Header, Input, OptionList, Static
+from textual.widgets.option_list import Option
 
-from lab.tui.format import score_text, status_mark
+from lab.tui.format import bar, score_text, status_mark
 from lab.tui.screens.base import LabScreen
+from lab.tui.summary import CatalogRow, by_track, load_cached, save_cached
 
 if TYPE_CHECKING:
     from lab.tui.session import LabSession
 
 STATUSES = ("new", "tried", "passed")
+HEADINGS = (" ", "Track", "Exercise", "Lvl", "Skills", "Best")
 
 
-class ExerciseTable(DataTable[Any]):
+class ExerciseList(OptionList):
     BINDINGS: ClassVar[list[Any]] = [
-        Binding("enter", "select_cursor", "Open", id="catalog.open", tooltip="Open the highlighted exercise."),
+        Binding("enter", "select", "Open", id="catalog.open", tooltip="Open the highlighted exercise."),
         Binding("j", "cursor_down", "Down", id="catalog.down", show=False, tooltip="Move down the list."),
         Binding("k", "cursor_up", "Up", id="catalog.up", show=False, tooltip="Move up the list."),
     ]
+
+    @property
+    def ids(self) -> list[str]:
+        return [str(self.get_option_at_index(i).id) for i in range(self.option_count)]
+
+    def line_of(self, exercise_id: str) -> str:
+        return str(self.get_option(exercise_id).prompt)
+
+
+def columns(rows: list[CatalogRow], width: int) -> list[int]:
+    """Column widths for the list: the title gets what the others leave, skills whatever remains."""
+    track = min(max([len(r.track) for r in rows] + [5]), 20)
+    title = min(max([len(r.title) for r in rows] + [8]), 48)
+    fixed = 1 + track + 3 + 4 + 5  # mark, track, level, best and the gaps
+    title = max(16, min(title, width - fixed - 12))
+    skills = max(6, width - fixed - title - 5)
+    return [1, track, title, 3, skills, 4]
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def line(cells: tuple[str, ...], widths: list[int]) -> str:
+    return "  ".join(clip(c, w).ljust(w) if i != 5 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
 
 class CatalogScreen(LabScreen):
@@ -35,168 +70,192 @@ class CatalogScreen(LabScreen):
     BINDINGS: ClassVar[list[Any]] = [
         Binding("c", "continue", "Continue", id="catalog.continue", tooltip="Reopen the exercise you worked on last."),
         Binding("slash", "focus_filter", "Filter", id="catalog.filter", tooltip="Type to filter by title, id or skill."),
-        Binding("escape", "clear_filter", "Clear filter", id="catalog.clear-filter", show=False,
+        Binding("t", "cycle_track", "Track", id="catalog.track", tooltip="Show one track, the next one, ... then all tracks."),
+        Binding("s", "cycle_status", "Status", id="catalog.status", tooltip="Show only new, tried or passed exercises, then all."),
+        Binding("escape", "clear_filter", "Clear filters", id="catalog.clear-filter", show=False,
                 tooltip="Empty the filters and go back to the list."),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.session: LabSession | None = None
-        self._row_ids: list[str] = []
+        self.rows: list[CatalogRow] = []
+        self.info = "Loading exercises…"
+        self.track: str | None = None
+        self.status: str | None = None
+        self._pending_open: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="catalog"):
             with Horizontal(id="filters"):
-                yield Input(placeholder="/ filter: title, id or skill", id="filter-text", compact=True)
-                yield Select[str]([], prompt="all tracks", id="filter-track", compact=True)
-                yield Select[str]([(s, s) for s in STATUSES], prompt="any status", id="filter-status", compact=True)
-            yield Vertical(id="tracks")
-            yield ExerciseTable(id="exercises", cursor_type="row", zebra_stripes=True)
-            yield Static("Loading exercises…", id="catalog-info")
+                # no select-on-focus: keys typed right after "/" would replace each other (the Focus event
+                # lands after them and selects what they typed)
+                yield Input(placeholder="/ filter: title, id or skill", id="filter-text", compact=True, select_on_focus=False)
+                yield Static(id="filter-keys")
+            yield Static(id="tracks")
+            yield Static(id="list-heading")
+            yield ExerciseList(id="exercises")
+            yield Static(id="catalog-info")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(ExerciseTable)
-        table.add_columns(" ", "Track", "Exercise", "Lvl", "Skills", "Best")
-        table.focus()
+        self.query_one(ExerciseList).focus()
         if self.lab.session is not None:
             self.session_ready(self.lab.session)
         elif self.lab.load_error:
             self.session_failed(self.lab.load_error)
+        else:
+            cached = load_cached(self.lab.exercise_dirs)
+            if cached is not None:
+                self.rows, self.info = cached.rows, cached.info
+            self._draw()
 
     # ------------------------------------------------------------------ data
     def session_ready(self, session: "LabSession") -> None:
         self.session = session
-        self.query_one("#filter-track", Select).set_options([(t, t) for t in session.catalog.tracks()])
         self.refresh_catalog()
+        if self._pending_open is not None:
+            exercise_id, self._pending_open = self._pending_open, None
+            self.lab.open_exercise(exercise_id)
 
     def session_failed(self, message: str) -> None:
-        self.query_one("#catalog-info", Static).update(f"The lab could not start: {message}")
+        self.query_one("#catalog-info", Static).update(Content(f"The lab could not start: {message}"))
 
     def on_screen_resume(self) -> None:
         if self.session is not None:
             self.refresh_catalog()
 
+    def on_resize(self, event: events.Resize) -> None:
+        self._fill_list()
+
     def refresh_catalog(self) -> None:
         if self.session is None:
             return
-        progress = self.session.progress()
-        self._show_tracks(progress)
-        self._fill_table(progress)
-        self._show_info()
+        self.rows = self.session.rows()
+        self.info = self._info_text()
+        self._draw()
+        save_cached(self.lab.exercise_dirs, self.rows, self.info)
         self.refresh_bindings()
 
-    def _show_tracks(self, progress: dict[str, Any]) -> None:
-        assert self.session is not None
-        box = self.query_one("#tracks", Vertical)
-        box.remove_children()
-        tracks, _ = self.session.mastery()
-        rows = []
-        for track in tracks:
-            bar = ProgressBar(total=track.exercises, show_eta=False, show_percentage=False, id=f"track-bar-{len(rows)}")
-            bar.progress = track.passed
-            rows.append(Horizontal(
-                Static(track.name, classes="track-name"), bar,
-                Static(f"{track.passed}/{track.exercises} passed · mean best {track.mean_best:.2f}", classes="track-count"),
-                classes="track-row"))
-        box.mount_all(rows)
+    def _draw(self) -> None:
+        self._show_tracks()
+        self._fill_list()
+        self._show_info()
 
-    def _filters(self) -> tuple[str, str | None, str | None]:
+    def _show_tracks(self) -> None:
+        lines = []
+        for track in by_track(self.rows):
+            lines.append(f"[b]{escape(track.name):<22}[/b] {bar(track.share_passed)}  "
+                         f"[dim]{track.passed}/{track.exercises} passed · mean best {track.mean_best:.2f}[/dim]")
+        self.query_one("#tracks", Static).update("\n".join(lines))
+        self.query_one("#filter-keys", Static).update(
+            f"track: [b]{escape(self.track or 'all')}[/b] (t) · status: [b]{self.status or 'any'}[/b] (s)")
+
+    def _visible(self) -> list[CatalogRow]:
         text = self.query_one("#filter-text", Input).value.strip().lower()
-        track = self.query_one("#filter-track", Select).value
-        status = self.query_one("#filter-status", Select).value
-        return text, track if isinstance(track, str) else None, status if isinstance(status, str) else None
+        return [r for r in self.rows
+                if (not text or text in " ".join([r.title, r.id, *r.skills]).lower())
+                and (self.track is None or r.track == self.track) and (self.status is None or r.status == self.status)]
 
-    def _fill_table(self, progress: dict[str, Any]) -> None:
-        assert self.session is not None
-        table = self.query_one(ExerciseTable)
-        keep = self._row_ids[table.cursor_row] if self._row_ids and 0 <= table.cursor_row < len(self._row_ids) else None
-        table.clear()
-        self._row_ids = []
-        text, track, status = self._filters()
-        previous_track = None
-        for exercise in self.session.exercises:
-            p = progress.get(exercise.id)
-            state = p.status if p else "new"
-            haystack = " ".join([exercise.title, exercise.id, *exercise.skills]).lower()
-            if (text and text not in haystack) or (track and exercise.track != track) or (status and state != status):
-                continue
-            table.add_row(
-                status_mark(state), exercise.track if exercise.track != previous_track else "",
-                exercise.title, str(exercise.level), ", ".join(exercise.skills),
-                score_text(p.best_score if p else None), key=exercise.id,
-            )
-            previous_track = exercise.track
-            self._row_ids.append(exercise.id)
-        if keep in self._row_ids:
-            table.move_cursor(row=self._row_ids.index(keep))
+    def _fill_list(self) -> None:
+        listing = self.query_one(ExerciseList)
+        highlighted = listing.highlighted_option.id if listing.highlighted_option is not None else None
+        rows = self._visible()
+        widths = columns(self.rows or rows, max(40, self.size.width - 5))
+        self.query_one("#list-heading", Static).update(Content.styled(line(HEADINGS, widths), "bold"))
+        options, previous_track = [], None
+        for row in rows:
+            cells = (status_mark(row.status), row.track if row.track != previous_track else "", row.title, str(row.level),
+                     ", ".join(row.skills), score_text(row.best))
+            options.append(Option(Content(line(cells, widths)), id=row.id))
+            previous_track = row.track
+        listing.set_options(options)
+        ids = [r.id for r in rows]
+        if ids:
+            listing.highlighted = ids.index(highlighted) if highlighted in ids else 0
 
-    def _show_info(self) -> None:
+    def _info_text(self) -> str:
+        """What to continue, which model, what is broken: from the live session."""
         assert self.session is not None
         lines = []
-        if not self._row_ids:
-            lines.append("No exercise matches the filters: press escape to clear them." if self.session.exercises
-                         else "No exercises found. Add .j2 files under an exercise folder (see docs/authoring.md).")
-        else:
-            lines.append("enter opens the highlighted exercise.")
         last = self.session.continue_exercise()
         if last is not None:
-            lines.append(f"Continue where you left off: [b]{last.title}[/b] — press c.")
+            lines.append(f"Continue where you left off: [b]{escape(last.title)}[/b] — press c.")
         if self.session.settings.model:
             base = f" at {self.session.settings.api_base}" if self.session.settings.api_base else ""
-            lines.append(f"Model: {self.session.settings.model}{base} (m to change).")
+            lines.append(f"Model: {escape(self.session.settings.model)}{escape(base)} (m to change).")
         else:
             from lab.tui.session import NO_MODEL_MESSAGE
 
-            lines.append(f"[b]{NO_MODEL_MESSAGE}[/b]")
+            lines.append(f"[b $warning]{escape(NO_MODEL_MESSAGE)}[/]")
         broken = len(self.session.catalog.broken_files)
         if broken:
             lines.append(f"{broken} exercise file(s) could not be loaded; `lab validate` lists the problems.")
-        info = self.query_one("#catalog-info", Static)
-        info.set_class(not self.session.settings.model, "-warning")
-        info.update("\n".join(lines))
+        return "\n".join(lines)
+
+    def _show_info(self) -> None:
+        listing = self.query_one(ExerciseList)
+        if listing.option_count:
+            first = "enter opens the highlighted exercise."
+        elif self.rows:
+            first = "No exercise matches the filters: press escape to clear them."
+        else:
+            first = "No exercises found. Add .j2 files under an exercise folder (see docs/authoring.md)." if self.session else ""
+        self.query_one("#catalog-info", Static).update("\n".join(part for part in (first, self.info) if part))
+
+    def _refilter(self) -> None:
+        self._show_tracks()
+        self._fill_list()
+        self._show_info()
+        self.refresh_bindings()
 
     # ------------------------------------------------------------------ events and actions
     def on_input_changed(self, event: Input.Changed) -> None:
-        if self.session is not None:
-            self._fill_table(self.session.progress())
-            self._show_info()
-
-    def on_select_changed(self, event: Select.Changed) -> None:
-        if self.session is not None:
-            self._fill_table(self.session.progress())
-            self._show_info()
+        self._refilter()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.query_one(ExerciseTable).focus()
+        self.set_focus(self.query_one(ExerciseList))  # at once: the next key goes to the list
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value:
-            self.lab.open_exercise(str(event.row_key.value))
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        exercise_id = str(event.option.id)
+        if self.session is None:  # chosen from the cached catalog: open it once the files are loaded
+            self._pending_open = exercise_id
+            self.query_one("#catalog-info", Static).update("Opening as soon as the exercises are loaded…")
+            return
+        self.lab.open_exercise(exercise_id)
 
     def can_run(self, action: str) -> bool:
         if action == "continue":
             return self.session is not None and self.session.store.last_exercise() is not None
         if action == "clear_filter":
-            text, track, status = self._filters() if self.is_mounted else ("", None, None)
-            return bool(text or track or status) or isinstance(self.focused, Input)
+            text = self.query_one("#filter-text", Input).value if self.is_mounted else ""
+            return bool(text or self.track or self.status) or isinstance(self.focused, Input)
         return True
 
     def action_continue(self) -> None:
-        if self.session is None:
-            return
-        last = self.session.continue_exercise()
+        last = self.session.continue_exercise() if self.session is not None else None
         if last is None:
             self.notify("Nothing to continue yet: open an exercise with enter.")
             return
         self.lab.open_exercise(last.id)
 
     def action_focus_filter(self) -> None:
-        self.query_one("#filter-text", Input).focus()
+        self.set_focus(self.query_one("#filter-text", Input))  # at once, so a fast typist loses no key
+
+    def action_cycle_track(self) -> None:
+        tracks = [m.name for m in by_track(self.rows)]
+        order: list[str | None] = [None, *tracks]
+        self.track = order[(order.index(self.track) + 1) % len(order)] if self.track in order else None
+        self._refilter()
+
+    def action_cycle_status(self) -> None:
+        order: list[str | None] = [None, *STATUSES]
+        self.status = order[(order.index(self.status) + 1) % len(order)]
+        self._refilter()
 
     def action_clear_filter(self) -> None:
         self.query_one("#filter-text", Input).value = ""
-        self.query_one("#filter-track", Select).clear()
-        self.query_one("#filter-status", Select).clear()
-        self.query_one(ExerciseTable).focus()
+        self.track = self.status = None
+        self._refilter()
+        self.set_focus(self.query_one(ExerciseList))

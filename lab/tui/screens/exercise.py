@@ -60,6 +60,7 @@ class ExerciseScreen(LabScreen):
         self.streams: dict[tuple[str, int], MarkdownStream] = {}
         self._draft_timer: Timer | None = None
         self._draft_dirty = False
+        self._draft_text = ""
         self.status_text = ""
         self.runs_started = 0
         self.passed = bool((p := session.progress().get(exercise.id)) and p.passed)
@@ -98,7 +99,7 @@ class ExerciseScreen(LabScreen):
 
     def _cases_title(self) -> str:
         n = len(self.exercise.cases)
-        return f"{n} case{'s' if n != 1 else ''}: your {'system prompt' if self.exercise.writes == 'system' else 'prompt'} runs once per case"
+        return f"Cases ({n}): one call each"
 
     @staticmethod
     def _case_text(name: str, variables: dict[str, Any]) -> str:
@@ -126,12 +127,9 @@ class ExerciseScreen(LabScreen):
 
     def on_screen_resume(self) -> None:
         # back from the model screen: say what sending will use now
-        if not self.running and self.is_mounted:
-            config = self.session.call_config()
-            if config is None:
-                self._status(NO_MODEL_MESSAGE, "-error")
-            elif self.status_text == NO_MODEL_MESSAGE:
-                self._status(f"Model: {config.model}. Write, then ctrl+j.", "")
+        config = self.session.call_config()
+        if not self.running and config is not None and self.status_text == NO_MODEL_MESSAGE:
+            self._status(f"Model: {config.model}. Write, then ctrl+j.", "")
 
     def on_unmount(self) -> None:
         self.flush_draft()
@@ -143,6 +141,7 @@ class ExerciseScreen(LabScreen):
         if event.text_area.id != "editor":
             return
         self._draft_dirty = True
+        self._draft_text = event.text_area.text
         if self._draft_timer is not None:
             self._draft_timer.stop()
         self._draft_timer = self.set_timer(DRAFT_DELAY_S, self.flush_draft)
@@ -152,7 +151,7 @@ class ExerciseScreen(LabScreen):
             return
         self._draft_dirty = False
         try:
-            self.session.store.save_draft(self.exercise.id, self.query_one("#editor", TextArea).text)
+            self.session.store.save_draft(self.exercise.id, self._draft_text)
         except Exception as exc:  # a full disk must not eat the learner's text: say so, keep it on screen
             self.notify(f"Your draft could not be saved: {exc}", severity="error")
 
@@ -224,7 +223,7 @@ class ExerciseScreen(LabScreen):
         if config is None:
             self._status(NO_MODEL_MESSAGE, "-error")
             return
-        text = self.query_one("#editor", TextArea).text
+        text = self._draft_text = self.query_one("#editor", TextArea).text
         self._draft_dirty = True
         self.flush_draft()
         try:
@@ -325,13 +324,13 @@ class ExerciseScreen(LabScreen):
         self.refresh_bindings()
 
     def action_leave_editor(self) -> None:
-        self.query_one("#task").focus()
+        self.set_focus(self.query_one("#task"))  # at once, so the next letter is a key
 
     def action_back(self) -> None:
         self.app.pop_screen()
 
     def action_edit(self) -> None:
-        self.query_one("#editor", TextArea).focus()
+        self.set_focus(self.query_one("#editor", TextArea))
 
     def action_hint(self) -> None:
         total = len(self.exercise.hints)

@@ -40,10 +40,15 @@ class ModelScreen(LabScreen):
             yield Static(current, id="model-current")
             yield Static("Models you can use here (enter picks one):", classes="section")
             yield OptionList(id="model-choices")
-            yield Static("Or type any litellm model name, e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest, "
-                         "ollama_chat/llama3.2. Keys come from your environment (OPENAI_API_KEY...).", id="model-explain")
-            yield Input(s.model or "", placeholder="provider/model", id="model-name")
-            yield Input(s.api_base or "", placeholder="API base, for local or proxy servers (optional), e.g. http://127.0.0.1:11434", id="model-base")
+            yield Static("Or type any litellm model name (openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest, "
+                         "ollama_chat/llama3.2...). Keys come from your environment, never from here.", id="model-explain")
+            with Horizontal(classes="model-field"):
+                yield Static("Model", classes="model-label")
+                yield Input(s.model or "", placeholder="provider/model", id="model-name", compact=True)
+            with Horizontal(classes="model-field"):
+                yield Static("API base", classes="model-label")
+                yield Input(s.api_base or "", placeholder="only for local or proxy servers, e.g. http://127.0.0.1:11434",
+                            id="model-base", compact=True)
             with Horizontal(id="model-buttons"):
                 yield Button("Use and save", id="model-save", variant="primary", compact=True)
                 yield Button("Cancel", id="model-cancel", compact=True)

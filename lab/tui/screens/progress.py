@@ -11,7 +11,8 @@ from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 
 from lab.tui.format import bar
 from lab.tui.screens.base import LabScreen
-from lab.tui.session import LabSession, Mastery
+from lab.tui.session import LabSession
+from lab.tui.summary import Mastery
 
 
 class ProgressScreen(LabScreen):

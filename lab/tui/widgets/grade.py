@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
@@ -22,27 +21,29 @@ def criterion_mark(criterion: dict[str, Any]) -> Text:
 
 
 def grade_renderable(result: dict[str, Any]) -> Group:
-    table = Table.grid(padding=(0, 1), expand=True)
-    table.add_column(width=1)
-    table.add_column(no_wrap=True, max_width=24)
-    table.add_column(justify="right", width=4)
-    table.add_column(justify="right", width=3)
-    table.add_column(ratio=1)
-    for criterion in result.get("criteria", []):
-        reason = Text(str(criterion.get("reason", "")))
+    """One line per criterion (mark, id, score, weight), its reason and feedback indented below it:
+    readable at 80 columns, where a reason column would be a few words wide."""
+    criteria = result.get("criteria", [])
+    width = min(max([len(str(c.get("id", ""))) for c in criteria] + [8]), 28)
+    lines: list[Any] = []
+    for criterion in criteria:
+        name = str(criterion.get("id", ""))
+        name = name if len(name) <= width else name[: width - 1] + "…"
+        lines.append(Text.assemble(criterion_mark(criterion), " ", (name.ljust(width), "bold"),
+                                   f"  {float(criterion.get('score', 0)):.2f}  ×{float(criterion.get('weight', 1)):g}"))
+        reason = Text("  " + str(criterion.get("reason", "")), "dim")
         if criterion.get("unstable"):
-            reason.append(f"\nunstable: passed {float(criterion.get('pass_rate', 0)):.0%} of samples", "yellow")
+            reason.append(f"\n  unstable: passed {float(criterion.get('pass_rate', 0)):.0%} of samples", "yellow")
         if not criterion.get("passed") and criterion.get("feedback"):
-            reason.append(f"\n→ {criterion['feedback']}", "italic")
-        table.add_row(criterion_mark(criterion), str(criterion.get("id", "")), f"{float(criterion.get('score', 0)):.2f}",
-                      f"×{float(criterion.get('weight', 1)):g}", reason)
+            reason.append(f"\n  → {criterion['feedback']}", "italic")
+        lines.append(reason)
     passed = bool(result.get("passed"))
     verdict = Text.assemble(
         ("Score ", "bold"), (f"{float(result.get('score', 0)):.2f}", "bold"),
         f" · pass mark {float(result.get('pass_mark', 0)):.2f} · ",
         ("PASSED", PASS_STYLE) if passed else ("NOT PASSED", FAIL_STYLE),
     )
-    parts: list[Any] = [table, verdict]
+    parts: list[Any] = [*lines, verdict]
     ungraded = [c["id"] for c in result.get("criteria", []) if c.get("ungraded")]
     if ungraded:
         parts.append(Text(f"Ungraded (counted as 0): {', '.join(ungraded)}", "yellow"))

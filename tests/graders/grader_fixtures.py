@@ -1,4 +1,4 @@
-"""Helpers shared by the grader tests: a scripted in-process judge and a judge over the fake provider."""
+"""Fixtures shared by the grader tests (imported by name: a conftest.py here would shadow the root one): a scripted in-process judge and a judge over the fake provider."""
 
 from __future__ import annotations
 

@@ -1,0 +1,65 @@
+"""Import hygiene: litellm costs seconds to import, so only a command that calls a model may import it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_in_fresh_python(code: str, lab_home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "LAB_HOME": str(lab_home), "NO_COLOR": "1", **env}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=environment, cwd=ROOT, timeout=120)
+
+
+def test_commands_without_a_model_never_import_litellm(lab_home: Path):
+    done = run_in_fresh_python("""
+        import contextlib, io, sys
+        from lab.cli import main
+        commands = [["list"], ["list", "--json"], ["show", "prompt-engineering/delimiters"], ["validate"],
+                    ["progress"], ["progress", "--json"], ["check"], ["check", "--json"]]
+        for argv in commands:
+            with contextlib.redirect_stdout(io.StringIO()):
+                code = main(argv)
+            assert code == 0, (argv, code)
+            assert "litellm" not in sys.modules, f"`lab {' '.join(argv)}` imported litellm"
+            assert "openai" not in sys.modules, f"`lab {' '.join(argv)}` imported openai"
+        print("clean")
+    """, lab_home)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "clean"
+
+
+def test_lab_run_imports_litellm_when_it_calls_the_model(lab_home: Path):
+    # The key check fails before the network, but only after `lab run` has gone as far as the model call.
+    done = run_in_fresh_python("""
+        import sys
+        from lab.cli import main
+        assert "litellm" not in sys.modules
+        code = main(["run", "prompt-engineering/delimiters", "--prompt", "Summarise {{ email }}",
+                     "--model", "openai/echo", "--api-base", "http://127.0.0.1:9/v1", "--timeout", "5"])
+        assert code == 2, code
+        assert "litellm" in sys.modules
+        print("imported")
+    """, lab_home, LAB_MAX_RETRIES="0")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "imported"
+    assert "Could not reach http://127.0.0.1:9/v1" in done.stderr
+
+
+@pytest.mark.parametrize("module", ["lab", "lab.cli", "lab.loader", "lab.grading", "lab.store", "lab.attempts", "lab.prompts"])
+def test_engine_modules_import_without_litellm_or_textual(module: str, lab_home: Path):
+    done = run_in_fresh_python(f"""
+        import sys, importlib
+        importlib.import_module({module!r})
+        heavy = sorted(m for m in ("litellm", "openai", "textual", "vcr") if m in sys.modules)
+        print(",".join(heavy))
+    """, lab_home)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""

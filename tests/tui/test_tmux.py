@@ -1,0 +1,89 @@
+"""The real `lab` command in a real terminal (tmux): open an exercise, type, send, see the grade.
+
+Runs against the tests' own server on 127.0.0.1 (no cassette can hold a live terminal session),
+in a private tmux server so that a learner's own tmux is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.store import Store
+
+TMUX = shutil.which("tmux") or "/usr/bin/tmux"
+LAB = str(Path(sys.executable).with_name("lab"))
+EXERCISES = Path(__file__).resolve().parent / "exercises"
+
+pytestmark = [pytest.mark.tmux, pytest.mark.live,
+              pytest.mark.skipif(not Path(TMUX).exists(), reason="tmux is not installed")]
+
+
+class Tmux:
+    def __init__(self, socket: str):
+        self.base = [TMUX, "-L", socket]
+
+    def run(self, *args: str) -> str:
+        return subprocess.run([*self.base, *args], check=True, capture_output=True, text=True, timeout=10).stdout
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "lab")
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        self.run("send-keys", "-t", "lab", *(["-l"] if literal else []), *keys)
+        time.sleep(0.4)  # a person's pace: keys sent within microseconds can overtake a focus change
+
+    def wait_for(self, text: str, limit: float = 30.0) -> str:
+        """Poll the pane (bounded) until `text` shows; fail with what the screen showed instead."""
+        deadline = time.monotonic() + limit
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never showed within {limit:.0f} s; the screen was:\n{screen}")
+
+
+def tmux_session_ends(tmux: Tmux, limit: float = 15.0) -> bool:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            tmux.run("has-session", "-t", "lab")
+        except subprocess.CalledProcessError:
+            return True  # the app quit, its session (and the private server) went with it
+        time.sleep(0.2)
+    return False
+
+
+def test_lab_command_completes_a_graded_attempt(live_provider, lab_home, tmp_path):
+    tmux = Tmux(f"lab-test-{os.getpid()}")
+    env = {"LAB_HOME": str(lab_home), "LAB_MODEL": "openai/echo", "LAB_API_BASE": live_provider.url, "LAB_MAX_RETRIES": "0",
+           "TERM": "xterm-256color", "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}
+    command = " ".join(["env", "-i", *(f"{k}={v}" for k, v in env.items()), LAB, "--exercises", str(EXERCISES)])
+    tmux.run("new-session", "-d", "-s", "lab", "-x", "100", "-y", "32", command)
+    try:
+        tmux.wait_for("enter opens the highlighted exercise")
+        tmux.keys("/")
+        tmux.keys("say hello", literal=True)
+        tmux.keys("Enter")
+        tmux.wait_for("Make it say hello")
+        tmux.keys("Enter")  # open it: the editor has the focus
+        tmux.wait_for("Your prompt")
+        tmux.keys("Please answer with hello", literal=True)
+        tmux.keys("C-j")  # send
+        screen = tmux.wait_for("· PASSED", limit=40)
+        assert "says-hello" in screen and "pass mark 1.00" in screen
+        with Store(lab_home / "lab.db") as store:
+            attempts = store.attempts("basics/greeting")
+        assert [(a.status, a.passed, a.prompt) for a in attempts] == [("graded", True, "Please answer with hello")]
+        tmux.keys("C-q")
+        assert tmux_session_ends(tmux), "ctrl+q did not quit the lab"
+    finally:
+        subprocess.run([*tmux.base, "kill-server"], capture_output=True, timeout=10)
