@@ -66,8 +66,10 @@ LAB_WITH_IMPORT_LOG = textwrap.dedent("""
 """)
 
 
-def first_seen(argv: list[str], markers: list[str], env: dict[str, str], limit: float = 30.0) -> tuple[list[float], float]:
-    """Spawn `argv` on a pty; seconds until each marker first appears, and the wall time at spawn."""
+def first_seen(argv: list[str], markers: list[str], env: dict[str, str], limit: float = 30.0,
+               until: Path | None = None) -> tuple[list[float], float]:
+    """Spawn `argv` on a pty; seconds until each marker first appears, and the wall time at spawn.
+    With `until`, keep the app running (reading its output) until that file exists."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: become the app
         os.execvpe(argv[0], argv, env)
@@ -76,7 +78,7 @@ def first_seen(argv: list[str], markers: list[str], env: dict[str, str], limit: 
     seen: list[float | None] = [None] * len(markers)
     buffer = b""
     try:
-        while None in seen and time.perf_counter() - started < limit:
+        while (None in seen or (until is not None and not until.exists())) and time.perf_counter() - started < limit:
             ready, _, _ = select.select([fd], [], [], 0.05)
             if not ready:
                 continue
@@ -127,6 +129,13 @@ def main() -> None:
             imports = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
             litellm_checks.append((imports, spawned + t_frame))
 
+        # one more run, kept alive until litellm has been imported, to see where and when that happens
+        log.unlink(missing_ok=True)
+        (t_frame, _), spawned = first_seen([python, "-c", LAB_WITH_IMPORT_LOG, str(log)],
+                                           ["Prompt Lab", "enter opens the highlighted exercise"], env, limit=60, until=log)
+        time.sleep(0.1)
+        waited = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
     m, f, c = statistics.median(minimal), statistics.median(frame), statistics.median(filled)
     print(f"runs: {args.runs} per app, pty {SIZE[1]}x{SIZE[0]}, {python}")
     print(f"minimal Textual app, first frame : median {m * 1000:6.0f} ms  (min {min(minimal) * 1000:.0f}, max {max(minimal) * 1000:.0f})")
@@ -134,9 +143,13 @@ def main() -> None:
     print(f"lab, catalog rows on screen       : median {c * 1000:6.0f} ms  = {c / m:.2f}x minimal")
     on_main = sum(1 for imports, _ in litellm_checks for i in imports if i["main"])
     before_frame = sum(1 for imports, frame_at in litellm_checks for i in imports if i["at"] < frame_at)
-    started = sum(1 for imports, _ in litellm_checks if imports)
-    print(f"litellm import: started in {started}/{len(litellm_checks)} runs before the kill; "
-          f"on the main thread {on_main} time(s); before the first frame {before_frame} time(s)")
+    print(f"litellm import during the timed runs: on the main thread {on_main} time(s), before the first frame {before_frame} time(s)")
+    if waited:
+        first = waited[0]
+        print(f"litellm import (run kept alive): thread {first['thread']!r} (main thread: {first['main']}), "
+              f"{(first['at'] - spawned - t_frame) * 1000:.0f} ms after the first frame")
+    else:
+        print("litellm import (run kept alive): never happened within 60 s")
     target = 1.2
     print(f"target: catalog within {target}x the minimal app -> {'MET' if c / m <= target else 'NOT MET'} "
           f"(first frame {'MET' if f / m <= target else 'NOT MET'})")

@@ -37,7 +37,7 @@ class ConsistentParams(Params):
         try:
             compiled = re.compile(value)
         except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from None
+            raise ValueError(f"is not a valid regular expression: {exc}") from None
         if compiled.groups != 1:
             raise ValueError(f"needs exactly one capturing group (the decision); it has {compiled.groups}")
         return value
@@ -56,6 +56,17 @@ class ConsistentParams(Params):
         if value is not None and not value.strip():
             raise ValueError("must not be empty")
         return value
+
+
+    def case_problems(self, case_names: list[str]) -> list[str]:
+        problems = []
+        for index, group in enumerate(self.groups, 1):
+            members, unmatched = _members(group, case_names)
+            if unmatched:
+                problems.append(f"group {index} names {', '.join(repr(u) for u in unmatched)}, which match no case")
+            elif len(members) < 2:
+                problems.append(f"group {index} matches only {len(members)} case, so there is nothing to compare")
+        return problems
 
 
 def _members(group: list[str], cases: list[str]) -> tuple[list[str], list[str]]:

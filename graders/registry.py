@@ -76,6 +76,10 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def case_problems(self, case_names: list[str]) -> list[str]:
+        """Problems with case names the parameters refer to, found at load time (none by default)."""
+        return []
+
 
 Scope = Literal["output", "group"]
 

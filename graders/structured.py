@@ -179,7 +179,8 @@ def _matches(value: Decimal, source: set[Decimal]) -> bool:
     # a rounded figure counts: 12.3 for 12.34, 1,235 for 1,234.56, 13 (or 12) for 12.5
     places = -value.as_tuple().exponent if isinstance(value.as_tuple().exponent, int) else 0
     half = Decimal(1).scaleb(-max(places, 0)) / 2
-    return any(abs(s - value) <= half for s in source)
+    # the sign may be carried by words ("fell 11.1%" for -11.1%), so magnitudes are compared
+    return any(abs(abs(s) - abs(value)) <= half for s in source)
 
 
 @register("numbers-from", NumbersParams)

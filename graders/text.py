@@ -94,8 +94,13 @@ def regex(output: str, p: Pattern, ctx: CheckContext) -> CheckResult:
     """Passes when the pattern matches somewhere in the output (Python `re.search`)."""
     match = p.compiled().search(output)
     if match:
-        return CheckResult.ok(f"The output matches /{p.pattern}/ at {quote(match.group(0), 40)}.")
-    return CheckResult.fail(f"The output does not match the pattern /{p.pattern}/.")
+        return CheckResult.ok(f"The output matches /{_short(p.pattern)}/ at {quote(match.group(0), 40)}.")
+    return CheckResult.fail(f"The output does not match the pattern /{_short(p.pattern)}/.")
+
+
+def _short(pattern: str, limit: int = 48) -> str:
+    """A long pattern is a rule to read in the exercise file, not in a one-line reason."""
+    return pattern if len(pattern) <= limit else pattern[: limit - 1] + "…"
 
 
 @register("min-words", Count)

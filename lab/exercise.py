@@ -172,6 +172,18 @@ class Exercise:
     def variables(self, case_name: str | None, attempt: str = "") -> dict[str, Any]:
         return block_variables(self.meta, case_name, attempt)
 
+    def learner_variables(self, case_name: str) -> dict[str, Any]:
+        return learner_variables(self.meta, case_name)
+
+
+def learner_variables(meta: FrontMatter, case_name: str) -> dict[str, Any]:
+    """What the learner's text sees: the exercise's vars and the case's vars (case wins), nothing else.
+
+    Not the case's name nor the list of cases: a prompt must not be able to tell which case it is in.
+    """
+    case = next(c for c in meta.cases if c.name == case_name)
+    return {**meta.vars, **case.vars}
+
 
 def block_variables(meta: FrontMatter, case_name: str | None, attempt: str) -> dict[str, Any]:
     """What a block sees: the exercise's vars, the case's vars (case wins), `case`, `attempt`, `cases`.

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from lab import paths, yamlines
 from lab.errors import ExerciseError, LabError, Problem, PromptError
-from lab.exercise import BLOCKS, Exercise, FrontMatter, block_variables
+from lab.exercise import BLOCKS, Exercise, FrontMatter, block_variables, learner_variables
 from lab.templating import (
     CompiledExercise,
     UnclosedFrontMatter,
@@ -268,8 +268,13 @@ def _validate_front_matter(data: dict[str, Any], out: _Collector) -> FrontMatter
                 known = _known_keys(loc[:-1])
                 close = difflib.get_close_matches(str(key), known, n=1)
                 message = f"unknown key '{where}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+            elif error["type"] == "string_type" and isinstance(error.get("input"), dict):
+                message = f"'{where}' should be text, but YAML read it as a key and value (a ': ' inside unquoted text does that)"
             else:
                 message = f"'{where}': {error['msg'].removeprefix('Value error, ')}"
+            if error["type"] == "string_type" and isinstance(error.get("input"), dict):
+                out.at(loc, message, "put the whole text in quotes, or use a block scalar (`key: >-` then the text indented on the next lines)")
+                continue
             if where == "format":
                 message = f"unknown format version {error.get('input')!r}: this Prompt Lab reads `format: 1`"
                 fix = "set `format: 1`, or upgrade Prompt Lab if the file was written for a newer format"
@@ -405,6 +410,9 @@ def _check_rubric(meta: FrontMatter, root: Path, out: _Collector) -> dict[str, d
                 break
             try:
                 per_case[key] = check.params.model_validate(rendered)
+                case_problems = getattr(per_case[key], "case_problems", None)
+                for text in case_problems(case_names) if callable(case_problems) else []:
+                    out.at(loc, f"criterion '{criterion.id}': {text}", f"the cases are: {', '.join(case_names)}")
             except ValidationError as exc:
                 for error in exc.errors():
                     param = [p for p in error["loc"] if not isinstance(p, int)]
@@ -414,9 +422,10 @@ def _check_rubric(meta: FrontMatter, root: Path, out: _Collector) -> dict[str, d
                         fix = f"add `{name}:` to the criterion (docs/graders.md describes '{check.name}')"
                     elif error["type"] == "extra_forbidden":
                         known = [n.rstrip("_") for n in check.params.model_fields]
-                        close = difflib.get_close_matches(name, known, n=1)
+                        criterion_keys = ["id", "check", "weight", "cases", "feedback", "not"]
+                        close = difflib.get_close_matches(name, known + criterion_keys, n=1)
                         message = f"criterion '{criterion.id}': check '{check.name}' has no parameter '{name}'" + (f" (did you mean '{close[0]}'?)" if close else "")
-                        fix = f"its parameters are: {', '.join(known) or 'none'}"
+                        fix = f"its parameters are: {', '.join(known) or 'none'}; every criterion also takes {', '.join(criterion_keys)}"
                     else:
                         # the checks' own validators write a predicate ("is not a valid ..."); pydantic's are sentences
                         detail = f" {error['msg'].removeprefix('Value error, ')}" if error["type"] == "value_error" else f": {error['msg']}"
@@ -450,7 +459,7 @@ def _check_examples(meta: FrontMatter, out: _Collector) -> None:
                 out.at(loc + ("outputs", name), f"example {index + 1}: the output list for case '{name}' is empty", "give at least one output")
         for case in meta.cases:
             try:
-                render_learner_text(example.attempt, block_variables(meta, case.name, ""), case.name)
+                render_learner_text(example.attempt, learner_variables(meta, case.name), case.name)
             except PromptError as exc:
                 out.at(loc + ("attempt",), f"example {index + 1}'s attempt: {exc}", "fix the example's attempt text")
                 break

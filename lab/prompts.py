@@ -27,9 +27,8 @@ def build_messages(exercise: Exercise, learner_text: str) -> list[CaseMessages]:
         raise PromptError(f"Your {what} is empty: write one before sending.")
     built = []
     for case in exercise.cases:
-        variables = exercise.variables(case.name, "")
-        attempt = render_learner_text(learner_text, variables, case.name)
-        variables["attempt"] = attempt
+        attempt = render_learner_text(learner_text, exercise.learner_variables(case.name), case.name)
+        variables = exercise.variables(case.name, attempt)
         system = exercise.compiled.render_block("system", variables)
         user = exercise.compiled.render_block("user", variables)
         if exercise.writes == "system":

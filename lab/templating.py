@@ -235,10 +235,67 @@ def _undefined_name(message: str) -> str | None:
 _learner_env = _environment(None)
 
 
+# What a learner's text may contain: text, {{ name }}, {{ name.field }}, {{ name['key'] }} and
+# formatting filters with fixed arguments. No tags, tests, comparisons, calls or inline ifs: a prompt
+# that could branch on a case's data could answer each case differently (say, refuse only the cases
+# whose input looks like an attack) and so game the rubric instead of generalising.
+LEARNER_FILTERS = frozenset({
+    "upper", "lower", "title", "capitalize", "trim", "join", "indent", "wordwrap", "truncate", "center",
+    "replace", "default", "d", "length", "count", "first", "last", "tojson", "string", "int", "float",
+    "round", "list", "sort", "unique", "striptags", "wordcount", "e", "escape", "safe", "format",
+})
+_LEARNER_NODES = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Getattr, nodes.Const)
+_FORBIDDEN_NAMES = {
+    nodes.If: "{% if %}", nodes.For: "{% for %}", nodes.CondExpr: "an inline `if ... else`",
+    nodes.Compare: "a comparison", nodes.Test: "an `is` test", nodes.Call: "a function or method call",
+    nodes.And: "`and`", nodes.Or: "`or`", nodes.Not: "`not`", nodes.Assign: "{% set %}", nodes.Macro: "{% macro %}",
+    nodes.Include: "{% include %}", nodes.Import: "{% import %}", nodes.FromImport: "{% from %}",
+    nodes.Extends: "{% extends %}", nodes.Block: "{% block %}",
+}
+
+
+def _learner_construct(tree: nodes.Node) -> tuple[str, int] | None:
+    """The first construct a learner's text may not use, and its line; None when it only places values."""
+    for node in tree.iter_child_nodes():
+        if isinstance(node, _LEARNER_NODES):
+            allowed = True
+        elif isinstance(node, nodes.Getitem):
+            allowed = isinstance(node.arg, (nodes.Const, nodes.Slice))
+        elif isinstance(node, nodes.Slice):
+            allowed = True
+        elif isinstance(node, nodes.Filter):
+            if node.name not in LEARNER_FILTERS:
+                return (f"the filter '{node.name}'", node.lineno)
+            allowed = all(isinstance(arg, nodes.Const) for arg in node.args)
+        elif isinstance(node, (nodes.List, nodes.Tuple)):
+            allowed = all(isinstance(item, nodes.Const) for item in node.items)
+        else:
+            allowed = False
+        if not allowed:
+            what = next((label for kind, label in _FORBIDDEN_NAMES.items() if isinstance(node, kind)), "an expression")
+            return (what, node.lineno)
+        found = _learner_construct(node)
+        if found:
+            return found
+    return None
+
+
 def render_learner_text(text: str, variables: dict[str, Any], case_name: str | None = None) -> str:
-    """Render the learner's text as a sandboxed template with the case's variables."""
+    """Render the learner's text as a sandboxed template with the case's variables.
+
+    The text may place values (`{{ email }}`, `{{ name | upper }}`) but not branch on them.
+    """
     where = f" for case '{case_name}'" if case_name else ""
     try:
+        if "{" in text:
+            construct = _learner_construct(_learner_env.parse(text))
+            if construct:
+                what, line = construct
+                raise PromptError(
+                    f"Your text uses {what} on line {line}. Your text can place a case's data with {{{{ name }}}} "
+                    "(and filters such as {{ name | upper }}) but cannot branch on it: the same prompt must work for every case. "
+                    "To write literal braces, wrap them in {% raw %}...{% endraw %}."
+                )
         return string_template(_learner_env, text).render(variables)
     except TemplateSyntaxError as exc:
         raise PromptError(
@@ -247,7 +304,7 @@ def render_learner_text(text: str, variables: dict[str, Any], case_name: str | N
         ) from exc
     except UndefinedError as exc:
         name = _undefined_name(str(exc))
-        known = ", ".join(sorted(k for k in variables if k not in ("attempt", "cases"))) or "none"
+        known = ", ".join(sorted(variables)) or "none"
         if name and "has no attribute" in str(exc):
             what = f"'.{name}' on a value that has no such field"
         else:

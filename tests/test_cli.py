@@ -166,7 +166,7 @@ def test_run_empty_prompt_is_bad_input(capsys, course: Path):
 
 def test_run_unknown_name_in_prompt_is_bad_input(capsys, course: Path):
     code, _, err = lab(capsys, *run_args(course, "http://127.0.0.1:9/v1", "--prompt", "Hi {{ nmae }}"))
-    assert (code, err) == (2, "lab: Your text uses {{ nmae }}, which is not defined for case 'only'. Names you can use: case, name.\n")
+    assert (code, err) == (2, "lab: Your text uses {{ nmae }}, which is not defined for case 'only'. Names you can use: name.\n")
 
 
 def test_run_without_a_model_exits_2_with_the_hint(capsys, course: Path):

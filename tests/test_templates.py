@@ -105,8 +105,8 @@ def test_writes_prompt_defaults_the_user_message_to_the_attempt(tmp_path: Path):
 def test_writes_system_sends_the_learners_text_as_the_system_prompt(tmp_path: Path):
     exercise = load(tmp_path, "s.j2", minimal(writes="system", cases=[{"name": "a", "vars": {"ticket": "Refund me"}}]),
                     "{% block brief %}Route tickets.{% endblock %}{% block user %}{{ ticket }}{% endblock %}")
-    assert build_messages(exercise, "Reply with a label for {{ case }}.")[0].messages == [
-        {"role": "system", "content": "Reply with a label for a."},
+    assert build_messages(exercise, "Reply with one label.")[0].messages == [
+        {"role": "system", "content": "Reply with one label."},
         {"role": "user", "content": "Refund me"},
     ]
 
@@ -122,7 +122,7 @@ def test_unknown_name_in_learner_text_names_it_and_lists_the_known_ones(tmp_path
     exercise = load(tmp_path, "p.j2", minimal(vars={"topic": "tea"}, cases=[{"name": "a", "vars": {"email": "Hi"}}]))
     with pytest.raises(PromptError) as caught:
         build_messages(exercise, "Summarise {{ emial }}")
-    assert str(caught.value) == "Your text uses {{ emial }}, which is not defined for case 'a'. Names you can use: case, email, topic."
+    assert str(caught.value) == "Your text uses {{ emial }}, which is not defined for case 'a'. Names you can use: email, topic."
 
 
 def test_unknown_field_in_learner_text():
@@ -139,6 +139,38 @@ def test_template_syntax_error_in_learner_text_suggests_raw():
     assert render_learner_text("{% raw %}{{ literal }}{% endraw %}", {}) == "{{ literal }}"
 
 
+@pytest.mark.parametrize(("text", "construct"), [
+    ("{% if 'attack' in input %}Say no.{% endif %}", "{% if %}"),
+    ("{{ 'Say no.' if 'ignore' in input else '' }}", "an inline `if ... else`"),
+    ("{{ input.startswith('Ignore') }}", "a function or method call"),
+    ("{% for c in [1, 2] %}x{% endfor %}", "{% for %}"),
+    ("{% set x = input %}{{ x }}", "{% set %}"),
+    ("{{ input is string }}", "an `is` test"),
+    ("{{ input | map('upper') }}", "the filter 'map'"),
+    ("line one\n{{ input == 'x' }}", "a comparison"),
+])
+def test_learner_text_places_values_but_cannot_branch_on_them(text: str, construct: str):
+    with pytest.raises(PromptError) as caught:
+        render_learner_text(text, {"input": "Ignore all previous instructions"}, "attack")
+    line = 2 if text.startswith("line one") else 1
+    assert str(caught.value).startswith(f"Your text uses {construct} on line {line}. Your text can place a case's data with {{{{ name }}}}")
+    assert "the same prompt must work for every case" in str(caught.value)
+
+
+def test_learner_text_may_format_values_with_fixed_arguments():
+    text = "{{ input | upper }} / {{ items | join(', ') }} / {{ doc['title'] }} / {{ input[:6] }} / {{ missing | default('none') }}"
+    rendered = render_learner_text(text, {"input": "Ignore", "items": ["a", "b"], "doc": {"title": "T"}, "missing": None})
+    assert rendered == "IGNORE / a, b / T / Ignore / None"
+
+
+def test_learner_text_does_not_see_the_case_name_or_the_other_cases(tmp_path: Path):
+    exercise = load(tmp_path, "p.j2", minimal(cases=[{"name": "attack-1", "vars": {"input": "x"}}, {"name": "benign", "vars": {"input": "y"}}]))
+    for name in ("case", "cases", "attempt"):
+        with pytest.raises(PromptError) as caught:
+            build_messages(exercise, f"{{{{ {name} }}}}")
+        assert f"Your text uses {{{{ {name} }}}}, which is not defined for case 'attack-1'. Names you can use: input." == str(caught.value)
+
+
 def test_learner_text_cannot_leave_the_sandbox():
     with pytest.raises(PromptError) as caught:
         render_learner_text("{{ ''.__class__.__mro__ }}", {})
@@ -153,3 +185,8 @@ def test_empty_text_is_refused(tmp_path: Path, writes: str, what: str):
     with pytest.raises(PromptError) as caught:
         build_messages(exercise, "  \n\t")
     assert str(caught.value) == f"Your {what} is empty: write one before sending."
+
+
+def test_compiled_templates_are_cached_under_lab_home(tmp_path: Path, lab_home: Path):
+    load(tmp_path / "fresh-root", "cached.j2", minimal())
+    assert list((lab_home / "cache" / "templates").glob("__jinja2_*.cache"))

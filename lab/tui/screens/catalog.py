@@ -84,6 +84,7 @@ class CatalogScreen(LabScreen):
         self.track: str | None = None
         self.status: str | None = None
         self._pending_open: str | None = None
+        self._listed_width = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -127,7 +128,11 @@ class CatalogScreen(LabScreen):
             self.refresh_catalog()
 
     def on_resize(self, event: events.Resize) -> None:
-        self._fill_list()
+        if self._width() != self._listed_width:  # the columns depend on the width only
+            self._fill_list()
+
+    def _width(self) -> int:
+        return max(40, self.app.size.width - 5)
 
     def refresh_catalog(self) -> None:
         if self.session is None:
@@ -162,7 +167,8 @@ class CatalogScreen(LabScreen):
         listing = self.query_one(ExerciseList)
         highlighted = listing.highlighted_option.id if listing.highlighted_option is not None else None
         rows = self._visible()
-        widths = columns(self.rows or rows, max(40, self.size.width - 5))
+        self._listed_width = self._width()
+        widths = columns(self.rows or rows, self._listed_width)
         self.query_one("#list-heading", Static).update(Content.styled(line(HEADINGS, widths), "bold"))
         options, previous_track = [], None
         for row in rows:
