@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import pty
+import re
 import select
 import signal
 import statistics
@@ -97,6 +98,9 @@ def first_seen(argv: list[str], markers: list[str], env: dict[str, str], limit: 
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         os.close(fd)
+    if until is not None and not until.exists():
+        tail = re.sub(rb"\x1b\[[0-9;?<>=]*[a-zA-Z]", b"", buffer[-3000:]).decode(errors="replace")
+        raise SystemExit(f"{argv[:3]}: {until.name} never appeared within {limit:.0f} s; the terminal ended with:\n{tail}")
     if None in seen:
         missing = [m for m, s in zip(markers, seen) if s is None]
         raise SystemExit(f"{argv[:3]}: never showed {missing!r} within {limit:.0f} s")

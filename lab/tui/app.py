@@ -8,6 +8,8 @@ comes first simply waits for the import inside its own worker.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
@@ -16,9 +18,8 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.worker import get_current_worker
 
-from lab.tui.keys import early_config, early_theme, hide_while_typing, keymap_from
+from lab.tui.keys import early_config, early_theme, hide_while_typing, keymap_from, unknown_ids
 from lab.tui.screens.catalog import CatalogScreen
 
 if TYPE_CHECKING:  # at run time these load in the session worker, off the first frame
@@ -52,7 +53,7 @@ class LabApp(App[int]):
         theme = early_theme(config)
         if theme and theme in self.available_themes:
             self._saved_theme = theme
-        self.keymap, self._unknown_keys = keymap_from(config)
+        self.keymap = keymap_from(config)
         if self.keymap:
             self.set_keymap(self.keymap)
 
@@ -63,9 +64,6 @@ class LabApp(App[int]):
         if self._saved_theme:
             self.theme = self._saved_theme
         self.theme_changed_signal.subscribe(self, self._remember_theme)
-        if self._unknown_keys:
-            self.notify(f"config.toml [keymap] names unknown keys: {', '.join(self._unknown_keys)} (see the f1 help for ids).",
-                        severity="warning", timeout=8)
         self.call_after_refresh(self.load_session)
 
     # ------------------------------------------------------------------ start-up workers
@@ -90,6 +88,10 @@ class LabApp(App[int]):
                 screen.session_ready(session)
         if session.settings_error:
             self.notify(session.settings_error, severity="error", timeout=10)
+        unknown = unknown_ids(self.keymap) if self.keymap else []
+        if unknown:
+            self.notify(f"config.toml [keymap] names unknown keys: {', '.join(unknown)} (f1 lists the ids).",
+                        severity="warning", timeout=8)
         if self.preload:
             self.preload_litellm()
 
@@ -101,23 +103,11 @@ class LabApp(App[int]):
 
     @work(thread=True, group="start-up", exit_on_error=False)
     def preload_litellm(self) -> None:
-        """Import litellm off the main thread. The import runs in a daemon thread that this worker
-        watches, so quitting during the import is not held up by it."""
+        """Import litellm off the main thread, watched so that quitting meanwhile is not held up."""
         from lab import llm
+        from lab.tui.threads import run_watched
 
-        worker = get_current_worker()
-        done = threading.Event()
-
-        def load() -> None:
-            try:
-                llm.load_litellm()
-            finally:
-                done.set()
-
-        threading.Thread(target=load, daemon=True, name="lab-import-litellm").start()
-        while not done.wait(0.1):
-            if worker.is_cancelled:
-                return
+        run_watched(llm.load_litellm, "lab-import-litellm")
 
     # ------------------------------------------------------------------ settings
     def _remember_theme(self, theme: Any) -> None:
@@ -210,5 +200,17 @@ def binding_owners() -> list[tuple[str, Any]]:
 def run_app(exercise_dirs: list[str]) -> int:
     """Open the lab; returns the process exit code."""
     app = LabApp(exercise_dirs)
-    result = app.run()
-    return int(result or 0) if app.return_code in (None, 0) else int(app.return_code or 1)
+    app.run()
+    code = int(app.return_code or 0)
+    if calls_in_flight():
+        # A model call abandoned on quitting is still blocked in the network, and the interpreter
+        # joins the engine's call threads at exit (up to the call timeout). Everything the learner
+        # did is already committed to the store, so leave now rather than make them wait.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def calls_in_flight() -> bool:
+    return any(t.is_alive() and t.name.startswith(("lab-call", "lab-attempt")) for t in threading.enumerate())

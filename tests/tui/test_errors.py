@@ -96,3 +96,18 @@ async def test_broken_config_file_opens_the_lab_with_a_message(monkeypatch):
         messages = [n.message for n in app._notifications]
         assert any("not valid TOML" in m for m in messages)
         assert "No model chosen yet" in screen_text(app)
+
+
+async def test_an_unreadable_progress_database_is_reported_on_the_catalog(lab_home):
+    (lab_home / "lab.db").write_bytes(b"this is not a database" * 100)
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        from tui_helpers import wait_for
+
+        await wait_for(pilot, lambda: app.load_error is not None, "the load to fail")
+        text = screen_text(app)
+        assert "The lab could not start:" in text and "cannot be opened" in text
+        await pilot.press("f1")  # still alive: the help opens
+        from lab.tui.screens.help import HelpScreen
+
+        assert isinstance(app.screen, HelpScreen)

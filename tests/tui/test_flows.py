@@ -316,3 +316,16 @@ async def test_keymap_in_config_rebinds_a_key():
         await pilot.press("escape", "g")
         assert "Hint 1/2:" in screen_text(app)
         assert screen is app.screen
+        assert any("unknown keys: no.such" in n.message for n in app._notifications)
+
+
+def test_every_binding_has_an_id_and_a_tooltip():
+    from textual.binding import Binding
+
+    from lab.tui.app import binding_owners
+
+    for where, owner in binding_owners():
+        for binding in Binding.make_bindings(owner.BINDINGS):
+            if binding.system:
+                continue
+            assert binding.id and binding.tooltip, f"{where}: the binding for {binding.key} needs an id and a tooltip"

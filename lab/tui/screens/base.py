@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Input, TextArea
 
 from lab.tui.keys import hide_while_typing
 
@@ -51,8 +50,7 @@ class LabScreenMixin:
         """Tests and snapshots turn the blinking cursor off; so can a learner who dislikes it."""
         if not self.lab.cursor_blink:
             for widget in self.query("Input, TextArea"):  # type: ignore[attr-defined]
-                if isinstance(widget, (Input, TextArea)):
-                    widget.cursor_blink = False
+                widget.cursor_blink = False
 
 
 class LabScreen(LabScreenMixin, Screen[Any]):

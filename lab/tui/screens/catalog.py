@@ -70,8 +70,9 @@ class CatalogScreen(LabScreen):
     BINDINGS: ClassVar[list[Any]] = [
         Binding("c", "continue", "Continue", id="catalog.continue", tooltip="Reopen the exercise you worked on last."),
         Binding("slash", "focus_filter", "Filter", id="catalog.filter", tooltip="Type to filter by title, id or skill."),
-        Binding("t", "cycle_track", "Track", id="catalog.track", tooltip="Show one track, the next one, ... then all tracks."),
-        Binding("s", "cycle_status", "Status", id="catalog.status", tooltip="Show only new, tried or passed exercises, then all."),
+        # t and s are shown in the filter line, next to what they change, rather than in the footer
+        Binding("t", "cycle_track", "Track", id="catalog.track", show=False, tooltip="Show one track, the next one, ... then all tracks."),
+        Binding("s", "cycle_status", "Status", id="catalog.status", show=False, tooltip="Show only new, tried or passed exercises, then all."),
         Binding("escape", "clear_filter", "Clear filters", id="catalog.clear-filter", show=False,
                 tooltip="Empty the filters and go back to the list."),
     ]
@@ -87,17 +88,26 @@ class CatalogScreen(LabScreen):
         self._listed_width = 0
 
     def compose(self) -> ComposeResult:
+        # the cached catalog goes straight into the widgets: filling them after mounting would
+        # lay out and draw the list a second time before the first frame
+        if self.lab.session is None and not self.lab.load_error:
+            cached = load_cached(self.lab.exercise_dirs)
+            if cached is not None:
+                self.rows, self.info = cached.rows, cached.info
+        rows = self._visible("")
+        self._listed_width = self._width()
+        heading, options = self._list_content(rows)
         yield Header()
         with Vertical(id="catalog"):
             with Horizontal(id="filters"):
                 # no select-on-focus: keys typed right after "/" would replace each other (the Focus event
                 # lands after them and selects what they typed)
                 yield Input(placeholder="/ filter: title, id or skill", id="filter-text", compact=True, select_on_focus=False)
-                yield Static(id="filter-keys")
-            yield Static(id="tracks")
-            yield Static(id="list-heading")
-            yield ExerciseList(id="exercises")
-            yield Static(id="catalog-info")
+                yield Static(self._filter_keys_text(), id="filter-keys")
+            yield Static(self._tracks_text(), id="tracks")
+            yield Static(heading, id="list-heading")
+            yield ExerciseList(*options, id="exercises")
+            yield Static(self._info_text_for(len(options)), id="catalog-info")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -106,11 +116,6 @@ class CatalogScreen(LabScreen):
             self.session_ready(self.lab.session)
         elif self.lab.load_error:
             self.session_failed(self.lab.load_error)
-        else:
-            cached = load_cached(self.lab.exercise_dirs)
-            if cached is not None:
-                self.rows, self.info = cached.rows, cached.info
-            self._draw()
 
     # ------------------------------------------------------------------ data
     def session_ready(self, session: "LabSession") -> None:
@@ -148,17 +153,23 @@ class CatalogScreen(LabScreen):
         self._fill_list()
         self._show_info()
 
-    def _show_tracks(self) -> None:
+    def _tracks_text(self) -> str:
         lines = []
         for track in by_track(self.rows):
             lines.append(f"[b]{escape(track.name):<22}[/b] {bar(track.share_passed)}  "
                          f"[dim]{track.passed}/{track.exercises} passed · mean best {track.mean_best:.2f}[/dim]")
-        self.query_one("#tracks", Static).update("\n".join(lines))
-        self.query_one("#filter-keys", Static).update(
-            f"track: [b]{escape(self.track or 'all')}[/b] (t) · status: [b]{self.status or 'any'}[/b] (s)")
+        return "\n".join(lines)
 
-    def _visible(self) -> list[CatalogRow]:
-        text = self.query_one("#filter-text", Input).value.strip().lower()
+    def _filter_keys_text(self) -> str:
+        return f"track: [b]{escape(self.track or 'all')}[/b] (t) · status: [b]{self.status or 'any'}[/b] (s)"
+
+    def _show_tracks(self) -> None:
+        self.query_one("#tracks", Static).update(self._tracks_text())
+        self.query_one("#filter-keys", Static).update(self._filter_keys_text())
+
+    def _visible(self, text: str | None = None) -> list[CatalogRow]:
+        if text is None:
+            text = self.query_one("#filter-text", Input).value.strip().lower()
         return [r for r in self.rows
                 if (not text or text in " ".join([r.title, r.id, *r.skills]).lower())
                 and (self.track is None or r.track == self.track) and (self.status is None or r.status == self.status)]
@@ -168,18 +179,22 @@ class CatalogScreen(LabScreen):
         highlighted = listing.highlighted_option.id if listing.highlighted_option is not None else None
         rows = self._visible()
         self._listed_width = self._width()
+        heading, options = self._list_content(rows)
+        self.query_one("#list-heading", Static).update(heading)
+        listing.set_options(options)
+        ids = [r.id for r in rows]
+        if ids:
+            listing.highlighted = ids.index(highlighted) if highlighted in ids else 0
+
+    def _list_content(self, rows: list[CatalogRow]) -> tuple[Content, list[Option]]:
         widths = columns(self.rows or rows, self._listed_width)
-        self.query_one("#list-heading", Static).update(Content.styled(line(HEADINGS, widths), "bold"))
         options, previous_track = [], None
         for row in rows:
             cells = (status_mark(row.status), row.track if row.track != previous_track else "", row.title, str(row.level),
                      ", ".join(row.skills), score_text(row.best))
             options.append(Option(Content(line(cells, widths)), id=row.id))
             previous_track = row.track
-        listing.set_options(options)
-        ids = [r.id for r in rows]
-        if ids:
-            listing.highlighted = ids.index(highlighted) if highlighted in ids else 0
+        return Content.styled(line(HEADINGS, widths), "bold"), options
 
     def _info_text(self) -> str:
         """What to continue, which model, what is broken: from the live session."""
@@ -201,14 +216,16 @@ class CatalogScreen(LabScreen):
         return "\n".join(lines)
 
     def _show_info(self) -> None:
-        listing = self.query_one(ExerciseList)
-        if listing.option_count:
+        self.query_one("#catalog-info", Static).update(self._info_text_for(self.query_one(ExerciseList).option_count))
+
+    def _info_text_for(self, listed: int) -> str:
+        if listed:
             first = "enter opens the highlighted exercise."
         elif self.rows:
             first = "No exercise matches the filters: press escape to clear them."
         else:
             first = "No exercises found. Add .j2 files under an exercise folder (see docs/authoring.md)." if self.session else ""
-        self.query_one("#catalog-info", Static).update("\n".join(part for part in (first, self.info) if part))
+        return "\n".join(part for part in (first, self.info) if part)
 
     def _refilter(self) -> None:
         self._show_tracks()

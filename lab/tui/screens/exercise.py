@@ -28,6 +28,7 @@ from lab.tui.format import score_text
 from lab.tui.keys import typing
 from lab.tui.screens.base import LabScreen
 from lab.tui.session import NO_MODEL_MESSAGE, LabSession
+from lab.tui.threads import run_watched
 from lab.tui.widgets.grade import GradeView
 
 DRAFT_DELAY_S = 0.4  # save the draft this long after the last keystroke
@@ -260,19 +261,23 @@ class ExerciseScreen(LabScreen):
     def run_attempt_worker(self, token: int, text: str, hints_used: int, cancel: threading.Event) -> None:
         config, judge = self.session.call_config(), self.session.judge_config()
         assert config is not None
-        try:
-            outcome = run_attempt(
+
+        def attempt() -> AttemptOutcome:
+            return run_attempt(
                 self.exercise, text, config=config, store=self.session.store, hints_used=hints_used,
                 concurrency=self.session.settings.concurrency, judge_config=judge, cancel=cancel,
                 on_delta=lambda case, sample, piece: self.lab.call_threadsafe(self._delta, token, case, sample, piece),
             )
-        except LabError as exc:
-            self.lab.call_threadsafe(self._failed, token, exc)
+
+        done = run_watched(attempt, "lab-attempt", on_abandon=cancel.set)  # quitting never waits for a model
+        if not done.finished:
             return
-        except Exception as exc:  # an engine bug: the learner still gets a sentence, not a traceback
-            self.lab.call_threadsafe(self._failed, token, LabError(f"internal error: {type(exc).__name__}: {exc}"))
-            return
-        self.lab.call_threadsafe(self._finished, token, outcome)
+        if isinstance(done.error, LabError):
+            self.lab.call_threadsafe(self._failed, token, done.error)
+        elif done.error is not None:  # an engine bug: the learner still gets a sentence, not a traceback
+            self.lab.call_threadsafe(self._failed, token, LabError(f"internal error: {type(done.error).__name__}: {done.error}"))
+        elif done.value is not None:
+            self.lab.call_threadsafe(self._finished, token, done.value)
 
     async def _delta(self, token: int, case: str, sample: int, piece: str) -> None:
         stream = self.streams.get((case, sample))
