@@ -26,7 +26,7 @@ def store() -> Store:
 
 @pytest.fixture
 def exercise(tmp_path: Path):
-    return load(tmp_path, "t/hello.j2", minimal(cases=[{"name": "a"}, {"name": "b"}]))
+    return load(tmp_path, "t/hello.j2", minimal(cases=[{"name": "a", "vars": {"who": "a"}}, {"name": "b", "vars": {"who": "b"}}]))
 
 
 def test_database_lives_in_lab_home_with_wal_and_the_schema_version(store: Store, lab_home: Path):
@@ -111,9 +111,9 @@ def test_attempt_row_is_written_before_the_call(exercise, store: Store, cassette
         record = store.attempts("t/hello")[0]
         seen.append((record.status, record.prompt))
 
-    outcome = run_attempt(exercise, "hello {{ case }}", config=llm.CallConfig("openai/echo", api_base, max_retries=0, backoff=0),
+    outcome = run_attempt(exercise, "hello {{ who }}", config=llm.CallConfig("openai/echo", api_base, max_retries=0, backoff=0),
                           store=store, on_delta=on_delta, concurrency=1)
-    assert seen and set(seen) == {("running", "hello {{ case }}")}
+    assert seen and set(seen) == {("running", "hello {{ who }}")}
     record = store.attempt(outcome.attempt_id)
     assert (record.status, record.passed, record.score, record.error) == ("graded", True, 1.0, None)
     assert (record.prompt_tokens, record.completion_tokens, record.cost_usd) == (4, 4, 0.0)
@@ -123,12 +123,12 @@ def test_attempt_row_is_written_before_the_call(exercise, store: Store, cassette
 
 def test_attempt_row_survives_a_failed_call(exercise, store: Store, cassette, api_base):
     with pytest.raises(ModelError) as caught:
-        run_attempt(exercise, "hello {{ case }}", config=llm.CallConfig("openai/fail-500", api_base, max_retries=0, backoff=0),
+        run_attempt(exercise, "hello {{ who }}", config=llm.CallConfig("openai/fail-500", api_base, max_retries=0, backoff=0),
                     store=store, concurrency=1)
     [record] = store.attempts("t/hello")
     assert record.status == "failed"
     assert record.error == str(caught.value) == f"{api_base} had an internal error (500) and retries did not help; try again later."
-    assert record.prompt == "hello {{ case }}" and record.model == "openai/fail-500" and record.api_base == api_base
+    assert record.prompt == "hello {{ who }}" and record.model == "openai/fail-500" and record.api_base == api_base
     assert record.passed is None and record.finished_at is not None
     assert store.progress()["t/hello"].status == "tried"
 

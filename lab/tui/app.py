@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # at run time these load in the session worker, off the first
 
 class LabApp(App[int]):
     TITLE = "Prompt Lab"
-    CSS_PATH = str(Path(__file__).with_name("lab.tcss"))  # absolute: subclasses elsewhere keep it
+    CSS_PATH = str(Path(__file__).with_name("styles") / "app.tcss")  # absolute: subclasses elsewhere keep it
     COMMANDS = App.COMMANDS | {lambda: lab_commands()}
     NAMESPACE = "Lab"
     BINDINGS: ClassVar[list[Any]] = [
@@ -37,7 +37,8 @@ class LabApp(App[int]):
         Binding("m", "choose_model", "Model", id="lab.model", tooltip="Pick the model your prompts are sent to."),
         Binding("p", "progress", "Progress", id="lab.progress", tooltip="Mastery per track and skill, and your scores over time."),
         Binding("ctrl+t", "change_theme", "Theme", id="lab.theme", show=False, tooltip="Switch the colour theme (saved for next time)."),
-        Binding("ctrl+q", "quit", "Quit", id="lab.quit", priority=True, tooltip="Leave the lab; your drafts are already saved."),
+        # not in the footer, as in every Textual app; ctrl+c says how to quit, f1 and ctrl+p list it
+        Binding("ctrl+q", "quit", "Quit", id="lab.quit", priority=True, show=False, tooltip="Leave the lab; your drafts are already saved."),
     ]
 
     def __init__(self, exercise_dirs: Sequence[str] = (), *, cursor_blink: bool = True, preload_litellm: bool = True):

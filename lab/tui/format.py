@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 MARKS = {"passed": "✓", "tried": "•", "new": "·"}
@@ -20,6 +19,8 @@ def when_text(iso: str | None) -> str:
     """A stored UTC timestamp in the learner's local time, to the minute."""
     if not iso:
         return ""
+    from datetime import datetime  # only the history screens need it; kept off the first frame
+
     try:
         return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
     except ValueError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 
 from textual.binding import Binding
@@ -11,6 +12,14 @@ from lab.tui.keys import hide_while_typing
 
 if TYPE_CHECKING:
     from lab.tui.app import LabApp
+
+
+STYLES = Path(__file__).resolve().parent.parent / "styles"
+
+
+def stylesheet(name: str) -> str:
+    """A screen's own .tcss file, read by Textual when the screen is first shown."""
+    return str(STYLES / f"{name}.tcss")
 
 
 class PaletteCommand:

@@ -69,8 +69,8 @@ class CatalogScreen(LabScreen):
     NAMESPACE = "Catalog"
     BINDINGS: ClassVar[list[Any]] = [
         Binding("c", "continue", "Continue", id="catalog.continue", tooltip="Reopen the exercise you worked on last."),
-        Binding("slash", "focus_filter", "Filter", id="catalog.filter", tooltip="Type to filter by title, id or skill."),
-        # t and s are shown in the filter line, next to what they change, rather than in the footer
+        # /, t and s are shown in the filter line, next to what they change, rather than in the footer
+        Binding("slash", "focus_filter", "Filter", id="catalog.filter", show=False, tooltip="Type to filter by title, id or skill."),
         Binding("t", "cycle_track", "Track", id="catalog.track", show=False, tooltip="Show one track, the next one, ... then all tracks."),
         Binding("s", "cycle_status", "Status", id="catalog.status", show=False, tooltip="Show only new, tried or passed exercises, then all."),
         Binding("escape", "clear_filter", "Clear filters", id="catalog.clear-filter", show=False,

@@ -26,7 +26,7 @@ from lab.exercise import Exercise
 from lab.prompts import build_messages, render_text
 from lab.tui.format import score_text
 from lab.tui.keys import typing
-from lab.tui.screens.base import LabScreen
+from lab.tui.screens.base import LabScreen, stylesheet
 from lab.tui.session import NO_MODEL_MESSAGE, LabSession
 from lab.tui.threads import run_watched
 from lab.tui.widgets.grade import GradeView
@@ -37,6 +37,7 @@ _tokens = count(1)
 
 class ExerciseScreen(LabScreen):
     NAMESPACE = "Exercise"
+    CSS_PATH = stylesheet("exercise")
     BINDINGS: ClassVar[list[Any]] = [
         Binding("ctrl+j,alt+enter", "send", "Send", id="exercise.send", priority=True,
                 tooltip="Send your prompt to the model, one call per case, then grade the answers."),

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import Footer, Header, Static
 
-from lab.tui.screens.base import LabScreen
+from lab.tui.screens.base import LabScreen, stylesheet
 
 EXTRA_KEYS = [
     ("Editor", "ctrl+z / ctrl+y", "Undo / redo."),
@@ -38,26 +41,36 @@ def key_rows(keymap: dict[str, str], display: Any) -> list[tuple[str, str, str, 
 
 class HelpScreen(LabScreen):
     NAMESPACE = "Help"
+    CSS_PATH = stylesheet("help")
     BINDINGS: ClassVar[list[Any]] = [
         Binding("escape,f1", "close", "Close", id="help.close", tooltip="Close the help."),
     ]
 
     def compose(self) -> ComposeResult:
+        self.rows = key_rows(self.lab.keymap, self.app.get_key_display)
         yield Header()
-        with VerticalScroll(id="help"):
+        with VerticalScroll(id="help", can_focus=True):
             yield Static("[b]Keys[/b] · the footer shows the ones that apply now; ctrl+p finds any action by name. "
-                         "Rebind a key under [keymap] in config.toml with the id in the last column.", id="help-intro")
-            yield DataTable(id="help-keys", cursor_type="row", zebra_stripes=True)
+                         "Rebind a key under \\[keymap] in config.toml with its id (on the right).", id="help-intro")
+            yield Static(self._table(), id="help-keys")
         yield Footer()
 
+    def _table(self) -> Group:
+        """One block per screen; the descriptions wrap, so every word shows at 80 columns."""
+        blocks: list[Any] = []
+        rows = [*self.rows, *((where, keys, what, "") for where, keys, what in EXTRA_KEYS)]
+        for where in dict.fromkeys(r[0] for r in rows):
+            table = Table.grid(padding=(0, 2), expand=True)
+            table.add_column(width=16, no_wrap=True)
+            table.add_column(ratio=1)
+            table.add_column(no_wrap=True, style="dim")
+            for _, keys, what, binding_id in (r for r in rows if r[0] == where):
+                table.add_row(Text(keys, "bold"), what, binding_id)
+            blocks += [Text(where, "bold underline"), table, Text("")]
+        return Group(*blocks)
+
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("Where", "Keys", "What it does", "Id")
-        for row in key_rows(self.lab.keymap, self.app.get_key_display):
-            table.add_row(*row)
-        for where, keys, what in EXTRA_KEYS:
-            table.add_row(where, keys, what, "")
-        table.focus()
+        self.query_one("#help").focus()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Markdown, Static
 from lab.exercise import Exercise
 from lab.store import AttemptRecord, iter_outputs
 from lab.tui.format import score_text, when_text
-from lab.tui.screens.base import LabScreen
+from lab.tui.screens.base import LabScreen, stylesheet
 from lab.tui.session import LabSession
 from lab.tui.widgets.grade import GradeView
 
@@ -33,6 +33,7 @@ def verdict(attempt: AttemptRecord) -> str:
 
 class HistoryScreen(LabScreen):
     NAMESPACE = "History"
+    CSS_PATH = stylesheet("history")
     BINDINGS: ClassVar[list[Any]] = [
         Binding("enter", "open", "Open", id="history.open", tooltip="See this attempt's prompt, answers and grade."),
         Binding("space", "mark", "Mark", id="history.mark", tooltip="Mark this attempt to compare it with another (d)."),
@@ -138,6 +139,7 @@ class HistoryScreen(LabScreen):
 
 class AttemptScreen(LabScreen):
     NAMESPACE = "Attempt"
+    CSS_PATH = stylesheet("history")
     BINDINGS: ClassVar[list[Any]] = [
         Binding("r", "restore", "Restore", id="attempt.restore", tooltip="Put this prompt back in the editor."),
         Binding("escape", "close", "Back", id="attempt.back", tooltip="Back to the history."),
@@ -197,6 +199,7 @@ def prompt_diff(older: AttemptRecord, newer: AttemptRecord) -> Text:
 
 class DiffScreen(LabScreen):
     NAMESPACE = "Diff"
+    CSS_PATH = stylesheet("history")
     BINDINGS: ClassVar[list[Any]] = [
         Binding("escape", "close", "Back", id="diff.back", tooltip="Back to the history."),
     ]

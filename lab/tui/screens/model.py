@@ -15,12 +15,13 @@ from textual.widgets import Button, Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from lab.models import ModelChoice, discover
-from lab.tui.screens.base import LabScreen
+from lab.tui.screens.base import LabScreen, stylesheet
 from lab.tui.session import LabSession
 
 
 class ModelScreen(LabScreen):
     NAMESPACE = "Model"
+    CSS_PATH = stylesheet("model")
     BINDINGS: ClassVar[list[Any]] = [
         Binding("ctrl+s", "save", "Use and save", id="model.save", priority=True, tooltip="Use this model and save it in config.toml."),
         Binding("ctrl+r", "rescan", "Rescan", id="model.rescan", tooltip="Probe the local servers again."),

@@ -10,13 +10,14 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 
 from lab.tui.format import bar
-from lab.tui.screens.base import LabScreen
+from lab.tui.screens.base import LabScreen, stylesheet
 from lab.tui.session import LabSession
 from lab.tui.summary import Mastery
 
 
 class ProgressScreen(LabScreen):
     NAMESPACE = "Progress"
+    CSS_PATH = stylesheet("progress")
     BINDINGS: ClassVar[list[Any]] = [
         Binding("escape", "close", "Back", id="progress.back", tooltip="Back to where you were."),
     ]
