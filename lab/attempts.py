@@ -101,6 +101,7 @@ def run_attempt(
     judge_config: llm.CallConfig | None = None,
     on_delta: DeltaHandler | None = None,
     on_output: Callable[[str, int, str], None] | None = None,
+    on_started: Callable[[int], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> AttemptOutcome:
     """Run one graded attempt. Raises PromptError before anything is recorded when the text is
@@ -112,6 +113,8 @@ def run_attempt(
         exercise_id=exercise.id, exercise_hash=exercise.content_hash, track=exercise.track, model=config.model,
         api_base=config.api_base, prompt=text, samples=n_samples, hints_used=hints_used,
     )
+    if on_started is not None:
+        on_started(attempt_id)
     started = time.monotonic()
     cancel = cancel or threading.Event()
     outputs: dict[str, list[str | None]] = {b.case: [None] * n_samples for b in built}

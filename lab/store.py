@@ -177,6 +177,15 @@ class Store:
                  error, prompt_tokens, completion_tokens, cost_usd, duration_s, now(), attempt_id),
             )
 
+    def cancel_if_running(self, attempt_id: int, error: str) -> bool:
+        """Mark an attempt cancelled unless it finished meanwhile; True when it was still running."""
+        with self._transaction():
+            cursor = self._db.execute(
+                "UPDATE attempts SET status='cancelled', error=?, finished_at=? WHERE id=? AND status='running'",
+                (error, now(), attempt_id),
+            )
+            return cursor.rowcount == 1
+
     def attempt(self, attempt_id: int) -> AttemptRecord:
         row = self._db.execute("SELECT * FROM attempts WHERE id=?", (attempt_id,)).fetchone()
         if row is None:

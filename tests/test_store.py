@@ -177,3 +177,13 @@ def test_ctrl_c_stops_queued_calls_and_records_the_attempt_as_cancelled(tmp_path
     assert len(live_provider.requests) == 1  # the three queued calls never went out
     [record] = store.attempts("t/many")
     assert (record.status, record.error) == ("cancelled", "The run was cancelled.")
+
+
+def test_cancel_if_running_marks_an_abandoned_attempt_but_never_a_finished_one(store: Store):
+    running = store.begin_attempt(exercise_id="x", exercise_hash="h", track="t", model="m", api_base=None, prompt="p")
+    graded = store.begin_attempt(exercise_id="x", exercise_hash="h", track="t", model="m", api_base=None, prompt="p")
+    store.finish_attempt(graded, status="graded", score=1.0, passed=True)
+    assert store.cancel_if_running(running, "The lab was closed while the model was answering.") is True
+    assert store.cancel_if_running(graded, "too late") is False
+    assert (store.attempt(running).status, store.attempt(running).error) == ("cancelled", "The lab was closed while the model was answering.")
+    assert (store.attempt(graded).status, store.attempt(graded).error) == ("graded", None)

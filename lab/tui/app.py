@@ -203,6 +203,8 @@ def run_app(exercise_dirs: list[str]) -> int:
     app = LabApp(exercise_dirs)
     app.run()
     code = int(app.return_code or 0)
+    if app.session is not None:
+        app.session.abandon_in_flight()
     if calls_in_flight():
         # A model call abandoned on quitting is still blocked in the network, and the interpreter
         # joins the engine's call threads at exit (up to the call timeout). Everything the learner

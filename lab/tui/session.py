@@ -29,6 +29,7 @@ class LabSession:
     settings: Settings
     settings_error: str | None = None
     session_overrides: dict[str, str | None] = field(default_factory=dict)
+    in_flight: set[int] = field(default_factory=set)  # attempts whose model calls have not returned
 
     @classmethod
     def open(cls, exercise_dirs: Sequence[str] = ()) -> "LabSession":
@@ -66,6 +67,12 @@ class LabSession:
 
     def attempts(self, exercise_id: str) -> list[AttemptRecord]:
         return self.store.attempts(exercise_id)
+
+    def abandon_in_flight(self) -> None:
+        """Record the attempts still waiting for a model as cancelled (the lab is closing)."""
+        for attempt_id in list(self.in_flight):
+            self.store.cancel_if_running(attempt_id, "The lab was closed while the model was answering.")
+        self.in_flight.clear()
 
     # ------------------------------------------------------------------ model
     def reload_settings(self) -> None:

@@ -7,7 +7,7 @@ import pytest
 from textual.widgets import Static, TextArea
 
 from lab.store import Store
-from tui_helpers import editor_text, make_app, open_exercise, send_and_wait, screen_text
+from tui_helpers import editor_text, make_app, open_exercise, send_and_wait, screen_text, wait_for
 
 PROMPT = "say hello"
 
@@ -111,3 +111,19 @@ async def test_an_unreadable_progress_database_is_reported_on_the_catalog(lab_ho
         from lab.tui.screens.help import HelpScreen
 
         assert isinstance(app.screen, HelpScreen)
+
+
+@pytest.mark.live
+async def test_quitting_while_the_model_answers_records_the_attempt_as_cancelled(live_provider, use_model, monkeypatch):
+    monkeypatch.setenv("LAB_TIMEOUT", "30")
+    use_model("openai/slow", live_provider.url)
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_exercise(pilot, "basics/greeting")
+        screen.query_one("#editor", TextArea).load_text(PROMPT)
+        await pilot.press("ctrl+j")
+        await wait_for(pilot, lambda: Store().attempts("basics/greeting"), "the attempt to be recorded")
+    app.session.abandon_in_flight()  # what run_app does on the way out, before leaving the call behind
+    with Store() as store:
+        attempt = store.attempts("basics/greeting")[0]
+    assert (attempt.status, attempt.error, attempt.prompt) == ("cancelled", "The lab was closed while the model was answering.", PROMPT)

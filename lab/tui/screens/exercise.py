@@ -263,12 +263,19 @@ class ExerciseScreen(LabScreen):
         config, judge = self.session.call_config(), self.session.judge_config()
         assert config is not None
 
+        in_flight = self.session.in_flight  # what is left in it when the app closes is recorded as cancelled
+        started: list[int] = []
+
         def attempt() -> AttemptOutcome:
-            return run_attempt(
-                self.exercise, text, config=config, store=self.session.store, hints_used=hints_used,
-                concurrency=self.session.settings.concurrency, judge_config=judge, cancel=cancel,
-                on_delta=lambda case, sample, piece: self.lab.call_threadsafe(self._delta, token, case, sample, piece),
-            )
+            try:
+                return run_attempt(
+                    self.exercise, text, config=config, store=self.session.store, hints_used=hints_used,
+                    concurrency=self.session.settings.concurrency, judge_config=judge, cancel=cancel,
+                    on_delta=lambda case, sample, piece: self.lab.call_threadsafe(self._delta, token, case, sample, piece),
+                    on_started=lambda attempt_id: (started.append(attempt_id), in_flight.add(attempt_id)),
+                )
+            finally:
+                in_flight.difference_update(started)
 
         done = run_watched(attempt, "lab-attempt", on_abandon=cancel.set)  # quitting never waits for a model
         if not done.finished:
