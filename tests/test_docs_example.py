@@ -1,0 +1,23 @@
+"""docs/authoring.md's complete example is a working exercise: it validates and its examples behave."""
+
+from pathlib import Path
+
+from lab.checking import check_examples
+from lab.loader import load_catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_authoring_guide_example_loads_and_its_examples_behave(tmp_path: Path):
+    text = (ROOT / "docs" / "authoring.md").read_text(encoding="utf-8")
+    example = text.split("## A complete example", 1)[1].split("```jinja\n", 1)[1].split("\n```", 1)[0]
+    target = tmp_path / "reviews" / "one-line-verdict.j2"
+    target.parent.mkdir()
+    target.write_text(example + "\n", encoding="utf-8")
+
+    catalog = load_catalog([tmp_path])
+    assert [str(p) for p in catalog.problems if tmp_path in p.path.parents] == []
+    exercise = catalog.get("reviews/one-line-verdict")
+    verdicts = check_examples(exercise)
+    assert {v.expect for v in verdicts} == {"pass", "fail"}
+    assert [v.verdict for v in verdicts] == [v.expect for v in verdicts]
