@@ -228,7 +228,7 @@ def load_exercise(path: Path, root: Path) -> Exercise:
 
     digest = hashlib.sha256(raw)
     for layout in compiled.chain[1:]:
-        digest.update(root.joinpath(layout).read_bytes())
+        digest.update(compiled.env.loader.path_of(layout).read_bytes())
     return Exercise(
         id=meta.id or rel_name.removesuffix(".j2"),
         path=path,

@@ -52,13 +52,28 @@ class UnclosedFrontMatter(ValueError):
 
 
 class RootLoader(BaseLoader):
-    """Serves templates of one exercise root, with their front matter blanked out."""
+    """Serves templates of one exercise root, with their front matter blanked out.
 
-    def __init__(self, root: Path):
+    A partial (`_name.j2`) the root lacks is looked up in `fallback`, the bundled curriculum, so a
+    trainer who copies a bundled exercise into their own folder keeps its layout and macros.
+    The root's own partials always win.
+    """
+
+    def __init__(self, root: Path, fallback: Path | None = None):
         self.root = root
+        self.fallback = fallback if fallback is not None and fallback != root else None
+
+    def path_of(self, template: str) -> Path:
+        parts = split_template_path(template)
+        path = self.root.joinpath(*parts)
+        if not path.is_file() and self.fallback is not None and parts and parts[-1].startswith("_"):
+            shared = self.fallback.joinpath(*parts)
+            if shared.is_file():
+                return shared
+        return path
 
     def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
-        path = self.root.joinpath(*split_template_path(template))
+        path = self.path_of(template)
         if not path.is_file():
             raise TemplateNotFound(template)
         text = path.read_text(encoding="utf-8-sig")
@@ -89,7 +104,8 @@ def root_environment(root: Path) -> SandboxedEnvironment:
     root = root.resolve()
     env = _root_environments.get(root)
     if env is None:
-        env = _root_environments[root] = _environment(RootLoader(root), _bytecode_cache())
+        bundled = paths.bundled_exercises_dir().resolve()
+        env = _root_environments[root] = _environment(RootLoader(root, fallback=bundled), _bytecode_cache())
     return env
 
 

@@ -190,3 +190,16 @@ def test_empty_text_is_refused(tmp_path: Path, writes: str, what: str):
 def test_compiled_templates_are_cached_under_lab_home(tmp_path: Path, lab_home: Path):
     load(tmp_path / "fresh-root", "cached.j2", minimal())
     assert list((lab_home / "cache" / "templates").glob("__jinja2_*.cache"))
+
+
+def test_a_partial_missing_from_the_root_comes_from_the_bundled_curriculum(tmp_path: Path):
+    bundled_layout = "{% extends \"_layout.j2\" %}{% block why %}W{% endblock %}{% block task %}T{% endblock %}{% block good %}G{% endblock %}"
+    exercise = load(tmp_path / "mine", "copied.j2", minimal(), bundled_layout)
+    brief = render_text(exercise, "brief")
+    assert "Why it matters" in brief and "Your task" in brief and "T" in brief
+
+    own = tmp_path / "theirs"
+    own.mkdir()
+    (own / "_layout.j2").write_text("{% block brief %}Our own layout: {% block task %}{% endblock %}{% endblock %}", encoding="utf-8")
+    exercise = load(own, "copied.j2", minimal(), bundled_layout)
+    assert render_text(exercise, "brief") == "Our own layout: T"
