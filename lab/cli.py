@@ -3,19 +3,23 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Sequence, TextIO
 
 from lab import __version__
+
+if TYPE_CHECKING:
+    import argparse
 
 EXIT_OK, EXIT_NOT_PASSED, EXIT_BAD = 0, 1, 2
 
 
 def _exercise_dirs(dest: str) -> argparse.ArgumentParser:
+    import argparse
+
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument("--exercises", dest=dest, action="append", default=[], metavar="DIR",
                          help="an extra exercise folder, searched first (repeatable)")
@@ -23,6 +27,8 @@ def _exercise_dirs(dest: str) -> argparse.ArgumentParser:
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     # `lab --exercises A list --exercises B` keeps both: a subcommand's defaults would otherwise
     # overwrite what was given before the subcommand, so each level has its own dest (merged in main)
     common = _exercise_dirs("command_exercises")
@@ -73,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        # `lab` alone opens the lab: parsing options for every command would only delay its first frame
+        from lab.tui.app import run_app
+
+        return run_app(exercise_dirs=[])
     parser = _parser()
     args = parser.parse_args(argv)
     args.exercises = [*args.exercises, *getattr(args, "command_exercises", [])]
@@ -80,7 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command is None:
-            return _open_tui(args, parser)
+            from lab.tui.app import run_app
+
+            return run_app(exercise_dirs=args.exercises)
         handler = {
             "list": cmd_list, "show": cmd_show, "run": cmd_run, "validate": cmd_validate,
             "check": cmd_check, "progress": cmd_progress, "attempt": cmd_attempt,
@@ -94,15 +108,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
-
-
-def _open_tui(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    try:
-        from lab.tui.app import run_app
-    except ImportError:
-        parser.print_help()
-        return EXIT_OK
-    return run_app(exercise_dirs=args.exercises)
 
 
 # ------------------------------------------------------------------ helpers

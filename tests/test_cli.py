@@ -331,11 +331,11 @@ def test_run_streams_every_case_and_sample_in_order(capsys, tmp_path: Path, cass
 def test_validate_a_file_of_a_course_that_uses_a_layout(capsys, tmp_path: Path):
     course = tmp_path / "course"
     course.mkdir()
-    (course / "_layout.j2").write_text("{% block brief %}Layout says: {% block task %}{% endblock %}{% endblock %}", encoding="utf-8")
-    exercise = write_exercise(course, "t/uses-layout.j2", minimal(), "{% extends '_layout.j2' %}{% block task %}greet{% endblock %}")
+    (course / "_course.j2").write_text("{% block brief %}Layout says: {% block task %}{% endblock %}{% endblock %}", encoding="utf-8")
+    exercise = write_exercise(course, "t/uses-layout.j2", minimal(), "{% extends '_course.j2' %}{% block task %}greet{% endblock %}")
     code, out, _ = lab(capsys, "validate", str(exercise), "--exercises", str(course))
     assert (code, out) == (0, "1 of 1 exercise file(s) valid; 0 problem(s).\n")
     code, out, _ = lab(capsys, "validate", str(exercise))  # the root is then the file's own folder
     assert code == 2
-    assert "template error: no file '_layout.j2' in this exercise root" in out
+    assert "template error: no file '_course.j2' in this exercise root" in out
     assert f"fix: partials are looked up from the exercise root ({exercise.parent}); check the name, or give the course's top folder with --exercises" in out

@@ -86,6 +86,7 @@ class CatalogScreen(LabScreen):
         self.status: str | None = None
         self._pending_open: str | None = None
         self._listed_width = 0
+        self._rest_of_list: list[Option] = []
 
     def compose(self) -> ComposeResult:
         # the cached catalog goes straight into the widgets: filling them after mounting would
@@ -97,6 +98,9 @@ class CatalogScreen(LabScreen):
         rows = self._visible("")
         self._listed_width = self._width()
         heading, options = self._list_content(rows)
+        # only the rows a terminal can show go into the first frame; the others follow right after it
+        on_screen = options[: max(self.app.size.height, 1)]
+        self._rest_of_list = options[len(on_screen):]
         yield Header()
         with Vertical(id="catalog"):
             with Horizontal(id="filters"):
@@ -106,16 +110,23 @@ class CatalogScreen(LabScreen):
                 yield Static(self._filter_keys_text(), id="filter-keys")
             yield Static(self._tracks_text(), id="tracks")
             yield Static(heading, id="list-heading")
-            yield ExerciseList(*options, id="exercises")
+            yield ExerciseList(*on_screen, id="exercises")
             yield Static(self._info_text_for(len(options)), id="catalog-info")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(ExerciseList).focus()
+        if self._rest_of_list:
+            self.call_after_refresh(self._list_the_rest)
         if self.lab.session is not None:
             self.session_ready(self.lab.session)
         elif self.lab.load_error:
             self.session_failed(self.lab.load_error)
+
+    def _list_the_rest(self) -> None:
+        rest, self._rest_of_list = self._rest_of_list, []
+        if rest:
+            self.query_one(ExerciseList).add_options(rest)
 
     # ------------------------------------------------------------------ data
     def session_ready(self, session: "LabSession") -> None:
@@ -180,6 +191,7 @@ class CatalogScreen(LabScreen):
         rows = self._visible()
         self._listed_width = self._width()
         heading, options = self._list_content(rows)
+        self._rest_of_list = []  # the whole list is set here
         self.query_one("#list-heading", Static).update(heading)
         listing.set_options(options)
         ids = [r.id for r in rows]
