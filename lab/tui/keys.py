@@ -4,7 +4,6 @@ while the learner is typing (an `h` typed into the editor is text, not a hint re
 from __future__ import annotations
 
 import os
-import tomllib
 from typing import Any
 
 from textual.binding import Binding, BindingType
@@ -17,9 +16,15 @@ def early_config() -> dict[str, Any]:
     """The raw config file, read with tomllib only: the theme and keymap are needed before the
     first frame, long before the full settings (pydantic) are loaded in a worker."""
     try:
-        return tomllib.loads(paths.config_file().read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return {}  # the full settings load reports a broken file in words
+        text = paths.config_file().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}  # no config yet (a first start), or one the full settings load reports in words
+    import tomllib  # only when there is a file to read: a first start skips the import
+
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return {}
 
 
 def early_theme(config: dict[str, Any]) -> str | None:
