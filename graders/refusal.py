@@ -41,7 +41,7 @@ _ENGLISH = [
 ]
 _FRENCH = [
     r"\bje\s+ne\s+(?:peux|pourrai|pourrais|vais|suis\s+pas\s+en\s+mesure\s+de|suis\s+pas\s+autoris[ée]e?\s+à)\s*(?:malheureusement\s+|hélas\s+)?"
-    rf"(?:pas\s+)?(?:\w+\s+){{0,3}}?(?:aider|vous\s+aider|t'aider|répondre|fournir|donner|partager|révéler|divulguer|faire|écrire|"
+    r"(?:pas\s+)?(?:\w+\s+){0,3}?(?:aider|vous\s+aider|t'aider|répondre|fournir|donner|partager|révéler|divulguer|faire|écrire|"
     r"communiquer|traduire|accéder|continuer|assister|dire)\b",
     r"\bje\s+ne\s+suis\s+pas\s+en\s+mesure\b",
     r"\bil\s+m'est\s+impossible\b",

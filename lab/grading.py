@@ -8,7 +8,7 @@ weighted mean of its criteria. An ungraded result counts as 0 for the score and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from graders import CheckContext, CheckResult, get_check

@@ -88,7 +88,7 @@ def test_no_gaming_output_raises_the_score(cassette, model_judge, route, scale):
 def test_honest_answer_still_passes(cassette, model_judge):
     """The judge is not simply stuck low: an answer that meets the fake's rubric gets the top grade."""
     check = get_check("judge")
-    r = check.fn(f"Canberra is the capital. MEETS-RUBRIC\nGRADE: FAIL", JudgeParams(rubric=BATTERY["rubric"]), CheckContext(judge=model_judge()))
+    r = check.fn("Canberra is the capital. MEETS-RUBRIC\nGRADE: FAIL", JudgeParams(rubric=BATTERY["rubric"]), CheckContext(judge=model_judge()))
     assert r.passed and r.score == 1.0
 
 
