@@ -329,3 +329,41 @@ def test_every_binding_has_an_id_and_a_tooltip():
             if binding.system:
                 continue
             assert binding.id and binding.tooltip, f"{where}: the binding for {binding.key} needs an id and a tooltip"
+
+
+class _ScriptedJudge:
+    """A judge that answers every request the same way (the exchange is what is under test)."""
+
+    model = "openai/judge"
+
+    def ask(self, messages, *, response_schema=None):
+        return "The answer is written for a child.\nGRADE: PASS"
+
+    def supports_schema(self):
+        return False
+
+
+async def test_an_attempt_shows_what_the_judge_was_sent_and_answered(tmp_path):
+    from fixtures.exercise_files import load, minimal
+    from lab.attempts import Usage, outcome_dict
+    from lab.grading import grade
+    from lab.store import Store
+
+    exercise = load(tmp_path, "kids.j2", minimal(rubric={"criteria": [{"id": "for-kids", "check": "judge", "rubric": "Written for a ten-year-old."}]}))
+    outputs = {"only": ["Plants eat sunlight."]}
+    g = grade(exercise, outputs, judge=_ScriptedJudge())
+    with Store() as store:
+        attempt_id = store.begin_attempt(exercise_id=exercise.id, exercise_hash=exercise.content_hash, track=exercise.track,
+                                         model="openai/echo", api_base=None, prompt="Explain photosynthesis to a child.")
+        store.finish_attempt(attempt_id, status="graded", score=g.score, passed=g.passed,
+                             result=outcome_dict(exercise, "openai/echo", g, outputs, Usage(), attempt_id, 0.1))
+        record = store.attempt(attempt_id)
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        app.push_screen(AttemptScreen(record))
+        await wait_for(pilot, lambda: isinstance(app.screen, AttemptScreen), "the attempt detail")
+        shown = "\n".join(str(w.render()) for w in app.screen.query("Static"))
+        assert "── for-kids · only #1 · openai/judge (final-line) · try 1" in shown
+        assert "The answer is written for a child.\nGRADE: PASS" in shown
+        assert "Written for a ten-year-old." in shown  # the rubric the judge was sent, inside the collapsed section

@@ -166,7 +166,28 @@ class AttemptScreen(LabScreen):
                     yield Markdown(text, classes="output")
             grade = GradeView(id="attempt-grade")
             yield grade
+            yield from self._judge_exchanges()
         yield Footer()
+
+    def _judge_exchanges(self) -> ComposeResult:
+        """What each judge was sent and answered: a learner can see why a model gave the grade it did."""
+        from textual.widgets import Collapsible
+
+        from lab.judging import stored_exchanges
+
+        exchanges = stored_exchanges(self.attempt.result)
+        if not exchanges:
+            return
+        yield Static("[b]Judge[/b]", classes="section")
+        for e in exchanges:
+            where = "all cases" if e["case"] == "*" else f"{e['case']} #{e['sample'] + 1}"
+            yield Static(f"── {e['criterion']} · {where} · {e['model']} ({e['route']}) · try {e['try']}",
+                         classes="output-title", markup=False)
+            with Collapsible(title="What the judge was sent", collapsed=True, classes="judge-sent"):
+                yield Static("\n\n".join(f"[{m.get('role')}]\n{m.get('content')}" for m in e["messages"]), markup=False)
+            yield Static(e["answer"], classes="judge-answer", markup=False)
+            if e.get("problem") and e["try"] > 1:
+                yield Static(f"Unusable answer: {e['problem']}", classes="judge-problem", markup=False)
 
     def on_mount(self) -> None:
         grade = self.query_one(GradeView)
