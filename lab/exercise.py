@@ -180,9 +180,10 @@ def learner_variables(meta: FrontMatter, case_name: str) -> dict[str, Any]:
     """What the learner's text sees: the exercise's vars and the case's vars (case wins), nothing else.
 
     Not the case's name nor the list of cases: a prompt must not be able to tell which case it is in.
+    Nor a var whose name starts with `_`: that is the rubric's (expected answers), like a `_` partial.
     """
     case = next(c for c in meta.cases if c.name == case_name)
-    return {**meta.vars, **case.vars}
+    return {k: v for k, v in {**meta.vars, **case.vars}.items() if not k.startswith("_")}
 
 
 def block_variables(meta: FrontMatter, case_name: str | None, attempt: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from lab.prompts import build_messages, render_text
 from lab.store import Store, iter_outputs
 
 MINIMUM_PER_TRACK = {"prompt-engineering": 12, "ethical-alignment": 8, "adversarial": 8, "data-storytelling": 6}
-TRACKS_FROM_LEVEL_1_TO_5 = ["prompt-engineering", "ethical-alignment", "adversarial"]
+TRACKS_FROM_LEVEL_1_TO_5 = ["prompt-engineering", "ethical-alignment", "adversarial", "data-storytelling"]
 CURRICULUM_DOC = Path(__file__).resolve().parent.parent / "docs" / "curriculum.md"
 
 

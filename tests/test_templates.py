@@ -203,3 +203,13 @@ def test_a_partial_missing_from_the_root_comes_from_the_bundled_curriculum(tmp_p
     (own / "_layout.j2").write_text("{% block brief %}Our own layout: {% block task %}{% endblock %}{% endblock %}", encoding="utf-8")
     exercise = load(own, "copied.j2", minimal(), bundled_layout)
     assert render_text(exercise, "brief") == "Our own layout: T"
+
+
+def test_vars_starting_with_an_underscore_are_for_the_rubric_not_the_learner(tmp_path: Path):
+    front = minimal(vars={"_answers": {"only": "42"}, "topic": "tea"},
+                    rubric={"criteria": [{"id": "right", "check": "contains", "value": "{{ _answers[case] }}"}]})
+    exercise = load(tmp_path, "p.j2", front)
+    assert exercise.criterion_params["right"]["only"].value == "42"  # the rubric sees it
+    with pytest.raises(PromptError) as caught:
+        build_messages(exercise, "The answer is {{ _answers }}")
+    assert str(caught.value) == "Your text uses {{ _answers }}, which is not defined for case 'only'. Names you can use: topic."
