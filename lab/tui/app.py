@@ -146,20 +146,20 @@ class LabApp(App[int]):
     def action_choose_model(self) -> None:
         from lab.tui.screens.model import ModelScreen
 
-        if self.session is None:
-            self.notify("The lab is still loading.", severity="warning")
-            return
-        if not isinstance(self.screen, ModelScreen):
-            self.push_screen(ModelScreen(self.session))
+        self._push_session_screen(ModelScreen)
 
     def action_progress(self) -> None:
         from lab.tui.screens.progress import ProgressScreen
 
+        self._push_session_screen(ProgressScreen)
+
+    def _push_session_screen(self, screen_type: Callable[["LabSession"], Screen[Any]]) -> None:
+        """Open a screen that needs the loaded session, unless it is already on top."""
         if self.session is None:
             self.notify("The lab is still loading.", severity="warning")
             return
-        if not isinstance(self.screen, ProgressScreen):
-            self.push_screen(ProgressScreen(self.session))
+        if not isinstance(self.screen, screen_type):  # type: ignore[arg-type]
+            self.push_screen(screen_type(self.session))
 
     def open_exercise(self, exercise_id: str) -> None:
         from lab.tui.screens.exercise import ExerciseScreen
