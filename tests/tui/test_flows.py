@@ -367,3 +367,17 @@ async def test_an_attempt_shows_what_the_judge_was_sent_and_answered(tmp_path):
         assert "── for-kids · only #1 · openai/judge (final-line) · try 1" in shown
         assert "The answer is written for a child.\nGRADE: PASS" in shown
         assert "Written for a ten-year-old." in shown  # the rubric the judge was sent, inside the collapsed section
+
+
+async def test_reset_asks_first_then_puts_the_starter_back():
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_exercise(pilot, "basics/bullets")
+        starter = screen.starter
+        screen.query_one("#editor", TextArea).load_text("my own careful prompt")
+        await pilot.press("escape", "x")  # leave the editor, then ask for a reset
+        assert editor_text(screen) == "my own careful prompt"
+        assert screen.status_text == "Press x again to replace your prompt with the starter text."
+        await pilot.press("x")
+        assert editor_text(screen) == starter
+        assert screen.status_text == "The starter text is back (ctrl+z undoes)."

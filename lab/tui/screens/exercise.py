@@ -50,7 +50,8 @@ class ExerciseScreen(LabScreen):
         Binding("f2", "hint_anywhere", "Hint", id="exercise.hint-f2", show=False, tooltip="Reveal the next hint, even while typing."),
         Binding("n", "next", "Next", id="exercise.next", tooltip="Open the next exercise (once this one is passed)."),
         Binding("r", "history", "History", id="exercise.history", tooltip="Your attempts at this exercise: open, compare, restore."),
-        Binding("x", "reset", "Reset", id="exercise.reset", show=False, tooltip="Put the starter text back in the editor (undo with ctrl+z)."),
+        Binding("x", "reset", "Reset", id="exercise.reset", show=False,
+                tooltip="Put the starter text back in the editor: press x twice (undo with ctrl+z)."),
     ]
 
     def __init__(self, session: LabSession, exercise: Exercise):
@@ -377,7 +378,18 @@ class ExerciseScreen(LabScreen):
 
         self.app.push_screen(HistoryScreen(self.session, self.exercise), restore)
 
+    RESET_CONFIRM_S = 3.0
+
     def action_reset(self) -> None:
+        """Asks first: a second `x` within a few seconds replaces the prompt with the starter text."""
+        import time
+
+        now = time.monotonic()
+        if now - getattr(self, "_reset_asked_at", -1e9) > self.RESET_CONFIRM_S:
+            self._reset_asked_at = now
+            self._status("Press x again to replace your prompt with the starter text.", "")
+            return
+        self._reset_asked_at = -1e9
         self.set_prompt(self.starter)
         self._status("The starter text is back (ctrl+z undoes).", "")
 
