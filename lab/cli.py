@@ -200,18 +200,24 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _call_config(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    from lab import llm
+NO_MODEL = ("No model chosen: pass --model (e.g. --model openai/gpt-4o-mini, or --model openai/NAME "
+            "--api-base http://127.0.0.1:11434/v1 for a local server), set LAB_MODEL, or pick one in the lab.")
+
+
+def _settings(args: argparse.Namespace) -> Any:
     from lab.config import load_settings
+
+    return load_settings(model=args.model, api_base=args.api_base, judge_model=args.judge_model, timeout=args.timeout)
+
+
+def _call_config(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from lab.errors import LabError
 
-    settings = load_settings(model=args.model, api_base=args.api_base, judge_model=args.judge_model, timeout=args.timeout)
-    if not settings.model:
-        raise LabError("No model chosen: pass --model (e.g. --model openai/gpt-4o-mini, or --model openai/NAME "
-                       "--api-base http://127.0.0.1:11434/v1 for a local server), set LAB_MODEL, or pick one in the lab.")
-    config = llm.CallConfig(settings.model, settings.api_base, settings.timeout, settings.max_retries)
-    judge = llm.CallConfig(settings.judge_model or settings.model, settings.api_base, settings.timeout, settings.max_retries)
-    return settings, config, judge
+    settings = _settings(args)
+    config = settings.call_config()
+    if config is None:
+        raise LabError(NO_MODEL)
+    return settings, config, settings.judge_call_config()
 
 
 def _read_prompt(args: argparse.Namespace) -> str:
@@ -349,9 +355,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.model or args.judge_model:
         from lab.judging import ModelJudge
 
-        args.model = args.model or args.judge_model
-        _, _, judge_config = _call_config(args)
-        judge = ModelJudge(judge_config)
+        judge = ModelJudge(_settings(args).judge_call_config())
     paint = Paint(sys.stdout)
     report: list[dict[str, Any]] = []
     contradictions = undecided = 0

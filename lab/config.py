@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 from pydantic_settings import (
@@ -20,6 +20,9 @@ from pydantic_settings import (
 
 from lab import paths
 from lab.errors import LabError
+
+if TYPE_CHECKING:
+    from lab.llm import CallConfig
 
 
 class Settings(BaseSettings):
@@ -34,6 +37,23 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=2, ge=0, le=10, description="Retries on 429 and 5xx answers, with exponential backoff.")
     concurrency: int = Field(default=4, ge=1, le=32, description="Model calls in flight at once for one attempt.")
     theme: str = Field(default="textual-dark", description="TUI theme.")
+
+    def call_config(self) -> "CallConfig | None":
+        """How attempts call the model (None when no model is chosen)."""
+        from lab.llm import CallConfig
+
+        if not self.model:
+            return None
+        return CallConfig(self.model, self.api_base, self.timeout, self.max_retries)
+
+    def judge_call_config(self) -> "CallConfig | None":
+        """How `judge` criteria call their model: the judge model, else the attempt's model."""
+        from lab.llm import CallConfig
+
+        model = self.judge_model or self.model
+        if not model:
+            return None
+        return CallConfig(model, self.api_base, self.timeout, self.max_retries)
 
     @classmethod
     def settings_customise_sources(

@@ -89,16 +89,10 @@ class LabSession:
         self.reload_settings()
 
     def call_config(self) -> CallConfig | None:
-        s = self.settings
-        if not s.model:
-            return None
-        return CallConfig(s.model, s.api_base, s.timeout, s.max_retries)
+        return self.settings.call_config()
 
     def judge_config(self) -> CallConfig | None:
-        s = self.settings
-        if not s.model:
-            return None
-        return CallConfig(s.judge_model or s.model, s.api_base, s.timeout, s.max_retries)
+        return self.settings.judge_call_config() if self.settings.model else None
 
     # ------------------------------------------------------------------ progress
     def rows(self) -> list[CatalogRow]:
