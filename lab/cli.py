@@ -316,7 +316,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         p = Paint(sys.stdout)
         print()
-        print("\n".join(grade_lines(outcome.grade, p)))
+        print("\n".join(grade_lines(outcome.to_dict(), p)))
         u = outcome.usage
         print(p.dim(f"{u.prompt_tokens} prompt + {u.completion_tokens} completion tokens · ${u.cost_usd:.4f} · {outcome.duration_s:.1f} s · attempt #{outcome.attempt_id}"))
     return EXIT_OK if outcome.grade.passed else EXIT_NOT_PASSED
@@ -423,11 +423,10 @@ def cmd_attempt(args: argparse.Namespace) -> int:
             label = case["name"] if len(outputs) == 1 else f"{case['name']} · sample {n}"
             print(f"\n## Output: {label}\n\n{output}")
     if result.get("criteria"):
+        from lab.report import grade_lines
+
         print("\n## Grade\n")
-        for c in result["criteria"]:
-            flag = "?" if c.get("ungraded") else "✓" if c.get("passed") else "✗"
-            extra = f"  (unstable: passed {c.get('pass_rate', 0):.0%} of samples)" if c.get("unstable") else ""
-            print(f" {flag} {c['id']:<24} {c.get('score', 0):>5.2f}  {c.get('reason', '')}{extra}")
+        print("\n".join(grade_lines(result, paint)))
     for e in exchanges:
         where = e["case"] if e["case"] != "*" else "all cases"
         print(paint.bold(f"\n## Judge · {e['criterion']} · {where} #{e['sample'] + 1} · {e['model']} ({e['route']}) · try {e['try']}"))

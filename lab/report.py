@@ -6,7 +6,6 @@ import os
 import sys
 from typing import Any, Sequence, TextIO
 
-from lab.grading import Grade
 
 
 def use_colour(stream: TextIO) -> bool:
@@ -42,19 +41,19 @@ def mark(passed: bool, ungraded: bool, paint: Paint) -> str:
     return paint.good("✓") if passed else paint.bad("✗")
 
 
-def grade_lines(g: Grade, paint: Paint) -> list[str]:
+def grade_lines(result: dict[str, Any], paint: Paint) -> list[str]:
+    """The rubric of a result as `lab run --json` prints it and the store keeps it."""
     lines = []
-    for c in g.criteria:
-        extra = ""
-        if c.unstable:
-            extra = paint.warn(f"  unstable: passed {c.pass_rate:.0%} of samples")
-        lines.append(f" {mark(c.passed, c.ungraded, paint)} {c.id:<24} {c.score:>5.2f}  ×{c.weight:g}  {c.reason}{extra}")
-        if not c.passed and c.feedback:
-            lines.append(f"   {'':<24}              {paint.dim('→ ' + c.feedback)}")
-    verdict = paint.good("PASSED") if g.passed else paint.bad("NOT PASSED")
-    lines.append(f"Score {g.score:.2f} (pass mark {g.pass_mark:.2f}): {verdict}")
-    if g.ungraded:
-        lines.append(paint.warn(f"Ungraded (counted as 0): {', '.join(g.ungraded)}"))
+    for c in result["criteria"]:
+        extra = paint.warn(f"  unstable: passed {c['pass_rate']:.0%} of samples") if c.get("unstable") else ""
+        lines.append(f" {mark(c['passed'], c.get('ungraded', False), paint)} {c['id']:<24} {c['score']:>5.2f}  ×{c['weight']:g}  {c['reason']}{extra}")
+        if not c["passed"] and c.get("feedback"):
+            lines.append(f"   {'':<24}              {paint.dim('→ ' + c['feedback'])}")
+    verdict = paint.good("PASSED") if result["passed"] else paint.bad("NOT PASSED")
+    lines.append(f"Score {result['score']:.2f} (pass mark {result['pass_mark']:.2f}): {verdict}")
+    ungraded = [c["id"] for c in result["criteria"] if c.get("ungraded")]
+    if ungraded:
+        lines.append(paint.warn(f"Ungraded (counted as 0): {', '.join(ungraded)}"))
     return lines
 
 
