@@ -94,7 +94,8 @@ class ExerciseScreen(LabScreen):
                 yield TextArea(id="editor", soft_wrap=True, tab_behavior="focus", show_line_numbers=False)
                 with Horizontal(id="actions"):
                     yield Button("Send", id="send", variant="primary", compact=True, tooltip="ctrl+j or alt+enter")
-                    yield Static(id="status", markup=False)
+                # full width and as tall as it needs: an error message must be read whole
+                yield Static(id="status", markup=False)
                 with VerticalScroll(id="results"):
                     yield Vertical(id="outputs")
                     yield GradeView(id="grade")
