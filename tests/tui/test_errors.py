@@ -23,6 +23,10 @@ async def failed_send(model: str, api_base: str | None, use_model, monkeypatch=N
         assert editor_text(screen) == PROMPT
         shown = screen.query_one("#status", Static)
         assert str(shown.render()) == status and shown.region.height >= 1  # drawn in place, under the editor
+        r = shown.region
+        rows = screen_text(app).splitlines()[r.y:r.y + r.height]
+        visible = " ".join(row[r.x:r.right] for row in rows)
+        assert " ".join(visible.split()) == " ".join(status.split()), "the message is cut off"
         assert status.split(" ")[0] in screen_text(app)
         assert not screen.query_one("#grade").display
         # the app is still alive: keys still work
