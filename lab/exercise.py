@@ -127,13 +127,16 @@ class Exercise:
     content_hash: str
     blocks: frozenset[str]
     template_name: str
-    skills: tuple[str, ...] = field(default=())
     criterion_params: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
     compiled: Any = field(default=None, compare=False, repr=False)  # lab.templating.CompiledExercise
 
     @property
     def title(self) -> str:
         return self.meta.title
+
+    @property
+    def skills(self) -> tuple[str, ...]:
+        return tuple(self.meta.skills)
 
     @property
     def track(self) -> str:

@@ -237,7 +237,6 @@ def load_exercise(path: Path, root: Path) -> Exercise:
         content_hash=digest.hexdigest()[:16],
         blocks=blocks,
         template_name=rel_name,
-        skills=tuple(meta.skills),
         criterion_params=params,
         compiled=compiled,
     )
