@@ -30,7 +30,7 @@ def test_wheel_holds_every_bundled_exercise_and_partial(wheel: Path):
     expected = {f"lab/_bundled_exercises/{p.relative_to(ROOT / 'exercises').as_posix()}" for p in (ROOT / "exercises").rglob("*.j2")}
     assert expected and expected <= names
     assert any(Path(n).name.startswith("_") for n in expected), "partials (_*.j2) must ship too"
-    assert {"lab/cli.py", "lab/llm.py", "graders/registry.py", "graders/text.py"} <= names
+    assert {"lab/cli/__init__.py", "lab/llm.py", "graders/registry.py", "graders/text.py"} <= names
     assert not any(n.startswith(("tests/", "cassettes/")) for n in names)
 
 

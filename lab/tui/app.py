@@ -8,6 +8,7 @@ comes first simply waits for the import inside its own worker.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import threading
@@ -80,7 +81,7 @@ class LabApp(App[int]):
             return
         self.call_from_thread(self._session_ready, session)
         # warm the other screens' imports while the learner reads the catalog
-        import lab.tui.screens.exercise  # noqa: F401
+        importlib.import_module("lab.tui.screens.exercise")
 
     def _session_ready(self, session: "LabSession") -> None:
         self.session = session

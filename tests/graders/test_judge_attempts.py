@@ -8,7 +8,8 @@ from pathlib import Path
 from fixtures.exercise_files import load, minimal
 from lab import llm
 from lab.attempts import run_attempt
-from lab.cli import _call_config, _parser, main
+from lab.cli import build_parser, main
+from lab.cli.common import call_configs
 from lab.config import save_settings
 from lab.store import Store
 
@@ -82,8 +83,8 @@ def test_lab_attempt_unknown_id(capsys):
 
 def test_judge_model_comes_from_flag_then_environment_then_config_file(monkeypatch):
     def judge_model(*flags: str) -> str:
-        args = _parser().parse_args(["run", "x", "--prompt", "p", "--model", "openai/main", *flags])
-        return _call_config(args)[2].model
+        args = build_parser().parse_args(["run", "x", "--prompt", "p", "--model", "openai/main", *flags])
+        return call_configs(args)[2].model
 
     assert judge_model() == "openai/main"
     save_settings(judge_model="openai/from-file")

@@ -1,0 +1,65 @@
+"""The `lab` command: a thin face over the engine. Nothing here imports litellm; `lab run` and
+`lab check --model` reach it through `lab.llm` only when a model is actually called.
+
+Each module of this package registers its own subcommands (`register(sub, common, model)`) and
+sets `handler` on them, so a new command is a new module and one line in `COMMAND_MODULES`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import TYPE_CHECKING, Sequence
+
+from lab import __version__
+from lab.cli.common import EXIT_BAD, EXIT_OK, exercise_dirs_option, model_options
+
+if TYPE_CHECKING:
+    import argparse
+
+COMMAND_MODULES = ("lab.cli.learning", "lab.cli.authoring")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    # `lab --exercises A list --exercises B` keeps both: a subcommand's defaults would otherwise
+    # overwrite what was given before the subcommand, so each level has its own dest (merged in main)
+    common = exercise_dirs_option("command_exercises")
+    model = model_options()
+    parser = argparse.ArgumentParser(
+        prog="lab", parents=[exercise_dirs_option("exercises")],
+        description="Prompt Lab: practise directing AI systems. Without a command, opens the lab.",
+    )
+    parser.add_argument("--version", action="version", version=f"prompt-lab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub, common, model)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        # `lab` alone opens the lab: parsing options for every command would only delay its first frame
+        from lab.tui.app import run_app
+
+        return run_app(exercise_dirs=[])
+    args = build_parser().parse_args(argv)
+    args.exercises = [*args.exercises, *getattr(args, "command_exercises", [])]
+    from lab.errors import LabError
+
+    try:
+        if args.command is None:
+            from lab.tui.app import run_app
+
+            return run_app(exercise_dirs=args.exercises)
+        return int(args.handler(args))
+    except LabError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return EXIT_BAD
+    except KeyboardInterrupt:
+        print("lab: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK

@@ -1,0 +1,101 @@
+"""What every `lab` command shares: exit codes, the exercise and model options, loading, JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    import argparse
+
+EXIT_OK, EXIT_NOT_PASSED, EXIT_BAD = 0, 1, 2
+
+
+def exercise_dirs_option(dest: str) -> argparse.ArgumentParser:
+    import argparse
+
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--exercises", dest=dest, action="append", default=[], metavar="DIR",
+                         help="an extra exercise folder, searched first (repeatable)")
+    return options
+
+
+def model_options() -> argparse.ArgumentParser:
+    import argparse
+
+    model = argparse.ArgumentParser(add_help=False)
+    model.add_argument("--model", help="litellm model name, e.g. openai/gpt-4o-mini (default: LAB_MODEL, then the config file)")
+    model.add_argument("--api-base", help="base URL of an OpenAI-compatible server (default: LAB_API_BASE)")
+    model.add_argument("--judge-model", help="model for judge criteria (default: LAB_JUDGE_MODEL, then the attempt's model)")
+    model.add_argument("--timeout", type=float, help="seconds to wait for the model (default: LAB_TIMEOUT or 60)")
+    return model
+
+
+def load_exercises(args: argparse.Namespace) -> Any:
+    from lab.loader import load_catalog
+
+    return load_catalog(args.exercises)
+
+
+def warn_problems(catalog: Any) -> None:
+    if catalog.broken_files or catalog.problems:
+        n = len(catalog.broken_files)
+        first = catalog.problems[0] if catalog.problems else None
+        what = f"{n} exercise file(s) could not be loaded" if n else "some exercise files have problems"
+        print(f"lab: {what}; `lab validate` lists every problem.", file=sys.stderr)
+        if first is not None:
+            print(f"  first: {str(first).splitlines()[0]}", file=sys.stderr)
+
+
+def open_store() -> Any:
+    from lab.store import Store
+
+    return Store()
+
+
+def print_json(data: Any, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout  # looked up per call: a default bound at import misses a replaced stdout
+    json.dump(data, stream, ensure_ascii=False, indent=2)
+    stream.write("\n")
+
+
+NO_MODEL = ("No model chosen: pass --model (e.g. --model openai/gpt-4o-mini, or --model openai/NAME "
+            "--api-base http://127.0.0.1:11434/v1 for a local server), set LAB_MODEL, or pick one in the lab.")
+
+
+def settings_from(args: argparse.Namespace) -> Any:
+    from lab.config import load_settings
+
+    return load_settings(model=args.model, api_base=args.api_base, judge_model=args.judge_model, timeout=args.timeout)
+
+
+def call_configs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    from lab.errors import LabError
+
+    settings = settings_from(args)
+    config = settings.call_config()
+    if config is None:
+        raise LabError(NO_MODEL)
+    return settings, config, settings.judge_call_config()
+
+
+def read_prompt(args: argparse.Namespace) -> str:
+    from lab.errors import LabError
+
+    if args.prompt is not None:
+        return str(args.prompt)
+    if args.prompt_file == "-":
+        return sys.stdin.read()
+    try:
+        return Path(args.prompt_file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LabError(f"Cannot read {args.prompt_file}: {exc.strerror}.") from exc
+    except UnicodeDecodeError as exc:
+        raise LabError(f"{args.prompt_file} is not UTF-8 text.") from exc
+
+
+def last_attempt_id(store: Any, exercise_id: str) -> int | None:
+    attempts = store.attempts(exercise_id, limit=1)
+    return attempts[0].id if attempts else None
