@@ -145,7 +145,7 @@ def _call_once(litellm: ModuleType, messages: list[dict[str, str]], config: Call
     if on_delta is None:
         response = litellm.completion(**kwargs)
         if not getattr(response, "choices", None):
-            raise _Malformed("the answer had no choices")
+            raise _Malformed("no choices")
         text = response.choices[0].message.content or ""
         usage = getattr(response, "usage", None)
         return text, _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"), response
@@ -153,16 +153,26 @@ def _call_once(litellm: ModuleType, messages: list[dict[str, str]], config: Call
     stream = litellm.completion(**kwargs)
     chunks = []
     parts: list[str] = []
+    any_choice = False
     try:
         for chunk in stream:
             if cancel is not None and cancel.is_set():
                 raise CancelledError()
             chunks.append(chunk)
             choices = getattr(chunk, "choices", None) or []
+            any_choice = any_choice or bool(choices)
             delta = getattr(choices[0].delta, "content", None) if choices else None
             if delta:
                 parts.append(delta)
                 on_delta(delta)
+    except CancelledError:
+        raise
+    except Exception as exc:
+        if _stream_ended_early(exc):
+            # litellm reports a stream that stops without a finish_reason as a retryable 500: it is
+            # either a completion with nothing in `choices` or a connection cut in mid-answer
+            raise _Malformed("cut" if any_choice else "no choices") from exc
+        raise
     finally:
         close = getattr(stream, "close", None) or getattr(getattr(stream, "completion_stream", None), "close", None)
         if callable(close) and cancel is not None and cancel.is_set():
@@ -171,14 +181,40 @@ def _call_once(litellm: ModuleType, messages: list[dict[str, str]], config: Call
             except Exception:
                 pass
     if not chunks:
-        raise _Malformed("the stream ended before any answer arrived")
+        raise _Malformed("cut")
+    if not parts and not _is_event_stream(stream):
+        # litellm turns a body that is not server-sent events (a proxy's HTML page) into an empty answer
+        # that "stopped": graded, that would score an answer nobody gave
+        raise _Malformed("not a completion")
     response = litellm.stream_chunk_builder(chunks, messages=messages)
     usage = getattr(response, "usage", None) if response is not None else None
     return "".join(parts), _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"), response
 
 
 class _Malformed(Exception):
-    pass
+    """An answer that arrived but holds no completion: `what` is "not a completion", "no choices" or "cut"."""
+
+    def __init__(self, what: str):
+        super().__init__(what)
+        self.what = what
+
+
+def _stream_ended_early(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if "stream ended before a finish_reason" in str(current).lower():
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__ or getattr(current, "original_exception", None)
+    return False
+
+
+def _is_event_stream(stream: Any) -> bool:
+    """Whether the server answered a streamed call with server-sent events (True when it cannot be told)."""
+    headers = (getattr(stream, "_hidden_params", None) or {}).get("additional_headers") or {}
+    content_type = next((str(v) for k, v in headers.items() if k.lower().endswith("content-type")), None)
+    return content_type is None or "event-stream" in content_type.lower()
 
 
 def _tokens(usage: Any, name: str) -> int:
@@ -216,7 +252,12 @@ def describe_error(exc: BaseException, config: CallConfig) -> ModelError:
     text = str(getattr(exc, "message", "") or exc)
     where = config.api_base or provider_of(config.model)
     lowered = text.lower()
+    if isinstance(exc, _Malformed) and exc.what == "no choices":
+        return ModelError(f"{where} sent a completion with no answer in it (its `choices` list is empty); send again, or check the server.", "malformed")
+    if isinstance(exc, _Malformed) and exc.what == "cut":
+        return ModelError(f"{where} closed the connection before the answer was finished; nothing was graded, send again.", "malformed")
     if isinstance(exc, _Malformed) or _caused_by_bad_json(exc) or "expecting value" in lowered or "received response" in lowered \
+            or "empty or invalid response" in lowered \
             or "jsondecodeerror" in lowered or "error parsing chunk" in lowered or isinstance(exc, ValueError) and "json" in lowered:
         # litellm labels an unreadable body as a 500 of its own making: the server's status was not that
         return ModelError(f"{where} sent an answer that could not be read as a chat completion; check that --api-base points at an OpenAI-compatible /v1 endpoint.", "malformed")

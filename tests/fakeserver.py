@@ -14,6 +14,15 @@ What it answers depends on the model name, so a test can pick a behaviour:
   unauthorized   401 with OpenAI's error body
   alternate      the replies in `alternates`, one per request in turn (samples that differ)
   judge-strict   a gullible judge for the anti-gaming battery, see `gullible_judge` below
+  forbidden      403 with OpenAI's error body
+  missing-model  404 "model does not exist"
+  limit-429      429 without Retry-After, every time
+  busy-429       429 with Retry-After: 1, every time
+  unavailable    503, every time
+  not-json       a 200 whose body is HTML, streamed or not (a proxy's error page)
+  empty-choices  a well-formed completion (or stream) whose `choices` list is empty
+  cut-stream     streamed: two events of text, then the connection closes without [DONE]
+  huge           a 1 MB answer
 Run by hand:  python tests/fakeserver.py --port 8000   (then --api-base http://127.0.0.1:8000/v1)
 """
 
@@ -58,7 +67,7 @@ class FakeProvider:
             def do_GET(self) -> None:
                 provider._last = time.monotonic()
                 if self.path.rstrip("/").endswith("/models"):
-                    names = ["echo", "scripted", "flaky-429", "fail-500", "slow", "malformed", "unauthorized", "alternate", "judge-strict"]
+                    names = ["echo", "scripted", "alternate", "judge-strict", *FAULTS]
                     self._json(200, {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": "fake"} for n in names]})
                 else:
                     self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
@@ -143,8 +152,17 @@ class FakeProvider:
         if model == "fail-500":
             handler._json(500, {"error": {"message": "The server had an error while processing your request.", "type": "server_error"}})
             return
-        if model == "unauthorized":
-            handler._json(401, {"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error", "code": "invalid_api_key"}})
+        if model in _ERRORS:
+            status, message, kind, headers = _ERRORS[model]
+            handler._json(status, {"error": {"message": message, "type": kind}}, headers)
+            return
+        if model == "not-json":
+            data = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+            handler.send_response(200)
+            handler.send_header("content-type", "text/html")
+            handler.send_header("content-length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
             return
         if model == "flaky-429" and key not in self._seen:
             self._seen.add(key)
@@ -152,7 +170,7 @@ class FakeProvider:
             return
         if model == "slow":
             time.sleep(self.slow_seconds)
-        text = self.reply_for(body)
+        text = HUGE_ANSWER if model == "huge" else self.reply_for(body)
         prompt_tokens = sum(len(str(m.get("content") or "").split()) for m in body.get("messages") or [])
         completion_tokens = len(text.split())
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}
@@ -164,6 +182,10 @@ class FakeProvider:
             handler.send_header("content-length", str(len(data)))
             handler.end_headers()
             handler.wfile.write(data)
+            return
+        if model == "empty-choices" and not body.get("stream"):
+            handler._json(200, {"id": "chatcmpl-fake", "object": "chat.completion", "created": created, "model": model,
+                                "choices": [], "usage": usage})
             return
         if not body.get("stream"):
             handler._json(200, {
@@ -182,13 +204,27 @@ class FakeProvider:
             handler.wfile.flush()
 
         base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": created, "model": model}
+        if model == "empty-choices":
+            event({**base, "choices": [], "usage": usage})
+            handler.wfile.write(b"data: [DONE]\n\n")
+            handler.wfile.flush()
+            return
         event({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
         if model == "malformed":
             event(b"{not json")
             return
+        if model == "cut-stream":
+            event({**base, "choices": [{"index": 0, "delta": {"content": "The answer begins "}, "finish_reason": None}]})
+            event({**base, "choices": [{"index": 0, "delta": {"content": "and then"}, "finish_reason": None}]})
+            handler.close_connection = True
+            handler.connection.shutdown(2)  # mid-answer: no finish_reason, no [DONE]
+            return
         words = text.split(" ")
-        pieces = [" ".join(words[i : i + 3]) + (" " if i + 3 < len(words) else "") for i in range(0, len(words), 3)] or [""]
+        per_event = 512 if model == "huge" else 3  # 1 MB in 256 events of 4 KB, as a fast model would send it
+        pieces = [" ".join(words[i : i + per_event]) + (" " if i + per_event < len(words) else "")
+                  for i in range(0, len(words), per_event)] or [""]
         for piece in pieces:
+            self._last = time.monotonic()
             event({**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
         event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         if (body.get("stream_options") or {}).get("include_usage"):
@@ -196,6 +232,18 @@ class FakeProvider:
         handler.wfile.write(b"data: [DONE]\n\n")
         handler.wfile.flush()
 
+
+# model -> (status, message, error type, headers): answers that are an HTTP error every time
+_ERRORS: dict[str, tuple[int, str, str, dict[str, str]]] = {
+    "unauthorized": (401, "Incorrect API key provided.", "invalid_request_error", {}),
+    "forbidden": (403, "You are not allowed to sample from this model.", "permission_error", {}),
+    "missing-model": (404, "The model `missing-model` does not exist or you do not have access to it.", "invalid_request_error", {}),
+    "limit-429": (429, "Rate limit reached. Please try again.", "rate_limit_error", {}),
+    "busy-429": (429, "Rate limit reached. Please try again in 1s.", "rate_limit_error", {"retry-after": "1"}),
+    "unavailable": (503, "The server is overloaded or not ready yet.", "server_error", {}),
+}
+HUGE_ANSWER = " ".join(f"w{i:06d}" for i in range(131072))  # 1 MB of words that never repeat a chunk
+FAULTS = ["flaky-429", "fail-500", "slow", "malformed", *_ERRORS, "not-json", "empty-choices", "cut-stream", "huge"]
 
 JUDGE_MARKER = "MEETS-RUBRIC"
 _OPEN = re.compile(r"<(candidate-[0-9a-f]+)>")

@@ -97,6 +97,36 @@ def test_malformed_body_is_one_clear_sentence_and_not_retried(cassette, api_base
     assert calls(cassette) == 1  # an unreadable answer does not get better by asking again
 
 
+NOT_A_COMPLETION = "sent an answer that could not be read as a chat completion; check that --api-base points at an OpenAI-compatible /v1 endpoint."
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
+def test_html_body_is_malformed_not_an_empty_answer(cassette, api_base, streamed):
+    with pytest.raises(ModelError) as caught:
+        llm.complete(HELLO, config(api_base, "openai/not-json", max_retries=2), on_delta=(lambda d: None) if streamed else None)
+    assert caught.value.kind == "malformed"
+    assert str(caught.value) == f"{api_base} {NOT_A_COMPLETION}"
+    assert calls(cassette) == 1
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streamed"])
+def test_empty_choices_is_malformed_not_an_empty_answer(cassette, api_base, streamed):
+    with pytest.raises(ModelError) as caught:
+        llm.complete(HELLO, config(api_base, "openai/empty-choices", max_retries=2), on_delta=(lambda d: None) if streamed else None)
+    assert caught.value.kind == "malformed"
+    assert str(caught.value) == f"{api_base} sent a completion with no answer in it (its `choices` list is empty); send again, or check the server."
+    assert calls(cassette) == 1
+
+
+def test_stream_cut_mid_answer_is_not_an_answer(cassette, api_base):
+    deltas: list[str] = []
+    with pytest.raises(ModelError) as caught:
+        llm.complete(HELLO, config(api_base, "openai/cut-stream", max_retries=2), on_delta=deltas.append)
+    assert caught.value.kind == "malformed"
+    assert str(caught.value) == f"{api_base} closed the connection before the answer was finished; nothing was graded, send again."
+    assert calls(cassette) == 1  # the learner saw part of an answer stream; a retry would print it twice
+
+
 def test_401_says_the_key_was_refused(cassette, api_base):
     with pytest.raises(ModelError) as caught:
         llm.complete(HELLO, config(api_base, "openai/unauthorized", max_retries=2))
