@@ -41,7 +41,7 @@ JUDGED = minimal(rubric={"criteria": [{"id": "names-canberra", "check": "judge",
 @pytest.mark.parametrize(("judge", "said"), [
     ("openai/not-json", "sent an answer that could not be read as a chat completion; check that --api-base points at an OpenAI-compatible /v1 endpoint."),
     ("openai/empty-choices", "sent a completion with no answer in it (its `choices` list is empty); send again, or check the server."),
-])
+], ids=["openai/not-json", "openai/empty-choices"])
 def test_malformed_judge_answer_leaves_the_criterion_ungraded(cassette, api_base, tmp_path: Path, judge, said):
     exercise = load(tmp_path, "t/judged.j2", JUDGED)
     with Store() as store:
