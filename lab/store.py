@@ -7,8 +7,10 @@ endpoint loses nothing: the learner's text is on disk before the first byte goes
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -56,6 +58,19 @@ MIGRATIONS: list[str] = [
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's transaction (a migration, a classmate's attempt)
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration, one by one: `executescript` would COMMIT the transaction they belong in."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+    if pending.strip():
+        yield pending.strip()
 
 
 def now() -> str:
@@ -114,14 +129,28 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10, isolation_level=None)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")  # a busy database waits, not fails
+            self._use_wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise LabError(f"{self.path}: the progress database cannot be opened ({exc}); move it aside or set LAB_HOME to another folder.") from exc
+
+    def _use_wal(self) -> None:
+        """Switch a new database to WAL. The switch takes an exclusive lock that SQLite does not wait
+        for (no busy handler), so a first run racing another one retries until the other is done."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02 + random.random() * 0.05)
 
     def close(self) -> None:
         with self._lock:
@@ -139,18 +168,24 @@ class Store:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def _migrate(self) -> None:
+        """Bring the schema up to date in ONE write transaction, reading `user_version` inside it: ten
+        first runs at once serialise on the write lock, and each after the first finds nothing to do."""
         with self._lock:
-            version = self.schema_version
-            if version > SCHEMA_VERSION:
-                raise LabError(f"{self.path} was written by a newer Prompt Lab (schema {version}, this one knows {SCHEMA_VERSION}); upgrade Prompt Lab.")
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                # one transaction per step: a failed migration leaves the previous version intact
-                try:
-                    self._db.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[target - 1]}; PRAGMA user_version = {target}; COMMIT;")
-                except sqlite3.Error:
-                    if self._db.in_transaction:
-                        self._db.execute("ROLLBACK")
-                    raise
+            try:
+                self._db.execute("BEGIN IMMEDIATE")  # waits (busy_timeout) for another process's migration
+                version = self.schema_version
+                if version > SCHEMA_VERSION:
+                    raise LabError(f"{self.path} was written by a newer Prompt Lab (schema {version}, this one knows {SCHEMA_VERSION}); upgrade Prompt Lab.")
+                for target in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _statements(MIGRATIONS[target - 1]):
+                        self._db.execute(statement)
+                if version != SCHEMA_VERSION:
+                    self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")  # a failed migration leaves the previous version intact
+                raise
 
     def _transaction(self) -> "_Tx":
         return _Tx(self._db, self._lock)

@@ -187,3 +187,32 @@ def test_cancel_if_running_marks_an_abandoned_attempt_but_never_a_finished_one(s
     assert store.cancel_if_running(graded, "too late") is False
     assert (store.attempt(running).status, store.attempt(running).error) == ("cancelled", "The lab was closed while the model was answering.")
     assert (store.attempt(graded).status, store.attempt(graded).error) == ("graded", None)
+
+
+# ------------------------------------------------------------------ many processes, one fresh database
+
+OPEN_AND_RECORD = """
+import sys, time
+from lab.store import Store
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))  # every process opens the fresh database at the same moment
+with Store() as store:
+    store.begin_attempt(exercise_id="x", exercise_hash="h", track="t", model="m", api_base=None, prompt=sys.argv[1])
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_ten_first_runs_at_once_all_record_their_attempt(lab_home: Path, round_: int):
+    import subprocess
+    import sys
+
+    start = time.time() + 1.5  # the interpreters start in under a second; then all open together
+    procs = [subprocess.Popen([sys.executable, "-c", OPEN_AND_RECORD, f"learner {n}", str(start)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(10)]
+    results = [p.communicate(timeout=60) for p in procs]
+    assert [err for _, err in results if err] == []
+    assert [p.returncode for p in procs] == [0] * 10
+    with Store() as store:
+        assert sorted(a.prompt for a in store.attempts()) == sorted(f"learner {n}" for n in range(10))
+        assert store.schema_version == SCHEMA_VERSION
