@@ -7,7 +7,9 @@ endpoint loses nothing: the learner's text is on disk before the first byte goes
 from __future__ import annotations
 
 import json
+import os
 import random
+import socket
 import sqlite3
 import threading
 import time
@@ -56,9 +58,62 @@ MIGRATIONS: list[str] = [
         revealed    INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 2: an attempt knows the process running it, so one whose process died (kill -9, a power cut) can be
+    # marked `interrupted` on the next start; SQLite cannot widen a CHECK, hence the copy
+    """
+    CREATE TABLE attempts_v2 (
+        id                INTEGER PRIMARY KEY,
+        exercise_id       TEXT NOT NULL,
+        exercise_hash     TEXT NOT NULL,
+        track             TEXT NOT NULL,
+        model             TEXT NOT NULL,
+        api_base          TEXT,
+        prompt            TEXT NOT NULL,
+        samples           INTEGER NOT NULL DEFAULT 1,
+        hints_used        INTEGER NOT NULL DEFAULT 0,
+        status            TEXT NOT NULL DEFAULT 'running'
+                          CHECK (status IN ('running', 'graded', 'failed', 'cancelled', 'interrupted')),
+        error             TEXT,
+        score             REAL,
+        passed            INTEGER,
+        prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd          REAL NOT NULL DEFAULT 0,
+        duration_s        REAL,
+        result            TEXT,
+        started_at        TEXT NOT NULL,
+        finished_at       TEXT,
+        owner_pid         INTEGER,
+        owner_host        TEXT
+    );
+    INSERT INTO attempts_v2 (id, exercise_id, exercise_hash, track, model, api_base, prompt, samples, hints_used, status, error,
+                             score, passed, prompt_tokens, completion_tokens, cost_usd, duration_s, result, started_at, finished_at)
+        SELECT id, exercise_id, exercise_hash, track, model, api_base, prompt, samples, hints_used, status, error,
+               score, passed, prompt_tokens, completion_tokens, cost_usd, duration_s, result, started_at, finished_at FROM attempts;
+    DROP TABLE attempts;
+    ALTER TABLE attempts_v2 RENAME TO attempts;
+    CREATE INDEX attempts_by_exercise ON attempts (exercise_id, id);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's transaction (a migration, a classmate's attempt)
+
+
+INTERRUPTED = "The lab stopped (its process ended) while the model was answering; the prompt is kept, send it again."
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process with that number: alive
+        return True
+    except OSError:
+        return False
+    return True
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -99,6 +154,8 @@ class AttemptRecord:
     result: dict[str, Any] | None
     started_at: str
     finished_at: str | None
+    owner_pid: int | None = None
+    owner_host: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "AttemptRecord":
@@ -136,6 +193,7 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
+            self.interrupted_on_open = self._mark_interrupted()
         except sqlite3.DatabaseError as exc:
             raise LabError(f"{self.path}: the progress database cannot be opened ({exc}); move it aside or set LAB_HOME to another folder.") from exc
 
@@ -187,6 +245,21 @@ class Store:
                     self._db.execute("ROLLBACK")  # a failed migration leaves the previous version intact
                 raise
 
+    def _mark_interrupted(self) -> list[int]:
+        """Mark `interrupted` the running attempts whose process is gone; returns their ids.
+
+        Only processes on this host can be checked; an attempt from before schema 2 has no owner and
+        cannot still be running in a process that knows schema 2, so it is marked too."""
+        host = socket.gethostname()
+        with self._transaction():
+            rows = self._db.execute("SELECT id, owner_pid, owner_host FROM attempts WHERE status='running'").fetchall()
+            dead = [r["id"] for r in rows
+                    if r["owner_pid"] is None or r["owner_host"] == host and not _process_alive(int(r["owner_pid"]))]
+            for attempt_id in dead:
+                self._db.execute("UPDATE attempts SET status='interrupted', error=?, finished_at=? WHERE id=? AND status='running'",
+                                 (INTERRUPTED, now(), attempt_id))
+        return dead
+
     def _transaction(self) -> "_Tx":
         return _Tx(self._db, self._lock)
 
@@ -195,9 +268,9 @@ class Store:
                       prompt: str, samples: int = 1, hints_used: int = 0) -> int:
         with self._transaction():
             cursor = self._db.execute(
-                "INSERT INTO attempts (exercise_id, exercise_hash, track, model, api_base, prompt, samples, hints_used, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (exercise_id, exercise_hash, track, model, api_base, prompt, samples, hints_used, now()),
+                "INSERT INTO attempts (exercise_id, exercise_hash, track, model, api_base, prompt, samples, hints_used, started_at,"
+                " owner_pid, owner_host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (exercise_id, exercise_hash, track, model, api_base, prompt, samples, hints_used, now(), os.getpid(), socket.gethostname()),
             )
             return int(cursor.lastrowid or 0)
 
@@ -243,7 +316,7 @@ class Store:
     def progress(self) -> dict[str, ExerciseProgress]:
         rows = self._db.execute(
             "SELECT exercise_id, COUNT(*) AS n, MAX(score) AS best, MAX(COALESCE(passed, 0)) AS passed, MAX(started_at) AS last"
-            " FROM attempts WHERE status != 'running' GROUP BY exercise_id"
+            " FROM attempts WHERE status NOT IN ('running', 'interrupted') GROUP BY exercise_id"
         )
         return {r["exercise_id"]: ExerciseProgress(r["exercise_id"], r["n"], r["best"], bool(r["passed"]), r["last"]) for r in rows}
 

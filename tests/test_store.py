@@ -216,3 +216,60 @@ def test_ten_first_runs_at_once_all_record_their_attempt(lab_home: Path, round_:
     with Store() as store:
         assert sorted(a.prompt for a in store.attempts()) == sorted(f"learner {n}" for n in range(10))
         assert store.schema_version == SCHEMA_VERSION
+
+
+# ------------------------------------------------------------------ attempts of a process that died
+
+
+@pytest.mark.live
+def test_kill_9_in_mid_call_leaves_an_interrupted_attempt_with_its_prompt(tmp_path: Path, live_provider, lab_home: Path, capsys):
+    import subprocess
+    import sys
+
+    from fixtures.exercise_files import write_exercise
+    from lab.cli import main
+    from lab.store import INTERRUPTED
+
+    live_provider.slow_seconds = 30.0
+    write_exercise(tmp_path / "ex", "t/slow.j2", minimal())
+    run = subprocess.Popen([sys.executable, "-m", "lab", "run", "t/slow", "--exercises", str(tmp_path / "ex"), "--prompt", "keep me",
+                            "--model", "openai/slow", "--api-base", live_provider.url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(3000):
+        if live_provider.requests or run.poll() is not None:
+            break
+        time.sleep(0.01)
+    assert live_provider.requests, "lab run never called the model"
+    run.kill()  # SIGKILL: no handler runs, the attempt stays `running` on disk
+    run.wait()
+    with sqlite3.connect(lab_home / "lab.db") as raw:
+        assert raw.execute("SELECT status FROM attempts").fetchall() == [("running",)]
+    with Store() as store:
+        [record] = store.attempts("t/slow")
+        assert (record.status, record.error, record.prompt) == ("interrupted", INTERRUPTED, "keep me")
+        assert store.interrupted_on_open == [record.id]
+        assert "t/slow" not in store.progress()  # not a try that failed the learner
+    assert main(["attempt", str(record.id)]) == 0
+    shown = capsys.readouterr().out
+    assert f"Attempt #{record.id} · t/slow · openai/slow · interrupted" in shown and "## Prompt\n\nkeep me" in shown
+
+
+def test_a_running_attempt_of_a_living_process_is_left_running(store: Store):
+    attempt_id = store.begin_attempt(exercise_id="x", exercise_hash="h", track="t", model="m", api_base=None, prompt="p")
+    with Store() as other:  # a second lab open at the same time (this process is alive)
+        assert other.interrupted_on_open == [] and other.attempt(attempt_id).status == "running"
+
+
+def test_schema_1_is_migrated_keeping_attempts(tmp_path: Path):
+    path = tmp_path / "lab.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+        db.execute("INSERT INTO attempts (exercise_id, exercise_hash, track, model, prompt, status, score, passed, started_at)"
+                   " VALUES ('x', 'h', 't', 'm', 'graded one', 'graded', 1.0, 1, '2026-01-01T00:00:00+00:00')")
+        db.execute("INSERT INTO attempts (exercise_id, exercise_hash, track, model, prompt, started_at)"
+                   " VALUES ('x', 'h', 't', 'm', 'left running', '2026-01-01T00:00:00+00:00')")
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        graded, running = sorted(store.attempts(), key=lambda a: a.id)
+        assert (graded.prompt, graded.status, graded.passed) == ("graded one", "graded", True)
+        assert (running.prompt, running.status) == ("left running", "interrupted")
+        assert store.progress()["x"].attempts == 1

@@ -22,7 +22,7 @@ from lab.tui.screens.base import LabScreen, stylesheet
 from lab.tui.session import LabSession
 from lab.tui.widgets.grade import GradeView
 
-STATUS_WORDS = {"graded": "graded", "failed": "failed", "cancelled": "cancelled", "running": "unfinished"}
+STATUS_WORDS = {"graded": "graded", "failed": "failed", "cancelled": "cancelled", "interrupted": "interrupted", "running": "unfinished"}
 
 
 def verdict(attempt: AttemptRecord) -> str:
