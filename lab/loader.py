@@ -6,6 +6,7 @@ A broken file never stops the others: `load_catalog` collects every problem and 
 from __future__ import annotations
 
 import difflib
+import errno
 import fnmatch
 import hashlib
 import os
@@ -45,7 +46,7 @@ def exercise_roots(extra: Sequence[str | Path] = ()) -> list[Path]:
     roots.append(paths.bundled_exercises_dir())
     unique: list[Path] = []
     for root in roots:
-        resolved = root.resolve()
+        resolved = Path(os.path.realpath(root))  # Path.resolve() raises on a symlink loop
         if resolved not in unique:
             unique.append(resolved)
     return unique
@@ -53,13 +54,87 @@ def exercise_roots(extra: Sequence[str | Path] = ()) -> list[Path]:
 
 def discover(root: Path) -> list[Path]:
     """Exercise files under `root`: every `*.j2` not starting with `_`, outside hidden folders."""
-    found = []
-    for path in root.rglob("*.j2"):
-        rel = path.relative_to(root)
-        if path.name.startswith("_") or any(part.startswith(".") for part in rel.parts):
+    return search(root)[0]
+
+
+def search(root: Path) -> tuple[list[Path], list[Problem]]:
+    """The exercise files under `root`, and one problem for each path that cannot be searched or read
+    as a file (a symlink loop, a dangling link, a folder named `x.j2`, an unreadable folder).
+
+    Symlinked folders are followed, but each real folder once: a link back to an ancestor is a loop."""
+    found: list[Path] = []
+    problems: list[Problem] = []
+
+    def unreadable(error: OSError) -> None:
+        problems.append(Problem(Path(error.filename or root), None, f"cannot read the folder: {error.strerror}",
+                                "check its permissions, or move it out of the exercise folder"))
+
+    seen: dict[tuple[int, int], str] = {}  # (device, inode) of each real folder searched
+    for folder, dirs, files in os.walk(root, onerror=unreadable, followlinks=True):
+        here = Path(folder)
+        try:
+            stat = here.stat()
+        except OSError:
+            dirs[:] = []
             continue
-        found.append(path)
-    return sorted(found)
+        if (stat.st_dev, stat.st_ino) in seen:  # a second link to a folder searched already
+            dirs[:] = []
+            continue
+        real = os.path.realpath(here)
+        seen[(stat.st_dev, stat.st_ino)] = real
+        kept = []
+        for name in sorted(dirs):
+            child = here / name
+            if name.startswith(".") or not _reachable(child, problems):
+                continue
+            target = os.path.realpath(child)
+            if _is_ancestor(target, real):
+                problems.append(Problem(child, None, f"symlink loop: this link leads back to {target}, a folder that contains it; it is skipped",
+                                        "remove the link, or point it outside the exercise folder"))
+                continue
+            if name.endswith(".j2") and not name.startswith("_"):
+                problems.append(Problem(child, None, "a folder named like an exercise file: only files ending in .j2 are exercises",
+                                        "rename the folder (its .j2 files inside are still found)"))
+            kept.append(name)
+        dirs[:] = kept
+        for name in sorted(files):
+            path = here / name
+            if not name.endswith(".j2") or name.startswith("_"):
+                if os.path.islink(path) and not os.path.exists(path) and _loops(path):
+                    _reachable(path, problems)  # a link looping on itself (a folder's, most likely): one problem
+                continue
+            if _reachable(path, problems):
+                found.append(path)
+    return sorted(found), problems
+
+
+def _reachable(path: Path, problems: list[Problem]) -> bool:
+    """Whether a link (or plain path) can be followed; a problem for a loop or a dangling link."""
+    try:
+        os.stat(path)
+        return True
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            problems.append(Problem(path, None, "symlink loop: following this link leads back to itself",
+                                    "remove the link, or point it at a real file or folder"))
+        elif os.path.islink(path):
+            problems.append(Problem(path, None, f"the link points at {os.readlink(path)}, which does not exist",
+                                    "remove the link, or point it at a real file or folder"))
+        else:
+            problems.append(Problem(path, None, f"cannot read: {exc.strerror}", "check its permissions"))
+        return False
+
+
+def _loops(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
+def _is_ancestor(candidate: str, of: str) -> bool:
+    return of == candidate or of.startswith(candidate.rstrip(os.sep) + os.sep)
 
 
 @dataclass
@@ -87,7 +162,7 @@ class Catalog:
 def _id_for(path: Path, roots: Iterable[Path]) -> str | None:
     for root in roots:
         try:
-            return path.resolve().relative_to(root).with_suffix("").as_posix()
+            return Path(os.path.realpath(path)).relative_to(root).with_suffix("").as_posix()
         except ValueError:
             continue
     return None
@@ -104,7 +179,10 @@ def load_catalog(extra_roots: Sequence[str | Path] = ()) -> Catalog:
             if root != paths.bundled_exercises_dir().resolve():
                 problems.append(Problem(root, None, "exercise folder not found", "check the path given to --exercises or LAB_EXERCISES"))
             continue
-        for path in discover(root):
+        files, unsearchable = search(root)
+        problems.extend(unsearchable)
+        broken.extend(p.path for p in unsearchable)
+        for path in files:
             try:
                 exercise = load_exercise(path, root)
             except ExerciseError as exc:
@@ -131,9 +209,16 @@ def load_paths(targets: Sequence[str | Path], extra_roots: Sequence[str | Path] 
     broken: list[Path] = []
     roots: list[Path] = []
     for target in targets:
-        target = Path(target).expanduser().resolve()
+        given = Path(target).expanduser()
+        target = Path(os.path.realpath(given))  # never raises: Path.resolve() does on a symlink loop
+        if not _reachable(given, problems):
+            broken.append(given)
+            continue
         if target.is_dir():
-            files, root = discover(target), _root_of(target, known) or target
+            files, unsearchable = search(target)
+            problems.extend(unsearchable)
+            broken.extend(p.path for p in unsearchable)
+            root = _root_of(target, known) or target
         elif target.is_file():
             files, root = [target], _root_of(target, known) or target.parent
         else:
@@ -179,7 +264,7 @@ class _Collector:
 
 def load_exercise(path: Path, root: Path) -> Exercise:
     """Load and fully validate one exercise file; raises `ExerciseError` listing every problem."""
-    path, root = path.resolve(), root.resolve()
+    path, root = Path(os.path.realpath(path)), Path(os.path.realpath(root))
     out = _Collector(path)
     try:
         raw = path.read_bytes()

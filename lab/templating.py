@@ -7,6 +7,7 @@ by blank lines before Jinja sees a file, so Jinja's line numbers are the file's 
 
 from __future__ import annotations
 
+import os
 import re
 import types
 from dataclasses import dataclass
@@ -76,7 +77,11 @@ class RootLoader(BaseLoader):
         path = self.path_of(template)
         if not path.is_file():
             raise TemplateNotFound(template)
-        text = path.read_text(encoding="utf-8-sig")
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:  # an unreadable partial is a problem of the file using it
+            why = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+            raise TemplateError(f"cannot read '{template}': {why}") from None
         try:
             source = split_front_matter(text).template_source
         except UnclosedFrontMatter:
@@ -101,7 +106,7 @@ _root_environments: dict[Path, SandboxedEnvironment] = {}
 
 
 def root_environment(root: Path) -> SandboxedEnvironment:
-    root = root.resolve()
+    root = Path(os.path.realpath(root))
     env = _root_environments.get(root)
     if env is None:
         bundled = paths.bundled_exercises_dir().resolve()

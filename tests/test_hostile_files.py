@@ -1,0 +1,53 @@
+"""Hostile exercise folders: symlink loops, recursive includes, and a walk over every kind of broken file.
+
+Each bad path is one problem naming the file (and the line, where there is one); its siblings still load,
+and no command shows a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fixtures.exercise_files import minimal, write_exercise
+from lab.cli import main
+from lab.loader import load_catalog, load_paths
+
+
+def assert_no_traceback(text: str) -> None:
+    assert "Traceback" not in text and "Error:" not in text.replace("lab: ", ""), text
+
+
+@pytest.fixture
+def looped(tmp_path: Path) -> Path:
+    root = tmp_path / "course"
+    write_exercise(root, "t/good.j2", minimal(title="Still loads"))
+    os.symlink("..", root / "t" / "up")  # a folder that contains itself
+    os.symlink("self.j2", root / "t" / "self.j2")  # an exercise file that is a link to itself
+    os.symlink("ring", root / "t" / "ring")  # a link to itself with a folder's name
+    return root
+
+
+def test_symlink_loops_are_one_problem_each_and_siblings_load(looped: Path):
+    for catalog in (load_catalog([looped]), load_paths([looped])):
+        assert "t/good" in {e.id for e in catalog.exercises}
+        mine = sorted((str(p.path.relative_to(looped)), p.message) for p in catalog.problems if str(p.path).startswith(str(looped)))
+        assert mine == [
+            ("t/ring", "symlink loop: following this link leads back to itself"),
+            ("t/self.j2", "symlink loop: following this link leads back to itself"),
+            ("t/up", f"symlink loop: this link leads back to {looped}, a folder that contains it; it is skipped"),
+        ]
+
+
+@pytest.mark.parametrize("command", [["list"], ["validate"], ["show", "t/good"], ["validate", "{root}/t/self.j2"]])
+def test_every_command_survives_a_symlink_loop(looped: Path, capsys, command: list[str]):
+    argv = [part.format(root=looped) for part in command]
+    code = main([*argv, "--exercises", str(looped)])
+    out, err = capsys.readouterr()
+    assert_no_traceback(out + err)
+    if argv[0] == "validate":
+        assert code == 2 and "symlink loop" in out
+    else:
+        assert code == 0 and ("t/good" in out or "Do the task." in out)
