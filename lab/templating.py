@@ -157,6 +157,43 @@ class ExtendsLoop(TemplateSyntaxError):
     """Layouts that extend each other, so no chain of `{% extends %}` ever ends."""
 
 
+class IncludeLoop(TemplateSyntaxError):
+    """Files that `{% include %}` (or import) each other, so rendering would never end."""
+
+
+MAX_INCLUDE_DEPTH = 20  # partials nest a few levels deep; a chain this long is a mistake (or a loop by variable)
+
+
+@lru_cache(maxsize=512)
+def _included_names(env: SandboxedEnvironment, source: str, filename: str) -> tuple[tuple[str, int], ...]:
+    """The files a template includes or imports by a fixed name, with the tag's line."""
+    if "include" not in source and "import" not in source:
+        return ()
+    tree = env.parse(source, name=filename, filename=filename)
+    found = []
+    for node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport)):
+        target = node.template
+        names = [target.value] if isinstance(target, nodes.Const) else \
+            [item.value for item in target.items if isinstance(item, nodes.Const)] if isinstance(target, (nodes.List, nodes.Tuple)) else []
+        found += [(name, node.lineno) for name in names if isinstance(name, str)]
+    return tuple(found)
+
+
+def _check_includes(env: SandboxedEnvironment, name: str, path: tuple[str, ...] = ()) -> None:
+    """Follow every fixed-name include from `name`; raise IncludeLoop at the tag that closes a loop."""
+    path = path + (name,)
+    try:
+        source, filename, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+    except TemplateNotFound:
+        return  # reported where the template is rendered, with its block and case
+    for included, line in _included_names(env, source, filename):
+        if included in path or len(path) >= MAX_INCLUDE_DEPTH:
+            what = "includes itself" if included == name else "files include each other in a loop" if included in path \
+                else f"includes are nested more than {MAX_INCLUDE_DEPTH} deep"
+            raise IncludeLoop(f"{what}: {' → '.join(path + (included,))}", line, filename, filename)
+        _check_includes(env, included, path)
+
+
 @dataclass(frozen=True)
 class CompiledExercise:
     """An exercise template with its inheritance chain resolved."""
@@ -185,10 +222,13 @@ class CompiledExercise:
         # Top-level `{% import %}` and `{% set %}` run in a file's body, not in its blocks: run the bodies
         # of the chain once with every block silenced, so the names they define exist for the block.
         context.blocks = {name: [_silent_block] for name in blocks}
-        for _ in template.root_render_func(context):
-            pass
-        context.blocks = blocks  # the whole chain, so `super()` works
-        return "".join(blocks[block][0](context)).strip()
+        try:
+            for _ in template.root_render_func(context):
+                pass
+            context.blocks = blocks  # the whole chain, so `super()` works
+            return "".join(blocks[block][0](context)).strip()
+        except RecursionError:  # an include chosen by a variable that leads back to itself: no static check sees it
+            raise TemplateError(f"templates include each other without end while rendering block '{block}'") from None
 
 
 def _silent_block(context: Any) -> Iterator[str]:
@@ -211,6 +251,8 @@ def compile_exercise(root: Path, name: str) -> CompiledExercise:
             raise ExtendsLoop(f"layouts extend each other in a loop: {' -> '.join(chain + [parent])}", line, filename, filename)
         chain.append(parent)
         current = parent
+    for template_name in chain:
+        _check_includes(env, template_name)
     return CompiledExercise(env, name, tuple(chain))
 
 
@@ -241,6 +283,8 @@ def describe_template_error(exc: BaseException, root: Path | None = None) -> tup
                 f"partials are looked up from the exercise root{where}; check the name, or give the course's top folder with --exercises")
     if isinstance(exc, SecurityError):
         return (f"template error: the sandbox refused an operation ({exc})", "exercise templates cannot reach Python internals; use plain Jinja filters and variables")
+    if isinstance(exc, IncludeLoop):
+        return (f"template error: {exc.message}", "remove the {% include %} on that line, or include a file that does not lead back here")
     if isinstance(exc, ExtendsLoop):
         return (f"template error: {exc.message}", "remove one of these {% extends %} tags: a layout chain must end in a layout that extends nothing")
     if isinstance(exc, TemplateSyntaxError):

@@ -51,3 +51,41 @@ def test_every_command_survives_a_symlink_loop(looped: Path, capsys, command: li
         assert code == 2 and "symlink loop" in out
     else:
         assert code == 0 and ("t/good" in out or "Do the task." in out)
+
+
+# ------------------------------------------------------------------ includes that never end
+
+INCLUDING = "{% block brief %}Do the task.\n{% include '_b.j2' %}{% endblock %}\n"
+
+
+def test_an_include_of_itself_is_reported_with_the_chain_file_and_line(tmp_path: Path):
+    root = tmp_path / "course"
+    write_exercise(root, "t/a.j2", minimal(), INCLUDING)
+    (root / "_b.j2").write_text("A partial\nthat includes\n{% include '_b.j2' %}\n", encoding="utf-8")
+    write_exercise(root, "t/good.j2", minimal(title="Still loads"))
+    catalog = load_catalog([root])
+    assert "t/good" in {e.id for e in catalog.exercises}
+    [problem] = [p for p in catalog.problems if str(p.path).startswith(str(root))]
+    assert (problem.path, problem.line) == (root / "_b.j2", 3)
+    assert problem.message == "template error: includes itself: t/a.j2 → _b.j2 → _b.j2"
+    assert "remove the {% include %} on that line" in problem.fix
+
+
+def test_files_including_each_other_are_a_loop(tmp_path: Path):
+    root = tmp_path / "course"
+    write_exercise(root, "t/a.j2", minimal(), INCLUDING)
+    (root / "_b.j2").write_text("{% include '_c.j2' %}\n", encoding="utf-8")
+    (root / "_c.j2").write_text("\n{% import '_b.j2' as b %}\n", encoding="utf-8")
+    [problem] = [p for p in load_catalog([root]).problems if str(p.path).startswith(str(root))]
+    assert (problem.path, problem.line) == (root / "_c.j2", 2)
+    assert problem.message == "template error: files include each other in a loop: t/a.j2 → _b.j2 → _c.j2 → _b.j2"
+
+
+def test_an_include_by_variable_that_recurses_is_a_problem_not_a_crash(tmp_path: Path, capsys):
+    root = tmp_path / "course"
+    write_exercise(root, "t/a.j2", minimal(vars={"part": "_b.j2"}), "{% block brief %}{% include part %}{% endblock %}\n")
+    (root / "_b.j2").write_text("again {% include part %}\n", encoding="utf-8")
+    assert main(["validate", str(root)]) == 2
+    out, err = capsys.readouterr()
+    assert_no_traceback(out + err)
+    assert "template error: templates include each other without end while rendering block 'brief'" in out
