@@ -287,7 +287,7 @@ def load_exercise(path: Path, root: Path) -> Exercise:
     try:
         data, lines = yamlines.load(split.front_matter, split.front_matter_line)
     except yamlines.YamlProblem as exc:
-        raise ExerciseError([Problem(path, exc.line, f"front matter is not valid YAML: {exc}",
+        raise ExerciseError([Problem(path, exc.line, f"front matter is not valid YAML: {exc}", exc.fix or
                                      "check indentation and quoting on that line (quote values containing ': ' or starting with '{')")]) from None
     out.lines = lines
     if not isinstance(data, dict):

@@ -28,9 +28,29 @@ _FastLoader = _without_yes_no(yaml.CSafeLoader) if getattr(yaml, "__with_libyaml
 
 
 class YamlProblem(ValueError):
-    def __init__(self, message: str, line: int):
+    def __init__(self, message: str, line: int, fix: str = ""):
         super().__init__(message)
         self.line = line
+        self.fix = fix
+
+
+# constructs whose start the parser remembers (the context mark) when their end never comes
+_OPENERS = {"while parsing a flow sequence": ("[", "]"), "while parsing a flow mapping": ("{", "}"),
+            "while scanning a quoted scalar": (None, None)}
+
+
+def _unclosed(exc: yaml.MarkedYAMLError, text: str, first_line: int) -> YamlProblem | None:
+    """The mistake is where an unclosed `[`, `{` or quote starts, not where the parser gave up."""
+    opener = _OPENERS.get(exc.context or "")
+    start, end = exc.context_mark, exc.problem_mark
+    if opener is None or start is None or end is None or start.line == end.line:
+        return None
+    opened, closer = opener
+    if opened is None:
+        opened = closer = text[start.index] if start.index < len(text) else '"'
+    line, gave_up = first_line + start.line, first_line + end.line
+    return YamlProblem(f"the `{opened}` opened on line {line} is never closed (the parser gave up on line {gave_up}: {exc.problem})",
+                       line, f"close it with `{closer}` on line {line}, or put the whole value in quotes if the `{opened}` is text")
 
 
 def load(text: str, first_line: int) -> tuple[Any, dict[Path_, int]]:
@@ -49,6 +69,9 @@ def _load(loader_class: type, text: str, first_line: int) -> tuple[Any, dict[Pat
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
+        unclosed = _unclosed(exc, text, first_line)
+        if unclosed is not None:
+            raise unclosed from None
         mark = exc.problem_mark or exc.context_mark
         line = first_line + (mark.line if mark else 0)
         raise YamlProblem(f"{exc.problem or exc.context}", line) from None

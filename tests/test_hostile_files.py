@@ -89,3 +89,23 @@ def test_an_include_by_variable_that_recurses_is_a_problem_not_a_crash(tmp_path:
     out, err = capsys.readouterr()
     assert_no_traceback(out + err)
     assert "template error: templates include each other without end while rendering block 'brief'" in out
+
+
+# ------------------------------------------------------------------ where a YAML mistake is
+
+
+@pytest.mark.parametrize(("line", "opened", "closer", "gave_up", "why"), [
+    ("level: [1", "[", "]", 5, "expected ',' or ']', but got ':'"),
+    ("level: {n: 1", "{", "}", 5, "expected ',' or '}', but got ':'"),
+    ('title: "A test', '"', '"', 8, "found unexpected end of stream"),
+], ids=["sequence", "mapping", "quote"])
+def test_an_unclosed_construct_is_reported_where_it_opens(tmp_path: Path, line: str, opened: str, closer: str, gave_up: int, why: str):
+    text = f"---\nformat: 1\ntitle: A test exercise\n{line}\ncases:\n  - name: only\nrubric: {{criteria: [{{id: a, check: contains, value: x}}]}}\n---\n{{% block brief %}}Do.{{% endblock %}}\n"
+    if opened == '"':
+        text = text.replace("title: A test exercise\n", "").replace("format: 1\n", "format: 1\nlevel: 1\n")
+    path = tmp_path / "t.j2"
+    path.write_text(text, encoding="utf-8")
+    [problem] = load_paths([path]).problems
+    assert problem.line == 4 == text.splitlines().index(line) + 1
+    assert problem.message == f"front matter is not valid YAML: the `{opened}` opened on line 4 is never closed (the parser gave up on line {gave_up}: {why})"
+    assert problem.fix == f"close it with `{closer}` on line 4, or put the whole value in quotes if the `{opened}` is text"
