@@ -157,6 +157,10 @@ class ExtendsLoop(TemplateSyntaxError):
     """Layouts that extend each other, so no chain of `{% extends %}` ever ends."""
 
 
+class MissingLayout(TemplateSyntaxError):
+    """An `{% extends %}` naming a file the root (and the bundled curriculum) does not have."""
+
+
 class IncludeLoop(TemplateSyntaxError):
     """Files that `{% include %}` (or import) each other, so rendering would never end."""
 
@@ -249,6 +253,10 @@ def compile_exercise(root: Path, name: str) -> CompiledExercise:
         parent, line = found
         if parent in chain:
             raise ExtendsLoop(f"layouts extend each other in a loop: {' -> '.join(chain + [parent])}", line, filename, filename)
+        try:
+            env.loader.get_source(env, parent)  # type: ignore[union-attr]
+        except TemplateNotFound:
+            raise MissingLayout(f"no file '{parent}' in this exercise root (the layout this {{% extends %}} names)", line, filename, filename) from None
         chain.append(parent)
         current = parent
     for template_name in chain:
@@ -283,6 +291,10 @@ def describe_template_error(exc: BaseException, root: Path | None = None) -> tup
                 f"partials are looked up from the exercise root{where}; check the name, or give the course's top folder with --exercises")
     if isinstance(exc, SecurityError):
         return (f"template error: the sandbox refused an operation ({exc})", "exercise templates cannot reach Python internals; use plain Jinja filters and variables")
+    if isinstance(exc, MissingLayout):
+        where = f" ({root})" if root else ""
+        return (f"template error: {exc.message}",
+                f"layouts are looked up from the exercise root{where}; check the name, or give the course's top folder with --exercises")
     if isinstance(exc, IncludeLoop):
         return (f"template error: {exc.message}", "remove the {% include %} on that line, or include a file that does not lead back here")
     if isinstance(exc, ExtendsLoop):

@@ -109,3 +109,11 @@ def test_an_unclosed_construct_is_reported_where_it_opens(tmp_path: Path, line: 
     assert problem.line == 4 == text.splitlines().index(line) + 1
     assert problem.message == f"front matter is not valid YAML: the `{opened}` opened on line 4 is never closed (the parser gave up on line {gave_up}: {why})"
     assert problem.fix == f"close it with `{closer}` on line 4, or put the whole value in quotes if the `{opened}` is text"
+
+
+def test_a_missing_layout_names_the_line_of_its_extends(tmp_path: Path):
+    path = write_exercise(tmp_path, "t/e.j2", minimal(), "\n{% extends '_nope.j2' %}\n{% block brief %}Do.{% endblock %}\n")
+    [problem] = load_paths([path]).problems
+    assert (problem.path, problem.line) == (path, path.read_text(encoding="utf-8").splitlines().index("{% extends '_nope.j2' %}") + 1)
+    assert problem.message == "template error: no file '_nope.j2' in this exercise root (the layout this {% extends %} names)"
+    assert problem.fix == f"layouts are looked up from the exercise root ({path.parent}); check the name, or give the course's top folder with --exercises"
