@@ -83,6 +83,42 @@ def provider_of(model: str) -> str:
     return model.split("/", 1)[0] if "/" in model else "openai"
 
 
+MODEL_NAME_HELP = "litellm names models provider/model, e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest or ollama_chat/llama3.2"
+
+
+def model_name_shape_problem(model: str) -> str | None:
+    """What is plainly wrong with a model name typed by hand, without importing litellm (None if nothing).
+
+    Stricter than litellm, which also accepts a few bare names: a typed name must say its provider.
+    """
+    name = (model or "").strip()
+    if not name or any(c.isspace() for c in name):
+        return f"'{model}' is not a model name (no spaces allowed): {MODEL_NAME_HELP}."
+    provider, _, rest = name.partition("/")
+    if not rest or not provider:
+        return f"'{model}' needs its provider in front: {MODEL_NAME_HELP}."
+    return None
+
+
+def model_name_problem(model: str) -> str | None:
+    """Why litellm cannot route `model` (one sentence, nothing sent), or None when it can.
+
+    Asks litellm's own router, so it imports litellm: call it where a model is about to be called.
+    """
+    name = (model or "").strip()
+    if not name or any(c.isspace() for c in name):
+        return f"'{model}' is not a model name: {MODEL_NAME_HELP}."
+    litellm = load_litellm()
+    try:
+        litellm.get_llm_provider(name)
+    except Exception:
+        provider = name.split("/", 1)[0] if "/" in name else None
+        if provider:
+            return f"'{model}' is not a model litellm knows: there is no provider '{provider}'; {MODEL_NAME_HELP}."
+        return f"'{model}' is not a model litellm knows: it needs its provider in front; {MODEL_NAME_HELP}."
+    return None
+
+
 def missing_key(config: CallConfig) -> str | None:
     """The environment variable a hosted model needs but lacks (None for local servers)."""
     if config.api_base:
@@ -103,10 +139,13 @@ def complete(
 
     Raises ModelError (one plain sentence) or CancelledError. Never returns partial text as a success.
     """
+    litellm = load_litellm()
+    problem = model_name_problem(config.model)
+    if problem:
+        raise ModelError(problem, kind="bad_model")
     variable = missing_key(config)
     if variable:
         raise ModelError(f"No API key for {config.model}: set {variable} in your environment (keys are never stored).", kind="auth")
-    litellm = load_litellm()
     started = time.monotonic()
     retries = 0
     while True:
@@ -225,6 +264,8 @@ def describe_error(exc: BaseException, config: CallConfig) -> ModelError:
         return ModelError(f"Could not reach {where}: is the server running and the address right?", "connection", status)
     if name in ("Timeout", "APITimeoutError", "ReadTimeout", "TimeoutException") or "timed out" in lowered or "timeout" in name.lower():
         return ModelError(f"{config.model} did not answer within {config.timeout:g} s; try again, or raise the timeout (LAB_TIMEOUT).", "timeout", status)
+    if "llm provider not provided" in lowered:  # litellm's own 400, raised before anything is sent
+        return ModelError(f"'{config.model}' is not a model litellm knows; {MODEL_NAME_HELP}.", "bad_model", status)
     if name == "AuthenticationError" or status == 401:
         return ModelError(f"{where} refused the API key for {config.model} (401); check the key in your environment.", "auth", 401)
     if name == "PermissionDeniedError" or status == 403:
@@ -240,8 +281,6 @@ def describe_error(exc: BaseException, config: CallConfig) -> ModelError:
     if name == "BadRequestError" or status == 400:
         detail = text.split(" - ", 1)[-1].strip()[:200]
         return ModelError(f"{where} rejected the request (400): {detail}", "bad_request", 400)
-    if "llm provider not provided" in lowered or "provider" in lowered and "not" in lowered and "model" in lowered:
-        return ModelError(f"litellm does not recognise '{config.model}'; write it as provider/model, e.g. openai/gpt-4o-mini or ollama_chat/llama3.2.", "bad_request", status)
     short = text.splitlines()[0][:200] if text else name
     return ModelError(f"The call to {config.model} failed: {short}", "error", status)
 

@@ -191,7 +191,11 @@ async def test_free_text_model_is_checked_before_saving():
         await wait_for(pilot, lambda: isinstance(app.screen, ModelScreen), "the model screen")
         app.screen.query_one("#model-name", Input).value = "gpt 4"
         await pilot.press("ctrl+s")
-        assert "has no spaces" in screen_text(app)
+        assert "no spaces allowed" in screen_text(app)
+        app.screen.query_one("#model-name", Input).value = "haiku"
+        await pilot.press("ctrl+s")
+        assert "'haiku' needs its provider in front: litellm names models provider/model" in screen_text(app).replace("\n", " ")
+        assert isinstance(app.screen, ModelScreen)
         app.screen.query_one("#model-name", Input).value = "ollama_chat/llama3.2"
         app.screen.query_one("#model-base", Input).value = "localhost:11434"
         await pilot.press("ctrl+s")

@@ -111,8 +111,13 @@ class ModelScreen(LabScreen):
         if not model:
             status.update("Type a model name first, e.g. openai/gpt-4o-mini.")
             return
-        if any(ch.isspace() for ch in model):
-            status.update("A model name has no spaces: write it as provider/model, e.g. openai/gpt-4o-mini.")
+        from lab import llm
+
+        problem = llm.model_name_shape_problem(model)
+        if problem is None and llm.is_loaded():  # litellm's own router, when it costs nothing to ask
+            problem = llm.model_name_problem(model)
+        if problem:
+            status.update(problem)
             return
         if base and not base.startswith(("http://", "https://")):
             status.update("The API base must be a URL starting with http:// or https://.")
