@@ -51,6 +51,17 @@ async def test_open_type_send_and_read_the_grade(cassette, api_base, use_model):
         outputs = [str(m.source) for m in screen.query(".output")]
         assert "- version control one\n- two\n- three" in outputs[0].strip() or any("version control one" in o for o in outputs)
         assert editor_text(screen) == GOOD  # the prompt stays
+        # the raw text the checks graded, bullets and all; `t` renders it as Markdown and back
+        screen.query_one("#results").anchor(False)
+        screen.query(".output").first().scroll_visible(animate=False, top=True)
+        await pilot.pause()
+        assert "- version control one" in screen_text(app)
+        await pilot.press("escape", "t")
+        await pilot.pause()
+        assert "- version control one" not in screen_text(app) and "version control one" in screen_text(app)
+        await pilot.press("t")
+        await pilot.pause()
+        assert "- version control one" in screen_text(app)
     with Store() as store:
         attempt = store.attempts("basics/bullets")[0]
     assert attempt.status == "graded" and attempt.passed and attempt.prompt == GOOD and attempt.model == "openai/echo"
