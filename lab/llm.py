@@ -152,7 +152,7 @@ def complete(
         if cancel is not None and cancel.is_set():
             raise CancelledError()
         try:
-            text, usage_in, usage_out, response = _call_once(litellm, messages, config, on_delta, cancel)
+            text, usage_in, usage_out, response = _call_cancellable(litellm, messages, config, on_delta, cancel)
             break
         except CancelledError:
             raise
@@ -173,6 +173,36 @@ def complete(
     return Completion(text, usage_in, usage_out, _cost(litellm, response, config), time.monotonic() - started, retries)
 
 
+def _call_cancellable(litellm: ModuleType, messages: list[dict[str, str]], config: CallConfig,
+                      on_delta: Callable[[str], None] | None, cancel: threading.Event | None) -> tuple[str, int, int, Any]:
+    """`_call_once`, but `cancel` ends the wait at once in every phase, even before the first byte.
+
+    The call runs in a daemon thread: a blocked read cannot be interrupted from outside, so the caller
+    stops waiting, and the thread closes the stream as soon as it has one (no more tokens are read).
+    """
+    if cancel is None:
+        return _call_once(litellm, messages, config, on_delta, None)
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def call() -> None:
+        try:
+            outcome.append((True, _call_once(litellm, messages, config, on_delta, cancel)))
+        except BaseException as exc:  # handed to the caller's thread, which raises it
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    threading.Thread(target=call, name="lab-model-call", daemon=True).start()
+    while not done.wait(0.05):
+        if cancel.is_set():
+            raise CancelledError()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
 def _call_once(litellm: ModuleType, messages: list[dict[str, str]], config: CallConfig,
                on_delta: Callable[[str], None] | None, cancel: threading.Event | None) -> tuple[str, int, int, Any]:
     kwargs: dict[str, Any] = dict(config.params)
@@ -190,6 +220,9 @@ def _call_once(litellm: ModuleType, messages: list[dict[str, str]], config: Call
         return text, _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"), response
     kwargs.update(stream=True, stream_options={"include_usage": True})
     stream = litellm.completion(**kwargs)
+    if cancel is not None and cancel.is_set():  # cancelled while waiting for the headers: read nothing
+        _close(stream)
+        raise CancelledError()
     chunks = []
     parts: list[str] = []
     try:
@@ -203,17 +236,22 @@ def _call_once(litellm: ModuleType, messages: list[dict[str, str]], config: Call
                 parts.append(delta)
                 on_delta(delta)
     finally:
-        close = getattr(stream, "close", None) or getattr(getattr(stream, "completion_stream", None), "close", None)
-        if callable(close) and cancel is not None and cancel.is_set():
-            try:
-                close()
-            except Exception:
-                pass
+        if cancel is not None and cancel.is_set():
+            _close(stream)
     if not chunks:
         raise _Malformed("the stream ended before any answer arrived")
     response = litellm.stream_chunk_builder(chunks, messages=messages)
     usage = getattr(response, "usage", None) if response is not None else None
     return "".join(parts), _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"), response
+
+
+def _close(stream: Any) -> None:
+    close = getattr(stream, "close", None) or getattr(getattr(stream, "completion_stream", None), "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            pass
 
 
 class _Malformed(Exception):
