@@ -399,3 +399,20 @@ async def test_reset_asks_first_then_puts_the_starter_back():
         await pilot.press("x")
         assert editor_text(screen) == starter
         assert screen.status_text == "The starter text is back (ctrl+z undoes)."
+
+
+@pytest.mark.live
+async def test_ctrl_j_right_after_a_paste_sends_what_the_editor_holds(live_provider, use_model):
+    from textual import events
+
+    use_model("openai/echo", live_provider.url)
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_exercise(pilot, "basics/greeting")
+        await type_prompt(pilot, screen, "before the paste")
+        # the terminal delivers the paste and the key in one read: the key must not overtake the paste
+        app.post_message(events.Paste(" and the pasted part"))
+        app.post_message(events.Key("ctrl+j", None))
+        await wait_for(pilot, lambda: screen.runs_started and not screen.running, "the run to finish", 30)
+    with Store() as store:
+        assert store.attempts("basics/greeting")[0].prompt == "before the paste and the pasted part"

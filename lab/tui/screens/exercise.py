@@ -223,6 +223,11 @@ class ExerciseScreen(LabScreen):
             self.action_send()
 
     def action_send(self) -> None:
+        # a priority key overtakes a paste still queued for the editor: read the text once the editor
+        # has handled what it was sent before the key, so what is sent is what the editor holds
+        self.query_one("#editor", TextArea).call_later(self._send)
+
+    def _send(self) -> None:
         if self.running:
             self._status("A run is in flight: escape cancels it.", "-error")
             return
