@@ -416,3 +416,36 @@ async def test_ctrl_j_right_after_a_paste_sends_what_the_editor_holds(live_provi
         await wait_for(pilot, lambda: screen.runs_started and not screen.running, "the run to finish", 30)
     with Store() as store:
         assert store.attempts("basics/greeting")[0].prompt == "before the paste and the pasted part"
+
+
+async def test_model_picker_highlights_the_first_row_and_filters_as_one_types(monkeypatch):
+    from lab import models
+    from lab.models import ModelChoice
+
+    base = "http://127.0.0.1:8000/v1"
+    listed = [ModelChoice("hosted_vllm/echo", base, "vLLM on 127.0.0.1:8000"),
+              ModelChoice("openai/echo", base, f"the configured API base {base}")]
+    monkeypatch.setattr(models, "probe_local", lambda servers, api_base, budget_s: listed)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    monkeypatch.setattr("lab.tui.screens.model.discover", models.discover)
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModelScreen) and app.screen.choices, "the models")
+        screen = app.screen
+        assert [c.model for c in screen.choices].count("openai/echo") + [c.model for c in screen.choices].count("hosted_vllm/echo") == 1
+        options = screen.query_one(OptionList)
+        assert options.highlighted == 0
+        await pilot.press("enter")  # no arrow key first
+        assert screen.query_one("#model-name", Input).value == "hosted_vllm/echo"
+        screen.query_one(OptionList).focus()
+        await pilot.press(*"haiku")
+        await pilot.pause()
+        assert screen.query_one("#model-name", Input).value == "haiku"
+        shown = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert shown and all("haiku" in s for s in shown)
+        assert options.highlighted == 0
+        await pilot.press("enter")
+        assert screen.query_one("#model-name", Input).value == "anthropic/claude-3-5-haiku-latest"
