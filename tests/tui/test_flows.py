@@ -449,3 +449,28 @@ async def test_model_picker_highlights_the_first_row_and_filters_as_one_types(mo
         assert options.highlighted == 0
         await pilot.press("enter")
         assert screen.query_one("#model-name", Input).value == "anthropic/claude-3-5-haiku-latest"
+
+
+def _wholly_in_view(screen, widget_id: str) -> bool:
+    widget, task = screen.query_one(widget_id), screen.query_one("#task")
+    view = task.content_region
+    return widget.region.height > 0 and view.y <= widget.region.y and widget.region.bottom <= view.bottom
+
+
+@pytest.mark.live
+async def test_revealed_hints_and_the_solution_scroll_wholly_into_view(live_provider, use_model):
+    use_model("openai/echo", live_provider.url)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_exercise(pilot, "basics/bullets")
+        await pilot.press("escape", "h", "h")
+        await pilot.pause(0.3)
+        assert "Hint 2/2" in screen_text(app) and "surrounds them." in screen_text(app)  # its last line
+        assert _wholly_in_view(screen, "#hints")
+        screen.query_one("#task").scroll_home(animate=False)
+        await pilot.press("e")
+        await type_prompt(pilot, screen, GOOD)
+        await send_and_wait(pilot, screen)
+        assert screen.passed
+        await pilot.pause(0.3)
+        assert _wholly_in_view(screen, "#solution")

@@ -315,6 +315,7 @@ class ExerciseScreen(LabScreen):
         if outcome.grade.passed:
             self.passed = True
             self._show_solution()
+            self._bring_into_view("#solution")
             nxt = self.session.next_exercise(self.exercise.id)
             tail = " The model solution is on the left; n opens the next exercise." if nxt else " The model solution is on the left."
             self._status(f"Passed with {outcome.grade.score:.2f}!{tail}", "-success")
@@ -371,8 +372,14 @@ class ExerciseScreen(LabScreen):
         if shown == before:
             self.notify("Every hint is already shown.")
         else:
-            self.query_one("#hints").scroll_visible()
+            self._bring_into_view("#hints")
         self.refresh_bindings()
+
+    def _bring_into_view(self, selector: str) -> None:
+        """Scroll the task column until `selector` shows whole, once its new text has been laid out
+        (scrolling at once would use its old height and show only its first line)."""
+        widget = self.query_one(selector)
+        self.call_after_refresh(widget.scroll_visible, animate=False)
 
     def action_hint_anywhere(self) -> None:
         self.action_hint()
