@@ -474,3 +474,27 @@ async def test_revealed_hints_and_the_solution_scroll_wholly_into_view(live_prov
         assert screen.passed
         await pilot.pause(0.3)
         assert _wholly_in_view(screen, "#solution")
+
+
+def test_score_chart_scales_from_zero_to_one():
+    from lab.tui.widgets.chart import score_bars
+
+    assert score_bars([0.56, 1.0, 0.0], height=4, width=5) == [" █ ", "▂█ ", "██ ", "██ "]
+    assert score_bars([0.56, 1.0], height=2, width=40) == ["▁▁ ██", "██ ██"]
+    assert score_bars([0.5] * 50, height=1, width=10) == ["▄" * 10]
+
+
+async def test_progress_chart_draws_a_low_score_above_the_baseline(seeded):
+    from lab.tui.widgets.chart import ScoreChart
+
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen), "the progress screen")
+        chart = app.screen.query_one("#chart", ScoreChart)
+        lowest = min(chart.scores)
+        assert 0 < lowest < 1
+        column = chart.scores.index(lowest) * 3  # bars two cells wide, one apart
+        drawn = str(chart.render()).splitlines()
+        assert drawn[-1][column] != " "  # not drawn as zero
