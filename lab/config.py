@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     model: str | None = Field(default=None, description="litellm model name used for attempts, e.g. openai/gpt-4o-mini.")
     api_base: str | None = Field(default=None, description="Base URL of an OpenAI-compatible server (Ollama, vLLM, LM Studio, a LiteLLM proxy).")
     judge_model: str | None = Field(default=None, description="Model for `judge` criteria; defaults to the attempt's model.")
+    judge_api_base: str | None = Field(default=None, description="Base URL of the judge's server; defaults to `api_base` when the judge is of the attempt's provider, else none (a hosted API). `none` forces a hosted API.")
     timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for a model before giving up.")
     max_retries: int = Field(default=2, ge=0, le=10, description="Retries on 429 and 5xx answers, with exponential backoff.")
     concurrency: int = Field(default=4, ge=1, le=32, description="Model calls in flight at once for one attempt.")
@@ -47,13 +48,22 @@ class Settings(BaseSettings):
         return CallConfig(self.model, self.api_base, self.timeout, self.max_retries)
 
     def judge_call_config(self) -> "CallConfig | None":
-        """How `judge` criteria call their model: the judge model, else the attempt's model."""
+        """How `judge` criteria call their model: the judge model, else the attempt's model, at the judge's
+        own API base (`judge_api_base`), else the learner's when the judge has the learner's provider."""
         from lab.llm import CallConfig
+
+        from lab.llm import provider_of
 
         model = self.judge_model or self.model
         if not model:
             return None
-        return CallConfig(model, self.api_base, self.timeout, self.max_retries)
+        if self.judge_api_base:
+            base = None if self.judge_api_base.lower() == "none" else self.judge_api_base
+        elif self.model and provider_of(model) == provider_of(self.model):
+            base = self.api_base  # the learner's own server, which serves this provider's models
+        else:
+            base = None  # a judge of another provider is not on the learner's (local) server
+        return CallConfig(model, base, self.timeout, self.max_retries)
 
     @classmethod
     def settings_customise_sources(

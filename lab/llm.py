@@ -83,6 +83,42 @@ def provider_of(model: str) -> str:
     return model.split("/", 1)[0] if "/" in model else "openai"
 
 
+MODEL_NAME_HELP = "litellm names models provider/model, e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest or ollama_chat/llama3.2"
+
+
+def model_name_shape_problem(model: str) -> str | None:
+    """What is plainly wrong with a model name typed by hand, without importing litellm (None if nothing).
+
+    Stricter than litellm, which also accepts a few bare names: a typed name must say its provider.
+    """
+    name = (model or "").strip()
+    if not name or any(c.isspace() for c in name):
+        return f"'{model}' is not a model name (no spaces allowed): {MODEL_NAME_HELP}."
+    provider, _, rest = name.partition("/")
+    if not rest or not provider:
+        return f"'{model}' needs its provider in front: {MODEL_NAME_HELP}."
+    return None
+
+
+def model_name_problem(model: str) -> str | None:
+    """Why litellm cannot route `model` (one sentence, nothing sent), or None when it can.
+
+    Asks litellm's own router, so it imports litellm: call it where a model is about to be called.
+    """
+    name = (model or "").strip()
+    if not name or any(c.isspace() for c in name):
+        return f"'{model}' is not a model name: {MODEL_NAME_HELP}."
+    litellm = load_litellm()
+    try:
+        litellm.get_llm_provider(name)
+    except Exception:
+        provider = name.split("/", 1)[0] if "/" in name else None
+        if provider:
+            return f"'{model}' is not a model litellm knows: there is no provider '{provider}'; {MODEL_NAME_HELP}."
+        return f"'{model}' is not a model litellm knows: it needs its provider in front; {MODEL_NAME_HELP}."
+    return None
+
+
 def missing_key(config: CallConfig) -> str | None:
     """The environment variable a hosted model needs but lacks (None for local servers)."""
     if config.api_base:
@@ -103,17 +139,20 @@ def complete(
 
     Raises ModelError (one plain sentence) or CancelledError. Never returns partial text as a success.
     """
+    litellm = load_litellm()
+    problem = model_name_problem(config.model)
+    if problem:
+        raise ModelError(problem, kind="bad_model")
     variable = missing_key(config)
     if variable:
         raise ModelError(f"No API key for {config.model}: set {variable} in your environment (keys are never stored).", kind="auth")
-    litellm = load_litellm()
     started = time.monotonic()
     retries = 0
     while True:
         if cancel is not None and cancel.is_set():
             raise CancelledError()
         try:
-            text, usage_in, usage_out, response = _call_once(litellm, messages, config, on_delta, cancel)
+            text, usage_in, usage_out, response = _call_cancellable(litellm, messages, config, on_delta, cancel)
             break
         except CancelledError:
             raise
@@ -134,6 +173,36 @@ def complete(
     return Completion(text, usage_in, usage_out, _cost(litellm, response, config), time.monotonic() - started, retries)
 
 
+def _call_cancellable(litellm: ModuleType, messages: list[dict[str, str]], config: CallConfig,
+                      on_delta: Callable[[str], None] | None, cancel: threading.Event | None) -> tuple[str, int, int, Any]:
+    """`_call_once`, but `cancel` ends the wait at once in every phase, even before the first byte.
+
+    The call runs in a daemon thread: a blocked read cannot be interrupted from outside, so the caller
+    stops waiting, and the thread closes the stream as soon as it has one (no more tokens are read).
+    """
+    if cancel is None:
+        return _call_once(litellm, messages, config, on_delta, None)
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def call() -> None:
+        try:
+            outcome.append((True, _call_once(litellm, messages, config, on_delta, cancel)))
+        except BaseException as exc:  # handed to the caller's thread, which raises it
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    threading.Thread(target=call, name="lab-model-call", daemon=True).start()
+    while not done.wait(0.05):
+        if cancel.is_set():
+            raise CancelledError()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
 def _call_once(litellm: ModuleType, messages: list[dict[str, str]], config: CallConfig,
                on_delta: Callable[[str], None] | None, cancel: threading.Event | None) -> tuple[str, int, int, Any]:
     kwargs: dict[str, Any] = dict(config.params)
@@ -151,6 +220,9 @@ def _call_once(litellm: ModuleType, messages: list[dict[str, str]], config: Call
         return text, _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"), response
     kwargs.update(stream=True, stream_options={"include_usage": True})
     stream = litellm.completion(**kwargs)
+    if cancel is not None and cancel.is_set():  # cancelled while waiting for the headers: read nothing
+        _close(stream)
+        raise CancelledError()
     chunks = []
     parts: list[str] = []
     any_choice = False
@@ -174,12 +246,8 @@ def _call_once(litellm: ModuleType, messages: list[dict[str, str]], config: Call
             raise _Malformed("cut" if any_choice else "no choices") from exc
         raise
     finally:
-        close = getattr(stream, "close", None) or getattr(getattr(stream, "completion_stream", None), "close", None)
-        if callable(close) and cancel is not None and cancel.is_set():
-            try:
-                close()
-            except Exception:
-                pass
+        if cancel is not None and cancel.is_set():
+            _close(stream)
     if not chunks:
         raise _Malformed("cut")
     if not parts and not _is_event_stream(stream):
@@ -189,6 +257,15 @@ def _call_once(litellm: ModuleType, messages: list[dict[str, str]], config: Call
     response = litellm.stream_chunk_builder(chunks, messages=messages)
     usage = getattr(response, "usage", None) if response is not None else None
     return "".join(parts), _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"), response
+
+
+def _close(stream: Any) -> None:
+    close = getattr(stream, "close", None) or getattr(getattr(stream, "completion_stream", None), "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            pass
 
 
 class _Malformed(Exception):
@@ -266,6 +343,8 @@ def describe_error(exc: BaseException, config: CallConfig) -> ModelError:
         return ModelError(f"Could not reach {where}: is the server running and the address right?", "connection", status)
     if name in ("Timeout", "APITimeoutError", "ReadTimeout", "TimeoutException") or "timed out" in lowered or "timeout" in name.lower():
         return ModelError(f"{config.model} did not answer within {config.timeout:g} s; try again, or raise the timeout (LAB_TIMEOUT).", "timeout", status)
+    if "llm provider not provided" in lowered:  # litellm's own 400, raised before anything is sent
+        return ModelError(f"'{config.model}' is not a model litellm knows; {MODEL_NAME_HELP}.", "bad_model", status)
     if name == "AuthenticationError" or status == 401:
         return ModelError(f"{where} refused the API key for {config.model} (401); check the key in your environment.", "auth", 401)
     if name == "PermissionDeniedError" or status == 403:
@@ -281,8 +360,6 @@ def describe_error(exc: BaseException, config: CallConfig) -> ModelError:
     if name == "BadRequestError" or status == 400:
         detail = text.split(" - ", 1)[-1].strip()[:200]
         return ModelError(f"{where} rejected the request (400): {detail}", "bad_request", 400)
-    if "llm provider not provided" in lowered or "provider" in lowered and "not" in lowered and "model" in lowered:
-        return ModelError(f"litellm does not recognise '{config.model}'; write it as provider/model, e.g. openai/gpt-4o-mini or ollama_chat/llama3.2.", "bad_request", status)
     short = text.splitlines()[0][:200] if text else name
     return ModelError(f"The call to {config.model} failed: {short}", "error", status)
 

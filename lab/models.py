@@ -167,8 +167,17 @@ def discover(api_base: str | None = None, budget_s: float = PROBE_BUDGET_S,
     seen: set[tuple[str, str | None]] = set()
     unique = []
     for choice in probe_local(servers, api_base, budget_s) + hosted_choices():
-        key = (choice.model, choice.api_base)
+        key = _same_model_key(choice)
         if key not in seen:
             seen.add(key)
             unique.append(choice)
     return unique
+
+
+def _same_model_key(choice: ModelChoice) -> tuple[str, str | None]:
+    """One server's model listed twice (vLLM's port is also the configured API base, as `hosted_vllm/echo`
+    and `openai/echo`) is one choice: on a local server the prefix only names the protocol."""
+    if choice.api_base is None:
+        return choice.model, None
+    return choice.model.split("/", 1)[-1], choice.api_base.rstrip("/")
+

@@ -83,3 +83,29 @@ def test_front_matter_is_immutable(tmp_path: Path):
     exercise = load(tmp_path, "a.j2", minimal())
     with pytest.raises(Exception):
         exercise.meta.title = "changed"  # type: ignore[misc]
+
+
+def test_a_hosted_judge_is_not_sent_to_the_learners_local_server(monkeypatch: pytest.MonkeyPatch):
+    local = "http://127.0.0.1:11434/v1"
+    same = load_settings(model="openai/llama3.2", api_base=local).judge_call_config()
+    assert (same.model, same.api_base) == ("openai/llama3.2", local)
+    hosted = load_settings(model="openai/llama3.2", api_base=local, judge_model="anthropic/claude-3-5-haiku-latest").judge_call_config()
+    assert (hosted.model, hosted.api_base) == ("anthropic/claude-3-5-haiku-latest", None)
+    monkeypatch.setenv("LAB_JUDGE_API_BASE", "http://127.0.0.1:8000/v1")
+    own = load_settings(model="anthropic/claude-3-5-haiku-latest", judge_model="openai/echo").judge_call_config()
+    assert own.api_base == "http://127.0.0.1:8000/v1"
+    forced = load_settings(model="openai/llama3.2", api_base=local, judge_api_base="none").judge_call_config()
+    assert forced.api_base is None
+
+
+def test_the_judges_missing_key_is_named_not_blamed_on_the_local_server(monkeypatch: pytest.MonkeyPatch):
+    from lab import llm
+    from lab.errors import ModelError
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    judge = load_settings(model="openai/llama3.2", api_base="http://127.0.0.1:9/v1",
+                          judge_model="anthropic/claude-3-5-haiku-latest").judge_call_config()
+    with pytest.raises(ModelError) as caught:
+        llm.complete([{"role": "user", "content": "grade"}], judge)
+    assert str(caught.value) == ("No API key for anthropic/claude-3-5-haiku-latest: set ANTHROPIC_API_KEY in your environment "
+                                 "(keys are never stored).")

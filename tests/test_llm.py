@@ -194,3 +194,31 @@ def test_cancelled_before_the_call_sends_nothing():
     with pytest.raises(CancelledError) as caught:  # a request would meet a closed port: ModelError, not this
         llm.complete(HELLO, config("http://127.0.0.1:9/v1"), cancel=cancel)
     assert str(caught.value) == "The run was cancelled."
+
+
+# ------------------------------------------------------------------ model names, checked before any call
+
+
+@pytest.mark.parametrize(("model", "expected"), [
+    ("foo/bar", "'foo/bar' is not a model litellm knows: there is no provider 'foo'; litellm names models provider/model, "
+                "e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest or ollama_chat/llama3.2."),
+    ("haiku", "'haiku' is not a model litellm knows: it needs its provider in front; litellm names models provider/model, "
+              "e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest or ollama_chat/llama3.2."),
+])
+def test_bad_model_name_is_one_sentence_before_any_call(model, expected, capsys):
+    cancel = threading.Event()  # a request would meet a closed port and say "Could not reach", not this
+    with pytest.raises(ModelError) as caught:
+        llm.complete(HELLO, config("http://127.0.0.1:9/v1", model), cancel=cancel)
+    assert caught.value.kind == "bad_model"
+    assert str(caught.value) == expected
+    assert "Provider List" not in capsys.readouterr().out
+
+
+def test_litellm_provider_error_is_described_as_a_bad_name_not_a_rejection():
+    litellm = llm.load_litellm()
+    try:
+        litellm.get_llm_provider("foo/bar")
+    except Exception as exc:
+        error = llm.describe_error(exc, llm.CallConfig("foo/bar"))
+    assert error.kind == "bad_model"
+    assert str(error).startswith("'foo/bar' is not a model litellm knows; litellm names models provider/model")

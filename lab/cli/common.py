@@ -29,6 +29,9 @@ def model_options() -> argparse.ArgumentParser:
     model.add_argument("--model", help="litellm model name, e.g. openai/gpt-4o-mini (default: LAB_MODEL, then the config file)")
     model.add_argument("--api-base", help="base URL of an OpenAI-compatible server (default: LAB_API_BASE)")
     model.add_argument("--judge-model", help="model for judge criteria (default: LAB_JUDGE_MODEL, then the attempt's model)")
+    model.add_argument("--judge-api-base", metavar="URL",
+                       help="base URL of the judge's server, or 'none' for a hosted API (default: LAB_JUDGE_API_BASE, "
+                            "then --api-base when the judge has the attempt's provider)")
     model.add_argument("--timeout", type=float, help="seconds to wait for the model (default: LAB_TIMEOUT or 60)")
     return model
 
@@ -68,7 +71,8 @@ NO_MODEL = ("No model chosen: pass --model (e.g. --model openai/gpt-4o-mini, or 
 def settings_from(args: argparse.Namespace) -> Any:
     from lab.config import load_settings
 
-    return load_settings(model=args.model, api_base=args.api_base, judge_model=args.judge_model, timeout=args.timeout)
+    return load_settings(model=args.model, api_base=args.api_base, judge_model=args.judge_model,
+                         judge_api_base=getattr(args, "judge_api_base", None), timeout=args.timeout)
 
 
 def call_configs(args: argparse.Namespace) -> tuple[Any, Any, Any]:

@@ -51,6 +51,17 @@ async def test_open_type_send_and_read_the_grade(cassette, api_base, use_model):
         outputs = [str(m.source) for m in screen.query(".output")]
         assert "- version control one\n- two\n- three" in outputs[0].strip() or any("version control one" in o for o in outputs)
         assert editor_text(screen) == GOOD  # the prompt stays
+        # the raw text the checks graded, bullets and all; `t` renders it as Markdown and back
+        screen.query_one("#results").anchor(False)
+        screen.query(".output").first().scroll_visible(animate=False, top=True)
+        await pilot.pause()
+        assert "- version control one" in screen_text(app)
+        await pilot.press("escape", "t")
+        await pilot.pause()
+        assert "- version control one" not in screen_text(app) and "version control one" in screen_text(app)
+        await pilot.press("t")
+        await pilot.pause()
+        assert "- version control one" in screen_text(app)
     with Store() as store:
         attempt = store.attempts("basics/bullets")[0]
     assert attempt.status == "graded" and attempt.passed and attempt.prompt == GOOD and attempt.model == "openai/echo"
@@ -109,12 +120,14 @@ async def test_next_opens_the_following_exercise_after_a_pass(seeded):
 @pytest.mark.live
 async def test_escape_cancels_a_run_in_flight(live_provider, use_model):
     use_model("openai/slow", live_provider.url)
+    live_provider.slow_seconds = 20.0  # the server stays silent far longer than the test waits
     app = make_app()
     async with app.run_test(size=(100, 32)) as pilot:
         screen = await open_exercise(pilot, "basics/greeting")
         await type_prompt(pilot, screen, "say hello")
         await pilot.press("ctrl+j")
         await wait_for(pilot, lambda: screen.running, "the run to start", 5)
+        await wait_for(pilot, lambda: live_provider.requests, "the request to reach the server", 15)
         await pilot.press("escape")
         assert not screen.running  # the screen is free at once, whatever the model does
         assert screen.status_text == "Cancelled. Your prompt is still in the editor."
@@ -125,7 +138,8 @@ async def test_escape_cancels_a_run_in_flight(live_provider, use_model):
                 attempts = store.attempts("basics/greeting")
             return bool(attempts) and attempts[0].status == "cancelled"
 
-        await wait_for(pilot, recorded, "the attempt to be recorded as cancelled", 20)
+        # before the first token: recorded as cancelled at once, not when the server finally answers
+        await wait_for(pilot, recorded, "the attempt to be recorded as cancelled", 3)
 
 
 async def test_history_open_diff_and_restore(seeded):
@@ -191,7 +205,11 @@ async def test_free_text_model_is_checked_before_saving():
         await wait_for(pilot, lambda: isinstance(app.screen, ModelScreen), "the model screen")
         app.screen.query_one("#model-name", Input).value = "gpt 4"
         await pilot.press("ctrl+s")
-        assert "has no spaces" in screen_text(app)
+        assert "no spaces allowed" in screen_text(app)
+        app.screen.query_one("#model-name", Input).value = "haiku"
+        await pilot.press("ctrl+s")
+        assert "'haiku' needs its provider in front: litellm names models provider/model" in screen_text(app).replace("\n", " ")
+        assert isinstance(app.screen, ModelScreen)
         app.screen.query_one("#model-name", Input).value = "ollama_chat/llama3.2"
         app.screen.query_one("#model-base", Input).value = "localhost:11434"
         await pilot.press("ctrl+s")
@@ -381,3 +399,102 @@ async def test_reset_asks_first_then_puts_the_starter_back():
         await pilot.press("x")
         assert editor_text(screen) == starter
         assert screen.status_text == "The starter text is back (ctrl+z undoes)."
+
+
+@pytest.mark.live
+async def test_ctrl_j_right_after_a_paste_sends_what_the_editor_holds(live_provider, use_model):
+    from textual import events
+
+    use_model("openai/echo", live_provider.url)
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_exercise(pilot, "basics/greeting")
+        await type_prompt(pilot, screen, "before the paste")
+        # the terminal delivers the paste and the key in one read: the key must not overtake the paste
+        app.post_message(events.Paste(" and the pasted part"))
+        app.post_message(events.Key("ctrl+j", None))
+        await wait_for(pilot, lambda: screen.runs_started and not screen.running, "the run to finish", 30)
+    with Store() as store:
+        assert store.attempts("basics/greeting")[0].prompt == "before the paste and the pasted part"
+
+
+async def test_model_picker_highlights_the_first_row_and_filters_as_one_types(monkeypatch):
+    from lab import models
+    from lab.models import ModelChoice
+
+    base = "http://127.0.0.1:8000/v1"
+    listed = [ModelChoice("hosted_vllm/echo", base, "vLLM on 127.0.0.1:8000"),
+              ModelChoice("openai/echo", base, f"the configured API base {base}")]
+    monkeypatch.setattr(models, "probe_local", lambda servers, api_base, budget_s: listed)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    monkeypatch.setattr("lab.tui.screens.model.discover", models.discover)
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModelScreen) and app.screen.choices, "the models")
+        screen = app.screen
+        assert [c.model for c in screen.choices].count("openai/echo") + [c.model for c in screen.choices].count("hosted_vllm/echo") == 1
+        options = screen.query_one(OptionList)
+        assert options.highlighted == 0
+        await pilot.press("enter")  # no arrow key first
+        assert screen.query_one("#model-name", Input).value == "hosted_vllm/echo"
+        screen.query_one(OptionList).focus()
+        await pilot.press(*"haiku")
+        await pilot.pause()
+        assert screen.query_one("#model-name", Input).value == "haiku"
+        shown = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert shown and all("haiku" in s for s in shown)
+        assert options.highlighted == 0
+        await pilot.press("enter")
+        assert screen.query_one("#model-name", Input).value == "anthropic/claude-3-5-haiku-latest"
+
+
+def _wholly_in_view(screen, widget_id: str) -> bool:
+    widget, task = screen.query_one(widget_id), screen.query_one("#task")
+    view = task.content_region
+    return widget.region.height > 0 and view.y <= widget.region.y and widget.region.bottom <= view.bottom
+
+
+@pytest.mark.live
+async def test_revealed_hints_and_the_solution_scroll_wholly_into_view(live_provider, use_model):
+    use_model("openai/echo", live_provider.url)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_exercise(pilot, "basics/bullets")
+        await pilot.press("escape", "h", "h")
+        await pilot.pause(0.3)
+        assert "Hint 2/2" in screen_text(app) and "surrounds them." in screen_text(app)  # its last line
+        assert _wholly_in_view(screen, "#hints")
+        screen.query_one("#task").scroll_home(animate=False)
+        await pilot.press("e")
+        await type_prompt(pilot, screen, GOOD)
+        await send_and_wait(pilot, screen)
+        assert screen.passed
+        await pilot.pause(0.3)
+        assert _wholly_in_view(screen, "#solution")
+
+
+def test_score_chart_scales_from_zero_to_one():
+    from lab.tui.widgets.chart import score_bars
+
+    assert score_bars([0.56, 1.0, 0.0], height=4, width=5) == [" █ ", "▂█ ", "██ ", "██ "]
+    assert score_bars([0.56, 1.0], height=2, width=40) == ["▁▁ ██", "██ ██"]
+    assert score_bars([0.5] * 50, height=1, width=10) == ["▄" * 10]
+
+
+async def test_progress_chart_draws_a_low_score_above_the_baseline(seeded):
+    from lab.tui.widgets.chart import ScoreChart
+
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen), "the progress screen")
+        chart = app.screen.query_one("#chart", ScoreChart)
+        lowest = min(chart.scores)
+        assert 0 < lowest < 1
+        column = chart.scores.index(lowest) * 3  # bars two cells wide, one apart
+        drawn = str(chart.render()).splitlines()
+        assert drawn[-1][column] != " "  # not drawn as zero

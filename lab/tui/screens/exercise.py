@@ -1,7 +1,7 @@
 """One exercise: the task on the left, the learner's editor and the model's answers on the right.
 
 The attempt runs in a thread worker through `lab.attempts.run_attempt`; each streamed piece hops
-to the UI with `call_from_thread` into its case's `MarkdownStream`. Every run carries a token:
+to the UI with `call_from_thread` into its case's `OutputText` (raw text unless `t` asks for Markdown). Every run carries a token:
 once cancelled (or replaced), its late pieces and its result are ignored, so `escape` frees the
 screen at once even when the model is still silent.
 """
@@ -18,7 +18,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Button, Collapsible, Footer, Header, Markdown, Static, TextArea
-from textual.widgets.markdown import MarkdownStream
 
 from lab.attempts import AttemptOutcome, run_attempt
 from lab.errors import CancelledError, LabError, PromptError
@@ -30,6 +29,7 @@ from lab.tui.screens.base import LabScreen, stylesheet
 from lab.tui.session import NO_MODEL_MESSAGE, LabSession
 from lab.tui.threads import run_watched
 from lab.tui.widgets.grade import GradeView
+from lab.tui.widgets.output import OutputText, toggle_outputs
 
 DRAFT_DELAY_S = 0.4  # save the draft this long after the last keystroke
 _tokens = count(1)
@@ -50,6 +50,8 @@ class ExerciseScreen(LabScreen):
         Binding("f2", "hint_anywhere", "Hint", id="exercise.hint-f2", show=False, tooltip="Reveal the next hint, even while typing."),
         Binding("n", "next", "Next", id="exercise.next", tooltip="Open the next exercise (once this one is passed)."),
         Binding("r", "history", "History", id="exercise.history", tooltip="Your attempts at this exercise: open, compare, restore."),
+        Binding("t", "toggle_rendered", "Raw/Markdown", id="exercise.toggle-rendered",
+                tooltip="Show the answers as the raw text the checks grade, or rendered as Markdown."),
         Binding("x", "reset", "Reset", id="exercise.reset", show=False,
                 tooltip="Put the starter text back in the editor: press x twice (undo with ctrl+z)."),
     ]
@@ -60,7 +62,8 @@ class ExerciseScreen(LabScreen):
         self.exercise = exercise
         self.run_token: int | None = None
         self.cancel_event: threading.Event | None = None
-        self.streams: dict[tuple[str, int], MarkdownStream] = {}
+        self.streams: dict[tuple[str, int], OutputText] = {}
+        self.rendered = False  # raw text by default: what a learner sees is what was graded
         self._draft_timer: Timer | None = None
         self._draft_dirty = False
         self._draft_text = ""
@@ -208,7 +211,7 @@ class ExerciseScreen(LabScreen):
             return self.passed and self.session.next_exercise(self.exercise.id) is not None
         if action in ("hint", "hint_anywhere"):
             return self.session.store.hints_revealed(self.exercise.id) < len(self.exercise.hints)
-        if action == "edit":
+        if action in ("edit", "toggle_rendered"):
             return not typing(self)
         if action == "send":
             return not self.running
@@ -220,6 +223,11 @@ class ExerciseScreen(LabScreen):
             self.action_send()
 
     def action_send(self) -> None:
+        # a priority key overtakes a paste still queued for the editor: read the text once the editor
+        # has handled what it was sent before the key, so what is sent is what the editor holds
+        self.query_one("#editor", TextArea).call_later(self._send)
+
+    def _send(self) -> None:
         if self.running:
             self._status("A run is in flight: escape cancels it.", "-error")
             return
@@ -254,9 +262,9 @@ class ExerciseScreen(LabScreen):
         widgets = []
         for case, sample in slots:
             label = case if samples == 1 else f"{case} · sample {sample + 1}"
-            markdown = Markdown(classes="output")
-            widgets += [Static(f"── {label}", classes="output-title", markup=False), markdown]
-            self.streams[(case, sample)] = Markdown.get_stream(markdown)
+            output = OutputText(rendered=self.rendered, classes="output")
+            widgets += [Static(f"── {label}", classes="output-title", markup=False), output]
+            self.streams[(case, sample)] = output
         outputs.mount_all(widgets)
         self.query_one("#results", VerticalScroll).anchor()
 
@@ -292,11 +300,10 @@ class ExerciseScreen(LabScreen):
     async def _delta(self, token: int, case: str, sample: int, piece: str) -> None:
         stream = self.streams.get((case, sample))
         if token == self.run_token and stream is not None:
-            await stream.write(piece)
+            stream.append(piece)
 
     async def _stop_streams(self) -> None:
-        for stream in self.streams.values():
-            await stream.stop()
+        """Nothing to flush: each piece is drawn as it arrives (kept as the one place a run's outputs end)."""
 
     async def _finished(self, token: int, outcome: AttemptOutcome) -> None:
         if token != self.run_token:
@@ -308,6 +315,7 @@ class ExerciseScreen(LabScreen):
         if outcome.grade.passed:
             self.passed = True
             self._show_solution()
+            self._bring_into_view("#solution")
             nxt = self.session.next_exercise(self.exercise.id)
             tail = " The model solution is on the left; n opens the next exercise." if nxt else " The model solution is on the left."
             self._status(f"Passed with {outcome.grade.score:.2f}!{tail}", "-success")
@@ -338,6 +346,12 @@ class ExerciseScreen(LabScreen):
         self._status("Cancelled. Your prompt is still in the editor.", "")
         self.refresh_bindings()
 
+    def action_toggle_rendered(self) -> None:
+        self.rendered = not self.rendered
+        toggle_outputs(self, self.rendered)
+        self.notify("Answers rendered as Markdown (t shows the raw text)." if self.rendered
+                    else "Answers as raw text, as the checks grade them (t renders Markdown).")
+
     def action_leave_editor(self) -> None:
         self.set_focus(self.query_one("#task"))  # at once, so the next letter is a key
 
@@ -358,8 +372,14 @@ class ExerciseScreen(LabScreen):
         if shown == before:
             self.notify("Every hint is already shown.")
         else:
-            self.query_one("#hints").scroll_visible()
+            self._bring_into_view("#hints")
         self.refresh_bindings()
+
+    def _bring_into_view(self, selector: str) -> None:
+        """Scroll the task column until `selector` shows whole, once its new text has been laid out
+        (scrolling at once would use its old height and show only its first line)."""
+        widget = self.query_one(selector)
+        self.call_after_refresh(widget.scroll_visible, animate=False)
 
     def action_hint_anywhere(self) -> None:
         self.action_hint()

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Markdown, Static
+from textual.widgets import DataTable, Footer, Header, Static
 
 from lab.exercise import Exercise
 from lab.store import AttemptRecord, iter_outputs
@@ -21,6 +21,7 @@ from lab.tui.format import score_text, when_text
 from lab.tui.screens.base import LabScreen, stylesheet
 from lab.tui.session import LabSession
 from lab.tui.widgets.grade import GradeView
+from lab.tui.widgets.output import OutputText
 
 STATUS_WORDS = {"graded": "graded", "failed": "failed", "cancelled": "cancelled", "interrupted": "interrupted", "running": "unfinished"}
 
@@ -142,12 +143,15 @@ class AttemptScreen(LabScreen):
     CSS_PATH = stylesheet("history")
     BINDINGS: ClassVar[list[Any]] = [
         Binding("r", "restore", "Restore", id="attempt.restore", tooltip="Put this prompt back in the editor."),
+        Binding("t", "toggle_rendered", "Raw/Markdown", id="attempt.toggle-rendered",
+                tooltip="Show the answers as the raw text the checks graded, or rendered as Markdown."),
         Binding("escape", "close", "Back", id="attempt.back", tooltip="Back to the history."),
     ]
 
     def __init__(self, attempt: AttemptRecord):
         super().__init__()
         self.attempt = attempt
+        self.rendered = False  # raw text by default: what was graded
 
     def compose(self) -> ComposeResult:
         a = self.attempt
@@ -163,7 +167,7 @@ class AttemptScreen(LabScreen):
                 for n, text in enumerate(outputs):
                     label = case if len(outputs) == 1 else f"{case} · sample {n + 1}"
                     yield Static(f"── {label}", classes="output-title", markup=False)
-                    yield Markdown(text, classes="output")
+                    yield OutputText(text, classes="output")
             grade = GradeView(id="attempt-grade")
             yield grade
             yield from self._judge_exchanges()
@@ -196,6 +200,12 @@ class AttemptScreen(LabScreen):
         else:
             grade.clear()
         self.query_one("#attempt").focus()
+
+    def action_toggle_rendered(self) -> None:
+        from lab.tui.widgets.output import toggle_outputs
+
+        self.rendered = not self.rendered
+        toggle_outputs(self, self.rendered)
 
     def action_restore(self) -> None:
         self.dismiss(self.attempt.prompt)

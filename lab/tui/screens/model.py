@@ -4,19 +4,37 @@ litellm model name and API base typed by hand. The choice is saved in the config
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.fuzzy import Matcher
 from textual.widgets import Button, Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from lab.models import ModelChoice, discover
 from lab.tui.screens.base import LabScreen, stylesheet
 from lab.tui.session import LabSession
+
+
+def filter_choices(choices: Sequence[ModelChoice], query: str) -> list[ModelChoice]:
+    """The choices whose name and source match every word of `query` fuzzily, best first."""
+    words = query.split()
+    if not words:
+        return list(choices)
+    matchers = [Matcher(w) for w in words]
+    scored = []
+    for index, choice in enumerate(choices):
+        scores = [m.match(f"{choice.model} {choice.source}") for m in matchers]
+        if all(scores):
+            scored.append((-sum(scores), index, choice))
+    return [c for _, _, c in sorted(scored)]
+
+
+SHOWN_AT_MOST = 60  # with keys set there are hundreds: typing narrows them
 
 
 class ModelScreen(LabScreen):
@@ -32,6 +50,7 @@ class ModelScreen(LabScreen):
         super().__init__()
         self.session = session
         self.choices: list[ModelChoice] = []
+        self.filtering = False  # the name field filters the list once the learner types on the list
 
     def compose(self) -> ComposeResult:
         s = self.session.settings
@@ -39,7 +58,7 @@ class ModelScreen(LabScreen):
         with Vertical(id="model"):
             current = f"Now: [b]{s.model}[/b]" + (f" at {s.api_base}" if s.api_base else "") if s.model else "Now: [b]no model chosen[/b]"
             yield Static(current, id="model-current")
-            yield Static("Models you can use here (enter picks one):", classes="section")
+            yield Static("Models you can use here (type to filter, enter picks one):", classes="section")
             yield OptionList(id="model-choices")
             yield Static("Or type any litellm model name (openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest, "
                          "ollama_chat/llama3.2...). Keys come from your environment, never from here.", id="model-explain")
@@ -73,15 +92,42 @@ class ModelScreen(LabScreen):
 
     def _show(self, found: list[ModelChoice]) -> None:
         self.choices = found
+        self._list(self.query_one("#model-name", Input).value if self.filtering else "")
+
+    def _list(self, query: str) -> None:
+        """Show the choices matching `query`, the best one highlighted so that enter picks it."""
         options = self.query_one(OptionList)
         options.clear_options()
-        if not found:
+        if not self.choices:
             options.add_option(Option(
                 "None found: no provider key is set and no Ollama (11434), LM Studio (1234) or vLLM (8000) answers. "
                 "Type a model name below.", disabled=True))
             return
-        for index, choice in enumerate(found):
-            options.add_option(Option(Text.assemble(choice.model, "  ", (choice.source, "dim")), id=str(index)))
+        matches = filter_choices(self.choices, query)
+        if not matches:
+            options.add_option(Option(f"No listed model matches '{query}': ctrl+s uses it as typed.", disabled=True))
+            return
+        for choice in matches[:SHOWN_AT_MOST]:
+            options.add_option(Option(Text.assemble(choice.model, "  ", (choice.source, "dim")), id=str(self.choices.index(choice))))
+        if len(matches) > SHOWN_AT_MOST:
+            options.add_option(Option(f"{len(matches) - SHOWN_AT_MOST} more: type to narrow the list.", disabled=True))
+        options.highlighted = 0
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "model-name" and self.filtering:
+            self._list(event.value)
+
+    def on_key(self, event: Any) -> None:
+        # typing on the list goes to the name field, which filters the list as it changes
+        if self.focused is self.query_one(OptionList) and event.character and event.character.isprintable() \
+                and not event.character.isspace():
+            field = self.query_one("#model-name", Input)
+            if not self.filtering:
+                self.filtering = True
+                field.value = ""
+            field.insert_text_at_cursor(event.character)
+            event.stop()
+            event.prevent_default()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id is None:
@@ -111,8 +157,13 @@ class ModelScreen(LabScreen):
         if not model:
             status.update("Type a model name first, e.g. openai/gpt-4o-mini.")
             return
-        if any(ch.isspace() for ch in model):
-            status.update("A model name has no spaces: write it as provider/model, e.g. openai/gpt-4o-mini.")
+        from lab import llm
+
+        problem = llm.model_name_shape_problem(model)
+        if problem is None and llm.is_loaded():  # litellm's own router, when it costs nothing to ask
+            problem = llm.model_name_problem(model)
+        if problem:
+            status.update(problem)
             return
         if base and not base.startswith(("http://", "https://")):
             status.update("The API base must be a URL starting with http:// or https://.")

@@ -7,12 +7,13 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Sparkline, Static
+from textual.widgets import DataTable, Footer, Header, Static
 
 from lab.tui.format import bar
 from lab.tui.screens.base import LabScreen, stylesheet
 from lab.tui.session import LabSession
 from lab.tui.summary import Mastery
+from lab.tui.widgets.chart import ScoreChart
 
 
 class ProgressScreen(LabScreen):
@@ -34,7 +35,7 @@ class ProgressScreen(LabScreen):
             yield Static("[b]Skills[/b]", classes="section")
             yield DataTable(id="progress-skills", cursor_type="none", show_cursor=False)
             yield Static(id="chart-title", classes="section")
-            yield Sparkline([], id="chart")
+            yield ScoreChart(id="chart")
             yield Static(id="chart-legend")
         yield Footer()
 
@@ -44,12 +45,12 @@ class ProgressScreen(LabScreen):
         self._fill(self.query_one("#progress-skills", DataTable), "Skill", skills)
         history = self.session.score_history()
         scores = [float(a.score or 0) for a in history]
-        chart = self.query_one("#chart", Sparkline)
+        chart = self.query_one("#chart", ScoreChart)
         title = self.query_one("#chart-title", Static)
         legend = self.query_one("#chart-legend", Static)
         if scores:
-            chart.data = scores
-            title.update(f"[b]Scores of your last {len(scores)} graded attempt(s)[/b], oldest on the left")
+            chart.show(scores)
+            title.update(f"[b]Scores of your last {len(scores)} graded attempt(s)[/b], oldest on the left, 0 to 1")
             passed = sum(1 for a in history if a.passed)
             legend.update(f"lowest {min(scores):.2f} · highest {max(scores):.2f} · latest {scores[-1]:.2f} · "
                           f"{passed} of {len(scores)} passed")
