@@ -128,3 +128,14 @@ def max_chars(output: str, p: Count, ctx: CheckContext) -> CheckResult:
     if n <= p.value:
         return CheckResult.ok(f"The output has {plural(n, 'character')} (at most {p.value} allowed).")
     return CheckResult.fail(f"The output has {plural(n, 'character')}; at most {p.value} are allowed.", score=p.value / n)
+
+
+@register("prompt-max-words", Count)
+def prompt_max_words(output: str, p: Count, ctx: CheckContext) -> CheckResult:
+    """Passes when the learner's own text, as rendered for the case, has at most `value` words (a brevity budget)."""
+    if ctx.attempt is None:
+        return CheckResult.not_graded("The learner's text was not given to this check, so its length cannot be counted.")
+    n = words(ctx.attempt)
+    if n <= p.value:
+        return CheckResult.ok(f"Your text has {plural(n, 'word')} (at most {p.value} allowed).")
+    return CheckResult.fail(f"Your text has {plural(n, 'word')}; at most {p.value} are allowed.", score=p.value / n)
