@@ -63,12 +63,14 @@ class Judge(Protocol):
 
 @dataclass(frozen=True)
 class CheckContext:
-    """What a check may know beyond the output: which case and sample, and a judge if one is available."""
+    """What a check may know beyond the output: which case and sample, a judge if one is available,
+    and the learner's own text as sent for this case (rendered), when the engine has it."""
 
     case: str | None = None
     sample: int = 0
     judge: Judge | None = None
     case_vars: dict[str, Any] = field(default_factory=dict)
+    attempt: str | None = None
 
 
 class Params(BaseModel):

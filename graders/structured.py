@@ -61,18 +61,63 @@ def _json_path(path: Any) -> str:
     return out
 
 
+class _NotJsonNumber(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity; no other JSON reader does, so a program would choke on them
+    raise _NotJsonNumber(f"{name} is not a JSON number; JSON has no NaN or Infinity")
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1f\\\"<>^`{|}]+$")
+
+
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not _RFC3339.match(value):
+        return False
+    from datetime import datetime
+
+    try:
+        datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_uri(value: object) -> bool:
+    return not isinstance(value, str) or bool(_URI.match(value))
+
+
+@lru_cache(maxsize=1)
+def format_checker() -> Any:
+    """jsonschema's format checker, with `date-time` and `uri` added (jsonschema checks those only
+    with optional packages; these two are the formats trainers use most)."""
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker()
+    checker.checks("date-time")(_is_date_time)
+    checker.checks("uri")(_is_uri)
+    return checker
+
+
 def _check_document(text: str, p: JsonParams) -> str | None:
     """None when `text` is valid; otherwise why not."""
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         return f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    except _NotJsonNumber as exc:
+        return f"is not valid JSON ({exc})"
     if p.schema_ is None:
         return None
     from jsonschema import validators
     from jsonschema.exceptions import best_match
 
-    validator = validators.validator_for(p.schema_)(p.schema_)
+    validator = validators.validator_for(p.schema_)(p.schema_, format_checker=format_checker())
     error = best_match(validator.iter_errors(document))
     if error is None:
         return None

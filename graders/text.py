@@ -6,12 +6,17 @@ import re
 
 from pydantic import field_validator
 
-from graders._text import plural, quote, words
+from graders._text import Needle, plain, plural, quote, words
 from graders.registry import CheckContext, CheckResult, Params, register
 
 
 class Value(Params):
-    value: str
+    value: Needle
+    raw: bool = False  # compare the text as it is, without reading typographic variants as plain
+
+    def texts(self, output: str) -> tuple[str, str]:
+        """The output and the value as compared."""
+        return (output, self.value) if self.raw else (plain(output), plain(self.value))
 
 
 class Count(Params):
@@ -28,7 +33,8 @@ class Count(Params):
 @register("equals", Value)
 def equals(output: str, p: Value, ctx: CheckContext) -> CheckResult:
     """Passes when the output equals `value` (surrounding white space ignored)."""
-    if output.strip() == p.value.strip():
+    text, value = p.texts(output)
+    if text.strip() == value.strip():
         return CheckResult.ok(f"The output is exactly {quote(p.value)}.")
     return CheckResult.fail(f"The output is {quote(output)}, not exactly {quote(p.value)}.")
 
@@ -36,16 +42,18 @@ def equals(output: str, p: Value, ctx: CheckContext) -> CheckResult:
 @register("contains", Value)
 def contains(output: str, p: Value, ctx: CheckContext) -> CheckResult:
     """Passes when the output contains `value` (case matters)."""
-    if p.value in output:
+    text, value = p.texts(output)
+    if value in text:
         return CheckResult.ok(f"The output contains {quote(p.value)}.")
-    hint = " (it does with other capitals)" if p.value.casefold() in output.casefold() else ""
+    hint = " (it does with other capitals)" if value.casefold() in text.casefold() else ""
     return CheckResult.fail(f"The output does not contain {quote(p.value)}{hint}.")
 
 
 @register("icontains", Value)
 def icontains(output: str, p: Value, ctx: CheckContext) -> CheckResult:
     """Passes when the output contains `value`, ignoring case."""
-    if p.value.casefold() in output.casefold():
+    text, value = p.texts(output)
+    if value.casefold() in text.casefold():
         return CheckResult.ok(f"The output contains {quote(p.value)} (ignoring case).")
     return CheckResult.fail(f"The output does not contain {quote(p.value)}, even ignoring case.")
 
@@ -53,7 +61,8 @@ def icontains(output: str, p: Value, ctx: CheckContext) -> CheckResult:
 @register("starts-with", Value)
 def starts_with(output: str, p: Value, ctx: CheckContext) -> CheckResult:
     """Passes when the output starts with `value` (leading white space ignored)."""
-    if output.lstrip().startswith(p.value):
+    text, value = p.texts(output)
+    if text.lstrip().startswith(value):
         return CheckResult.ok(f"The output starts with {quote(p.value)}.")
     return CheckResult.fail(f"The output starts with {quote(output.lstrip()[: max(len(p.value), 20)])}, not {quote(p.value)}.")
 
@@ -62,8 +71,9 @@ _FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE
 
 
 class Pattern(Params):
-    pattern: str
+    pattern: Needle
     flags: str = ""
+    raw: bool = False  # match the text as it is, without reading typographic variants as plain
 
     @field_validator("flags")
     @classmethod
@@ -86,13 +96,14 @@ class Pattern(Params):
         flags = 0
         for letter in self.flags:
             flags |= _FLAGS[letter]
-        return re.compile(self.pattern, flags)
+        # typographic apostrophes and quotes are no regex syntax, so reading them as plain is safe
+        return re.compile(self.pattern if self.raw else plain(self.pattern), flags)
 
 
 @register("regex", Pattern)
 def regex(output: str, p: Pattern, ctx: CheckContext) -> CheckResult:
     """Passes when the pattern matches somewhere in the output (Python `re.search`)."""
-    match = p.compiled().search(output)
+    match = p.compiled().search(output if p.raw else plain(output))
     if match:
         return CheckResult.ok(f"The output matches /{_short(p.pattern)}/ at {quote(match.group(0), 40)}.")
     return CheckResult.fail(f"The output does not match the pattern /{_short(p.pattern)}/.")
@@ -128,3 +139,14 @@ def max_chars(output: str, p: Count, ctx: CheckContext) -> CheckResult:
     if n <= p.value:
         return CheckResult.ok(f"The output has {plural(n, 'character')} (at most {p.value} allowed).")
     return CheckResult.fail(f"The output has {plural(n, 'character')}; at most {p.value} are allowed.", score=p.value / n)
+
+
+@register("prompt-max-words", Count)
+def prompt_max_words(output: str, p: Count, ctx: CheckContext) -> CheckResult:
+    """Passes when the learner's own text, as rendered for the case, has at most `value` words (a brevity budget)."""
+    if ctx.attempt is None:
+        return CheckResult.not_graded("The learner's text was not given to this check, so its length cannot be counted.")
+    n = words(ctx.attempt)
+    if n <= p.value:
+        return CheckResult.ok(f"Your text has {plural(n, 'word')} (at most {p.value} allowed).")
+    return CheckResult.fail(f"Your text has {plural(n, 'word')}; at most {p.value} are allowed.", score=p.value / n)

@@ -146,7 +146,7 @@ def run_attempt(
                 raise failure
         complete_outputs = {case: [o or "" for o in outs] for case, outs in outputs.items()}
         judge = ModelJudge(judge_config or replace(config, params={}), cancel=cancel) if _needs_judge(exercise) else None
-        g = grade(exercise, complete_outputs, judge=judge)
+        g = grade(exercise, complete_outputs, judge=judge, attempts={b.case: b.attempt for b in built})
         if judge is not None:
             usage = usage + Usage(judge.usage.prompt_tokens, judge.usage.completion_tokens, judge.usage.cost_usd)
     except BaseException as exc:

@@ -8,6 +8,7 @@ from typing import Literal
 from graders.registry import Judge
 from lab.exercise import Exercise
 from lab.grading import Grade, grade
+from lab.templating import render_learner_text
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,10 @@ def check_examples(exercise: Exercise, judge: Judge | None = None) -> list[Examp
     verdicts = []
     for index, example in enumerate(exercise.meta.examples):
         outputs = {case.name: example.outputs_for(case.name) for case in exercise.cases if case.name in example.outputs}
-        verdicts.append(ExampleVerdict(exercise, index, example.expect, grade(exercise, outputs, judge=judge)))
+        # the loader has rendered each example's attempt for every case already, so this cannot fail here
+        attempts = {case.name: render_learner_text(example.attempt, exercise.learner_variables(case.name), case.name)
+                    for case in exercise.cases}
+        verdicts.append(ExampleVerdict(exercise, index, example.expect, grade(exercise, outputs, judge=judge, attempts=attempts)))
     return verdicts
 
 

@@ -145,8 +145,11 @@ def _safe(fn: Any, *args: Any) -> CheckResult:
     return result
 
 
-def grade(exercise: Exercise, outputs: dict[str, list[str]], judge: Judge | None = None) -> Grade:
-    """Grade the outputs of every case (a list per case: one per sample)."""
+def grade(exercise: Exercise, outputs: dict[str, list[str]], judge: Judge | None = None,
+          attempts: dict[str, str] | None = None) -> Grade:
+    """Grade the outputs of every case (a list per case: one per sample). `attempts` holds the
+    learner's rendered text per case, for checks on the learner's own text (`prompt-max-words`)."""
+    attempts = attempts or {}
     criteria = []
     for criterion in exercise.rubric.criteria:
         check = get_check(criterion.check)
@@ -163,7 +166,8 @@ def grade(exercise: Exercise, outputs: dict[str, list[str]], judge: Judge | None
                 if case.name not in params or case.name not in outputs:
                     continue
                 for sample, output in enumerate(outputs[case.name]):
-                    ctx = CheckContext(case=case.name, sample=sample, judge=judge, case_vars=exercise.variables(case.name))
+                    ctx = CheckContext(case=case.name, sample=sample, judge=judge, case_vars=exercise.variables(case.name),
+                                       attempt=attempts.get(case.name))
                     r = _safe(check.fn, output, params[case.name], ctx)
                     r = _negated(r) if criterion.negate else r
                     results.append(OutputResult(case.name, sample, r.score, r.passed, r.reason, r.ungraded, r.details))

@@ -510,6 +510,11 @@ def _check_rubric(meta: FrontMatter, root: Path, out: _Collector) -> dict[str, d
                         close = difflib.get_close_matches(name, known + criterion_keys, n=1)
                         message = f"criterion '{criterion.id}': check '{check.name}' has no parameter '{name}'" + (f" (did you mean '{close[0]}'?)" if close else "")
                         fix = f"its parameters are: {', '.join(known) or 'none'}; every criterion also takes {', '.join(criterion_keys)}"
+                    elif error["type"] == "empty_text":
+                        what = "has an empty entry" if any(isinstance(part, int) for part in error["loc"]) else "is empty"
+                        on_case = f" (case '{case_name}')" if case_name else ""
+                        message = f"criterion '{criterion.id}': parameter '{name}' {what}{on_case}, so it would match every output"
+                        fix = "give it a text, or check that the variable it uses has a value in every case"
                     else:
                         # the checks' own validators write a predicate ("is not a valid ..."); pydantic's are sentences
                         detail = f" {error['msg'].removeprefix('Value error, ')}" if error["type"] == "value_error" else f": {error['msg']}"

@@ -18,6 +18,7 @@ def render_text(exercise: Exercise, block: str) -> str | None:
 class CaseMessages:
     case: str
     messages: list[dict[str, str]]
+    attempt: str = ""  # the learner's text as rendered for this case
 
 
 def build_messages(exercise: Exercise, learner_text: str) -> list[CaseMessages]:
@@ -39,5 +40,5 @@ def build_messages(exercise: Exercise, learner_text: str) -> list[CaseMessages]:
         if system:
             messages.append({"role": "system", "content": system})
         messages.append({"role": "user", "content": user or ""})
-        built.append(CaseMessages(case.name, messages))
+        built.append(CaseMessages(case.name, messages, attempt))
     return built
