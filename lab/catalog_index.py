@@ -19,7 +19,7 @@ import difflib
 import json
 import os
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -64,6 +64,14 @@ class IndexEntry:
         return bool(self.problems)
 
 
+class UnloadableExercise(LabError):
+    """An exercise of the catalogue that full validation found broken; holds its problems."""
+
+    def __init__(self, exercise_id: str, problems: Sequence[Problem]):
+        self.problems = list(problems)
+        super().__init__(f"Exercise '{exercise_id}' could not be loaded:\n" + "\n".join(str(p) for p in problems))
+
+
 @dataclass
 class CatalogIndex:
     """Every exercise of the roots, in catalog order, with the problems known for each file."""
@@ -91,10 +99,17 @@ class CatalogIndex:
             return found
         broken = [p for p in self.problems if _id_for(p.path, self.roots) == exercise_id]
         if broken:
-            raise LabError(f"Exercise '{exercise_id}' could not be loaded:\n" + "\n".join(str(p) for p in broken))
+            raise UnloadableExercise(exercise_id, broken)
         close = difflib.get_close_matches(exercise_id, [e.id for e in self.entries], n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else " `lab list` shows them all."
         raise LabError(f"No exercise '{exercise_id}'.{hint}")
+
+    def mark_broken(self, entry: IndexEntry, problems: Sequence[Problem]) -> None:
+        """Record in this listing what validation found (the index file already has it)."""
+        self.entries = [replace(e, problems=tuple(problems), validated=True) if e.path == entry.path else e for e in self.entries]
+        if entry.path not in self.broken_files:
+            self.problems.extend(problems)
+            self.broken_files.append(entry.path)
 
     def open(self, exercise_id: str) -> Any:
         """Fully load and validate one exercise (a `lab.exercise.Exercise`), recording the result."""
@@ -149,7 +164,7 @@ def open_entry(entry: IndexEntry) -> Any:
         exercise = load_exercise(entry.path, entry.root)
     except ExerciseError as exc:
         record_validation(entry.root, entry.path, stamp, None, exc.problems)
-        raise LabError(f"Exercise '{entry.id}' could not be loaded:\n" + "\n".join(str(p) for p in exc.problems)) from None
+        raise UnloadableExercise(entry.id, exc.problems) from None
     record_validation(entry.root, entry.path, stamp, exercise, [])
     return exercise
 
