@@ -23,6 +23,7 @@ from lab.errors import ExerciseError, LabError, Problem, PromptError
 from lab.exercise import BLOCKS, Exercise, FrontMatter, block_variables, learner_variables
 from lab.templating import (
     CompiledExercise,
+    SplitFile,
     UnclosedFrontMatter,
     compile_exercise,
     describe_template_error,
@@ -143,6 +144,7 @@ class Catalog:
     problems: list[Problem]
     roots: list[Path]
     broken_files: list[Path] = field(default_factory=list)
+    file_problems: dict[Path, list[Problem]] = field(default_factory=dict)  # each broken file's own problems
 
     def get(self, exercise_id: str) -> Exercise:
         for exercise in self.exercises:
@@ -174,6 +176,7 @@ def load_catalog(extra_roots: Sequence[str | Path] = ()) -> Catalog:
     exercises: dict[str, Exercise] = {}
     problems: list[Problem] = []
     broken: list[Path] = []
+    by_file: dict[Path, list[Problem]] = {}
     for root in roots:
         if not root.is_dir():
             if root != paths.bundled_exercises_dir().resolve():
@@ -188,6 +191,7 @@ def load_catalog(extra_roots: Sequence[str | Path] = ()) -> Catalog:
             except ExerciseError as exc:
                 problems.extend(exc.problems)
                 broken.append(path)
+                by_file[path.resolve()] = exc.problems
                 continue
             if exercise.id in exercises:
                 other = exercises[exercise.id]
@@ -196,7 +200,7 @@ def load_catalog(extra_roots: Sequence[str | Path] = ()) -> Catalog:
                 continue
             exercises[exercise.id] = exercise
     ordered = sorted(exercises.values(), key=lambda e: (e.track, e.level, e.id))
-    return Catalog(ordered, problems, roots, broken)
+    return Catalog(ordered, problems, roots, broken, by_file)
 
 
 def load_paths(targets: Sequence[str | Path], extra_roots: Sequence[str | Path] = ()) -> Catalog:
@@ -207,6 +211,7 @@ def load_paths(targets: Sequence[str | Path], extra_roots: Sequence[str | Path] 
     exercises: list[Exercise] = []
     problems: list[Problem] = []
     broken: list[Path] = []
+    by_file: dict[Path, list[Problem]] = {}
     roots: list[Path] = []
     for target in targets:
         given = Path(target).expanduser()
@@ -231,7 +236,8 @@ def load_paths(targets: Sequence[str | Path], extra_roots: Sequence[str | Path] 
             except ExerciseError as exc:
                 problems.extend(exc.problems)
                 broken.append(path)
-    return Catalog(exercises, problems, roots, broken)
+                by_file[path.resolve()] = exc.problems
+    return Catalog(exercises, problems, roots, broken, by_file)
 
 
 def _root_of(path: Path, roots: Iterable[Path]) -> Path | None:
@@ -262,9 +268,8 @@ class _Collector:
             raise ExerciseError(self.problems)
 
 
-def load_exercise(path: Path, root: Path) -> Exercise:
-    """Load and fully validate one exercise file; raises `ExerciseError` listing every problem."""
-    path, root = Path(os.path.realpath(path)), Path(os.path.realpath(root))
+def _read_front_matter(path: Path, root: Path) -> tuple[bytes, SplitFile, dict[str, Any], _Collector]:
+    """Read, split and parse a file's front matter (with `id` and `track` defaulted from its path)."""
     out = _Collector(path)
     try:
         raw = path.read_bytes()
@@ -298,6 +303,50 @@ def load_exercise(path: Path, root: Path) -> Exercise:
     if "track" not in data:
         parts = Path(rel_name).parts
         data["track"] = parts[0] if len(parts) > 1 else "general"
+    return raw, split, data, out
+
+
+LISTING_KEYS = frozenset({"format", "id", "title", "track", "level", "skills", "lang", "writes"})
+
+
+def read_listing(path: Path, root: Path) -> dict[str, Any] | None:
+    """What a catalogue shows of one file (id, title, track, level, skills, lang, writes), read from the
+    front matter's top-level keys alone, without validating the rest; None when those do not look
+    right, and `load_exercise` must say why."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return None
+    head, fence, rest = text.partition("\n")
+    if head.rstrip() != "---":
+        return None
+    end = rest.find("\n---")  # the closing fence; split_front_matter is exact, this only needs to be fast
+    front = rest[: end + 1] if end >= 0 else None
+    if rest.startswith("---"):
+        front = ""
+    data = yamlines.load_keys(front, LISTING_KEYS) if front is not None else None
+    if data is None or data.get("format") != 1:
+        return None
+    rel_name = path.relative_to(root).as_posix()
+    parts = Path(rel_name).parts
+    listing = {
+        "id": data.get("id", rel_name.removesuffix(".j2")), "title": data.get("title"),
+        "track": data.get("track", parts[0] if len(parts) > 1 else "general"), "level": data.get("level"),
+        "skills": data.get("skills", []), "lang": data.get("lang", "en"), "writes": data.get("writes", "prompt"),
+    }
+    texts = [listing[k] for k in ("id", "title", "track", "lang", "writes")]
+    if not all(isinstance(t, str) and t for t in texts) or type(listing["level"]) is not int or not 1 <= listing["level"] <= 5:
+        return None
+    if not isinstance(listing["skills"], list) or not all(isinstance(k, str) and k and not any(c.isspace() for c in k) for k in listing["skills"]):
+        return None
+    return listing
+
+
+def load_exercise(path: Path, root: Path) -> Exercise:
+    """Load and fully validate one exercise file; raises `ExerciseError` listing every problem."""
+    path, root = Path(os.path.realpath(path)), Path(os.path.realpath(root))  # resolve() raises on a symlink loop
+    raw, split, data, out = _read_front_matter(path, root)
+    rel_name = path.relative_to(root).as_posix()
 
     meta = _validate_front_matter(data, out)
     compiled = _compile(root, rel_name, path, out)

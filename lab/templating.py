@@ -87,7 +87,8 @@ class RootLoader(BaseLoader):
         except UnclosedFrontMatter:
             source = text
         mtime = path.stat().st_mtime
-        return source, str(path), lambda: path.exists() and path.stat().st_mtime == mtime
+        # up to date while the same file serves the name: a root's own partial created later replaces the bundled one
+        return source, str(path), lambda: self.path_of(template) == path and path.exists() and path.stat().st_mtime == mtime
 
 
 def _environment(loader: BaseLoader | None, bytecode_cache: BytecodeCache | None = None) -> SandboxedEnvironment:
@@ -262,6 +263,38 @@ def compile_exercise(root: Path, name: str) -> CompiledExercise:
     for template_name in chain:
         _check_includes(env, template_name)
     return CompiledExercise(env, name, tuple(chain))
+
+
+def template_dependencies(root: Path, name: str) -> dict[str, str | None]:
+    """Every file the template `name` of `root` reads through `{% extends %}`, `{% include %}`,
+    `{% import %}` and `{% from %}`, followed through the partials, as {path: None}. The root's own
+    path of a partial is listed even where the bundled one serves it, since creating it would
+    change what loads. Names given as expressions cannot be followed and are left out."""
+    from jinja2 import meta
+
+    env = root_environment(root)
+    loader: RootLoader = env.loader  # type: ignore[assignment]
+    found: dict[str, str | None] = {}
+    todo, seen = [name], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            parts = split_template_path(current)
+        except TemplateNotFound:
+            continue
+        path = loader.path_of(current)
+        found[str(root.joinpath(*parts))] = None
+        found[str(path)] = None
+        try:
+            source = split_front_matter(path.read_text(encoding="utf-8-sig")).template_source
+            tree = env.parse(source)
+        except (OSError, UnicodeDecodeError, UnclosedFrontMatter, TemplateSyntaxError):
+            continue
+        todo.extend(ref for ref in meta.find_referenced_templates(tree) if isinstance(ref, str))
+    return found
 
 
 def error_line(exc: BaseException) -> tuple[str | None, int | None]:

@@ -83,6 +83,51 @@ def _load(loader_class: type, text: str, first_line: int) -> tuple[Any, dict[Pat
     return data, lines
 
 
+_TOP_KEY = re.compile(r"([A-Za-z_][\w-]*)\s*:(?:\s|$)")
+
+
+def load_keys(text: str, keys: frozenset[str]) -> dict[str, Any] | None:
+    """Only the top-level `keys` of a mapping, without building the rest (a listing needs a title,
+    not every case and example). None when the text is not a plain mapping or does not parse: the
+    caller then loads it fully to say why.
+
+    The lines of each wanted key (its line and the indented ones after it) are cut out and parsed
+    alone; text laid out any other way at the top level (flow mappings, anchors, document markers)
+    falls back to libyaml's node tree of the whole text."""
+    wanted: list[str] = []
+    keep = False
+    for line in text.split("\n"):
+        if not line or line[0] in " \t#" or line.startswith("- "):
+            if keep:
+                wanted.append(line)
+            continue
+        match = _TOP_KEY.match(line)
+        if match is None or "&" in line or "*" in line.split(":", 1)[1][:3]:
+            return _load_keys_from_nodes(text, keys)
+        keep = match.group(1) in keys
+        if keep:
+            wanted.append(line)
+    try:
+        data = yaml.load("\n".join(wanted), Loader=_FastLoader) if wanted else {}
+    except yaml.YAMLError:
+        return _load_keys_from_nodes(text, keys)
+    return data if isinstance(data, dict) else None
+
+
+def _load_keys_from_nodes(text: str, keys: frozenset[str]) -> dict[str, Any] | None:
+    loader = _FastLoader(text)
+    try:
+        node = loader.get_single_node()
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        return {key.value: loader.construct_object(value, deep=True) for key, value in node.value
+                if isinstance(key, yaml.ScalarNode) and key.value in keys}
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+
+
 def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], offset: int) -> None:
     lines.setdefault(path, node.start_mark.line + offset)
     if isinstance(node, yaml.MappingNode):

@@ -24,9 +24,11 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from lab.catalog_index import record_catalog
     from lab.loader import load_paths
 
     catalog = load_paths(args.paths, args.exercises)
+    record_catalog(catalog)
     if args.json:
         print_json({
             "exercises": len(catalog.exercises),
@@ -42,11 +44,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from lab.catalog_index import record_catalog
     from lab.checking import check_examples, coverage_warnings
     from lab.loader import load_paths
     from lab.report import Paint
 
     catalog = load_paths(args.paths, args.exercises)
+    record_catalog(catalog)
     judge = None
     if args.model or args.judge_model:
         from lab.judging import ModelJudge

@@ -37,9 +37,10 @@ def model_options() -> argparse.ArgumentParser:
 
 
 def load_exercises(args: argparse.Namespace) -> Any:
-    from lab.loader import load_catalog
+    """The catalogue index (front matter of every exercise); `.open(id)` fully loads one."""
+    from lab.catalog_index import load_index
 
-    return load_catalog(args.exercises)
+    return load_index(args.exercises)
 
 
 def warn_problems(catalog: Any) -> None:

@@ -89,7 +89,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from lab.prompts import render_text
 
-    exercise = load_exercises(args).get(args.id)
+    exercise = load_exercises(args).open(args.id)
     brief = render_text(exercise, "brief") or ""
     system = render_text(exercise, "system") if exercise.writes == "prompt" else None
     if args.json:
@@ -163,7 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from lab.errors import LabError
 
         raise LabError("--samples must be between 1 and 20.")
-    exercise = load_exercises(args).get(args.id)
+    exercise = load_exercises(args).open(args.id)
     text = read_prompt(args)
     settings, config, judge = call_configs(args)
     out = sys.stderr if args.json else sys.stdout

@@ -94,8 +94,26 @@ class LabApp(App[int]):
         if unknown:
             self.notify(f"config.toml [keymap] names unknown keys: {', '.join(unknown)} (f1 lists the ids).",
                         severity="warning", timeout=8)
+        self.validate_catalog()
         if self.preload:
             self.preload_litellm()
+
+    @work(thread=True, group="validate", exit_on_error=False)
+    def validate_catalog(self) -> None:
+        """Full validation of every exercise the index has not validated, off the main thread; the
+        broken ones leave the catalog with their problems in its info line."""
+        from textual.worker import get_current_worker
+
+        session, worker = self.session, get_current_worker()
+        if session is None:
+            return
+        if session.validate_all(cancelled=lambda: worker.is_cancelled):
+            self.call_threadsafe(self._catalog_changed)
+
+    def _catalog_changed(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, CatalogScreen):
+                screen.refresh_catalog()
 
     def _session_failed(self, message: str) -> None:
         self.load_error = message
@@ -165,11 +183,15 @@ class LabApp(App[int]):
     def open_exercise(self, exercise_id: str) -> None:
         from lab.tui.screens.exercise import ExerciseScreen
 
+        from lab.errors import LabError
+
         if self.session is None:
             return
-        exercise = self.session.exercise(exercise_id)
-        if exercise is None:
-            self.notify(f"No exercise '{exercise_id}' in the catalog.", severity="error")
+        try:
+            exercise = self.session.open_exercise(exercise_id)
+        except LabError as exc:
+            self.notify(str(exc), severity="error", timeout=12)
+            self._catalog_changed()
             return
         while len(self.screen_stack) > 1:  # one exercise open at a time, straight above the catalog
             self.pop_screen()

@@ -34,9 +34,9 @@ def palette_entries(app: "LabApp", screen: Any) -> Iterator[Entry]:
     if session is not None:
         progress = session.progress()
         last = session.store.last_exercise()
-        if last is not None and session.exercise(last) is not None:
-            yield Entry("Lab: Continue last exercise", f"Reopen {session.exercise(last).title}.",  # type: ignore[union-attr]
-                        partial(app.open_exercise, last))
+        entry = session.entry(last) if last is not None else None
+        if entry is not None:
+            yield Entry("Lab: Continue last exercise", f"Reopen {entry.title}.", partial(app.open_exercise, entry.id))
         for exercise in session.exercises:
             p = progress.get(exercise.id)
             status = p.status if p else "new"

@@ -6,13 +6,13 @@ Plain Python (no Textual) so it loads in a worker thread and can be tested on it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
+from lab.catalog_index import CatalogIndex, IndexEntry, UnloadableExercise, load_index, open_entry
 from lab.config import Settings, load_settings
-from lab.errors import LabError
+from lab.errors import LabError, Problem
 from lab.exercise import Exercise
 from lab.llm import CallConfig
-from lab.loader import Catalog, load_catalog
 from lab.store import AttemptRecord, ExerciseProgress, Store
 from lab.tui.summary import CatalogRow, Mastery, by_skill, by_track
 
@@ -24,12 +24,13 @@ NO_MODEL_MESSAGE = (
 
 @dataclass
 class LabSession:
-    catalog: Catalog
+    catalog: CatalogIndex
     store: Store
     settings: Settings
     settings_error: str | None = None
     session_overrides: dict[str, str | None] = field(default_factory=dict)
     in_flight: set[int] = field(default_factory=set)  # attempts whose model calls have not returned
+    loaded: dict[str, Exercise] = field(default_factory=dict)  # fully validated this session, by id
 
     @classmethod
     def open(cls, exercise_dirs: Sequence[str] = ()) -> "LabSession":
@@ -40,30 +41,59 @@ class LabSession:
         except LabError as exc:
             settings_error = str(exc)
             settings = Settings.model_construct()
-        catalog = load_catalog(list(exercise_dirs))
+        catalog = load_index(list(exercise_dirs))
         return cls(catalog, Store(), settings, settings_error)
 
     # ------------------------------------------------------------------ exercises
     @property
-    def exercises(self) -> list[Exercise]:
+    def exercises(self) -> list[IndexEntry]:
+        """What the catalog lists (the index's entries; `open_exercise` loads one fully)."""
         return self.catalog.exercises
 
-    def exercise(self, exercise_id: str) -> Exercise | None:
+    def entry(self, exercise_id: str) -> IndexEntry | None:
         return next((e for e in self.catalog.exercises if e.id == exercise_id), None)
+
+    def open_exercise(self, exercise_id: str) -> Exercise:
+        """The exercise fully loaded and validated (once a session); raises LabError naming its problems."""
+        exercise = self.loaded.get(exercise_id)
+        if exercise is None:
+            entry = self.catalog.find(exercise_id)
+            try:
+                exercise = self.loaded[exercise_id] = open_entry(entry)
+            except UnloadableExercise as exc:
+                self.catalog.mark_broken(entry, exc.problems)
+                raise
+        return exercise
+
+    def validate_all(self, cancelled: Callable[[], bool] = lambda: False) -> list[Problem]:
+        """Fully load every listed exercise not validated yet (the TUI runs this in the background),
+        recording each result in the index; the broken ones leave the catalog. Returns their problems."""
+        found: list[Problem] = []
+        for entry in list(self.catalog.exercises):
+            if cancelled():
+                break
+            if entry.id in self.loaded or (entry.validated and not entry.broken):
+                continue
+            try:
+                self.open_exercise(entry.id)
+            except UnloadableExercise as exc:
+                found.extend(exc.problems)
+        return found
 
     def progress(self) -> dict[str, ExerciseProgress]:
         return self.store.progress()
 
-    def next_exercise(self, exercise_id: str) -> Exercise | None:
+    def next_exercise(self, exercise_id: str) -> IndexEntry | None:
         """The exercise after this one in catalog order (track, level, id), wrapping to the start."""
-        ids = [e.id for e in self.catalog.exercises]
+        listed = self.catalog.exercises
+        ids = [e.id for e in listed]
         if exercise_id not in ids or len(ids) < 2:
             return None
-        return self.catalog.exercises[(ids.index(exercise_id) + 1) % len(ids)]
+        return listed[(ids.index(exercise_id) + 1) % len(ids)]
 
-    def continue_exercise(self) -> Exercise | None:
+    def continue_exercise(self) -> IndexEntry | None:
         last = self.store.last_exercise()
-        return self.exercise(last) if last else None
+        return self.entry(last) if last else None
 
     def attempts(self, exercise_id: str) -> list[AttemptRecord]:
         return self.store.attempts(exercise_id)

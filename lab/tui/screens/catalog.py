@@ -225,6 +225,10 @@ class CatalogScreen(LabScreen):
         broken = len(self.session.catalog.broken_files)
         if broken:
             lines.append(f"{broken} exercise file(s) could not be loaded; `lab validate` lists the problems.")
+            first = self.session.catalog.problems[0] if self.session.catalog.problems else None
+            if first is not None:
+                where = f"{first.path.name}:{first.line}" if first.line else first.path.name  # the full path would be cut
+                lines.append(f"[dim]first: {escape(where)}: {escape(first.message)}[/dim]")
         return "\n".join(lines)
 
     def _show_info(self) -> None:

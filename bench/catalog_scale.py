@@ -1,0 +1,167 @@
+"""How the catalogue scales: `lab list` and the TUI's first catalog frame at 40, 200 and 1,000 exercises.
+
+It builds each course itself (the bundled curriculum copied into numbered folders until the count is
+reached), then, in one run, for each size:
+
+- `lab list` warm (the index built by a first run) and cold (no cache folder at all), median wall time,
+  and the warm time as a ratio of `lab list` over the bundled 40;
+- peak RSS of `lab list` (the child's own maximum resident set, from wait4);
+- the TUI's first catalog frame from a cold start (empty LAB_HOME: no index, no start-up cache),
+  timed on a pseudo-terminal until the line under the filled list is drawn, as a ratio of a minimal
+  Textual app's first frame (Header, Static, Footer), timed the same way in the same run;
+- in-process: opening one exercise (full validation of one file) and a type-to-filter redraw of the
+  catalog with every exercise listed.
+
+    .venv/bin/python bench/catalog_scale.py [--runs 5] [--sizes 40 200 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tui_startup import MINIMAL_APP, first_seen  # noqa: E402  (the same pty timing as the start-up bench)
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = ROOT / "exercises"
+LAB = Path(sys.executable).with_name("lab")
+FILLED = "enter opens the highlighted exercise"
+
+
+def build_course(target: Path, size: int) -> Path:
+    """`size` exercises: copies of the bundled tracks in c01/, c02/ ... (partials copied along)."""
+    exercises = sorted(p for p in BUNDLED.rglob("*.j2") if not p.name.startswith("_"))
+    partials = sorted(p for p in BUNDLED.glob("_*.j2"))
+    made, copy = 0, 0
+    while made < size:
+        copy += 1
+        folder = target / f"c{copy:02}"
+        for partial in partials:
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(partial, folder / partial.name)
+        for source in exercises:
+            if made == size:
+                break
+            dest = folder / source.relative_to(BUNDLED)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest)
+            made += 1
+    return target
+
+
+def env_for(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAB_")}
+    env.update(LAB_HOME=str(home), TERM="xterm-256color", LITELLM_LOCAL_MODEL_COST_MAP="True")
+    return env
+
+
+def timed_list(args: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one `lab list` process."""
+    started = time.perf_counter()
+    child = subprocess.Popen([str(LAB), "list", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"lab list {' '.join(args)} failed with {child.returncode}")
+    return wall, usage.ru_maxrss
+
+
+def list_figures(course: Path | None, runs: int, scratch: Path) -> dict[str, float]:
+    args = ["--exercises", str(course)] if course else []
+    cold, warm, rss = [], [], []
+    for n in range(runs):
+        home = scratch / f"list-home-{n}"
+        shutil.rmtree(home, ignore_errors=True)
+        wall, peak = timed_list(args, env_for(home))
+        cold.append(wall)
+        rss.append(peak)
+        wall, peak = timed_list(args, env_for(home))
+        warm.append(wall)
+        rss.append(peak)
+    return {"cold": statistics.median(cold), "warm": statistics.median(warm), "rss_mb": max(rss) / 1024}
+
+
+def tui_figures(course: Path | None, runs: int, scratch: Path) -> tuple[float, float]:
+    """Median first catalog frame of the lab from a cold start, and of the minimal app, in seconds."""
+    python = sys.executable
+    lab_argv = [python, "-m", "lab", *(["--exercises", str(course)] if course else [])]
+    lab_times, minimal_times = [], []
+    for n in range(runs + 1):  # the first pair warms the page cache and is dropped
+        home = scratch / f"tui-home-{n}"
+        shutil.rmtree(home, ignore_errors=True)
+        (t_min,), _ = first_seen([python, "-c", MINIMAL_APP], ["MINIMAL READY"], env_for(home))
+        shutil.rmtree(home, ignore_errors=True)
+        (t_lab,), _ = first_seen(lab_argv, [FILLED], env_for(home), limit=60)
+        if n:
+            minimal_times.append(t_min)
+            lab_times.append(t_lab)
+    return statistics.median(lab_times), statistics.median(minimal_times)
+
+
+def in_process_figures(course: Path, scratch: Path) -> tuple[float, float]:
+    """(open one exercise, type-to-filter redraw) in seconds, with the whole course listed."""
+    os.environ["LAB_HOME"] = str(scratch / "in-process-home")
+    from lab.tui.app import LabApp
+    from lab.tui.screens.catalog import ExerciseList
+
+    async def measure() -> tuple[float, float]:
+        app = LabApp([str(course)], cursor_blink=False, preload_litellm=False)
+        async with app.run_test(size=(100, 32)) as pilot:
+            while app.session is None:
+                await pilot.pause(0.05)
+            session = app.session
+            entry = session.catalog.exercises[len(session.catalog.exercises) // 2]
+            started = time.perf_counter()
+            session.open_exercise(entry.id)
+            opened = time.perf_counter() - started
+            await pilot.press("slash")
+            listing = app.screen.query_one(ExerciseList)
+            redraws = []
+            for key in "three":
+                before = listing.option_count
+                started = time.perf_counter()
+                await pilot.press(key)
+                await pilot.pause()
+                redraws.append(time.perf_counter() - started)
+                assert listing.option_count <= before
+            return opened, statistics.median(redraws)
+
+    return asyncio.run(measure())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[40, 200, 1000])
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp)
+        bundled = list_figures(None, args.runs, scratch)
+        print(f"runs: {args.runs} per figure (medians), {sys.executable}")
+        print(f"lab list over the bundled curriculum: warm {bundled['warm']:.2f} s, cold {bundled['cold']:.2f} s\n")
+        print("| exercises | lab list warm | ÷ bundled list | lab list cold | peak RSS | cold TUI catalog frame | ÷ minimal Textual | open one | filter redraw |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for size in args.sizes:
+            course = build_course(scratch / f"course-{size}", size)
+            listing = list_figures(course, args.runs, scratch)
+            lab_frame, minimal_frame = tui_figures(course, args.runs, scratch)
+            opened, redraw = in_process_figures(course, scratch) if size == max(args.sizes) else (float("nan"), float("nan"))
+            print(f"| {size} | {listing['warm']:.2f} s | {listing['warm'] / bundled['warm']:.2f}× | {listing['cold']:.2f} s | "
+                  f"{listing['rss_mb']:.0f} MB | {lab_frame:.2f} s | {lab_frame / minimal_frame:.2f}× | "
+                  f"{opened * 1000:.0f} ms | {redraw * 1000:.0f} ms |", flush=True)
+        print("\ntargets: list ≤ 1.5× bundled (warm); cold TUI frame ≤ 2× minimal; filter redraw < 50 ms; open < 150 ms; RSS < 120 MB")
+
+
+if __name__ == "__main__":
+    main()
