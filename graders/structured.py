@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -181,12 +183,39 @@ class NumbersParams(Params):
     ignore: list[float] = []
 
 
-_NUMBER = re.compile(r"(?<![\w.,])[-−]?\d+(?:[.,]\d+|[\u00a0\u202f ]\d{3}(?!\d))*")
+_VULGAR = {chr(c): c for c in [*range(0xBC, 0xBF), *range(0x2150, 0x215F)]}
+_VULGAR_CLASS = "\u00bc-\u00be\u2150-\u215e"
+_NUMBER = re.compile(
+    r"(?<![\w.,])[-+−]?"
+    # a space joins thousands only in groups of exactly three after a first group of one to three:
+    # "10 000" is one figure, "In 2023 400 units" two
+    r"(?:\d{1,3}(?:[\u00a0\u202f ]\d{3}(?!\d))+(?:[.,]\d+)?|\d+(?:[.,]\d+)*)"
+    r"(?:[eE][-+]?\d+(?![\w]))?"
+    rf"[{_VULGAR_CLASS}]?"
+    rf"|(?<![\w.,])[-+−]?[{_VULGAR_CLASS}]"
+)
 _LIST_MARKER = re.compile(r"^\s*\d+[.)]\s", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number as written in a text: its token, value, whether a sign was written, and whether it is
+    a fraction (which a source can only give rounded: ⅔ for 0.67)."""
+
+    token: str
+    value: Decimal
+    signed: bool = False
+    fraction: bool = False
 
 
 def _to_decimal(token: str) -> Decimal | None:
     token = token.replace("−", "-").replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
+    fraction = Decimal(0)
+    if token and token[-1] in _VULGAR:
+        fraction = Decimal(str(unicodedata.numeric(token[-1])))
+        token = token[:-1]
+        if token in ("", "-", "+"):
+            token += "0"
     if "," in token and "." in token:
         # the later separator is the decimal one: 1,234.5 (English) or 1.234,5 (French, German)
         if token.rfind(",") > token.rfind("."):
@@ -196,49 +225,73 @@ def _to_decimal(token: str) -> Decimal | None:
     elif "," in token or token.count(".") > 1:
         mark = "," if "," in token else "."
         groups = token.split(mark)
-        lead = groups[0].lstrip("-")
+        lead = groups[0].lstrip("-+")
         if len(groups) > 2 or (all(len(g) == 3 for g in groups[1:]) and lead != "0" and len(lead) <= 3):
             token = token.replace(mark, "")  # thousands: 1,234 or 12,345,678 or 1.234.567
         else:
             token = token.replace(",", ".")  # decimal comma: 3,5
     try:
-        return Decimal(token)
+        whole = Decimal(token)
     except InvalidOperation:
         return None
+    return whole - fraction if whole.is_signed() else whole + fraction
 
 
-def numbers_in(text: str, skip_list_markers: bool = False) -> list[tuple[str, Decimal]]:
+def figures_in(text: str, skip_list_markers: bool = False) -> tuple[list[Figure], list[str]]:
+    """The figures of a text, and the tokens that look like figures but cannot be read."""
     if skip_list_markers:
         text = _LIST_MARKER.sub(lambda m: " " * len(m.group(0)), text)
-    found = []
+    found, unreadable = [], []
     for match in _NUMBER.finditer(text):
-        value = _to_decimal(match.group(0))
-        if value is not None:
-            found.append((match.group(0), value))
-    return found
+        token, after = match.group(0), text[match.end(): match.end() + 1]
+        value = _to_decimal(token)
+        if value is None or (after and unicodedata.category(after) == "No"):
+            # glued to another number sign (2⅟, 10², 3₂): never guess what it means
+            unreadable.append(token + after if value is not None else token)
+        else:
+            found.append(Figure(token, value, token[0] in "-+−", token[-1] in _VULGAR))
+    return found, unreadable
 
 
-def _matches(value: Decimal, source: set[Decimal]) -> bool:
-    if value in source:
-        return True
+def _half_unit(value: Decimal) -> Decimal:
+    exponent = value.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) else 0
+    return Decimal(1).scaleb(-max(places, 0)) / 2
+
+
+def _matches(figure: Figure, source: set[Decimal]) -> bool:
+    value = figure.value
+    # an unsigned figure may carry its sign in words ("fell 11.1%" for -11.1%), so it is compared by
+    # magnitude; a written sign must agree with the source's (unsigned there reads as positive)
+    def close(s: Decimal, tolerance: Decimal) -> bool:
+        if figure.signed:
+            return abs(s - value) <= tolerance
+        return abs(abs(s) - abs(value)) <= tolerance
+
+    if figure.fraction:
+        # the source gives a fraction exactly or rounded to its decimals: ⅔ matches 0.67, never 1
+        return any(close(s, _half_unit(s) if _half_unit(s) < Decimal("0.5") else Decimal(0)) for s in source)
     # a rounded figure counts: 12.3 for 12.34, 1,235 for 1,234.56, 13 (or 12) for 12.5
-    places = -value.as_tuple().exponent if isinstance(value.as_tuple().exponent, int) else 0
-    half = Decimal(1).scaleb(-max(places, 0)) / 2
-    # the sign may be carried by words ("fell 11.1%" for -11.1%), so magnitudes are compared
-    return any(abs(abs(s) - abs(value)) <= half for s in source)
+    return any(close(s, _half_unit(value)) for s in source)
 
 
 @register("numbers-from", NumbersParams)
 def numbers_from(output: str, p: NumbersParams, ctx: CheckContext) -> CheckResult:
     """Passes when every number in the output appears in `source` (rounding allowed; list markers ignored)."""
-    source = {value for _, value in numbers_in(p.source)} | {Decimal(str(v)) for v in p.ignore}
-    used = numbers_in(output, skip_list_markers=True)
+    source = {f.value for f in figures_in(p.source)[0]} | {Decimal(str(v)) for v in p.ignore}
+    used, unreadable = figures_in(output, skip_list_markers=True)
+    if unreadable:
+        shown = ", ".join(dict.fromkeys(unreadable[:5]))
+        return CheckResult.fail(
+            f"The output writes {shown} in a form this check cannot read; write figures in digits (2.5, not 2⅟2).",
+            score=len(used) / (len(used) + len(unreadable)) if used else 0.0,
+        )
     if not used:
         return CheckResult.ok("The output uses no numbers, so none can be wrong.")
-    unknown = [token for token, value in used if not _matches(value, source)]
+    unknown = [f.token for f in used if not _matches(f, source)]
     if not unknown:
         if len(used) == 1:
-            return CheckResult.ok(f"The one number in the output, {used[0][0]}, comes from the data.")
+            return CheckResult.ok(f"The one number in the output, {used[0].token}, comes from the data.")
         return CheckResult.ok(f"All {plural(len(used), 'number')} in the output come from the data.")
     shown = ", ".join(dict.fromkeys(unknown[:5]))
     return CheckResult.fail(

@@ -67,6 +67,83 @@ def starts_with(output: str, p: Value, ctx: CheckContext) -> CheckResult:
     return CheckResult.fail(f"The output starts with {quote(output.lstrip()[: max(len(p.value), 20)])}, not {quote(p.value)}.")
 
 
+@register("ends-with", Value)
+def ends_with(output: str, p: Value, ctx: CheckContext) -> CheckResult:
+    """Passes when the output ends with `value` (trailing white space ignored)."""
+    text, value = p.texts(output)
+    if text.rstrip().endswith(value.rstrip()):
+        return CheckResult.ok(f"The output ends with {quote(p.value)}.")
+    tail = output.rstrip()[-max(len(p.value), 20):]
+    return CheckResult.fail(f"The output ends with {quote(tail)}, not {quote(p.value)}.")
+
+
+class Values(Params):
+    values: list[Needle]
+    raw: bool = False  # compare the text as it is, without reading typographic variants as plain
+
+    @field_validator("values")
+    @classmethod
+    def _not_none(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("needs at least one value")
+        return value
+
+    def found(self, output: str, ignore_case: bool) -> list[bool]:
+        """For each value, whether the output contains it."""
+        fold = str.casefold if ignore_case else (lambda t: t)
+        text = fold(output if self.raw else plain(output))
+        return [fold(v if self.raw else plain(v)) in text for v in self.values]
+
+
+def _listing(values: list[str]) -> str:
+    return ", ".join(quote(v, 30) for v in values)
+
+
+def _any(output: str, p: Values, ignore_case: bool) -> CheckResult:
+    found = [v for v, hit in zip(p.values, p.found(output, ignore_case)) if hit]
+    case = " (ignoring case)" if ignore_case else ""
+    if found:
+        return CheckResult.ok(f"The output contains {quote(found[0], 30)}{case}, one of {_listing(p.values)}.")
+    even = ", even ignoring case" if ignore_case else ""
+    return CheckResult.fail(f"The output contains none of {_listing(p.values)}{even}.")
+
+
+def _all(output: str, p: Values, ignore_case: bool) -> CheckResult:
+    hits = p.found(output, ignore_case)
+    missing = [v for v, hit in zip(p.values, hits) if not hit]
+    case = " (ignoring case)" if ignore_case else ""
+    if not missing:
+        return CheckResult.ok(f"The output contains all {len(p.values)} of {_listing(p.values)}{case}.")
+    return CheckResult.fail(
+        f"The output lacks {_listing(missing)}{case} ({sum(hits)} of {len(p.values)} present).",
+        score=sum(hits) / len(p.values),
+    )
+
+
+@register("contains-any", Values)
+def contains_any(output: str, p: Values, ctx: CheckContext) -> CheckResult:
+    """Passes when the output contains at least one of `values` (case matters)."""
+    return _any(output, p, ignore_case=False)
+
+
+@register("icontains-any", Values)
+def icontains_any(output: str, p: Values, ctx: CheckContext) -> CheckResult:
+    """Passes when the output contains at least one of `values`, ignoring case."""
+    return _any(output, p, ignore_case=True)
+
+
+@register("contains-all", Values)
+def contains_all(output: str, p: Values, ctx: CheckContext) -> CheckResult:
+    """Passes when the output contains every one of `values` (case matters); scores the share present."""
+    return _all(output, p, ignore_case=False)
+
+
+@register("icontains-all", Values)
+def icontains_all(output: str, p: Values, ctx: CheckContext) -> CheckResult:
+    """Passes when the output contains every one of `values`, ignoring case; scores the share present."""
+    return _all(output, p, ignore_case=True)
+
+
 _FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "a": re.ASCII}
 
 

@@ -49,18 +49,19 @@ class Settings(BaseSettings):
 
     def judge_call_config(self) -> "CallConfig | None":
         """How `judge` criteria call their model: the judge model, else the attempt's model, at the judge's
-        own API base (`judge_api_base`), else the learner's when the judge has the learner's provider."""
-        from lab.llm import CallConfig
-
-        from lab.llm import provider_of
+        own API base (`judge_api_base`), else the learner's when the judge has the learner's provider
+        (or when there is no learner model)."""
+        from lab.llm import CallConfig, provider_of
 
         model = self.judge_model or self.model
         if not model:
             return None
         if self.judge_api_base:
             base = None if self.judge_api_base.lower() == "none" else self.judge_api_base
-        elif self.model and provider_of(model) == provider_of(self.model):
-            base = self.api_base  # the learner's own server, which serves this provider's models
+        elif not self.model or provider_of(model) == provider_of(self.model):
+            # the learner's own server serves this provider's models; with no learner model
+            # (`lab check --judge-model`), the one API base given can only be meant for the judge
+            base = self.api_base
         else:
             base = None  # a judge of another provider is not on the learner's (local) server
         return CallConfig(model, base, self.timeout, self.max_retries)

@@ -121,6 +121,8 @@ def _reachable(path: Path, problems: list[Problem]) -> bool:
         elif os.path.islink(path):
             problems.append(Problem(path, None, f"the link points at {os.readlink(path)}, which does not exist",
                                     "remove the link, or point it at a real file or folder"))
+        elif exc.errno == errno.ENOENT:
+            problems.append(Problem(path, None, "no such file or folder", "check the path"))
         else:
             problems.append(Problem(path, None, f"cannot read: {exc.strerror}", "check its permissions"))
         return False
@@ -408,7 +410,10 @@ def _validate_front_matter(data: dict[str, Any], out: _Collector) -> FrontMatter
             if error["type"] == "string_type" and isinstance(error.get("input"), dict):
                 out.at(loc, message, "put the whole text in quotes, or use a block scalar (`key: >-` then the text indented on the next lines)")
                 continue
-            if where == "format":
+            if where == "format" and error["type"] == "missing":
+                message = "'format' is required: the first key of the front matter says which format the file is written in"
+                fix = "add `format: 1` as the first line of the front matter"
+            elif where == "format":
                 message = f"unknown format version {error.get('input')!r}: this Prompt Lab reads `format: 1`"
                 fix = "set `format: 1`, or upgrade Prompt Lab if the file was written for a newer format"
             else:

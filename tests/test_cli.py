@@ -343,4 +343,4 @@ def test_validate_a_file_of_a_course_that_uses_a_layout(capsys, tmp_path: Path):
     code, out, _ = lab(capsys, "validate", str(exercise))  # the root is then the file's own folder
     assert code == 2
     assert "template error: no file '_course.j2' in this exercise root" in out
-    assert f"fix: partials are looked up from the exercise root ({exercise.parent}); check the name, or give the course's top folder with --exercises" in out
+    assert f"fix: layouts are looked up from the exercise root ({exercise.parent}); check the name, or give the course's top folder with --exercises" in out

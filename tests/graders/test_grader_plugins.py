@@ -21,7 +21,7 @@ class Ending(Params):
     mark: str = "?"
 
 
-@register("ends-with", Ending)
+@register("ends-with-mark", Ending)
 def ends_with(output, p, ctx):
     """Passes when the output ends with `mark`."""
     if output.rstrip().endswith(p.mark):
@@ -51,12 +51,12 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_an_installed_check_is_registered_and_grades(site: Path, tmp_path: Path):
-    install(site, "lab_plugin_demo", "lab_plugin_demo", PLUGIN, "ends-with")
-    assert "ends-with" not in registry._registry
+    install(site, "lab_plugin_demo", "lab_plugin_demo", PLUGIN, "ends-with-mark")
+    assert "ends-with-mark" not in registry._registry
     registry._load_entry_points()
-    check = registry.get_check("ends-with")
+    check = registry.get_check("ends-with-mark")
     assert check.summary == "Passes when the output ends with `mark`."
-    exercise = load(tmp_path / "ex", "t/plugin.j2", minimal(rubric={"criteria": [{"id": "asks", "check": "ends-with", "mark": "?"}]}))
+    exercise = load(tmp_path / "ex", "t/plugin.j2", minimal(rubric={"criteria": [{"id": "asks", "check": "ends-with-mark", "mark": "?"}]}))
     assert grade(exercise, {"only": ["Is it?"]}).passed
     assert not grade(exercise, {"only": ["It is."]}).passed
 

@@ -65,6 +65,9 @@ def line(cells: tuple[str, ...], widths: list[int]) -> str:
     return "  ".join(clip(c, w).ljust(w) if i != 5 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
 
+MAX_TRACK_LINES = 6
+
+
 class CatalogScreen(LabScreen):
     NAMESPACE = "Catalog"
     BINDINGS: ClassVar[list[Any]] = [
@@ -166,9 +169,13 @@ class CatalogScreen(LabScreen):
 
     def _tracks_text(self) -> str:
         lines = []
-        for track in by_track(self.rows):
+        tracks = by_track(self.rows)
+        shown = tracks if len(tracks) <= MAX_TRACK_LINES else tracks[: MAX_TRACK_LINES - 1]
+        for track in shown:
             lines.append(f"[b]{escape(track.name):<22}[/b] {bar(track.share_passed)}  "
                          f"[dim]{track.passed}/{track.exercises} passed · mean best {track.mean_best:.2f}[/dim]")
+        if len(shown) < len(tracks):  # a course of many tracks would push the list off the screen
+            lines.append(f"[dim]… and {len(tracks) - len(shown)} more tracks: t shows them one at a time[/dim]")
         return "\n".join(lines)
 
     def _filter_keys_text(self) -> str:
