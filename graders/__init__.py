@@ -4,6 +4,7 @@ Built-in checks live in this package; installed packages add their own through t
 group `lab.graders` (an entry point names a module to import, whose `@register` calls run).
 """
 
+from graders.errors import JudgeCancelled, JudgeError
 from graders.registry import (
     Check,
     CheckContext,
@@ -13,4 +14,4 @@ from graders.registry import (
     register,
 )
 
-__all__ = ["Check", "CheckContext", "CheckResult", "all_checks", "get_check", "register"]
+__all__ = ["Check", "CheckContext", "CheckResult", "JudgeCancelled", "JudgeError", "all_checks", "get_check", "register"]

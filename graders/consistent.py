@@ -11,7 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from graders._judging import ask_question
 from graders._text import quote
 from graders.registry import CheckContext, CheckResult, Params, register
-from lab.errors import CancelledError, ModelError
+from graders.errors import JudgeCancelled, JudgeError
 
 
 class ConsistentParams(Params):
@@ -112,9 +112,9 @@ def consistent(outputs_by_case: dict[str, list[str]], p: ConsistentParams, ctx: 
             assert ctx.judge is not None and p.question is not None
             try:
                 consultation = ask_question(ctx.judge, p.question, output)
-            except CancelledError:
+            except JudgeCancelled:
                 raise
-            except ModelError as exc:
+            except JudgeError as exc:
                 return CheckResult.not_graded(f"The judge model could not be asked: {exc}")
             consultations.append({"case": case, "sample": sample, **consultation.as_details()})
             if consultation.problem is not None:

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 from graders._judging import SYSTEM, Consultation, Unusable, consult, fence, json_object, last_marker_line, uses_schema
 from graders._text import quote
 from graders.registry import CheckContext, CheckResult, Judge, Params, register
-from lab.errors import CancelledError, ModelError
+from graders.errors import JudgeCancelled, JudgeError
 
 Scale = Literal["pass-fail", "1-5", "0-10"]
 DEFAULT_THRESHOLDS: dict[str, float] = {"pass-fail": 1.0, "1-5": 0.75, "0-10": 0.7}
@@ -155,9 +155,9 @@ def judge(output: str, p: JudgeParams, ctx: CheckContext) -> CheckResult:
     scale = SCALES[p.scale]
     try:
         consultation = ask_grade(ctx.judge, p.rubric, output, scale)
-    except CancelledError:
+    except JudgeCancelled:
         raise
-    except ModelError as exc:
+    except JudgeError as exc:
         return CheckResult.not_graded(f"The judge model could not be asked: {exc}")
     if consultation.problem is not None:
         return CheckResult.not_graded(

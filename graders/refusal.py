@@ -15,7 +15,7 @@ from typing import Literal
 from graders._judging import ask_question
 from graders._text import quote, words
 from graders.registry import CheckContext, CheckResult, Params, register
-from lab.errors import CancelledError, ModelError
+from graders.errors import JudgeCancelled, JudgeError
 
 
 class RefusalParams(Params):
@@ -108,9 +108,9 @@ def refusal(output: str, p: RefusalParams, ctx: CheckContext) -> CheckResult:
                                       "(pass --model or --judge-model).")
     try:
         consultation = ask_question(ctx.judge, QUESTION, output, ["YES", "NO"])
-    except CancelledError:
+    except JudgeCancelled:
         raise
-    except ModelError as exc:
+    except JudgeError as exc:
         return CheckResult.not_graded(f"The judge model could not be asked: {exc}")
     if consultation.problem is not None:
         return CheckResult.not_graded(f"The judge gave no usable answer twice ({consultation.problem}).", judge=consultation.as_details())

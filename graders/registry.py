@@ -54,7 +54,10 @@ class CheckResult:
 class Judge(Protocol):
     """A model that answers a grading request; built by the engine, handed to checks that use one."""
 
-    def ask(self, messages: list[dict[str, str]], *, response_schema: dict[str, Any] | None = None) -> str: ...
+    def ask(self, messages: list[dict[str, str]], *, response_schema: dict[str, Any] | None = None) -> str:
+        """The judge's answer; raises `graders.errors.JudgeError` when the call fails and
+        `JudgeCancelled` when the learner cancelled."""
+        ...
 
     def supports_schema(self) -> bool:
         """Whether `ask` may pass a JSON schema (litellm `response_format`); else checks use a final-line format."""

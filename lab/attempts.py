@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from lab import llm
@@ -41,14 +41,21 @@ class AttemptOutcome:
     usage: Usage
     duration_s: float
     judge: dict[str, Any] | None = None
+    finish_reasons: dict[str, list[str | None]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return outcome_dict(self.exercise, self.model, self.grade, self.outputs, self.usage, self.attempt_id, self.duration_s)
+        return outcome_dict(self.exercise, self.model, self.grade, self.outputs, self.usage, self.attempt_id, self.duration_s,
+                            self.finish_reasons)
 
 
 def outcome_dict(exercise: Exercise, model: str, g: Grade, outputs: dict[str, list[str]], usage: Usage,
-                 attempt_id: int | None, duration_s: float | None) -> dict[str, Any]:
-    """The JSON shape of `lab run --json` (also what the store keeps as the attempt's result)."""
+                 attempt_id: int | None, duration_s: float | None,
+                 finish_reasons: dict[str, list[str | None]] | None = None) -> dict[str, Any]:
+    """The JSON shape of `lab run --json` (also what the store keeps as the attempt's result).
+
+    `cases[i].finish_reasons` runs parallel to `outputs`: "length" there means the answer was cut off
+    at max_tokens, which a learner must be told before puzzling over a criterion it had no room for."""
+    finish_reasons = finish_reasons or {}
     graded = grade_to_dict(g)
     cases = []
     for case in exercise.cases:
@@ -65,7 +72,10 @@ def outcome_dict(exercise: Exercise, model: str, g: Grade, outputs: dict[str, li
                 "ungraded": any(r.ungraded for r in results),
                 "reason": results[0].reason if len(results) == 1 else "; ".join(f"#{r.sample + 1}: {r.reason}" for r in results),
             })
-        cases.append({"name": case.name, "outputs": outputs.get(case.name, []), "criteria": per_case})
+        case_outputs = outputs.get(case.name, [])
+        reasons = list(finish_reasons.get(case.name, []))
+        cases.append({"name": case.name, "outputs": case_outputs, "criteria": per_case,
+                      "finish_reasons": (reasons + [None] * len(case_outputs))[: len(case_outputs)]})
     group = [c for c in graded["criteria"] if any(r.get("case") == GROUP_CASE for r in c["results"])]
     return {
         "exercise": exercise.id,
@@ -82,6 +92,23 @@ def outcome_dict(exercise: Exercise, model: str, g: Grade, outputs: dict[str, li
         "duration_s": None if duration_s is None else round(duration_s, 3),
         "attempt_id": attempt_id,
     }
+
+
+def cut_off_notice(result: dict[str, Any], max_tokens: int | None) -> str | None:
+    """One sentence naming the cases whose answer stopped at the token limit, or None when none did."""
+    cut = []
+    for case in result.get("cases", []):
+        reasons = case.get("finish_reasons") or []
+        samples = [i for i, reason in enumerate(reasons) if reason == "length"]
+        if samples:
+            several = len(reasons) > 1
+            cut.append(f"'{case['name']}'" + (f" (sample {', '.join(str(i + 1) for i in samples)})" if several else ""))
+    if not cut:
+        return None
+    setting = f"max_tokens: {max_tokens}, set by the exercise" if max_tokens else "the model's own token limit (the exercise sets no max_tokens)"
+    which = "case " + cut[0] if len(cut) == 1 else "cases " + ", ".join(cut)
+    return (f"The answer was cut off for {which}: the model stopped at {setting}. "
+            "A criterion it fails may only lack room; ask for a shorter answer.")
 
 
 def call_config_for(exercise: Exercise, base: llm.CallConfig) -> llm.CallConfig:
@@ -118,6 +145,7 @@ def run_attempt(
     started = time.monotonic()
     cancel = cancel or threading.Event()
     outputs: dict[str, list[str | None]] = {b.case: [None] * n_samples for b in built}
+    finish_reasons: dict[str, list[str | None]] = {b.case: [None] * n_samples for b in built}
     usage = Usage()
     lock = threading.Lock()
 
@@ -127,6 +155,7 @@ def run_attempt(
         completion = llm.complete(messages, call, on_delta=handler, cancel=cancel)
         with lock:
             outputs[case][sample] = completion.text
+            finish_reasons[case][sample] = completion.finish_reason
             usage = usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
         if on_output:
             on_output(case, sample, completion.text)
@@ -167,7 +196,8 @@ def run_attempt(
             raise CancelledError() from exc
         raise
     duration = time.monotonic() - started
-    outcome = AttemptOutcome(attempt_id, exercise, config.model, g, complete_outputs, usage, duration)
+    outcome = AttemptOutcome(attempt_id, exercise, config.model, g, complete_outputs, usage, duration,
+                             finish_reasons=finish_reasons)
     store.finish_attempt(
         attempt_id, status="graded", score=g.score, passed=g.passed, result=outcome.to_dict(),
         prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd, duration_s=duration,

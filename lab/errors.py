@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from graders.errors import JudgeCancelled, JudgeError
+
 
 class LabError(Exception):
     """Base of every error Prompt Lab reports to a person instead of a traceback."""
@@ -37,7 +39,7 @@ class PromptError(LabError):
     """The learner's text cannot be used as it stands (empty, or a template error)."""
 
 
-class ModelError(LabError):
+class ModelError(LabError, JudgeError):
     """A model call failed; `kind` is a stable tag, the message one plain sentence."""
 
     def __init__(self, message: str, kind: str = "error", status: int | None = None):
@@ -46,7 +48,7 @@ class ModelError(LabError):
         self.status = status
 
 
-class CancelledError(LabError):
+class CancelledError(LabError, JudgeCancelled):
     """The learner cancelled a run in flight."""
 
     def __init__(self, message: str = "The run was cancelled."):

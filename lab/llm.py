@@ -77,6 +77,7 @@ class Completion:
     cost_usd: float
     duration_s: float
     retries: int = 0
+    finish_reason: str | None = None  # "stop", or "length" when the answer hit max_tokens
 
 
 def provider_of(model: str) -> str:
@@ -170,7 +171,15 @@ def complete(
                     time.sleep(min(wait, 30.0))
                 continue
             raise error from exc
-    return Completion(text, usage_in, usage_out, _cost(litellm, response, config), time.monotonic() - started, retries)
+    return Completion(text, usage_in, usage_out, _cost(litellm, response, config), time.monotonic() - started, retries,
+                      _finish_reason(response))
+
+
+def _finish_reason(response: Any) -> str | None:
+    """Why the model stopped, as the OpenAI shape names it ("stop", "length", "content_filter"…)."""
+    choices = getattr(response, "choices", None) or []
+    reason = getattr(choices[0], "finish_reason", None) if choices else None
+    return str(reason) if reason else None
 
 
 def _call_cancellable(litellm: ModuleType, messages: list[dict[str, str]], config: CallConfig,

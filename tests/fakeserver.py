@@ -171,6 +171,11 @@ class FakeProvider:
         if model == "slow":
             time.sleep(self.slow_seconds)
         text = HUGE_ANSWER if model == "huge" else self.reply_for(body)
+        finish = "stop"
+        limit = body.get("max_tokens") or body.get("max_completion_tokens")
+        if isinstance(limit, int) and len(text.split()) > limit:
+            # as a real provider does at the token limit (a word stands for a token here)
+            text, finish = " ".join(text.split()[:limit]), "length"
         prompt_tokens = sum(len(str(m.get("content") or "").split()) for m in body.get("messages") or [])
         completion_tokens = len(text.split())
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}
@@ -190,7 +195,7 @@ class FakeProvider:
         if not body.get("stream"):
             handler._json(200, {
                 "id": "chatcmpl-fake", "object": "chat.completion", "created": created, "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
                 "usage": usage,
             })
             return
@@ -226,7 +231,7 @@ class FakeProvider:
         for piece in pieces:
             self._last = time.monotonic()
             event({**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
-        event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
         if (body.get("stream_options") or {}).get("include_usage"):
             event({**base, "choices": [], "usage": usage})
         handler.wfile.write(b"data: [DONE]\n\n")

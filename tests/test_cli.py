@@ -146,6 +146,20 @@ def test_run_json_shape_with_the_stream_on_stderr(capsys, course: Path, cassette
     assert data["usage"] == {"prompt_tokens": 2, "completion_tokens": 2, "cost_usd": 0.0}
 
 
+def test_an_answer_cut_off_at_max_tokens_is_named_in_text_and_json(capsys, tmp_path: Path, cassette, api_base):
+    root = tmp_path / "course"
+    write_exercise(root, "basics/greet.j2", {**GREETING, "model": {"max_tokens": 3}}, BRIEF)
+    code, out, _ = lab(capsys, *run_args(root, api_base, "--prompt", "Hello Ana, how are you today?"))
+    assert code == 0  # it passes even cut ("Hello Ana, how"), and is still named as cut
+    assert ("The answer was cut off for case 'only': the model stopped at max_tokens: 3, set by the exercise. "
+            "A criterion it fails may only lack room; ask for a shorter answer.") in out
+    code, out, _ = lab(capsys, *run_args(root, api_base, "--prompt", "Hello Ana, how are you today?", "--json"))
+    [case] = json.loads(out)["cases"]
+    assert (case["outputs"], case["finish_reasons"]) == (["Hello Ana, how"], ["length"])
+    code, out, _ = lab(capsys, *run_args(root, api_base, "--prompt", "Hello!", "--json"))
+    assert json.loads(out)["cases"][0]["finish_reasons"] == ["stop"]
+
+
 def test_run_reads_the_prompt_from_a_file(capsys, course: Path, tmp_path: Path, cassette, api_base):
     prompt = tmp_path / "prompt.txt"
     prompt.write_text("Hello from a file", encoding="utf-8")

@@ -63,3 +63,17 @@ def test_engine_modules_import_without_litellm_or_textual(module: str, lab_home:
     """, lab_home)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
+
+
+def test_the_checks_stand_alone_without_the_engine(lab_home: Path):
+    # a trainer's plug-in package imports `graders` only: no check may pull in `lab`
+    done = run_in_fresh_python("""
+        import sys
+        from graders import all_checks
+        names = sorted(all_checks())
+        engine = sorted(m for m in sys.modules if m == "lab" or m.startswith("lab."))
+        assert not engine, engine
+        print(len(names))
+    """, lab_home)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) >= 20

@@ -155,7 +155,7 @@ class OrderedStream:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from lab.attempts import run_attempt
+    from lab.attempts import cut_off_notice, run_attempt
     from lab.errors import CancelledError, ModelError
     from lab.report import Paint, grade_lines
 
@@ -189,8 +189,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print_json(outcome.to_dict())
     else:
         p = Paint(sys.stdout)
+        result = outcome.to_dict()
         print()
-        print("\n".join(grade_lines(outcome.to_dict(), p)))
+        notice = cut_off_notice(result, exercise.meta.model.max_tokens)
+        if notice:
+            print(p.warn(notice))
+        print("\n".join(grade_lines(result, p)))
         u = outcome.usage
         print(p.dim(f"{u.prompt_tokens} prompt + {u.completion_tokens} completion tokens · ${u.cost_usd:.4f} · {outcome.duration_s:.1f} s · attempt #{outcome.attempt_id}"))
     return EXIT_OK if outcome.grade.passed else EXIT_NOT_PASSED

@@ -14,6 +14,7 @@ from lab.tui.screens.history import AttemptScreen, DiffScreen, HistoryScreen
 from lab.tui.screens.model import ModelScreen
 from lab.tui.screens.progress import ProgressScreen
 from lab.tui.session import NO_MODEL_MESSAGE
+from conftest import TUI_EXERCISES
 from tui_helpers import editor_text, make_app, open_exercise, ready, screen_text, send_and_wait, wait_for
 
 GOOD = "- {{ topic }} one\n- two\n- three"
@@ -498,3 +499,21 @@ async def test_progress_chart_draws_a_low_score_above_the_baseline(seeded):
         column = chart.scores.index(lowest) * 3  # bars two cells wide, one apart
         drawn = str(chart.render()).splitlines()
         assert drawn[-1][column] != " "  # not drawn as zero
+
+
+async def test_an_answer_cut_off_at_the_token_limit_is_marked_over_its_text(live_provider, use_model, tmp_path):
+    from lab.tui.app import LabApp
+
+    course = tmp_path / "course"
+    (course / "limits").mkdir(parents=True)
+    source = (TUI_EXERCISES / "basics" / "greeting.j2").read_text(encoding="utf-8")
+    (course / "limits" / "cut.j2").write_text(source.replace("level: 2\n", "level: 2\nmodel:\n  max_tokens: 2\n"), encoding="utf-8")
+    use_model("openai/echo", live_provider.url)
+    app = LabApp([course], cursor_blink=False, preload_litellm=False)
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_exercise(pilot, "limits/cut")
+        await type_prompt(pilot, screen, "now please say hello")  # cut to "now please": no hello
+        await send_and_wait(pilot, screen)
+        title = screen.query(".output-title").first()
+        assert "cut off at the token limit" in str(title.render()) and title.has_class("-cut-off")
+        assert "The answer was cut off for case 'only': the model stopped at max_tokens: 2, set by the exercise." in screen.status_text

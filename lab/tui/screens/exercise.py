@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Button, Collapsible, Footer, Header, Markdown, Static, TextArea
 
-from lab.attempts import AttemptOutcome, run_attempt
+from lab.attempts import AttemptOutcome, cut_off_notice, run_attempt
 from lab.errors import CancelledError, LabError, PromptError
 from lab.exercise import Exercise
 from lab.prompts import build_messages, render_text
@@ -63,6 +63,7 @@ class ExerciseScreen(LabScreen):
         self.run_token: int | None = None
         self.cancel_event: threading.Event | None = None
         self.streams: dict[tuple[str, int], OutputText] = {}
+        self.stream_titles: dict[tuple[str, int], Static] = {}
         self.rendered = False  # raw text by default: what a learner sees is what was graded
         self._draft_timer: Timer | None = None
         self._draft_dirty = False
@@ -259,12 +260,15 @@ class ExerciseScreen(LabScreen):
         outputs.remove_children()
         self.query_one(GradeView).clear()
         self.streams = {}
+        self.stream_titles = {}
         widgets = []
         for case, sample in slots:
             label = case if samples == 1 else f"{case} · sample {sample + 1}"
             output = OutputText(rendered=self.rendered, classes="output")
-            widgets += [Static(f"── {label}", classes="output-title", markup=False), output]
+            title = Static(f"── {label}", classes="output-title", markup=False)
+            widgets += [title, output]
             self.streams[(case, sample)] = output
+            self.stream_titles[(case, sample)] = title
         outputs.mount_all(widgets)
         self.query_one("#results", VerticalScroll).anchor()
 
@@ -312,6 +316,8 @@ class ExerciseScreen(LabScreen):
         self.run_token = self.cancel_event = None
         result = outcome.to_dict()
         self.query_one(GradeView).show_result(result)
+        notice = cut_off_notice(result, self.exercise.meta.model.max_tokens)
+        self._mark_cut_off(result)
         if outcome.grade.passed:
             self.passed = True
             self._show_solution()
@@ -322,8 +328,20 @@ class ExerciseScreen(LabScreen):
         else:
             left = len(self.exercise.hints) - self.session.store.hints_revealed(self.exercise.id)
             tip = " Read the reasons below" + (", or press h for a hint." if left else ".")
-            self._status(f"Not passed yet: {outcome.grade.score:.2f} of {outcome.grade.pass_mark:.2f} needed.{tip}", "-error")
+            cut = f" {notice}" if notice else ""
+            self._status(f"Not passed yet: {outcome.grade.score:.2f} of {outcome.grade.pass_mark:.2f} needed.{cut}{tip}", "-error")
         self.refresh_bindings()
+
+    def _mark_cut_off(self, result: dict[str, Any]) -> None:
+        """An answer that stopped at the token limit says so over its text."""
+        for case in result["cases"]:
+            reasons = case.get("finish_reasons") or []
+            for sample, reason in enumerate(reasons):
+                title = self.stream_titles.get((case["name"], sample))
+                if reason == "length" and title is not None:
+                    label = case["name"] if len(reasons) == 1 else f"{case['name']} · sample {sample + 1}"
+                    title.update(f"── {label} · cut off at the token limit")
+                    title.add_class("-cut-off")
 
     async def _failed(self, token: int, error: LabError) -> None:
         if token != self.run_token:
