@@ -19,6 +19,7 @@ import difflib
 import json
 import os
 import sqlite3
+import stat as stat_module
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -262,7 +263,8 @@ def _validated_row(root: Path, path: Path, stamp: str, exercise: Any, problems: 
     root, path = _real(root), _real(path)
     summary = _summary(exercise.meta, exercise.id) if exercise is not None else read_listing(path, root)
     try:
-        deps = template_dependencies(root, path.relative_to(root).as_posix())
+        plain = stat_module.S_ISREG(os.stat(path).st_mode)  # never read a pipe: it would block
+        deps = template_dependencies(root, path.relative_to(root).as_posix()) if plain else {}
     except (OSError, ValueError):
         deps = {}
     deps = {p: stamp_of(Path(p)) if s is None else s for p, s in deps.items() if p != str(path)}

@@ -86,15 +86,32 @@ def load_settings(**overrides: Any) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise LabError(f"{paths.config_file()}: not valid TOML ({exc}); fix or delete the file.") from exc
     except ValueError as exc:  # pydantic's ValidationError
-        raise LabError(f"Invalid setting: {_first_error(exc)} (in {paths.config_file()} or a LAB_ variable).") from exc
+        raise LabError(_setting_problem(exc, clean)) from exc
 
 
-def _first_error(exc: Exception) -> str:
+def _setting_problem(exc: Exception, overrides: dict[str, Any]) -> str:
+    """Which setting is wrong, where it was set (flag, variable or config file), and what it takes."""
+    import os
+
     errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-    return str(exc)
+    if not callable(errors):
+        return f"Invalid setting: {exc}."
+    first = errors()[0]
+    name = ".".join(str(p) for p in first["loc"])
+    field = Settings.model_fields.get(name)
+    what = first["msg"].removeprefix("Value error, ")
+    wants = (field.description or "").rstrip(".") if field else ""
+    variable = f"LAB_{name.upper()}"
+    if name in overrides:
+        where, fix = f"--{name.replace('_', '-')} {overrides[name]!r}", f"give --{name.replace('_', '-')} a valid value"
+    elif variable in os.environ:
+        where, fix = f"{variable}={os.environ[variable]!r}", f"set {variable} to a valid value, or unset it"
+    else:
+        where, fix = f"`{name}` in {paths.config_file()}", f"correct `{name}` in that file, or remove the line"
+    def lower_first(text: str) -> str:
+        return text[:1].lower() + text[1:]
+
+    return f"Invalid setting {where}: {lower_first(what)} ({name}: {lower_first(wants)}); {fix}. Nothing was changed."
 
 
 def save_settings(**updates: Any) -> Path:

@@ -364,6 +364,8 @@ def describe_error(exc: BaseException, config: CallConfig) -> ModelError:
         return ModelError(f"{where} does not know the model '{config.model}' (404); check the model name.", "not_found", 404)
     if name == "ContextWindowExceededError":
         return ModelError(f"The conversation is too long for {config.model}; shorten the prompt.", "bad_request", status)
+    if status in (502, 503, 504):
+        return ModelError(f"{where} is overloaded or unavailable ({status}) and retries did not help; try again in a few minutes.", "server", status)
     if isinstance(status, int) and status >= 500:
         return ModelError(f"{where} had an internal error ({status}) and retries did not help; try again later.", "server", status)
     if name == "BadRequestError" or status == 400:

@@ -11,6 +11,7 @@ import fnmatch
 import hashlib
 import os
 import re
+import stat as stat_module
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -104,9 +105,25 @@ def search(root: Path) -> tuple[list[Path], list[Problem]]:
                 if os.path.islink(path) and not os.path.exists(path) and _loops(path):
                     _reachable(path, problems)  # a link looping on itself (a folder's, most likely): one problem
                 continue
-            if _reachable(path, problems):
+            if _reachable(path, problems) and _regular(path, problems):
                 found.append(path)
     return sorted(found), problems
+
+
+MAX_FILE_BYTES = 1024 * 1024  # far beyond a real exercise; what a catalogue can afford to read per file
+
+
+def _regular(path: Path, problems: list[Problem]) -> bool:
+    """Whether `path` is a plain file; a pipe, socket or device would block or never end when read."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return True  # _reachable reported it
+    if stat_module.S_ISREG(mode):
+        return True
+    problems.append(Problem(path, None, "not a plain file (a named pipe, socket or device): it cannot be read as an exercise",
+                            "remove it from the exercise folder"))
+    return False
 
 
 def _reachable(path: Path, problems: list[Problem]) -> bool:
@@ -228,6 +245,10 @@ def load_paths(targets: Sequence[str | Path], extra_roots: Sequence[str | Path] 
             root = _root_of(target, known) or target
         elif target.is_file():
             files, root = [target], _root_of(target, known) or target.parent
+        elif target.exists():
+            _regular(target, problems)
+            broken.append(given)
+            continue
         else:
             problems.append(Problem(target, None, "no such file or folder", "check the path"))
             continue
@@ -274,6 +295,13 @@ def _read_front_matter(path: Path, root: Path) -> tuple[bytes, SplitFile, dict[s
     """Read, split and parse a file's front matter (with `id` and `track` defaulted from its path)."""
     out = _Collector(path)
     try:
+        if not stat_module.S_ISREG(os.stat(path).st_mode):
+            raise ExerciseError([Problem(path, None, "not a plain file (a named pipe, socket or device): it cannot be read as an exercise",
+                                         "remove it from the exercise folder")])
+        size = os.stat(path).st_size
+        if size > MAX_FILE_BYTES:
+            raise ExerciseError([Problem(path, None, f"the file is {size / 1024 / 1024:.1f} MB; an exercise file is at most {MAX_FILE_BYTES // 1024 // 1024} MB",
+                                         "trim the data it carries: a few cases with short texts teach as well")])
         raw = path.read_bytes()
         text = raw.decode("utf-8-sig")  # editors on Windows may start the file with a byte-order mark
     except UnicodeDecodeError as exc:
@@ -294,7 +322,8 @@ def _read_front_matter(path: Path, root: Path) -> tuple[bytes, SplitFile, dict[s
     try:
         data, lines = yamlines.load(split.front_matter, split.front_matter_line)
     except yamlines.YamlProblem as exc:
-        raise ExerciseError([Problem(path, exc.line, f"front matter is not valid YAML: {exc}", exc.fix or
+        what = "front matter is too large to read" if exc.limit else "front matter is not valid YAML"
+        raise ExerciseError([Problem(path, exc.line, f"{what}: {exc}", exc.fix or
                                      "check indentation and quoting on that line (quote values containing ': ' or starting with '{')")]) from None
     out.lines = lines
     if not isinstance(data, dict):
@@ -316,6 +345,9 @@ def read_listing(path: Path, root: Path) -> dict[str, Any] | None:
     front matter's top-level keys alone, without validating the rest; None when those do not look
     right, and `load_exercise` must say why."""
     try:
+        status = os.stat(path)
+        if not stat_module.S_ISREG(status.st_mode) or status.st_size > MAX_FILE_BYTES:
+            return None  # a pipe would block the read; a huge file is refused by the full load
         text = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return None

@@ -183,7 +183,11 @@ class Store:
 
     def __init__(self, path: Path | None = None):
         self.path = path or paths.database_file()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LabError(f"{self.path.parent}: cannot hold the progress database ({exc.strerror}); "
+                           "set LAB_HOME to a folder you can write.") from exc
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT_S, isolation_level=None)

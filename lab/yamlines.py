@@ -28,10 +28,51 @@ _FastLoader = _without_yes_no(yaml.CSafeLoader) if getattr(yaml, "__with_libyaml
 
 
 class YamlProblem(ValueError):
-    def __init__(self, message: str, line: int, fix: str = ""):
+    """Why a text cannot be read as YAML; `limit` when it is valid YAML past what we read."""
+
+    def __init__(self, message: str, line: int, fix: str = "", limit: bool = False):
         super().__init__(message)
         self.line = line
         self.fix = fix
+        self.limit = limit
+
+
+MAX_VALUES = 100_000  # what aliases may expand a front matter to; far beyond any real exercise
+MAX_DEPTH = 100  # nesting; Python's parser recurses per level
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], depth: int = 0) -> int:
+    """How many values `node` stands for once aliases are expanded (each alias counted in full),
+    without expanding them: a "billion laughs" file is refused before anything walks it."""
+    if depth > MAX_DEPTH:
+        raise _TooDeep()
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, memo, depth + 1) + _expanded_size(v, memo, depth + 1) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(item, memo, depth + 1) for item in node.value)
+    memo[id(node)] = size
+    return size
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _check_size(node: yaml.Node | None, first_line: int) -> None:
+    if node is None:
+        return
+    try:
+        size = _expanded_size(node, {})
+    except (_TooDeep, RecursionError):
+        raise YamlProblem(f"the front matter nests more than {MAX_DEPTH} levels deep", first_line,
+                          "flatten it: an exercise needs a few levels of keys and lists", limit=True) from None
+    if size > MAX_VALUES:
+        raise YamlProblem(f"the front matter's aliases (*name) expand to {size:,} values, more than the {MAX_VALUES:,} allowed",
+                          first_line, "repeat fewer blocks by alias, or write the values out", limit=True) from None
 
 
 # constructs whose start the parser remembers (the context mark) when their end never comes
@@ -67,7 +108,11 @@ def _load(loader_class: type, text: str, first_line: int) -> tuple[Any, dict[Pat
     loader = loader_class(text)
     try:
         node = loader.get_single_node()
+        _check_size(node, first_line)
         data = loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        raise YamlProblem(f"the front matter nests more than {MAX_DEPTH} levels deep", first_line,
+                          "flatten it: an exercise needs a few levels of keys and lists", limit=True) from None
     except yaml.MarkedYAMLError as exc:
         unclosed = _unclosed(exc, text, first_line)
         if unclosed is not None:
@@ -109,7 +154,7 @@ def load_keys(text: str, keys: frozenset[str]) -> dict[str, Any] | None:
             wanted.append(line)
     try:
         data = yaml.load("\n".join(wanted), Loader=_FastLoader) if wanted else {}
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return _load_keys_from_nodes(text, keys)
     return data if isinstance(data, dict) else None
 
@@ -120,10 +165,11 @@ def _load_keys_from_nodes(text: str, keys: frozenset[str]) -> dict[str, Any] | N
         node = loader.get_single_node()
         if not isinstance(node, yaml.MappingNode):
             return None
+        _check_size(node, 1)
         return {key.value: loader.construct_object(value, deep=True) for key, value in node.value
                 if isinstance(key, yaml.ScalarNode) and key.value in keys}
-    except yaml.YAMLError:
-        return None
+    except (yaml.YAMLError, YamlProblem, RecursionError):
+        return None  # the full load says why
     finally:
         loader.dispose()
 

@@ -358,3 +358,27 @@ def test_validate_a_file_of_a_course_that_uses_a_layout(capsys, tmp_path: Path):
     assert code == 2
     assert "template error: no file '_course.j2' in this exercise root" in out
     assert f"fix: layouts are looked up from the exercise root ({exercise.parent}); check the name, or give the course's top folder with --exercises" in out
+
+
+def test_a_bug_of_ours_is_one_sentence_not_a_traceback(capsys, monkeypatch: pytest.MonkeyPatch):
+    def broken(args):
+        raise RuntimeError("something we did not expect")
+
+    monkeypatch.delenv("LAB_DEBUG", raising=False)
+    from lab.cli import build_parser
+
+    parser = build_parser()
+    monkeypatch.setattr("lab.cli.build_parser", lambda: _rebound(parser, broken))
+    code, out, err = lab(capsys, "progress")
+    assert code == 2 and out == ""
+    assert err == ("lab: internal error (RuntimeError: something we did not expect); this is a bug in Prompt Lab. "
+                   "Run again with LAB_DEBUG=1 for the details and report them; your work is saved.\n")
+
+
+def _rebound(parser, handler):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            action.choices["progress"].set_defaults(handler=handler)
+    return parser

@@ -54,7 +54,8 @@ def test_invalid_setting_names_the_key(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("LAB_TIMEOUT", "-3")
     with pytest.raises(LabError) as caught:
         load_settings()
-    assert str(caught.value) == f"Invalid setting: timeout: Input should be greater than 0 (in {paths.config_file()} or a LAB_ variable)."
+    assert str(caught.value) == ("Invalid setting LAB_TIMEOUT='-3': input should be greater than 0 (timeout: seconds to wait for a model "
+                                 "before giving up); set LAB_TIMEOUT to a valid value, or unset it. Nothing was changed.")
 
 
 # ------------------------------------------------------------------ front matter

@@ -117,3 +117,84 @@ def test_a_missing_layout_names_the_line_of_its_extends(tmp_path: Path):
     assert (problem.path, problem.line) == (path, path.read_text(encoding="utf-8").splitlines().index("{% extends '_nope.j2' %}") + 1)
     assert problem.message == "template error: no file '_nope.j2' in this exercise root (the layout this {% extends %} names)"
     assert problem.fix == f"layouts are looked up from the exercise root ({path.parent}); check the name, or give the course's top folder with --exercises"
+
+
+# ------------------------------------------------------------------ a walk over every kind of hostile file
+
+BROKEN = Path(__file__).resolve().parent / "broken"
+
+
+def _bomb() -> str:
+    lines = ["---", "a: &a [x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, 9):
+        lines.append(f"b{level}: &b{level} [" + ", ".join([f"*{'a' if level == 1 else f'b{level - 1}'}"] * 9) + "]")
+    return "\n".join(lines + ["---", ""])
+
+
+HOSTILE: dict[str, tuple[object, str]] = {
+    # name: (what is written there, what its one problem says)
+    "binary.j2": (bytes(range(256)) * 8, "the file is not UTF-8 text (byte 128 cannot be read)"),
+    "empty.j2": (b"", "no front matter: an exercise file starts with a line '---'"),
+    "nul.j2": (b"a\0b\0", "no front matter: an exercise file starts with a line '---'"),
+    "big.j2": (b"---\nformat: 1\ntitle: big\n---\n" + b"x" * (5 * 1024 * 1024), "the file is 5.0 MB; an exercise file is at most 1 MB"),
+    "only-fences.j2": (b"---\n---\n", "the front matter must be YAML keys and values"),
+    "list-front-matter.j2": (b"---\n- a\n- b\n---\n", "the front matter must be YAML keys and values"),
+    "scalar-front-matter.j2": (b"---\njust text\n---\n", "the front matter must be YAML keys and values"),
+    "alias-bomb.j2": (_bomb().encode(), "the front matter's aliases (*name) expand to 490,329,064 values, more than the 100,000 allowed"),
+    "deep.j2": (("---\nformat: 1\ntitle: " + "[" * 3000 + "]" * 3000 + "\n---\n").encode(), "the front matter nests more than 100 levels deep"),
+    "folder.j2": ("folder", "a folder named like an exercise file: only files ending in .j2 are exercises"),
+    "pipe.j2": ("fifo", "not a plain file (a named pipe, socket or device): it cannot be read as an exercise"),
+    "dangling.j2": ("link:nowhere.j2", "the link points at nowhere.j2, which does not exist"),
+    "self-link.j2": ("link:self-link.j2", "symlink loop: following this link leads back to itself"),
+}
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Path:
+    import shutil
+
+    root = tmp_path / "course"
+    write_exercise(root, "good/fine.j2", minimal(title="Still loads"))
+    shutil.copytree(BROKEN, root / "broken")
+    bad = root / "hostile"
+    bad.mkdir()
+    for name, (content, _) in HOSTILE.items():
+        path = bad / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        elif content == "folder":
+            path.mkdir()
+        elif content == "fifo":
+            os.mkfifo(path)
+        else:
+            os.symlink(str(content).removeprefix("link:"), path)
+    return root
+
+
+def test_every_kind_of_hostile_file_is_one_problem_and_the_good_sibling_loads(hostile: Path):
+    broken_kinds = [p.name for p in BROKEN.glob("*.j2") if not p.name.startswith("_")]
+    assert len(broken_kinds) + len(HOSTILE) >= 20
+    catalog = load_paths([hostile])
+    assert [e.id for e in catalog.exercises] == ["good/fine"]
+    for name, (_, says) in HOSTILE.items():
+        problems = [p for p in catalog.problems if p.path.name == name]
+        assert [says in p.message for p in problems] == [True], (name, [p.message for p in problems])
+    for name in broken_kinds:
+        assert len([p for p in catalog.problems if p.path.name == name]) >= 1, name
+
+
+@pytest.mark.parametrize("command", [["list"], ["list", "--json"], ["validate"], ["check"], ["progress"],
+                                     ["show", "good/fine"], ["list", "--track", "good"]])
+def test_every_command_goes_on_past_hostile_files_without_a_traceback(hostile: Path, capsys, command: list[str]):
+    argv = [*command, str(hostile)] if command[0] in ("validate", "check") else [*command, "--exercises", str(hostile)]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert_no_traceback(out + err)
+    assert "internal error" not in err
+    if command[0] in ("validate", "check"):
+        assert code == 2
+        for name in HOSTILE:
+            assert sum(line.startswith(str(hostile / "hostile" / name)) for line in out.splitlines()) == 1, name
+    else:
+        assert code == 0
+        assert "good/fine" in out or "Still loads" in out or command[0] == "progress"

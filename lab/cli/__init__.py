@@ -63,3 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:  # a bug of ours: one sentence for the user, the traceback only on request
+        import os
+
+        if os.environ.get("LAB_DEBUG"):
+            raise
+        print(f"lab: internal error ({type(exc).__name__}: {str(exc)[:200]}); this is a bug in Prompt Lab. "
+              "Run again with LAB_DEBUG=1 for the details and report them; your work is saved.", file=sys.stderr)
+        return EXIT_BAD

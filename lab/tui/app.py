@@ -80,8 +80,6 @@ class LabApp(App[int]):
             self.call_from_thread(self._session_failed, str(exc))
             return
         self.call_from_thread(self._session_ready, session)
-        # warm the other screens' imports while the learner reads the catalog
-        importlib.import_module("lab.tui.screens.exercise")
 
     def _session_ready(self, session: "LabSession") -> None:
         self.session = session
@@ -94,9 +92,20 @@ class LabApp(App[int]):
         if unknown:
             self.notify(f"config.toml [keymap] names unknown keys: {', '.join(unknown)} (f1 lists the ids).",
                         severity="warning", timeout=8)
+        # the background work holds the GIL for seconds (1,000 files to validate, litellm's import):
+        # it starts once the filled catalog is on the screen, so that frame is not held up
+        self.call_after_refresh(self._start_background_work)
+
+    def _start_background_work(self) -> None:
+        self.warm_screens()
         self.validate_catalog()
         if self.preload:
             self.preload_litellm()
+
+    @work(thread=True, group="start-up", exit_on_error=False)
+    def warm_screens(self) -> None:
+        """Import the other screens while the learner reads the catalog, so opening one is quick."""
+        importlib.import_module("lab.tui.screens.exercise")
 
     @work(thread=True, group="validate", exit_on_error=False)
     def validate_catalog(self) -> None:
