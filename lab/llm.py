@@ -349,6 +349,9 @@ def describe_error(exc: BaseException, config: CallConfig) -> ModelError:
         return ModelError(f"{where} sent an answer that could not be read as a chat completion; check that --api-base points at an OpenAI-compatible /v1 endpoint.", "malformed")
     if name in ("APIConnectionError", "ConnectError", "ConnectionError") or "connection error" in lowered \
             or "connection refused" in lowered or "connect" in lowered and not status:
+        if not config.api_base:  # a hosted API: no server of the learner's to be running
+            return ModelError(f"Could not reach {provider_of(config.model)}'s API for {config.model}: check your internet connection "
+                              "(or a proxy or firewall in the way) and send again.", "connection", status)
         return ModelError(f"Could not reach {where}: is the server running and the address right?", "connection", status)
     if name in ("Timeout", "APITimeoutError", "ReadTimeout", "TimeoutException") or "timed out" in lowered or "timeout" in name.lower():
         return ModelError(f"{config.model} did not answer within {config.timeout:g} s; try again, or raise the timeout (LAB_TIMEOUT).", "timeout", status)

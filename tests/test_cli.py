@@ -382,3 +382,15 @@ def _rebound(parser, handler):
         if isinstance(action, argparse._SubParsersAction):
             action.choices["progress"].set_defaults(handler=handler)
     return parser
+
+
+def test_ctrl_c_during_lab_run_exits_130_and_says_it_was_cancelled(capsys, course: Path, monkeypatch: pytest.MonkeyPatch):
+    from lab import attempts
+    from lab.errors import CancelledError
+
+    def interrupted(*args, **kwargs):
+        raise CancelledError()  # what run_attempt raises after recording a Ctrl-C as cancelled
+
+    monkeypatch.setattr(attempts, "run_attempt", interrupted)
+    code, out, err = lab(capsys, *run_args(course, "http://127.0.0.1:9/v1", "--prompt", "Hello"))
+    assert (code, err) == (130, "lab: The run was cancelled.\n")

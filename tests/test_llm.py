@@ -222,3 +222,10 @@ def test_litellm_provider_error_is_described_as_a_bad_name_not_a_rejection():
         error = llm.describe_error(exc, llm.CallConfig("foo/bar"))
     assert error.kind == "bad_model"
     assert str(error).startswith("'foo/bar' is not a model litellm knows; litellm names models provider/model")
+
+
+def test_a_hosted_api_out_of_reach_is_not_blamed_on_a_server_of_ours():
+    error = llm.describe_error(ConnectionError("Connection error."), llm.CallConfig("anthropic/claude-3-5-haiku-latest"))
+    assert str(error) == ("Could not reach anthropic's API for anthropic/claude-3-5-haiku-latest: check your internet connection "
+                          "(or a proxy or firewall in the way) and send again.")
+    assert error.kind == "connection"

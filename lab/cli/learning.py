@@ -184,7 +184,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print_json({"exercise": exercise.id, "model": config.model, "error": str(exc),
                              "kind": getattr(exc, "kind", "cancelled"), "attempt_id": last_attempt_id(store, exercise.id)})
             print(f"lab: {exc}", file=sys.stderr)
-            return EXIT_BAD
+            # Ctrl-C ends like any interrupted command (130); the attempt is recorded as cancelled
+            return 130 if isinstance(exc, CancelledError) else EXIT_BAD
     if args.json:
         print_json(outcome.to_dict())
     else:

@@ -244,6 +244,8 @@ def run_app(exercise_dirs: list[str]) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+    if app.session is not None:
+        app.session.store.close()  # the last connection to close removes lab.db-wal and -shm
     return code
 
 

@@ -85,5 +85,7 @@ def test_lab_command_completes_a_graded_attempt(live_provider, lab_home, tmp_pat
         assert [(a.status, a.passed, a.prompt) for a in attempts] == [("graded", True, "Please answer with hello")]
         tmux.keys("C-q")
         assert tmux_session_ends(tmux), "ctrl+q did not quit the lab"
+        # a clean quit closes the database: no -wal or -shm files left beside it
+        assert not list(lab_home.glob("lab.db-*")), list(lab_home.glob("lab.db-*"))
     finally:
         subprocess.run([*tmux.base, "kill-server"], capture_output=True, timeout=10)

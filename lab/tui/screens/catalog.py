@@ -90,6 +90,7 @@ class CatalogScreen(LabScreen):
         self._pending_open: str | None = None
         self._listed_width = 0
         self._rest_of_list: list[Option] = []
+        self._listed_count = 0
 
     def compose(self) -> ComposeResult:
         # the cached catalog goes straight into the widgets: filling them after mounting would
@@ -104,6 +105,7 @@ class CatalogScreen(LabScreen):
         # only the rows a terminal can show go into the first frame; the others follow right after it
         on_screen = options[: max(self.app.size.height, 1)]
         self._rest_of_list = options[len(on_screen):]
+        self._listed_count = len(options)
         yield Header()
         with Vertical(id="catalog"):
             with Horizontal(id="filters"):
@@ -198,12 +200,19 @@ class CatalogScreen(LabScreen):
         rows = self._visible()
         self._listed_width = self._width()
         heading, options = self._list_content(rows)
-        self._rest_of_list = []  # the whole list is set here
+        self._listed_count = len(options)
         self.query_one("#list-heading", Static).update(heading)
-        listing.set_options(options)
         ids = [r.id for r in rows]
+        keep = ids.index(highlighted) if highlighted in ids else 0
+        # as in the first frame: the rows a terminal can show (and the highlighted one) now, the
+        # others right after the frame, so a keystroke in the filter redraws at once at any size
+        page = max(self.app.size.height, keep + 1, 1)
+        self._rest_of_list = options[page:]
+        listing.set_options(options[:page])
         if ids:
-            listing.highlighted = ids.index(highlighted) if highlighted in ids else 0
+            listing.highlighted = keep
+        if self._rest_of_list:
+            self.call_after_refresh(self._list_the_rest)
 
     def _list_content(self, rows: list[CatalogRow]) -> tuple[Content, list[Option]]:
         widths = columns(self.rows or rows, self._listed_width)
@@ -239,7 +248,7 @@ class CatalogScreen(LabScreen):
         return "\n".join(lines)
 
     def _show_info(self) -> None:
-        self.query_one("#catalog-info", Static).update(self._info_text_for(self.query_one(ExerciseList).option_count))
+        self.query_one("#catalog-info", Static).update(self._info_text_for(self._listed_count))
 
     def _info_text_for(self, listed: int) -> str:
         if listed:
