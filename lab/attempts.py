@@ -195,7 +195,8 @@ def run_attempt(
         if isinstance(exc, KeyboardInterrupt):
             raise CancelledError() from exc
         raise
-    duration = time.monotonic() - started
+    # the model library's one-off import is not the model's time (`llm.load_seconds()` says it apart)
+    duration = time.monotonic() - started - llm.load_overlap(started)
     outcome = AttemptOutcome(attempt_id, exercise, config.model, g, complete_outputs, usage, duration,
                              finish_reasons=finish_reasons)
     store.finish_attempt(

@@ -40,9 +40,10 @@ _import_lock = threading.Lock()
 
 def load_litellm() -> ModuleType:
     """Import litellm once, offline and quiet. Safe to call from any thread."""
-    global _litellm
+    global _litellm, _load_seconds, _loaded_at
     with _import_lock:
         if _litellm is None:
+            started = time.monotonic()
             os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
             os.environ.setdefault("LITELLM_LOG", "ERROR")
             import litellm
@@ -50,7 +51,26 @@ def load_litellm() -> ModuleType:
             litellm.suppress_debug_info = True
             litellm.drop_params = True  # a provider without `seed` or `top_p` ignores it instead of failing
             _litellm = litellm
+            _loaded_at = time.monotonic()
+            _load_seconds = _loaded_at - started
         return _litellm
+
+
+def load_seconds() -> float:
+    """How long this process spent importing litellm (0 until it has): the learner is told once,
+    apart, so that an attempt's time is the model's, not the library's."""
+    return _load_seconds
+
+
+def load_overlap(since: float) -> float:
+    """Seconds of litellm's import that fell after `since` (a `time.monotonic()` reading)."""
+    if _litellm is None:
+        return 0.0
+    return max(0.0, min(_load_seconds, _loaded_at - since))
+
+
+_load_seconds = 0.0
+_loaded_at = 0.0
 
 
 def is_loaded() -> bool:

@@ -65,6 +65,19 @@ def test_engine_modules_import_without_litellm_or_textual(module: str, lab_home:
     assert done.stdout.strip() == ""
 
 
+def test_lab_run_says_apart_that_the_model_library_was_loading(lab_home: Path, live_provider):
+    done = run_in_fresh_python(f"""
+        from lab import llm
+        from lab.cli import main
+        code = main(["run", "prompt-engineering/delimiters", "--prompt", "Summarise {{{{ email }}}}",
+                     "--model", "openai/echo", "--api-base", "{live_provider.url}"])
+        assert code in (0, 1), code
+        print("loaded", llm.load_seconds())
+    """, lab_home)
+    assert done.returncode == 0, done.stderr
+    assert "(the model library took " in done.stdout and "s to load first; that is not in the time above)" in done.stdout
+
+
 def test_the_checks_stand_alone_without_the_engine(lab_home: Path):
     # a trainer's plug-in package imports `graders` only: no check may pull in `lab`
     done = run_in_fresh_python("""

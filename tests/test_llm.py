@@ -229,3 +229,14 @@ def test_a_hosted_api_out_of_reach_is_not_blamed_on_a_server_of_ours():
     assert str(error) == ("Could not reach anthropic's API for anthropic/claude-3-5-haiku-latest: check your internet connection "
                           "(or a proxy or firewall in the way) and send again.")
     assert error.kind == "connection"
+
+
+def test_only_the_part_of_the_import_inside_an_attempt_is_taken_off_its_time(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(llm, "_litellm", object())
+    monkeypatch.setattr(llm, "_load_seconds", 3.0)
+    monkeypatch.setattr(llm, "_loaded_at", 10.0)
+    assert llm.load_overlap(5.0) == 3.0  # the attempt began before the import: all of it
+    assert llm.load_overlap(8.0) == 2.0  # the TUI's background import was under way: the rest of it
+    assert llm.load_overlap(11.0) == 0.0  # loaded before the attempt: nothing
+    monkeypatch.setattr(llm, "_litellm", None)
+    assert llm.load_overlap(0.0) == 0.0

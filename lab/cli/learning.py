@@ -198,6 +198,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("\n".join(grade_lines(result, p)))
         u = outcome.usage
         print(p.dim(f"{u.prompt_tokens} prompt + {u.completion_tokens} completion tokens · ${u.cost_usd:.4f} · {outcome.duration_s:.1f} s · attempt #{outcome.attempt_id}"))
+        from lab import llm
+
+        if llm.load_seconds() >= 0.5:
+            print(p.dim(f"(the model library took {llm.load_seconds():.1f} s to load first; that is not in the time above)"))
     return EXIT_OK if outcome.grade.passed else EXIT_NOT_PASSED
 
 
