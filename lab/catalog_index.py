@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from lab import paths
+from lab.curriculum import curriculum_order
 from lab.errors import ExerciseError, LabError, Problem
 
 INDEX_VERSION = 1  # bump when a row's meaning changes: an index of another version is rebuilt
@@ -304,7 +305,7 @@ def _catalog(roots: list[Path], rows: list[_Row], problems: list[Problem]) -> Ca
                                     "give one of them another `id:` or file name"))
             continue
         entries[entry.id] = entry
-    ordered = sorted(entries.values(), key=lambda e: (e.track, e.level, e.id))
+    ordered = sorted(entries.values(), key=lambda e: curriculum_order(e.track, e.level, e.id))
     return CatalogIndex(ordered, problems, roots, broken)
 
 

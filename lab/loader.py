@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from lab import paths, yamlines
 from lab.errors import ExerciseError, LabError, Problem, PromptError
+from lab.curriculum import curriculum_order
 from lab.exercise import BLOCKS, Exercise, FrontMatter, block_variables, learner_variables
 from lab.templating import (
     CompiledExercise,
@@ -218,7 +219,7 @@ def load_catalog(extra_roots: Sequence[str | Path] = ()) -> Catalog:
                                         "give one of them another `id:` or file name"))
                 continue
             exercises[exercise.id] = exercise
-    ordered = sorted(exercises.values(), key=lambda e: (e.track, e.level, e.id))
+    ordered = sorted(exercises.values(), key=lambda e: curriculum_order(e.track, e.level, e.id))
     return Catalog(ordered, problems, roots, broken, by_file)
 
 

@@ -119,7 +119,8 @@ def test_run_streams_then_grades_and_exits_0_when_passed(capsys, course: Path, c
     assert lines[:2] == ["── only ──", "Hello Ana!"]
     assert any(line.startswith(" ✓ says-hello") for line in lines)
     assert "Score 1.00 (pass mark 1.00): PASSED" in lines
-    assert lines[-1].startswith("2 prompt + 2 completion tokens · $0.0000 · ") and lines[-1].endswith("attempt #1")
+    [usage] = [line for line in lines if line.startswith("2 prompt + 2 completion tokens · $0.0000 · ")]
+    assert usage.endswith("attempt #1")
 
 
 def test_run_exits_1_when_not_passed_and_shows_feedback(capsys, course: Path, cassette, api_base):

@@ -171,6 +171,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     samples = args.samples or exercise.rubric.samples
     slots = [(c.name, s) for c in exercise.cases for s in range(samples)]
     stream = OrderedStream(slots, out, samples, paint)
+    from lab import llm
+
+    library_was_loaded = llm.is_loaded()  # said once, apart, when this run is the one that loads it
     with open_store() as store:
         try:
             outcome = run_attempt(
@@ -198,9 +201,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("\n".join(grade_lines(result, p)))
         u = outcome.usage
         print(p.dim(f"{u.prompt_tokens} prompt + {u.completion_tokens} completion tokens · ${u.cost_usd:.4f} · {outcome.duration_s:.1f} s · attempt #{outcome.attempt_id}"))
-        from lab import llm
-
-        if llm.load_seconds() >= 0.5:
+        if not library_was_loaded and llm.load_seconds() >= 0.5:
             print(p.dim(f"(the model library took {llm.load_seconds():.1f} s to load first; that is not in the time above)"))
     return EXIT_OK if outcome.grade.passed else EXIT_NOT_PASSED
 

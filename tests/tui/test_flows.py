@@ -276,9 +276,15 @@ async def test_catalog_filters_by_text_track_and_status(seeded):
         await pilot.press("s")  # passed
         assert listing.ids == ["basics/bullets", "basics/greeting"]
         await pilot.press("t", "t")  # basics, then systems
-        assert listing.ids == [] and "track: systems (t) · status: passed (s)" in screen_text(app)
+        assert listing.ids == [] and "track: systems (t) · level: any (l) · status: passed (s)" in screen_text(app)
         await pilot.press("escape")
         assert len(listing.ids) == 3
+        await pilot.press("l")
+        assert listing.ids == ["basics/bullets"] and "level: 1 (l)" in screen_text(app)
+        await pilot.press("l")
+        assert listing.ids == ["basics/greeting"] and "level: 2 (l)" in screen_text(app)
+        await pilot.press("escape", "slash", *"greeting basics")  # the words in any order, across id and title
+        assert listing.ids == ["basics/greeting"]
 
 
 async def test_help_lists_every_binding_with_its_id():

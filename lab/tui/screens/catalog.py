@@ -10,6 +10,7 @@ cells cost about 40 ms of the first frame, an OptionList about 13 ms (bench/tui_
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.markup import escape
@@ -68,6 +69,21 @@ def line(cells: tuple[str, ...], widths: list[int]) -> str:
 MAX_TRACK_LINES = 6
 
 
+
+_SEPARATORS = re.compile(r"[-_/.,:;]+")
+
+
+def _words(text: str) -> str:
+    """Text as the filter compares it: lower case, with `-`, `_`, `/` … read as spaces, so that
+    "three bullets" finds `three-bullets`."""
+    return _SEPARATORS.sub(" ", text.lower())
+
+
+def _matches(words: list[str], row: CatalogRow) -> bool:
+    """Every typed word occurs in the row's title, id or skills, in any order."""
+    haystack = _words(" ".join([row.title, row.id, *row.skills]))
+    return all(word in haystack for word in words)
+
 class CatalogScreen(LabScreen):
     NAMESPACE = "Catalog"
     BINDINGS: ClassVar[list[Any]] = [
@@ -76,6 +92,7 @@ class CatalogScreen(LabScreen):
         Binding("slash", "focus_filter", "Filter", id="catalog.filter", show=False, tooltip="Type to filter by title, id or skill."),
         Binding("t", "cycle_track", "Track", id="catalog.track", show=False, tooltip="Show one track, the next one, ... then all tracks."),
         Binding("s", "cycle_status", "Status", id="catalog.status", show=False, tooltip="Show only new, tried or passed exercises, then all."),
+        Binding("l", "cycle_level", "Level", id="catalog.level", show=False, tooltip="Show one level, 1 to 5, then every level."),
         Binding("escape", "clear_filter", "Clear filters", id="catalog.clear-filter", show=False,
                 tooltip="Empty the filters and go back to the list."),
     ]
@@ -91,6 +108,7 @@ class CatalogScreen(LabScreen):
         self._listed_width = 0
         self._rest_of_list: list[Option] = []
         self._listed_count = 0
+        self.level: int | None = None
 
     def compose(self) -> ComposeResult:
         # the cached catalog goes straight into the widgets: filling them after mounting would
@@ -181,7 +199,8 @@ class CatalogScreen(LabScreen):
         return "\n".join(lines)
 
     def _filter_keys_text(self) -> str:
-        return f"track: [b]{escape(self.track or 'all')}[/b] (t) · status: [b]{self.status or 'any'}[/b] (s)"
+        return (f"track: [b]{escape(self.track or 'all')}[/b] (t) · level: [b]{self.level or 'any'}[/b] (l) · "
+                f"status: [b]{self.status or 'any'}[/b] (s)")
 
     def _show_tracks(self) -> None:
         self.query_one("#tracks", Static).update(self._tracks_text())
@@ -189,10 +208,12 @@ class CatalogScreen(LabScreen):
 
     def _visible(self, text: str | None = None) -> list[CatalogRow]:
         if text is None:
-            text = self.query_one("#filter-text", Input).value.strip().lower()
+            text = self.query_one("#filter-text", Input).value
+        words = _words(text).split()
         return [r for r in self.rows
-                if (not text or text in " ".join([r.title, r.id, *r.skills]).lower())
-                and (self.track is None or r.track == self.track) and (self.status is None or r.status == self.status)]
+                if (not words or _matches(words, r))
+                and (self.track is None or r.track == self.track) and (self.status is None or r.status == self.status)
+                and (self.level is None or r.level == self.level)]
 
     def _fill_list(self) -> None:
         listing = self.query_one(ExerciseList)
@@ -304,6 +325,11 @@ class CatalogScreen(LabScreen):
         self.track = order[(order.index(self.track) + 1) % len(order)] if self.track in order else None
         self._refilter()
 
+    def action_cycle_level(self) -> None:
+        order: list[int | None] = [None, 1, 2, 3, 4, 5]
+        self.level = order[(order.index(self.level) + 1) % len(order)]
+        self._refilter()
+
     def action_cycle_status(self) -> None:
         order: list[str | None] = [None, *STATUSES]
         self.status = order[(order.index(self.status) + 1) % len(order)]
@@ -311,6 +337,6 @@ class CatalogScreen(LabScreen):
 
     def action_clear_filter(self) -> None:
         self.query_one("#filter-text", Input).value = ""
-        self.track = self.status = None
+        self.track = self.status = self.level = None
         self._refilter()
         self.set_focus(self.query_one(ExerciseList))
