@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from lab import llm
-from lab.errors import CancelledError, LabError, ModelError
+from lab.errors import CancelledError, LabError, ModelError, PromptError
 from lab.exercise import Exercise
 from lab.grading import GROUP_CASE, Grade, grade, grade_to_dict
 from lab.judging import ModelJudge
@@ -94,6 +94,9 @@ def outcome_dict(exercise: Exercise, model: str, g: Grade, outputs: dict[str, li
     }
 
 
+ANSWER_MODEL = "none (your answer)"  # what an attempt at a `writes: answer` exercise records as its model
+
+
 def cut_off_notice(result: dict[str, Any], max_tokens: int | None) -> str | None:
     """One sentence naming the cases whose answer stopped at the token limit, or None when none did."""
     cut = []
@@ -120,7 +123,7 @@ def run_attempt(
     exercise: Exercise,
     text: str,
     *,
-    config: llm.CallConfig,
+    config: llm.CallConfig | None,
     store: Store,
     samples: int | None = None,
     hints_used: int = 0,
@@ -132,13 +135,19 @@ def run_attempt(
     cancel: threading.Event | None = None,
 ) -> AttemptOutcome:
     """Run one graded attempt. Raises PromptError before anything is recorded when the text is
-    unusable; ModelError or CancelledError after recording the attempt as failed or cancelled."""
+    unusable; ModelError or CancelledError after recording the attempt as failed or cancelled.
+
+    For `writes: answer` no model is called: the learner's text, rendered per case, is each case's
+    output (one sample), and `config` may be None; a judge is asked only by judge criteria."""
     built = build_messages(exercise, text)  # PromptError: the learner's text stays where it is
-    n_samples = samples or exercise.rubric.samples
-    call = call_config_for(exercise, config)
+    answering = exercise.writes == "answer"
+    if config is None and not answering:
+        raise PromptError("No model is chosen for this exercise: pass --model (or set LAB_MODEL).")
+    n_samples = 1 if answering else (samples or exercise.rubric.samples)
+    model = ANSWER_MODEL if answering or config is None else config.model
     attempt_id = store.begin_attempt(
-        exercise_id=exercise.id, exercise_hash=exercise.content_hash, track=exercise.track, model=config.model,
-        api_base=config.api_base, prompt=text, samples=n_samples, hints_used=hints_used,
+        exercise_id=exercise.id, exercise_hash=exercise.content_hash, track=exercise.track, model=model,
+        api_base=None if answering or config is None else config.api_base, prompt=text, samples=n_samples, hints_used=hints_used,
     )
     if on_started is not None:
         on_started(attempt_id)
@@ -151,8 +160,9 @@ def run_attempt(
 
     def one_call(case: str, sample: int, messages: list[dict[str, str]]) -> None:
         nonlocal usage
+        assert config is not None
         handler = (lambda delta: on_delta(case, sample, delta)) if on_delta else None
-        completion = llm.complete(messages, call, on_delta=handler, cancel=cancel)
+        completion = llm.complete(messages, call_config_for(exercise, config), on_delta=handler, cancel=cancel)
         with lock:
             outputs[case][sample] = completion.text
             finish_reasons[case][sample] = completion.finish_reason
@@ -161,20 +171,16 @@ def run_attempt(
             on_output(case, sample, completion.text)
 
     try:
-        with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="lab-call") as pool:
-            futures = [pool.submit(one_call, b.case, s, b.messages) for b in built for s in range(n_samples)]
-            try:
-                done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-            except BaseException:
-                cancel.set()  # Ctrl-C: queued calls must not start while the pool waits for those in flight
-                raise
-            failure = next((f.exception() for f in done if f.exception() is not None), None)
-            if failure is not None:
-                cancel.set()  # stop the other calls: the attempt has failed already
-                wait(pending)
-                raise failure
+        if answering:
+            for b in built:
+                outputs[b.case][0] = b.attempt
+                if on_output:
+                    on_output(b.case, 0, b.attempt)
+        else:
+            _call_every_case(built, n_samples, concurrency, one_call, cancel)
         complete_outputs = {case: [o or "" for o in outs] for case, outs in outputs.items()}
-        judge = ModelJudge(judge_config or replace(config, params={}), cancel=cancel) if _needs_judge(exercise) else None
+        judge_base = judge_config or (replace(config, params={}) if config is not None else None)
+        judge = ModelJudge(judge_base, cancel=cancel) if judge_base is not None and needs_judge(exercise) else None
         g = grade(exercise, complete_outputs, judge=judge, attempts={b.case: b.attempt for b in built})
         if judge is not None:
             usage = usage + Usage(judge.usage.prompt_tokens, judge.usage.completion_tokens, judge.usage.cost_usd)
@@ -197,7 +203,7 @@ def run_attempt(
         raise
     # the model library's one-off import is not the model's time (`llm.load_seconds()` says it apart)
     duration = time.monotonic() - started - llm.load_overlap(started)
-    outcome = AttemptOutcome(attempt_id, exercise, config.model, g, complete_outputs, usage, duration,
+    outcome = AttemptOutcome(attempt_id, exercise, model, g, complete_outputs, usage, duration,
                              finish_reasons=finish_reasons)
     store.finish_attempt(
         attempt_id, status="graded", score=g.score, passed=g.passed, result=outcome.to_dict(),
@@ -206,7 +212,26 @@ def run_attempt(
     return outcome
 
 
-def _needs_judge(exercise: Exercise) -> bool:
+def _call_every_case(built: list[Any], n_samples: int, concurrency: int,
+                     one_call: Callable[[str, int, list[dict[str, str]]], None], cancel: threading.Event) -> None:
+    """Every case's calls, `concurrency` at a time; the first failure cancels the rest and is raised."""
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="lab-call") as pool:
+        futures = [pool.submit(one_call, b.case, s, b.messages) for b in built for s in range(n_samples)]
+        try:
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:
+            cancel.set()  # Ctrl-C: queued calls must not start while the pool waits for those in flight
+            raise
+        failure = next((f.exception() for f in done if f.exception() is not None), None)
+        if failure is not None:
+            cancel.set()  # stop the other calls: the attempt has failed already
+            wait(pending)
+            raise failure
+
+
+def needs_judge(exercise: Exercise, *, only_required: bool = False) -> bool:
+    """Whether a criterion asks a judge model (with `only_required`: one that cannot grade without it)."""
     from graders import get_check
 
-    return any(get_check(c.check).uses_model != "never" for c in exercise.rubric.criteria)
+    kinds = ("always",) if only_required else ("always", "optional")
+    return any(get_check(c.check).uses_model in kinds for c in exercise.rubric.criteria)

@@ -96,7 +96,7 @@ class FrontMatter(_Strict):
     skills: list[str] = Field(default_factory=list)
     minutes: int | None = Field(default=None, gt=0)
     lang: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-    writes: Literal["prompt", "system"] = "prompt"
+    writes: Literal["prompt", "system", "answer"] = "prompt"
     model: CallSettings = Field(default_factory=CallSettings)
     vars: dict[str, Any] = Field(default_factory=dict)
     cases: list[Case] = Field(min_length=1)

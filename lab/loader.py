@@ -481,6 +481,11 @@ def _check_blocks(meta: FrontMatter, compiled: CompiledExercise, out: _Collector
     if "brief" not in names:
         out.add(Problem(out.path, template_line, "no {% block brief %}: the learner would have no task to read",
                         "add {% block brief %}What to do and why it matters.{% endblock %}"))
+    if meta.writes == "answer":
+        for block in ("system", "user"):
+            if block in names:
+                out.at(("writes",), f"`writes: answer` calls no model, so its {{% block {block} %}} is never sent",
+                       "remove the block: the learner's own text is graded as the output of every case")
     if meta.writes == "system" and "user" not in names:
         out.at(("writes",), "`writes: system` needs a {% block user %}: the learner writes the system prompt, so the exercise supplies the user message",
                "add {% block user %}{{ input }}{% endblock %} with `input` in each case's vars")

@@ -24,7 +24,7 @@ class CaseMessages:
 def build_messages(exercise: Exercise, learner_text: str) -> list[CaseMessages]:
     """The chat messages of every case for the learner's text; raises PromptError on bad text."""
     if not learner_text.strip():
-        what = "system prompt" if exercise.writes == "system" else "prompt"
+        what = {"system": "system prompt", "answer": "answer"}.get(exercise.writes, "prompt")
         raise PromptError(f"Your {what} is empty: write one before sending.")
     built = []
     for case in exercise.cases:

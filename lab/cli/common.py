@@ -76,14 +76,24 @@ def settings_from(args: argparse.Namespace) -> Any:
                          judge_api_base=getattr(args, "judge_api_base", None), timeout=args.timeout)
 
 
-def call_configs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+def call_configs(args: argparse.Namespace, exercise: Any = None) -> tuple[Any, Any, Any]:
+    """Settings, the learner's call and the judge's. A `writes: answer` exercise needs no model of
+    its own, and a judge only when one of its criteria asks one."""
     from lab.errors import LabError
 
     settings = settings_from(args)
     config = settings.call_config()
+    judge = settings.judge_call_config()
+    if config is None and exercise is not None and exercise.writes == "answer":
+        from lab.attempts import needs_judge
+
+        if needs_judge(exercise, only_required=True) and judge is None:
+            raise LabError("This exercise grades your answer with a judge model: pass --judge-model M (or --model M), "
+                           "or set LAB_JUDGE_MODEL.")
+        return settings, None, judge
     if config is None:
         raise LabError(NO_MODEL)
-    return settings, config, settings.judge_call_config()
+    return settings, config, judge
 
 
 def read_prompt(args: argparse.Namespace) -> str:

@@ -165,12 +165,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise LabError("--samples must be between 1 and 20.")
     exercise = load_exercises(args).open(args.id)
     text = read_prompt(args)
-    settings, config, judge = call_configs(args)
+    settings, config, judge = call_configs(args, exercise)
     out = sys.stderr if args.json else sys.stdout
     paint = Paint(out)
     samples = args.samples or exercise.rubric.samples
     slots = [(c.name, s) for c in exercise.cases for s in range(samples)]
     stream = OrderedStream(slots, out, samples, paint)
+    answering = exercise.writes == "answer"
     from lab import llm
 
     library_was_loaded = llm.is_loaded()  # said once, apart, when this run is the one that loads it
@@ -178,13 +179,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             outcome = run_attempt(
                 exercise, text, config=config, store=store, samples=samples, judge_config=judge,
-                concurrency=settings.concurrency, on_delta=stream.delta, on_output=stream.finished,
+                concurrency=settings.concurrency,
+                # an answer is the learner's own text: nothing streams, there is nothing to echo
+                on_delta=None if answering else stream.delta, on_output=None if answering else stream.finished,
             )
         except (ModelError, CancelledError) as exc:
             if stream.started:
                 out.write("\n")
             if args.json:
-                print_json({"exercise": exercise.id, "model": config.model, "error": str(exc),
+                print_json({"exercise": exercise.id, "model": config.model if config else None, "error": str(exc),
                              "kind": getattr(exc, "kind", "cancelled"), "attempt_id": last_attempt_id(store, exercise.id)})
             print(f"lab: {exc}", file=sys.stderr)
             # Ctrl-C ends like any interrupted command (130); the attempt is recorded as cancelled
@@ -194,7 +197,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         p = Paint(sys.stdout)
         result = outcome.to_dict()
-        print()
+        if not answering:
+            print()
         notice = cut_off_notice(result, exercise.meta.model.max_tokens)
         if notice:
             print(p.warn(notice))

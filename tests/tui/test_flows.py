@@ -523,3 +523,23 @@ async def test_an_answer_cut_off_at_the_token_limit_is_marked_over_its_text(live
         title = screen.query(".output-title").first()
         assert "cut off at the token limit" in str(title.render()) and title.has_class("-cut-off")
         assert "The answer was cut off for case 'only': the model stopped at max_tokens: 2, set by the exercise." in screen.status_text
+
+
+async def test_an_answer_exercise_is_graded_without_a_model(tmp_path):
+    from lab.tui.app import LabApp
+
+    course = tmp_path / "course"
+    (course / "review").mkdir(parents=True)
+    source = (TUI_EXERCISES / "basics" / "greeting.j2").read_text(encoding="utf-8")
+    (course / "review" / "answer.j2").write_text(source.replace("level: 2\n", "level: 2\nwrites: answer\n"), encoding="utf-8")
+    app = LabApp([course], cursor_blink=False, preload_litellm=False)  # no model chosen at all
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_exercise(pilot, "review/answer")
+        assert screen.status_text.startswith("Write your answer, then ctrl+j")
+        await type_prompt(pilot, screen, "hello, I checked it")
+        await send_and_wait(pilot, screen)
+        assert screen.status_text.startswith("Passed with 1.00!")
+        assert any("hello, I checked it" in str(o.source) for o in screen.query(".output"))
+    with Store() as store:
+        [attempt] = store.attempts("review/answer")
+    assert (attempt.status, attempt.model) == ("graded", "none (your answer)")

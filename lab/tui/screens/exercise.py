@@ -128,6 +128,8 @@ class ExerciseScreen(LabScreen):
         if last is not None and last.result:
             self.query_one(GradeView).show_result(last.result)
             self._status(f"Your last attempt scored {score_text(last.score)}.", "")
+        elif self.exercise.writes == "answer":
+            self._status("Write your answer, then ctrl+j: it is graded as it stands (no model is called).", "")
         elif self.session.call_config() is None:
             self._status(NO_MODEL_MESSAGE, "-error")
         else:
@@ -233,7 +235,8 @@ class ExerciseScreen(LabScreen):
             self._status("A run is in flight: escape cancels it.", "-error")
             return
         config = self.session.call_config()
-        if config is None:
+        answering = self.exercise.writes == "answer"
+        if config is None and not answering:
             self._status(NO_MODEL_MESSAGE, "-error")
             return
         text = self._draft_text = self.query_one("#editor", TextArea).text
@@ -244,13 +247,13 @@ class ExerciseScreen(LabScreen):
         except PromptError as exc:
             self._status(str(exc), "-error")
             return
-        samples = self.exercise.rubric.samples
+        samples = 1 if answering else self.exercise.rubric.samples
         self._start_outputs([(b.case, s) for b in built for s in range(samples)], samples)
         token = next(_tokens)
         self.run_token = token
         self.runs_started += 1
         self.cancel_event = threading.Event()
-        self._status(f"Sending to {config.model}… (escape cancels)", "")
+        self._status("Grading your answer…" if answering or config is None else f"Sending to {config.model}… (escape cancels)", "")
         self.refresh_bindings()
         hints_used = self.session.store.hints_revealed(self.exercise.id)
         self.run_attempt_worker(token, text, hints_used, self.cancel_event)
@@ -275,7 +278,6 @@ class ExerciseScreen(LabScreen):
     @work(thread=True, group="attempt", exit_on_error=False)
     def run_attempt_worker(self, token: int, text: str, hints_used: int, cancel: threading.Event) -> None:
         config, judge = self.session.call_config(), self.session.judge_config()
-        assert config is not None
 
         in_flight = self.session.in_flight  # what is left in it when the app closes is recorded as cancelled
         started: list[int] = []
@@ -286,6 +288,9 @@ class ExerciseScreen(LabScreen):
                     self.exercise, text, config=config, store=self.session.store, hints_used=hints_used,
                     concurrency=self.session.settings.concurrency, judge_config=judge, cancel=cancel,
                     on_delta=lambda case, sample, piece: self.lab.call_threadsafe(self._delta, token, case, sample, piece),
+                    # an answer streams nothing: each case shows the learner's text as it was graded
+                    on_output=(lambda case, sample, answer: self.lab.call_threadsafe(self._delta, token, case, sample, answer))
+                    if self.exercise.writes == "answer" else None,
                     on_started=lambda attempt_id: (started.append(attempt_id), in_flight.add(attempt_id)),
                 )
             finally:
