@@ -89,6 +89,33 @@ def load_settings(**overrides: Any) -> Settings:
         raise LabError(_setting_problem(exc, clean)) from exc
 
 
+def settings_warnings() -> list[str]:
+    """What in the settings is likely a mistake but not an error: a key of config.toml that no
+    setting has (a typo is otherwise silently ignored), and LAB_MODEL paired with the file's
+    api_base (a hosted model sent to a local server, or the reverse)."""
+    import difflib
+    import os
+
+    path = paths.config_file()
+    if not path.exists():
+        return []
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []  # load_settings reports an unreadable file as an error
+    known = list(Settings.model_fields) + ["keymap"]
+    warnings = []
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean `{close[0]}`?)" if close else ""
+            warnings.append(f"{path}: unknown key `{key}`{hint} is ignored; docs/config.md lists the keys.")
+    if os.environ.get("LAB_MODEL") and "model" not in data and data.get("api_base") and not os.environ.get("LAB_API_BASE"):
+        warnings.append(f"LAB_MODEL={os.environ['LAB_MODEL']} is used with api_base = {data['api_base']!r} from {path}; "
+                        "set LAB_API_BASE too, or remove api_base from the file, if that is not what you meant.")
+    return warnings
+
+
 def _setting_problem(exc: Exception, overrides: dict[str, Any]) -> str:
     """Which setting is wrong, where it was set (flag, variable or config file), and what it takes."""
     import os

@@ -110,3 +110,13 @@ def test_the_judges_missing_key_is_named_not_blamed_on_the_local_server(monkeypa
         llm.complete([{"role": "user", "content": "grade"}], judge)
     assert str(caught.value) == ("No API key for anthropic/claude-3-5-haiku-latest: set ANTHROPIC_API_KEY in your environment "
                                  "(keys are never stored).")
+
+
+def test_docs_config_lists_exactly_the_settings():
+    import re
+
+    from lab.config import Settings
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "config.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| `([a-z_]+)` \| `LAB_", page, re.MULTILINE)
+    assert listed == list(Settings.model_fields)

@@ -82,3 +82,19 @@ def test_a_lab_home_that_cannot_hold_files_is_named(capsys, tmp_path: Path, monk
     assert code == 2
     assert str(home) in err and "set LAB_HOME to a folder you can write" in err
     assert home.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_an_unknown_key_in_the_config_file_is_named_with_a_guess(capsys):
+    paths.config_file().parent.mkdir(parents=True, exist_ok=True)
+    paths.config_file().write_text('modle = "openai/echo"\n', encoding="utf-8")
+    code, err = lab(capsys, *RUN)
+    assert f"lab: warning: {paths.config_file()}: unknown key `modle` (did you mean `model`?) is ignored; docs/config.md lists the keys." in err
+
+
+def test_lab_model_paired_with_the_files_api_base_is_pointed_out(capsys, monkeypatch: pytest.MonkeyPatch):
+    paths.config_file().parent.mkdir(parents=True, exist_ok=True)
+    paths.config_file().write_text('api_base = "http://127.0.0.1:9/v1"\n', encoding="utf-8")
+    monkeypatch.setenv("LAB_MODEL", "anthropic/claude-3-5-haiku-latest")
+    code, err = lab(capsys, "run", "prompt-engineering/delimiters", "--prompt", "x")
+    assert ("lab: warning: LAB_MODEL=anthropic/claude-3-5-haiku-latest is used with api_base = 'http://127.0.0.1:9/v1' from "
+            f"{paths.config_file()}; set LAB_API_BASE too, or remove api_base from the file, if that is not what you meant.") in err

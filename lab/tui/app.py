@@ -88,6 +88,8 @@ class LabApp(App[int]):
                 screen.session_ready(session)
         if session.settings_error:
             self.notify(session.settings_error, severity="error", timeout=10)
+        for warning in session.settings_warnings:
+            self.notify(warning, severity="warning", timeout=10)
         unknown = unknown_ids(self.keymap) if self.keymap else []
         if unknown:
             self.notify(f"config.toml [keymap] names unknown keys: {', '.join(unknown)} (f1 lists the ids).",

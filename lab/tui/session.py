@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from lab.catalog_index import CatalogIndex, IndexEntry, UnloadableExercise, load_index, open_entry
-from lab.config import Settings, load_settings
+from lab.config import Settings, load_settings, settings_warnings
 from lab.errors import LabError, Problem
 from lab.exercise import Exercise
 from lab.llm import CallConfig
@@ -28,6 +28,7 @@ class LabSession:
     store: Store
     settings: Settings
     settings_error: str | None = None
+    settings_warnings: list[str] = field(default_factory=list)
     session_overrides: dict[str, str | None] = field(default_factory=dict)
     in_flight: set[int] = field(default_factory=set)  # attempts whose model calls have not returned
     loaded: dict[str, Exercise] = field(default_factory=dict)  # fully validated this session, by id
@@ -42,7 +43,7 @@ class LabSession:
             settings_error = str(exc)
             settings = Settings.model_construct()
         catalog = load_index(list(exercise_dirs))
-        return cls(catalog, Store(), settings, settings_error)
+        return cls(catalog, Store(), settings, settings_error, settings_warnings=settings_warnings())
 
     # ------------------------------------------------------------------ exercises
     @property
