@@ -90,3 +90,19 @@ def test_the_checks_stand_alone_without_the_engine(lab_home: Path):
     """, lab_home)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) >= 20
+
+
+def test_the_errors_module_stays_light_for_the_tuis_start_up_worker(lab_home: Path):
+    # the TUI's first worker imports lab.errors while the first frame is drawn; lab.errors takes the
+    # judge errors from graders.errors, and importing that must not load the registry (pydantic)
+    done = run_in_fresh_python("""
+        import sys
+        import lab.errors
+        from graders import JudgeError
+        assert lab.errors.JudgeError is JudgeError
+        print(",".join(sorted(m for m in ("pydantic", "jinja2", "graders.registry") if m in sys.modules)))
+        from graders import CheckResult, register
+        assert "graders.registry" in sys.modules and callable(register) and CheckResult.ok("x").passed
+    """, lab_home)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
