@@ -183,7 +183,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         print(f"No attempts at {entry.id} yet.")
         return EXIT_OK
     print("\n".join(table(
-        [(f"#{r['id']}", r["started_at"], r["status"] + (" · passed" if r["passed"] else ""),
+        [(f"#{r['id']}", r["started_at"], r["status"].replace("_", " ") + (" · passed" if r["passed"] else ""),
           "" if r["score"] is None else f"{r['score']:.2f}", r["model"]) for r in rows],
         ["ID", "TIME", "STATUS", "SCORE", "MODEL"],
     )))
@@ -299,7 +299,7 @@ def cmd_attempt(args: argparse.Namespace) -> int:
     paint = Paint(sys.stdout)
     result = record.result or {}
     score = "" if record.score is None else f" · score {record.score:.2f}" + (" · passed" if record.passed else " · not passed")
-    print(paint.bold(f"Attempt #{record.id} · {record.exercise_id} · {record.model} · {record.status}{score}"))
+    print(paint.bold(f"Attempt #{record.id} · {record.exercise_id} · {record.model} · {record.status.replace('_', ' ')}{score}"))
     print(paint.dim(f"{record.started_at} · {record.samples} sample(s) · {record.hints_used} hint(s) · "
                     f"{record.prompt_tokens} + {record.completion_tokens} tokens · ${record.cost_usd:.4f}"))
     if record.error:
