@@ -78,6 +78,39 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=paths.config_file()))
 
 
+# Tables of config.toml that are not Settings fields: read by others (the TUI's key bindings)
+OTHER_TABLES = ("keymap",)
+
+
+def settings_warnings(**overrides: Any) -> list[str]:
+    """What in the settings is probably not what the learner meant, one sentence each: a key of the config
+    file Prompt Lab does not know (a misspelt `modle` is otherwise silently ignored), and a model taken from
+    `LAB_MODEL` paired with the file's `api_base` (a hosted model sent to the local server of the file)."""
+    import difflib
+    import os
+
+    path = paths.config_file()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []  # no file, or one load_settings reports as broken
+    known = list(Settings.model_fields) + list(OTHER_TABLES)
+    warnings = []
+    for key in data:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        warnings.append(f"{path}: unknown key '{key}' is ignored; {hint}docs/config.md lists every key.")
+    env_model = os.environ.get("LAB_MODEL", "").strip()
+    file_base = data.get("api_base")
+    if (env_model and file_base and overrides.get("model") is None and overrides.get("api_base") is None
+            and "LAB_API_BASE" not in os.environ and data.get("model") != env_model):
+        warnings.append(f"LAB_MODEL={env_model} is from the environment but api_base {file_base} is from {path}; "
+                        f"set LAB_API_BASE too (or pass --api-base) to say which server {env_model} is on.")
+    return warnings
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Settings from (highest first) explicit overrides, `LAB_*` variables, then the config file."""
     clean = {k: v for k, v in overrides.items() if v is not None}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from lab.catalog_index import CatalogIndex, IndexEntry, UnloadableExercise, load_index, open_entry
-from lab.config import Settings, load_settings
+from lab.config import Settings, load_settings, settings_warnings
 from lab.errors import LabError, Problem
 from lab.exercise import Exercise
 from lab.llm import CallConfig
@@ -38,6 +38,7 @@ class LabSession:
         settings_error = None
         try:
             settings = load_settings()
+            settings_error = " ".join(settings_warnings()) or None  # shown at start-up like a broken file
         except LabError as exc:
             settings_error = str(exc)
             settings = Settings.model_construct()
@@ -109,7 +110,8 @@ class LabSession:
         try:
             # model_copy, not load_settings(**overrides): an override may be None ("no API base")
             self.settings = load_settings().model_copy(update=self.session_overrides)
-            self.settings_error = None
+            # a model chosen in the lab comes with its own API base: the LAB_MODEL pairing no longer applies
+            self.settings_error = " ".join(settings_warnings(**self.session_overrides)) or None
         except LabError as exc:
             self.settings_error = str(exc)
 

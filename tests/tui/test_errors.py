@@ -102,6 +102,20 @@ async def test_broken_config_file_opens_the_lab_with_a_message(monkeypatch):
         assert "No model chosen yet" in screen_text(app)
 
 
+async def test_an_unknown_config_key_is_reported_when_the_lab_opens():
+    from lab import paths
+
+    paths.config_file().write_text('modle = "openai/gpt-4o-mini"\n')
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        from tui_helpers import ready
+
+        await ready(pilot)
+        await pilot.pause(0.2)
+        messages = [n.message for n in app._notifications]
+        assert any("unknown key 'modle' is ignored; did you mean 'model'?" in m for m in messages)
+
+
 async def test_an_unreadable_progress_database_is_reported_on_the_catalog(lab_home):
     (lab_home / "lab.db").write_bytes(b"this is not a database" * 100)
     app = make_app()
