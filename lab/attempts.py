@@ -186,6 +186,8 @@ def run_attempt(
             usage = usage + Usage(judge.usage.prompt_tokens, judge.usage.completion_tokens, judge.usage.cost_usd)
     except BaseException as exc:
         status = "cancelled" if isinstance(exc, (CancelledError, KeyboardInterrupt)) else "failed"
+        if not_sent(exc, outputs, usage):
+            status = "not_sent"
         if isinstance(exc, KeyboardInterrupt):
             message = str(CancelledError())
         else:
@@ -210,6 +212,15 @@ def run_attempt(
         prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd, duration_s=duration,
     )
     return outcome
+
+
+def not_sent(exc: BaseException, outputs: dict[str, list[str | None]], usage: Usage) -> bool:
+    """True when no call of the attempt reached a model: it failed before sending, and no other call
+    (of another case or sample) got an answer or used a token meanwhile."""
+    if not isinstance(exc, ModelError) or exc.sent:
+        return False
+    answered = any(o is not None for outs in outputs.values() for o in outs)
+    return not answered and usage.prompt_tokens == 0 and usage.completion_tokens == 0
 
 
 def _call_every_case(built: list[Any], n_samples: int, concurrency: int,

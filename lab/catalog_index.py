@@ -95,10 +95,18 @@ class CatalogIndex:
         return next((e for e in self.entries if e.id == exercise_id), None)
 
     def find(self, exercise_id: str) -> IndexEntry:
-        """The entry for an id, or a LabError that suggests close ids."""
+        """The entry for an id, or for a short id (its last parts, `delimiters`) naming one exercise only;
+        else a LabError that lists the candidates or suggests close ids."""
         found = self.entry(exercise_id)
         if found is not None:
             return found
+        short = exercise_id.strip("/")
+        candidates = [e for e in self.entries if short and e.id.endswith("/" + short)]
+        if len(candidates) == 1:
+            return candidates[0]
+        if candidates:
+            names = ", ".join(e.id for e in candidates)
+            raise LabError(f"'{exercise_id}' names {len(candidates)} exercises ({names}): give the full id.")
         broken = [p for p in self.problems if _id_for(p.path, self.roots) == exercise_id]
         if broken:
             raise UnloadableExercise(exercise_id, broken)

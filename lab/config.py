@@ -78,6 +78,39 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=paths.config_file()))
 
 
+# Tables of config.toml that are not Settings fields: read by others (the TUI's key bindings)
+OTHER_TABLES = ("keymap",)
+
+
+def settings_warnings(**overrides: Any) -> list[str]:
+    """What in the settings is probably not what the learner meant, one sentence each: a key of the config
+    file Prompt Lab does not know (a misspelt `modle` is otherwise silently ignored), and a model taken from
+    `LAB_MODEL` paired with the file's `api_base` (a hosted model sent to the local server of the file)."""
+    import difflib
+    import os
+
+    path = paths.config_file()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []  # no file, or one load_settings reports as broken
+    known = list(Settings.model_fields) + list(OTHER_TABLES)
+    warnings = []
+    for key in data:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        warnings.append(f"{path}: unknown key '{key}' is ignored; {hint}docs/config.md lists every key.")
+    env_model = os.environ.get("LAB_MODEL", "").strip()
+    file_base = data.get("api_base")
+    if (env_model and file_base and overrides.get("model") is None and overrides.get("api_base") is None
+            and "LAB_API_BASE" not in os.environ and data.get("model") != env_model):
+        warnings.append(f"LAB_MODEL={env_model} is from the environment but api_base {file_base} is from {path}; "
+                        f"set LAB_API_BASE too (or pass --api-base) to say which server {env_model} is on.")
+    return warnings
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Settings from (highest first) explicit overrides, `LAB_*` variables, then the config file."""
     clean = {k: v for k, v in overrides.items() if v is not None}
@@ -87,33 +120,6 @@ def load_settings(**overrides: Any) -> Settings:
         raise LabError(f"{paths.config_file()}: not valid TOML ({exc}); fix or delete the file.") from exc
     except ValueError as exc:  # pydantic's ValidationError
         raise LabError(_setting_problem(exc, clean)) from exc
-
-
-def settings_warnings() -> list[str]:
-    """What in the settings is likely a mistake but not an error: a key of config.toml that no
-    setting has (a typo is otherwise silently ignored), and LAB_MODEL paired with the file's
-    api_base (a hosted model sent to a local server, or the reverse)."""
-    import difflib
-    import os
-
-    path = paths.config_file()
-    if not path.exists():
-        return []
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return []  # load_settings reports an unreadable file as an error
-    known = list(Settings.model_fields) + ["keymap"]
-    warnings = []
-    for key in data:
-        if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f" (did you mean `{close[0]}`?)" if close else ""
-            warnings.append(f"{path}: unknown key `{key}`{hint} is ignored; docs/config.md lists the keys.")
-    if os.environ.get("LAB_MODEL") and "model" not in data and data.get("api_base") and not os.environ.get("LAB_API_BASE"):
-        warnings.append(f"LAB_MODEL={os.environ['LAB_MODEL']} is used with api_base = {data['api_base']!r} from {path}; "
-                        "set LAB_API_BASE too, or remove api_base from the file, if that is not what you meant.")
-    return warnings
 
 
 def _setting_problem(exc: Exception, overrides: dict[str, Any]) -> str:
@@ -135,10 +141,7 @@ def _setting_problem(exc: Exception, overrides: dict[str, Any]) -> str:
         where, fix = f"{variable}={os.environ[variable]!r}", f"set {variable} to a valid value, or unset it"
     else:
         where, fix = f"`{name}` in {paths.config_file()}", f"correct `{name}` in that file, or remove the line"
-    def lower_first(text: str) -> str:
-        return text[:1].lower() + text[1:]
-
-    return f"Invalid setting {where}: {lower_first(what)} ({name}: {lower_first(wants)}); {fix}. Nothing was changed."
+    return f"Invalid setting {where}: {_lower_first(what)} ({name}: {_lower_first(wants)}); {fix}. Nothing was changed."
 
 
 def save_settings(**updates: Any) -> Path:
@@ -166,3 +169,5 @@ def save_settings(**updates: Any) -> Path:
     return path
 
 
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]

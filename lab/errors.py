@@ -40,12 +40,16 @@ class PromptError(LabError):
 
 
 class ModelError(LabError, JudgeError):
-    """A model call failed; `kind` is a stable tag, the message one plain sentence."""
+    """A model call failed; `kind` is a stable tag, the message one plain sentence.
 
-    def __init__(self, message: str, kind: str = "error", status: int | None = None):
+    `sent` is False when the request never reached a model (no key, a name litellm cannot route, no
+    server at the address): such an attempt was not a try, and is kept as `not_sent`."""
+
+    def __init__(self, message: str, kind: str = "error", status: int | None = None, sent: bool = True):
         super().__init__(message)
         self.kind = kind
         self.status = status
+        self.sent = sent
 
 
 class CancelledError(LabError, JudgeCancelled):

@@ -163,10 +163,10 @@ def complete(
     litellm = load_litellm()
     problem = model_name_problem(config.model)
     if problem:
-        raise ModelError(problem, kind="bad_model")
+        raise ModelError(problem, kind="bad_model", sent=False)
     variable = missing_key(config)
     if variable:
-        raise ModelError(f"No API key for {config.model}: set {variable} in your environment (keys are never stored).", kind="auth")
+        raise ModelError(f"No API key for {config.model}: set {variable} in your environment (keys are never stored).", kind="auth", sent=False)
     started = time.monotonic()
     retries = 0
     while True:
@@ -190,6 +190,8 @@ def complete(
                 else:
                     time.sleep(min(wait, 30.0))
                 continue
+            if retries and not error.sent:
+                error.sent = True  # an earlier try reached the server (it answered 429 or 5xx)
             raise error from exc
     return Completion(text, usage_in, usage_out, _cost(litellm, response, config), time.monotonic() - started, retries,
                       _finish_reason(response))
@@ -371,12 +373,13 @@ def describe_error(exc: BaseException, config: CallConfig) -> ModelError:
             or "connection refused" in lowered or "connect" in lowered and not status:
         if not config.api_base:  # a hosted API: no server of the learner's to be running
             return ModelError(f"Could not reach {provider_of(config.model)}'s API for {config.model}: check your internet connection "
-                              "(or a proxy or firewall in the way) and send again.", "connection", status)
-        return ModelError(f"Could not reach {where}: is the server running and the address right?", "connection", status)
+                              "(or a proxy or firewall in the way) and send again.", "connection", status, sent=False)
+        return ModelError(f"Could not reach {where}: is the server running and the address right?", "connection", status,
+                          sent=False)
     if name in ("Timeout", "APITimeoutError", "ReadTimeout", "TimeoutException") or "timed out" in lowered or "timeout" in name.lower():
         return ModelError(f"{config.model} did not answer within {config.timeout:g} s; try again, or raise the timeout (LAB_TIMEOUT).", "timeout", status)
     if "llm provider not provided" in lowered:  # litellm's own 400, raised before anything is sent
-        return ModelError(f"'{config.model}' is not a model litellm knows; {MODEL_NAME_HELP}.", "bad_model", status)
+        return ModelError(f"'{config.model}' is not a model litellm knows; {MODEL_NAME_HELP}.", "bad_model", status, sent=False)
     if name == "AuthenticationError" or status == 401:
         return ModelError(f"{where} refused the API key for {config.model} (401); check the key in your environment.", "auth", 401)
     if name == "PermissionDeniedError" or status == 403:

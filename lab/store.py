@@ -94,7 +94,44 @@ MIGRATIONS: list[str] = [
     ALTER TABLE attempts_v2 RENAME TO attempts;
     CREATE INDEX attempts_by_exercise ON attempts (exercise_id, id);
     """,
+    # 3: an attempt whose request never reached a model (no key, an unroutable name, no server) is
+    # `not_sent`: kept in history with its prompt, but not a try; the CHECK is widened by a copy again
+    """
+    CREATE TABLE attempts_v3 (
+        id                INTEGER PRIMARY KEY,
+        exercise_id       TEXT NOT NULL,
+        exercise_hash     TEXT NOT NULL,
+        track             TEXT NOT NULL,
+        model             TEXT NOT NULL,
+        api_base          TEXT,
+        prompt            TEXT NOT NULL,
+        samples           INTEGER NOT NULL DEFAULT 1,
+        hints_used        INTEGER NOT NULL DEFAULT 0,
+        status            TEXT NOT NULL DEFAULT 'running'
+                          CHECK (status IN ('running', 'graded', 'failed', 'cancelled', 'interrupted', 'not_sent')),
+        error             TEXT,
+        score             REAL,
+        passed            INTEGER,
+        prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd          REAL NOT NULL DEFAULT 0,
+        duration_s        REAL,
+        result            TEXT,
+        started_at        TEXT NOT NULL,
+        finished_at       TEXT,
+        owner_pid         INTEGER,
+        owner_host        TEXT
+    );
+    INSERT INTO attempts_v3 SELECT id, exercise_id, exercise_hash, track, model, api_base, prompt, samples, hints_used, status,
+        error, score, passed, prompt_tokens, completion_tokens, cost_usd, duration_s, result, started_at, finished_at,
+        owner_pid, owner_host FROM attempts;
+    DROP TABLE attempts;
+    ALTER TABLE attempts_v3 RENAME TO attempts;
+    CREATE INDEX attempts_by_exercise ON attempts (exercise_id, id);
+    """,
 ]
+# statuses that were not a try: left out of counts, best scores and the `tried` status
+NOT_TRIES = ("running", "interrupted", "not_sent")
 SCHEMA_VERSION = len(MIGRATIONS)
 BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's transaction (a migration, a classmate's attempt)
 
@@ -320,7 +357,7 @@ class Store:
     def progress(self) -> dict[str, ExerciseProgress]:
         rows = self._db.execute(
             "SELECT exercise_id, COUNT(*) AS n, MAX(score) AS best, MAX(COALESCE(passed, 0)) AS passed, MAX(started_at) AS last"
-            " FROM attempts WHERE status NOT IN ('running', 'interrupted') GROUP BY exercise_id"
+            f" FROM attempts WHERE status NOT IN ({', '.join(repr(s) for s in NOT_TRIES)}) GROUP BY exercise_id"
         )
         return {r["exercise_id"]: ExerciseProgress(r["exercise_id"], r["n"], r["best"], bool(r["passed"]), r["last"]) for r in rows}
 

@@ -88,7 +88,7 @@ def test_an_unknown_key_in_the_config_file_is_named_with_a_guess(capsys):
     paths.config_file().parent.mkdir(parents=True, exist_ok=True)
     paths.config_file().write_text('modle = "openai/echo"\n', encoding="utf-8")
     code, err = lab(capsys, *RUN)
-    assert f"lab: warning: {paths.config_file()}: unknown key `modle` (did you mean `model`?) is ignored; docs/config.md lists the keys." in err
+    assert f"lab: warning: {paths.config_file()}: unknown key 'modle' is ignored; did you mean 'model'? docs/config.md lists every key." in err
 
 
 def test_lab_model_paired_with_the_files_api_base_is_pointed_out(capsys, monkeypatch: pytest.MonkeyPatch):
@@ -96,5 +96,5 @@ def test_lab_model_paired_with_the_files_api_base_is_pointed_out(capsys, monkeyp
     paths.config_file().write_text('api_base = "http://127.0.0.1:9/v1"\n', encoding="utf-8")
     monkeypatch.setenv("LAB_MODEL", "anthropic/claude-3-5-haiku-latest")
     code, err = lab(capsys, "run", "prompt-engineering/delimiters", "--prompt", "x")
-    assert ("lab: warning: LAB_MODEL=anthropic/claude-3-5-haiku-latest is used with api_base = 'http://127.0.0.1:9/v1' from "
-            f"{paths.config_file()}; set LAB_API_BASE too, or remove api_base from the file, if that is not what you meant.") in err
+    assert ("lab: warning: LAB_MODEL=anthropic/claude-3-5-haiku-latest is from the environment but api_base http://127.0.0.1:9/v1 "
+            f"is from {paths.config_file()}; set LAB_API_BASE too (or pass --api-base)") in err

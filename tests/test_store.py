@@ -133,12 +133,14 @@ def test_attempt_row_survives_a_failed_call(exercise, store: Store, cassette, ap
     assert store.progress()["t/hello"].status == "tried"
 
 
-def test_unreachable_model_is_recorded_as_failed(exercise, store: Store):
+def test_unreachable_model_is_recorded_as_not_sent(exercise, store: Store):
     config = llm.CallConfig("openai/gpt-4o-mini")  # no key in the environment: fails before the network
-    with pytest.raises(ModelError):
+    with pytest.raises(ModelError) as caught:
         run_attempt(exercise, "hello", config=config, store=store)
+    assert caught.value.sent is False
     [record] = store.attempts("t/hello")
-    assert (record.status, record.prompt) == ("failed", "hello")
+    assert (record.status, record.prompt) == ("not_sent", "hello")
+    assert "t/hello" not in store.progress()  # not a try
     assert record.error == "No API key for openai/gpt-4o-mini: set OPENAI_API_KEY in your environment (keys are never stored)."
     assert record.result == {"cases": [{"name": "a", "outputs": []}, {"name": "b", "outputs": []}]}
 

@@ -1,4 +1,4 @@
-"""The trainer's authoring commands: validate and check."""
+"""The trainer's authoring commands: new, validate and check."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("new", parents=[common], help="write a new exercise that validates, to edit (in your exercise folder, or --exercises DIR)")
+    p.add_argument("id", metavar="TRACK/NAME")
+    p.set_defaults(handler=cmd_new)
+
     p = sub.add_parser("validate", parents=[common], help="check exercise files for format and template errors")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: every exercise root)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -21,6 +25,26 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: every exercise root)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_check)
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lab import paths
+    from lab.catalog_index import load_index
+    from lab.errors import LabError
+    from lab.skeleton import check_new_id, write_skeleton
+
+    check_new_id(args.id)
+    existing = load_index(args.exercises).entry(args.id)
+    if existing is not None:
+        raise LabError(f"An exercise {args.id} exists already ({existing.path}): choose another NAME.")
+    root = Path(args.exercises[0]).expanduser() if args.exercises else paths.user_exercises_dir()
+    path = write_skeleton(root, args.id)
+    print(f"Wrote {path}")
+    extra = "".join(f" --exercises {d}" for d in args.exercises)
+    print(f"Edit it, then `lab check{extra} {path}`; `lab show{extra} {args.id}` shows it as a learner sees it.")
+    return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -72,10 +72,12 @@ NO_MODEL = ("No model chosen: pass --model (e.g. --model openai/gpt-4o-mini, or 
 def settings_from(args: argparse.Namespace) -> Any:
     from lab.config import load_settings, settings_warnings
 
-    for warning in settings_warnings():
+    overrides = dict(model=args.model, api_base=args.api_base, judge_model=args.judge_model,
+                     judge_api_base=getattr(args, "judge_api_base", None), timeout=args.timeout)
+    settings = load_settings(**overrides)
+    for warning in settings_warnings(**overrides):
         print(f"lab: warning: {warning}", file=sys.stderr)
-    return load_settings(model=args.model, api_base=args.api_base, judge_model=args.judge_model,
-                         judge_api_base=getattr(args, "judge_api_base", None), timeout=args.timeout)
+    return settings
 
 
 def call_configs(args: argparse.Namespace, exercise: Any = None) -> tuple[Any, Any, Any]:

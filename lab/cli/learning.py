@@ -1,4 +1,4 @@
-"""The learner's commands: list, show, run, progress and attempt."""
+"""The learner's commands: list, show, run, hint, solution, history, progress and attempt."""
 
 from __future__ import annotations
 
@@ -43,8 +43,23 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
     p.add_argument("--json", action="store_true", help="print the result as JSON (the stream goes to stderr)")
     p.set_defaults(handler=cmd_run)
 
+    p = sub.add_parser("hint", parents=[common], help="reveal the next hint (or hints up to N); the lab counts it as the TUI does")
+    p.add_argument("id")
+    p.add_argument("number", nargs="?", type=int, metavar="N", help="reveal up to hint N and show it")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_hint)
+
+    p = sub.add_parser("solution", parents=[common], help="the model solution, once you have passed the exercise")
+    p.add_argument("id")
+    p.set_defaults(handler=cmd_solution)
+
+    p = sub.add_parser("history", parents=[common], help="your attempts at an exercise, newest first")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_history)
+
     p = sub.add_parser("attempt", help="show a recorded attempt: prompt, outputs, grade and the judge's exchanges")
-    p.add_argument("attempt_id", type=int, metavar="ID", help="the attempt number (`lab run` prints it)")
+    p.add_argument("attempt_id", metavar="ID", help="the attempt number (`lab run` prints it), or `last`")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_attempt)
 
@@ -87,25 +102,91 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from lab.practice import case_inputs
     from lab.prompts import render_text
 
     exercise = load_exercises(args).open(args.id)
     brief = render_text(exercise, "brief") or ""
     system = render_text(exercise, "system") if exercise.writes == "prompt" else None
+    inputs = case_inputs(exercise)
     if args.json:
         print_json({
             "id": exercise.id, "title": exercise.title, "track": exercise.track, "level": exercise.level,
             "skills": list(exercise.skills), "lang": exercise.lang, "writes": exercise.writes, "brief": brief,
             "system": system, "starter": render_text(exercise, "starter"), "cases": [c.name for c in exercise.cases],
+            "inputs": [{"case": i.name, "vars": i.variables, "system": i.system, "user": i.user} for i in inputs],
             "pass_mark": exercise.rubric.pass_, "hints": len(exercise.hints), "path": str(exercise.path),
         })
         return EXIT_OK
+    what = {"system": "system prompt", "answer": "answer"}.get(exercise.writes, "prompt")
     print(f"# {exercise.title}\n")
-    print(f"{exercise.id} · {exercise.track} · level {exercise.level} · you write the {'system prompt' if exercise.writes == 'system' else 'prompt'}\n")
+    print(f"{exercise.id} · {exercise.track} · level {exercise.level} · you write the {what}\n")
     print(brief)
     if system:
         print(f"\n## System prompt set by the exercise\n\n{system}")
+    for i in inputs:
+        print(f"\n## Case: {i.name}")
+        for name, value in i.variables.items():
+            text = str(value)
+            print(f"\n{name}:" + (f"\n{text}" if "\n" in text else f" {text}"))
+        if i.system is not None and exercise.writes != "prompt":
+            print(f"\n[system]\n{i.system}")
+        if i.user is not None:
+            print(f"\n[user]\n{i.user}")
     print(f"\nCases: {', '.join(c.name for c in exercise.cases)} · pass mark {exercise.rubric.pass_:.2f} · {len(exercise.hints)} hint(s)")
+    return EXIT_OK
+
+
+def cmd_hint(args: argparse.Namespace) -> int:
+    from lab.practice import reveal_hint
+
+    exercise = load_exercises(args).open(args.id)
+    with open_store() as store:
+        shown = reveal_hint(store, exercise, args.number)
+    if args.json:
+        print_json({"exercise": exercise.id, "revealed": shown.revealed, "total": shown.total, "hints": shown.hints})
+        return EXIT_OK
+    number = args.number or shown.revealed
+    print(f"Hint {number}/{shown.total}: {shown.hints[number - 1]}")
+    left = shown.total - shown.revealed
+    print(f"{shown.revealed} of {shown.total} hint(s) revealed" + (f"; `lab hint {exercise.id}` shows the next." if left else "."))
+    return EXIT_OK
+
+
+def cmd_solution(args: argparse.Namespace) -> int:
+    from lab.practice import NotYetPassed, solution_after_pass
+
+    exercise = load_exercises(args).open(args.id)
+    with open_store() as store:
+        try:
+            solution = solution_after_pass(store, exercise)
+        except NotYetPassed as exc:
+            print(f"lab: {exc}", file=sys.stderr)
+            return EXIT_NOT_PASSED
+    print(solution)
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from lab.practice import history
+    from lab.report import table
+
+    entry = load_exercises(args).find(args.id)
+    with open_store() as store:
+        records = history(store, entry.id)
+    rows = [{"id": r.id, "started_at": r.started_at, "status": r.status,
+             "score": None if r.score is None else round(r.score, 4), "passed": r.passed, "model": r.model} for r in records]
+    if args.json:
+        print_json(rows)
+        return EXIT_OK
+    if not rows:
+        print(f"No attempts at {entry.id} yet.")
+        return EXIT_OK
+    print("\n".join(table(
+        [(f"#{r['id']}", r["started_at"], r["status"].replace("_", " ") + (" · passed" if r["passed"] else ""),
+          "" if r["score"] is None else f"{r['score']:.2f}", r["model"]) for r in rows],
+        ["ID", "TIME", "STATUS", "SCORE", "MODEL"],
+    )))
     return EXIT_OK
 
 
@@ -179,6 +260,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             outcome = run_attempt(
                 exercise, text, config=config, store=store, samples=samples, judge_config=judge,
+                hints_used=store.hints_revealed(exercise.id),  # what the TUI records too: hints taken before this try
                 concurrency=settings.concurrency,
                 # an answer is the learner's own text: nothing streams, there is nothing to echo
                 on_delta=None if answering else stream.delta, on_output=None if answering else stream.finished,
@@ -216,8 +298,10 @@ def cmd_attempt(args: argparse.Namespace) -> int:
     from lab.judging import stored_exchanges
     from lab.report import Paint
 
+    from lab.practice import attempt_by_ref
+
     with open_store() as store:
-        record = store.attempt(args.attempt_id)
+        record = attempt_by_ref(store, args.attempt_id)
     exchanges = stored_exchanges(record.result)
     if args.json:
         print_json({**asdict(record), "judge_exchanges": exchanges})
@@ -225,7 +309,7 @@ def cmd_attempt(args: argparse.Namespace) -> int:
     paint = Paint(sys.stdout)
     result = record.result or {}
     score = "" if record.score is None else f" · score {record.score:.2f}" + (" · passed" if record.passed else " · not passed")
-    print(paint.bold(f"Attempt #{record.id} · {record.exercise_id} · {record.model} · {record.status}{score}"))
+    print(paint.bold(f"Attempt #{record.id} · {record.exercise_id} · {record.model} · {record.status.replace('_', ' ')}{score}"))
     print(paint.dim(f"{record.started_at} · {record.samples} sample(s) · {record.hints_used} hint(s) · "
                     f"{record.prompt_tokens} + {record.completion_tokens} tokens · ${record.cost_usd:.4f}"))
     if record.error:

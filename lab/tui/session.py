@@ -39,6 +39,7 @@ class LabSession:
         settings_error = None
         try:
             settings = load_settings()
+            settings_error = " ".join(settings_warnings()) or None  # shown at start-up like a broken file
         except LabError as exc:
             settings_error = str(exc)
             settings = Settings.model_construct()
@@ -110,7 +111,8 @@ class LabSession:
         try:
             # model_copy, not load_settings(**overrides): an override may be None ("no API base")
             self.settings = load_settings().model_copy(update=self.session_overrides)
-            self.settings_error = None
+            # a model chosen in the lab comes with its own API base: the LAB_MODEL pairing no longer applies
+            self.settings_error = " ".join(settings_warnings(**self.session_overrides)) or None
         except LabError as exc:
             self.settings_error = str(exc)
 

@@ -54,7 +54,7 @@ async def test_provider_failures_are_one_clear_message(cassette, api_base, use_m
 async def test_server_down(use_model):
     status, recorded = await failed_send("openai/echo", "http://127.0.0.1:9/v1", use_model)
     assert status.startswith("Could not reach http://127.0.0.1:9/v1: is the server running and the address right?")
-    assert recorded == "failed"
+    assert recorded == "not_sent"  # never reached a model: not a try
 
 
 @pytest.mark.live
@@ -68,7 +68,7 @@ async def test_timeout(live_provider, use_model, monkeypatch):
 async def test_missing_key(use_model):
     status, recorded = await failed_send("openai/gpt-4o-mini", None, use_model)
     assert status.startswith("No API key for openai/gpt-4o-mini: set OPENAI_API_KEY in your environment")
-    assert recorded == "failed"
+    assert recorded == "not_sent"  # never reached a model: not a try
 
 
 async def test_bad_prompt_is_reported_and_nothing_is_recorded(use_model):
@@ -100,6 +100,20 @@ async def test_broken_config_file_opens_the_lab_with_a_message(monkeypatch):
         messages = [n.message for n in app._notifications]
         assert any("not valid TOML" in m for m in messages)
         assert "No model chosen yet" in screen_text(app)
+
+
+async def test_an_unknown_config_key_is_reported_when_the_lab_opens():
+    from lab import paths
+
+    paths.config_file().write_text('modle = "openai/gpt-4o-mini"\n')
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        from tui_helpers import ready
+
+        await ready(pilot)
+        await pilot.pause(0.2)
+        messages = [n.message for n in app._notifications]
+        assert any("unknown key 'modle' is ignored; did you mean 'model'?" in m for m in messages)
 
 
 async def test_an_unreadable_progress_database_is_reported_on_the_catalog(lab_home):

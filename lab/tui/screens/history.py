@@ -23,7 +23,8 @@ from lab.tui.session import LabSession
 from lab.tui.widgets.grade import GradeView
 from lab.tui.widgets.output import OutputText
 
-STATUS_WORDS = {"graded": "graded", "failed": "failed", "cancelled": "cancelled", "interrupted": "interrupted", "running": "unfinished"}
+STATUS_WORDS = {"graded": "graded", "failed": "failed", "cancelled": "cancelled", "interrupted": "interrupted", "running": "unfinished",
+                "not_sent": "not sent"}
 
 
 def verdict(attempt: AttemptRecord) -> str:
