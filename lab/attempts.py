@@ -145,7 +145,7 @@ def run_attempt(
                 wait(pending)
                 raise failure
         complete_outputs = {case: [o or "" for o in outs] for case, outs in outputs.items()}
-        judge = ModelJudge(judge_config or replace(config, params={}), cancel=cancel) if _needs_judge(exercise) else None
+        judge = ModelJudge(judge_config or replace(config, params={}), cancel=cancel) if needs_judge(exercise) else None
         g = grade(exercise, complete_outputs, judge=judge, attempts={b.case: b.attempt for b in built})
         if judge is not None:
             usage = usage + Usage(judge.usage.prompt_tokens, judge.usage.completion_tokens, judge.usage.cost_usd)
@@ -175,7 +175,8 @@ def run_attempt(
     return outcome
 
 
-def _needs_judge(exercise: Exercise) -> bool:
+def needs_judge(exercise: Exercise) -> bool:
+    """Whether any criterion of the exercise may ask a model (a judge) to decide."""
     from graders import get_check
 
     return any(get_check(c.check).uses_model != "never" for c in exercise.rubric.criteria)
