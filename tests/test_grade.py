@@ -111,6 +111,9 @@ def test_export_grade_report_round_trip(capsys, course: Path, tmp_path: Path, ca
     assert data["run"]["calls"] == 4  # 1 + 1 + two cases
     assert db_rows(out, "SELECT COUNT(*) FROM calls") == [(4,)]
     assert db_rows(out, "SELECT COUNT(*) FROM submissions") == [(4,)]
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "<td>ana</td><td>t/greet</td><td><code>old-version</code>" in report  # the version mismatch is listed
+    assert "Greet them." in report  # the feedback of the criterion the class failed
     # the same command again: nothing left, no model call (the cassette would refuse a second play)
     code, stdout, err = lab(capsys, *grade_args(course, api_base, out, tmp_path / "in"), "--json")
     assert code == 0 and json.loads(stdout)["run"]["calls"] == 0
