@@ -37,8 +37,14 @@ def _shingles(prompt: str) -> frozenset[str]:
     return frozenset(" ".join(words[i:i + 3]) for i in range(len(words) - 2))
 
 
+_MASKS = tuple(zlib.crc32(f"mask {i}".encode()) * 2654435761 % (1 << 32) for i in range(BANDS * ROWS))
+
+
 def _signature(shingles: frozenset[str]) -> tuple[int, ...]:
-    return tuple(min(zlib.crc32(f"{seed}:{s}".encode()) for s in shingles) for seed in range(BANDS * ROWS))
+    """MinHash: one CRC per shingle, turned into BANDS * ROWS hash functions by XOR with fixed masks
+    (deterministic across runs, unlike hash())."""
+    hashes = [zlib.crc32(s.encode()) for s in shingles]
+    return tuple(min(h ^ mask for h in hashes) for mask in _MASKS)
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
