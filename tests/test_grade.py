@@ -261,3 +261,88 @@ def test_kill_9_mid_run_resumes_without_a_second_call_or_a_doubled_row(tmp_path:
     assert db_rows(out, "SELECT COUNT(*), COUNT(DISTINCT result_id || call) FROM calls") == [(24, 24)]
     assert db_rows(out, "SELECT COUNT(*), SUM(status = 'graded') FROM results") == [(12, 12)]
     assert [r["status"] for r in json.loads(done.stdout)["results"]] == ["graded"] * 12
+
+
+JUDGED = minimal(
+    id="t/judged", title="Judged", track="basics", level=2, skills=["judgement"],
+    cases=[{"name": "only"}],
+    rubric={"pass": 1.0, "samples": 2, "criteria": [
+        {"id": "meets", "check": "judge", "rubric": "The text meets the rubric.", "scale": "pass-fail", "feedback": "Make it meet the rubric."},
+        {"id": "says-hello", "check": "icontains", "value": "hello"},
+    ]},
+)
+
+
+def test_samples_and_judges_are_graded_and_their_answers_recorded(capsys, tmp_path: Path, cassette, api_base: str, recording: bool):
+    root = tmp_path / "course"
+    write_exercise(root, "basics/judged.j2", JUDGED)
+    # the fake judge (judge-strict) gives the top grade only to outputs holding MEETS-RUBRIC
+    f = write(tmp_path / "a.jsonl", sub("ana", "t/judged", "hello MEETS-RUBRIC"), sub("bob", "t/judged", "hello there"))
+    out = tmp_path / "c"
+    argv = [*grade_args(root, api_base, out, f), "--judge-model", "openai/judge-strict", "--json"]
+    code, stdout, err = lab(capsys, *argv)
+    assert code == 0, err
+    by = {r["learner"]: r for r in json.loads(stdout)["results"]}
+    assert by["ana"]["passed"] is True and by["bob"]["passed"] is False
+    assert by["bob"]["criteria"][0] == {"id": "meets", "score": 0.0, "passed": False, "ungraded": False}
+    # two samples each, and the judge asked about each sample's output
+    assert db_rows(out, "SELECT kind, COUNT(*) FROM calls GROUP BY kind ORDER BY kind") == [("answer", 4), ("judge", 4)]
+    result = json.loads(db_rows(out, "SELECT result FROM results WHERE learner='bob'")[0][0])
+    assert [len(c["outputs"]) for c in result["cases"]] == [2]
+    # the same command again: answers and verdicts are read back, nothing is asked again
+    before = sent(cassette, recording)
+    assert before == 8
+    code, stdout, err = lab(capsys, *argv)
+    assert code == 0 and json.loads(stdout)["run"]["calls"] == 0 and sent(cassette, recording) == before
+
+
+def test_a_broken_exercise_is_named_and_its_submissions_skipped(capsys, course: Path, tmp_path: Path, cassette, api_base: str):
+    write_exercise(course, "basics/broken.j2", minimal(id="t/broken", rubric={"criteria": [{"id": "x", "check": "no-such-check"}]}))
+    f = write(tmp_path / "a.jsonl", sub("ana", "t/broken", "Hi"), sub("ana", "t/greet", "Hello!"))
+    code, stdout, err = lab(capsys, *grade_args(course, api_base, tmp_path / "c", f))
+    assert code == 2
+    assert (f"lab: {f}:1: exercise 't/broken' cannot be loaded; `lab validate` lists its problems, fix them and grade again (skipped)") in err
+    assert "1 of 1 graded" in stdout
+
+
+def test_a_cohort_database_that_is_not_one(tmp_path: Path):
+    from lab.cohort import CohortStore
+    from lab.errors import LabError
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "cohort.db").write_text("not a database at all, just text" * 100, encoding="utf-8")
+    with pytest.raises(LabError) as caught:
+        CohortStore(tmp_path / "c")
+    assert str(caught.value) == (f"{tmp_path / 'c' / 'cohort.db'}: the cohort database cannot be opened (file is not a database); "
+                                 "move it aside or choose another --out.")
+
+
+def test_a_cohort_database_of_a_newer_prompt_lab(tmp_path: Path):
+    from lab.cohort import CohortStore
+    from lab.errors import LabError
+
+    CohortStore(tmp_path / "c").close()
+    with sqlite3.connect(tmp_path / "c" / "cohort.db") as db:
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(LabError) as caught:
+        CohortStore(tmp_path / "c")
+    assert str(caught.value) == (f"{tmp_path / 'c' / 'cohort.db'} was written by a newer Prompt Lab (cohort schema 99, this one knows 1); "
+                                 "upgrade Prompt Lab.")
+
+
+async def test_rpm_spaces_request_starts_evenly(monkeypatch):
+    from lab import llm
+
+    slept: list[float] = []
+    clock = [100.0]
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(round(seconds, 3))
+
+    monkeypatch.setattr(llm.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr("asyncio.sleep", fake_sleep)
+    pacer = llm._Pacer(120)  # one start every 0.5 s
+    for _ in range(3):
+        await pacer.wait()
+    assert slept == [0.5, 1.0]  # the first goes at once, the others wait their turn
+    assert llm._Pacer(None).interval == 0.0
