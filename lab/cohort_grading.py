@@ -82,11 +82,12 @@ class Budget:
         self.held = 0.0
         self.reached = False
         self.longest: dict[str, int] = {}  # model -> the most completion tokens seen
+        self.dearest: dict[str, float] = {}  # model -> the dearest call seen (a proxy's price for a name no table knows)
 
     def estimate(self, messages: list[dict[str, str]], config: llm.CallConfig) -> float:
         prices = llm.price_per_token(config.model)
         if prices is None:
-            return 0.0
+            return self.dearest.get(config.model, 0.0)
         chars = sum(len(str(m.get("content") or "")) for m in messages)
         prompt_tokens = math.ceil(chars / 3) + 4 * len(messages)  # generous: English runs about 4 characters a token
         answer = config.params.get("max_tokens") or self.longest.get(config.model) or DEFAULT_COMPLETION_TOKENS
@@ -105,6 +106,7 @@ class Budget:
         if completion is not None:
             self.spent += completion.cost_usd
             self.longest[model] = max(self.longest.get(model, 0), completion.completion_tokens)
+            self.dearest[model] = max(self.dearest.get(model, 0.0), completion.cost_usd)
 
 
 def _key(messages: list[dict[str, str]], params: dict[str, Any]) -> str:
