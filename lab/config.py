@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=2, ge=0, le=10, description="Retries on 429 and 5xx answers, with exponential backoff.")
     concurrency: int = Field(default=4, ge=1, le=32, description="Model calls in flight at once for one attempt.")
     theme: str = Field(default="textual-dark", description="TUI theme.")
+    learner: str | None = Field(default=None, description="Your name as a trainer sees it in `lab export` submissions.")
 
     def call_config(self) -> "CallConfig | None":
         """How attempts call the model (None when no model is chosen)."""

@@ -421,3 +421,206 @@ def supports_response_schema(model: str) -> bool:
         return bool(litellm.supports_response_schema(model=model))
     except Exception:
         return False
+
+
+# ---------------------------------------------------------------- many calls at once (`lab grade`)
+#
+# `lab grade` makes thousands of calls. litellm costs about 11 ms of CPU per `acompletion` here (and
+# seconds to import), which on two cores makes the model path the bottleneck, so calls to an
+# OpenAI-compatible base URL (a local server, vLLM, LM Studio, a LiteLLM proxy) speak the chat
+# completions protocol directly over aiohttp; every other provider still goes through litellm.
+
+OPENAI_COMPATIBLE = ("openai", "hosted_vllm", "lm_studio")
+_prices: dict[str, Any] | None = None
+_prices_lock = threading.Lock()
+
+
+def speaks_openai(config: CallConfig) -> bool:
+    """Whether calls for `config` go straight to an OpenAI-compatible server (no litellm needed)."""
+    return bool(config.api_base) and provider_of(config.model) in OPENAI_COMPATIBLE
+
+
+def price_per_token(model: str) -> tuple[float, float] | None:
+    """(input, output) USD per token from litellm's own price table, read as data (no import), or None."""
+    global _prices
+    with _prices_lock:
+        if _prices is None:
+            import importlib.util
+
+            _prices = {}
+            spec = importlib.util.find_spec("litellm")  # finds the package without running its __init__
+            for folder in (spec.submodule_search_locations or []) if spec else []:
+                path = os.path.join(folder, "model_prices_and_context_window_backup.json")
+                if os.path.exists(path):
+                    with open(path, encoding="utf-8") as f:
+                        _prices = json.load(f)
+                    break
+    for name in (model, model.split("/", 1)[-1]):
+        entry = _prices.get(name)
+        if isinstance(entry, dict) and "input_cost_per_token" in entry:
+            return float(entry.get("input_cost_per_token") or 0.0), float(entry.get("output_cost_per_token") or 0.0)
+    return None
+
+
+class _StatusError(Exception):
+    """An HTTP error answer of an OpenAI-compatible server, shaped for `describe_error` and `_retry_after`."""
+
+    def __init__(self, status: int, message: str, headers: Any):
+        super().__init__(message)
+        self.status_code = status
+        self.message = message
+        self.response = type("Response", (), {"headers": headers})()
+
+
+class _Pacer:
+    """At most `rpm` request starts per minute, spread evenly (a burst of 32 at once would earn 429s)."""
+
+    def __init__(self, rpm: int | None):
+        self.interval = 60.0 / rpm if rpm else 0.0
+        self.next_at = 0.0
+        self.lock: Any = None
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        import asyncio
+
+        if self.lock is None:
+            self.lock = asyncio.Lock()
+        async with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next_at)
+            self.next_at = start + self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+class AsyncCaller:
+    """Makes many calls at once: `concurrency` in flight, `rpm` starts a minute, per-call retries.
+
+    A call that is backing off (429, 5xx) gives its slot up while it waits, so it never holds up the others.
+    Use inside one event loop; `aclose()` at the end.
+    """
+
+    def __init__(self, concurrency: int = 8, rpm: int | None = None):
+        import asyncio
+
+        self.concurrency = max(1, concurrency)
+        self.slots = asyncio.Semaphore(self.concurrency)
+        self.pacer = _Pacer(rpm)
+        self._session: Any = None
+        self.requests = 0
+        self.retries = 0
+
+    async def _http(self) -> Any:
+        if self._session is None:
+            import aiohttp
+
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.concurrency * 2))
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def complete(self, messages: list[dict[str, str]], config: CallConfig,
+                       before_send: Callable[[], None] | None = None) -> Completion:
+        """One call, retried on 429 and 5xx; raises ModelError (one sentence) like `complete`.
+
+        `before_send` runs once, holding the call's slot, just before the first request goes out (a
+        budget check there sees only the calls really in flight); what it raises is passed on."""
+        import asyncio
+
+        if not speaks_openai(config):
+            problem = await asyncio.to_thread(model_name_problem, config.model)  # imports litellm off the loop
+            if problem:
+                raise ModelError(problem, kind="bad_model")
+            variable = missing_key(config)
+            if variable:
+                raise ModelError(f"No API key for {config.model}: set {variable} in your environment (keys are never stored).", kind="auth")
+        started = time.monotonic()
+        retries = 0
+        while True:
+            try:
+                await self.pacer.wait()
+                async with self.slots:
+                    if before_send is not None:
+                        check, before_send = before_send, None
+                        check()
+                    self.requests += 1
+                    if speaks_openai(config):
+                        text, usage_in, usage_out, cost = await self._openai_call(messages, config)
+                    else:
+                        text, usage_in, usage_out, cost = await self._litellm_call(messages, config)
+                return Completion(text, usage_in, usage_out, cost, time.monotonic() - started, retries)
+            except (asyncio.CancelledError, CancelledError):
+                raise
+            except Exception as exc:
+                error = describe_error(exc, config)
+                if error.kind in ("rate_limit", "server") and retries < config.max_retries:
+                    wait = _retry_after(exc)
+                    if wait is None:
+                        wait = config.backoff * (2**retries) * (1 + random.random() * 0.25)
+                    retries += 1
+                    self.retries += 1
+                    await asyncio.sleep(min(wait, 30.0))  # outside the slot: the others go on
+                    continue
+                raise error from exc
+
+    async def _openai_call(self, messages: list[dict[str, str]], config: CallConfig) -> tuple[str, int, int, float]:
+        import aiohttp
+
+        session = await self._http()
+        body: dict[str, Any] = dict(config.params)
+        body.update(model=config.model.split("/", 1)[1], messages=messages)
+        key = os.environ.get("OPENAI_API_KEY") or NO_KEY
+        url = str(config.api_base).rstrip("/") + "/chat/completions"
+        async with session.post(url, json=body, headers={"authorization": f"Bearer {key}"},
+                                timeout=aiohttp.ClientTimeout(total=config.timeout)) as response:
+            raw = await response.read()
+            if response.status >= 400:
+                raise _StatusError(response.status, _error_message(raw, response.status), response.headers)
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                raise _Malformed("not a completion") from None
+            proxy_cost = response.headers.get("x-litellm-response-cost")  # a LiteLLM proxy knows the real price
+        if not isinstance(data, dict) or "choices" not in data:
+            raise _Malformed("not a completion")
+        choices = data.get("choices") or []
+        if not choices:
+            raise _Malformed("no choices")
+        text = ((choices[0] or {}).get("message") or {}).get("content") or ""
+        usage = data.get("usage") or {}
+        tokens_in, tokens_out = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        if proxy_cost is not None:
+            try:
+                return text, tokens_in, tokens_out, float(proxy_cost)
+            except ValueError:
+                pass
+        prices = price_per_token(config.model)
+        cost = tokens_in * prices[0] + tokens_out * prices[1] if prices else 0.0
+        return text, tokens_in, tokens_out, cost
+
+    async def _litellm_call(self, messages: list[dict[str, str]], config: CallConfig) -> tuple[str, int, int, float]:
+        litellm = load_litellm()
+        kwargs: dict[str, Any] = dict(config.params)
+        kwargs.update(model=config.model, messages=messages, timeout=config.timeout, num_retries=0, max_retries=0)
+        if config.api_base:
+            kwargs["api_base"] = config.api_base
+        response = await litellm.acompletion(**kwargs)
+        if not getattr(response, "choices", None):
+            raise _Malformed("no choices")
+        usage = getattr(response, "usage", None)
+        text = response.choices[0].message.content or ""
+        return text, _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"), _cost(litellm, response, config)
+
+
+def _error_message(raw: bytes, status: int) -> str:
+    try:
+        error = json.loads(raw).get("error")
+        message = error.get("message") if isinstance(error, dict) else str(error)
+    except (ValueError, AttributeError):
+        message = raw[:200].decode("utf-8", "replace")
+    return f"Error code: {status} - {message}"

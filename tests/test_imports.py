@@ -53,7 +53,26 @@ def test_lab_run_imports_litellm_when_it_calls_the_model(lab_home: Path):
     assert "Could not reach http://127.0.0.1:9/v1" in done.stderr
 
 
-@pytest.mark.parametrize("module", ["lab", "lab.cli", "lab.loader", "lab.grading", "lab.store", "lab.attempts", "lab.prompts"])
+def test_lab_grade_against_an_openai_compatible_server_never_imports_litellm(lab_home: Path, tmp_path: Path):
+    # litellm costs seconds and ~11 ms of CPU a call: a class graded on a local server or a LiteLLM proxy goes without it
+    (tmp_path / "a.csv").write_text("learner,exercise,prompt\nana,prompt-engineering/delimiters,Summarise {{ email }}\n", encoding="utf-8")
+    done = run_in_fresh_python(f"""
+        import contextlib, io, sys
+        from lab.cli import main
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = main(["export", "--learner", "ana"])
+            code = main(["grade", {str(tmp_path / "a.csv")!r}, "--out", {str(tmp_path / "c")!r}, "--model", "openai/echo",
+                         "--api-base", "http://127.0.0.1:9/v1", "--timeout", "5"])
+        assert code == 1, code  # nothing listens there: a model error, named
+        assert "litellm" not in sys.modules and "openai" not in sys.modules
+        print("clean")
+    """, lab_home, LAB_MAX_RETRIES="0")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "clean"
+    assert "ana · prompt-engineering/delimiters: Could not reach http://127.0.0.1:9/v1: is the server running and the address right?" in done.stderr
+
+
+@pytest.mark.parametrize("module", ["lab", "lab.cli", "lab.loader", "lab.grading", "lab.store", "lab.attempts", "lab.prompts", "lab.submissions", "lab.cohort", "lab.cohort_grading", "lab.cohort_report"])
 def test_engine_modules_import_without_litellm_or_textual(module: str, lab_home: Path):
     done = run_in_fresh_python(f"""
         import sys, importlib

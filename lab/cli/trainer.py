@@ -1,0 +1,253 @@
+"""Running a class: `lab export` (the learner hands in) and `lab grade` (the trainer grades a cohort)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lab.cli.common import EXIT_BAD, EXIT_OK, open_store
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def register(sub: Any, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("export", help="write your attempts as submission JSON Lines for your trainer")
+    p.add_argument("--learner", metavar="NAME", help="your name as your trainer knows you (default: LAB_LEARNER, then the config file's `learner`)")
+    p.add_argument("--exercise", action="append", default=[], metavar="ID", help="only this exercise (repeatable)")
+    p.add_argument("--track", metavar="T", help="only this track")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: standard output)")
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("grade", parents=[common, model], help="grade a cohort's submissions with your model; writes DIR/cohort.db and DIR/report.html")
+    p.add_argument("submissions", nargs="+", metavar="SUBMISSION", help=".jsonl files from `lab export`, .csv files (learner,exercise,prompt), or folders of them")
+    p.add_argument("--out", required=True, metavar="DIR", help="the cohort folder: cohort.db and report.html (run again to resume)")
+    p.add_argument("--pick", choices=("last", "best"), default="last", help="which submission of a learner to grade per exercise (default: last)")
+    p.add_argument("--concurrency", type=int, default=None, metavar="N", help="model calls in flight at once (default: LAB_CONCURRENCY or 4)")
+    p.add_argument("--rpm", type=int, default=None, metavar="N", help="at most N requests a minute")
+    p.add_argument("--max-cost", type=float, default=None, metavar="USD", help="stop before this run's spending would pass USD")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(handler=cmd_grade)
+
+
+def learner_name(given: str | None) -> str:
+    """--learner, else LAB_LEARNER, else the config file's `learner`; a LabError saying how to set one."""
+    from lab import paths
+    from lab.config import load_settings
+    from lab.errors import LabError
+    from lab.submissions import NO_LEARNER
+
+    if given is not None:
+        if not given.strip():
+            raise LabError("--learner is empty: give your name, e.g. --learner ana.")
+        return given.strip()
+    name = load_settings().learner
+    if not name or not name.strip():
+        raise LabError(NO_LEARNER.format(config=paths.config_file()))
+    return name.strip()
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from lab.errors import LabError
+    from lab.submissions import export_lines, line_json
+
+    learner = learner_name(args.learner)
+    with open_store() as store:
+        lines = export_lines(store, learner, args.exercise, args.track)
+    if not lines:
+        what = []
+        if args.exercise:
+            what.append("exercise " + ", ".join(args.exercise))
+        if args.track:
+            what.append(f"track {args.track}")
+        if what:
+            raise LabError(f"No attempts recorded for {' and '.join(what)}: check the id with `lab progress`, or run it first.")
+        raise LabError("No attempts recorded yet: run an exercise first (`lab run ID` or in the lab), then export.")
+    text = "".join(line_json(line) + "\n" for line in lines)
+    if args.output:
+        target = Path(args.output)
+        try:
+            tmp = target.with_name(target.name + ".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise LabError(f"Cannot write {args.output}: {exc.strerror}; choose another file with -o.") from exc
+        print(f"{len(lines)} attempt(s) of {learner} written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK if lines else EXIT_BAD
+
+
+class ProgressLine:
+    """A progress bar redrawn in place on a terminal; plain lines, at most one every few seconds, otherwise."""
+
+    def __init__(self, stream: Any, every_s: float = 2.0):
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.every_s = every_s if not self.tty else 0.1
+        self.last = 0.0
+        self.drawn = False
+        self.printed = ""
+
+    @staticmethod
+    def text(p: Any, bar: bool) -> str:
+        left = p.eta_s
+        eta = "—" if left is None else f"{left:.0f} s left" if left < 120 else f"{left / 60:.0f} min left"
+        finished = p.done + p.failed
+        head = f"{p.done}/{p.total} graded"
+        if bar:
+            width = 24
+            filled = round(width * finished / p.total) if p.total else width
+            head = "[" + "█" * filled + "░" * (width - filled) + "] " + head
+        failed = f" · {p.failed} not graded" if p.failed else ""
+        return f"{head}{failed} · {p.rate:.1f}/s · ${p.cost_usd:.4f} · {eta}"
+
+    def __call__(self, p: Any, final: bool = False) -> None:
+        import time
+
+        now = time.monotonic()
+        if not final and now - self.last < self.every_s:
+            return
+        self.last = now
+        if self.tty:
+            self.stream.write("\r\033[K" + self.text(p, True) + ("\n" if final else ""))
+            self.drawn = not final
+        else:
+            line = self.text(p, False)
+            if final and line == self.printed:
+                return
+            self.stream.write(line + "\n")
+            self.printed = line
+        self.stream.flush()
+
+
+def load_exercises_for(submissions: list[Any], exercise_dirs: list[str]) -> tuple[dict[str, Any], list[Any], list[Any]]:
+    """The trainer's version of every exercise the submissions name; the submissions of an unknown or
+    broken one become problems (each with its file and line) and are dropped."""
+    from lab.catalog_index import UnloadableExercise, load_index
+    from lab.errors import LabError
+    from lab.submissions import InputProblem
+
+    catalog = load_index(exercise_dirs)
+    exercises: dict[str, Any] = {}
+    why: dict[str, str] = {}
+    for exercise_id in sorted({s.exercise for s in submissions}):
+        try:
+            exercises[exercise_id] = catalog.open(exercise_id)
+        except UnloadableExercise:
+            why[exercise_id] = f"exercise '{exercise_id}' cannot be loaded; `lab validate` lists its problems, fix them and grade again"
+        except LabError as exc:
+            hint = str(exc).split(".", 1)[1].strip() if "Did you mean" in str(exc) else ""
+            why[exercise_id] = (f"unknown exercise '{exercise_id}': not in the trainer's exercises; add its folder with --exercises DIR"
+                                + (f" ({hint.rstrip('?')}?)" if hint else ""))
+    kept = [s for s in submissions if s.exercise in exercises]
+    problems = [InputProblem(s.source, s.line, why[s.exercise]) for s in submissions if s.exercise in why]
+    return exercises, kept, problems
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from lab.cli.common import EXIT_NOT_PASSED, call_configs, print_json
+    from lab.cohort import CohortStore
+    from lab.cohort_grading import grade_cohort
+    from lab.errors import LabError
+    from lab.submissions import read_submissions
+
+    for name, value, low in (("--concurrency", args.concurrency, 1), ("--rpm", args.rpm, 1)):
+        if value is not None and value < low:
+            raise LabError(f"{name} must be at least {low}.")
+    if args.max_cost is not None and args.max_cost < 0:
+        raise LabError("--max-cost must be 0 or more (US dollars).")
+    settings, config, judge = call_configs(args)
+    read = read_submissions(args.submissions)
+    exercises, kept, unknown = load_exercises_for(read.submissions, args.exercises)
+    problems = read.problems + unknown
+    for problem in problems:
+        print(f"lab: {problem} (skipped)", file=sys.stderr)
+    if not kept:
+        raise LabError("Nothing to grade: no usable submission was found" + (" (each problem is named above)." if problems else "."))
+    progress = ProgressLine(sys.stderr)
+    with CohortStore(Path(args.out)) as store:
+        outcome = grade_cohort(kept, exercises, store=store, config=config, judge_config=judge, how=args.pick,
+                               concurrency=args.concurrency or settings.concurrency, rpm=args.rpm, max_cost=args.max_cost,
+                               problems=problems, on_progress=progress)
+        total_usage = store.usage()
+        report = write_report_for(store, Path(args.out))
+    from lab.cohort_grading import Progress
+
+    final = Progress(total=len(outcome.results), done=len(outcome.results) - len(outcome.left),
+                     failed=sum(r.status in ("failed", "ungraded") for r in outcome.results), cost_usd=outcome.run_usage.cost_usd)
+    final.started -= outcome.wall_s
+    progress(final, final=True)
+    if args.json:
+        print_json(grade_json(outcome, total_usage, problems, report))
+    else:
+        print_summary(outcome, args, report)
+    if problems:
+        return EXIT_BAD
+    return EXIT_NOT_PASSED if outcome.left else EXIT_OK
+
+
+def write_report_for(store: Any, folder: Path) -> Path | None:
+    try:
+        from lab.cohort_report import write_report
+    except ImportError:  # pragma: no cover - the report arrives with its own module
+        return None
+    return write_report(store, folder)
+
+
+def grade_json(outcome: Any, usage: dict[str, Any], problems: list[Any], report: Path | None) -> dict[str, Any]:
+    results = []
+    for r in outcome.results:
+        criteria = [{"id": c["id"], "score": c["score"], "passed": c["passed"], "ungraded": c["ungraded"]}
+                    for c in (r.result or {}).get("criteria", [])]
+        results.append({"learner": r.learner, "exercise": r.exercise, "score": None if r.score is None else round(r.score, 4),
+                        "passed": r.passed, "status": r.status, "criteria": criteria, "error": r.error,
+                        "version_mismatch": r in outcome.mismatches})
+    return {
+        "learners": outcome.learners, "exercises": outcome.exercises, "results": results,
+        "usage": {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": usage["completion_tokens"], "cost_usd": usage["cost_usd"]},
+        "run": {"calls": outcome.calls, "cost_usd": round(outcome.run_usage.cost_usd, 6), "wall_s": round(outcome.wall_s, 3),
+                "capped": outcome.capped, "left": len(outcome.left)},
+        "problems": [{"path": str(p.path), "line": p.line, "message": p.message} for p in problems],
+        "report": None if report is None else str(report),
+    }
+
+
+def left_lines(outcome: Any, limit: int = 20) -> list[str]:
+    lines = []
+    for r in outcome.left[:limit]:
+        why = "not graded yet (the cost cap stopped the run)" if r.status == "pending" else r.error or r.status
+        lines.append(f"  {r.learner} · {r.exercise}: {why}")
+    if len(outcome.left) > limit:
+        lines.append(f"  … and {len(outcome.left) - limit} more (`--json` lists them all)")
+    return lines
+
+
+def money(amount: float) -> str:
+    return f"${amount:.4f}" if amount == 0 or amount >= 0.01 else f"${amount:.6f}"
+
+
+def print_summary(outcome: Any, args: Any, report: Path | None) -> None:
+    from lab.report import table
+
+    graded = len(outcome.results) - len(outcome.left)
+    rows = [(r.learner, r.exercise, r.status, "" if r.score is None else f"{r.score:.2f}",
+             "" if r.passed is None else ("yes" if r.passed else "no")) for r in outcome.results[:50]]
+    print("\n".join(table(rows, ["LEARNER", "EXERCISE", "STATUS", "SCORE", "PASSED"])))
+    if len(outcome.results) > 50:
+        print(f"… {len(outcome.results) - 50} more in the report")
+    u = outcome.run_usage
+    print(f"{graded} of {len(outcome.results)} graded · {outcome.calls} model call(s) this run · {money(u.cost_usd)} · {outcome.wall_s:.1f} s")
+    if outcome.capped:
+        pending = sum(r.status == "pending" for r in outcome.left)
+        print(f"Stopped before the next call would pass --max-cost ${args.max_cost:g} ({money(u.cost_usd)} spent): "
+              f"{pending} submission(s) left to grade; run the same command with a higher --max-cost to go on.", file=sys.stderr)
+    if outcome.left:
+        print(f"{len(outcome.left)} left ungraded:", file=sys.stderr)
+        print("\n".join(left_lines(outcome)), file=sys.stderr)
+    if outcome.mismatches:
+        print(f"{len(outcome.mismatches)} submission(s) were made against another version of the exercise (see the report).")
+    if report is not None:
+        print(f"Report: {report}")

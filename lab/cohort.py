@@ -1,0 +1,296 @@
+"""The cohort store: `DIR/cohort.db` (SQLite, WAL) holds a class's submissions, the trainer's grading of
+each (learner, exercise), and every model call made for it.
+
+Each call is committed the moment its answer arrives, and a grading reuses the calls recorded for it,
+so a run killed at any point (kill -9 included) resumes without calling the model again for them.
+Uniqueness is in the schema: one result per (learner, exercise), one row per call of a result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from lab.errors import LabError
+from lab.store import BUSY_TIMEOUT_S, _statements, now
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE submissions (
+        key           TEXT PRIMARY KEY,
+        learner       TEXT NOT NULL,
+        exercise      TEXT NOT NULL,
+        exercise_hash TEXT,
+        prompt        TEXT NOT NULL,
+        model         TEXT,
+        created       TEXT,
+        status        TEXT,
+        score         REAL,
+        passed        INTEGER,
+        hints_used    INTEGER NOT NULL DEFAULT 0,
+        outputs       TEXT NOT NULL DEFAULT '{}',
+        source        TEXT NOT NULL,
+        line          INTEGER NOT NULL,
+        read_at       TEXT NOT NULL
+    );
+    CREATE TABLE results (
+        id                INTEGER PRIMARY KEY,
+        learner           TEXT NOT NULL,
+        exercise          TEXT NOT NULL,
+        task              TEXT NOT NULL,
+        submission        TEXT NOT NULL REFERENCES submissions(key),
+        prompt            TEXT NOT NULL,
+        exercise_hash     TEXT NOT NULL,
+        track             TEXT NOT NULL,
+        skills            TEXT NOT NULL DEFAULT '[]',
+        model             TEXT NOT NULL,
+        judge_model       TEXT,
+        status            TEXT NOT NULL DEFAULT 'pending'
+                          CHECK (status IN ('pending', 'graded', 'ungraded', 'failed')),
+        error             TEXT,
+        score             REAL,
+        passed            INTEGER,
+        result            TEXT,
+        prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd          REAL NOT NULL DEFAULT 0,
+        duration_s        REAL,
+        graded_at         TEXT,
+        UNIQUE (learner, exercise)
+    );
+    CREATE TABLE calls (
+        result_id         INTEGER NOT NULL REFERENCES results(id) ON DELETE CASCADE,
+        call              TEXT NOT NULL,
+        kind              TEXT NOT NULL CHECK (kind IN ('answer', 'judge')),
+        text              TEXT NOT NULL,
+        prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd          REAL NOT NULL DEFAULT 0,
+        duration_s        REAL NOT NULL DEFAULT 0,
+        created           TEXT NOT NULL,
+        PRIMARY KEY (result_id, call)
+    );
+    CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,
+        model       TEXT NOT NULL,
+        calls       INTEGER NOT NULL DEFAULT 0,
+        cost_usd    REAL NOT NULL DEFAULT 0,
+        graded      INTEGER NOT NULL DEFAULT 0,
+        left_over   INTEGER NOT NULL DEFAULT 0,
+        wall_s      REAL
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+DATABASE = "cohort.db"
+
+
+def task_key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    id: int
+    learner: str
+    exercise: str
+    task: str
+    submission: str
+    prompt: str
+    exercise_hash: str
+    track: str
+    skills: tuple[str, ...]
+    model: str
+    judge_model: str | None
+    status: str
+    error: str | None
+    score: float | None
+    passed: bool | None
+    result: dict[str, Any] | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    duration_s: float | None
+    graded_at: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "ResultRow":
+        data = dict(row)
+        data["skills"] = tuple(json.loads(data["skills"] or "[]"))
+        data["passed"] = None if data["passed"] is None else bool(data["passed"])
+        data["result"] = json.loads(data["result"]) if data["result"] else None
+        return cls(**data)
+
+
+class CohortStore:
+    """`DIR/cohort.db`. Safe to share between threads (writes are serialised by a lock)."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LabError(f"Cannot create the cohort folder {self.folder}: {exc.strerror}; choose another --out.") from exc
+        self.path = self.folder / DATABASE
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            self._use_wal()
+            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a killed process
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise LabError(f"{self.path}: the cohort database cannot be opened ({exc}); move it aside or choose another --out.") from exc
+
+    def _use_wal(self) -> None:
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02 + random.random() * 0.05)
+
+    def _migrate(self) -> None:
+        """The whole schema in one write transaction, `user_version` read inside it (as lab/store.py)."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+                if version > SCHEMA_VERSION:
+                    raise LabError(f"{self.path} was written by a newer Prompt Lab (cohort schema {version}, this one knows {SCHEMA_VERSION}); upgrade Prompt Lab.")
+                for target in range(version + 1, SCHEMA_VERSION + 1):
+                    for statement in _statements(MIGRATIONS[target - 1]):
+                        self._db.execute(statement)
+                if version != SCHEMA_VERSION:
+                    self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "CohortStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _tx(self) -> Any:
+        from lab.store import _Tx
+
+        return _Tx(self._db, self._lock)
+
+    # ------------------------------------------------------------ submissions and results
+    def add_submissions(self, submissions: Iterable[Any]) -> None:
+        """Keep every submission read (the same one read again is kept once)."""
+        stamp = now()
+        rows = [(s.key, s.learner, s.exercise, s.exercise_hash, s.prompt, s.model, s.created, s.status, s.score,
+                 None if s.passed is None else int(s.passed), s.hints_used, json.dumps(s.outputs, ensure_ascii=False),
+                 str(s.source), s.line, stamp) for s in submissions]
+        with self._tx():
+            self._db.executemany("INSERT OR IGNORE INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def prepare(self, items: Iterable[dict[str, Any]]) -> list[ResultRow]:
+        """One result per (learner, exercise) for this run's tasks. A result whose task changed (a newer
+        submission, another model or exercise version) starts again: its calls no longer apply."""
+        with self._tx():
+            for item in items:
+                row = self._db.execute("SELECT id, task FROM results WHERE learner=? AND exercise=?", (item["learner"], item["exercise"])).fetchone()
+                values = (item["task"], item["submission"], item["prompt"], item["exercise_hash"], item["track"],
+                          json.dumps(list(item["skills"])), item["model"], item["judge_model"])
+                if row is None:
+                    self._db.execute(
+                        "INSERT INTO results (learner, exercise, task, submission, prompt, exercise_hash, track, skills, model, judge_model)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (item["learner"], item["exercise"], *values))
+                elif row["task"] != item["task"]:
+                    self._db.execute("DELETE FROM calls WHERE result_id=?", (row["id"],))
+                    self._db.execute(
+                        "UPDATE results SET task=?, submission=?, prompt=?, exercise_hash=?, track=?, skills=?, model=?, judge_model=?,"
+                        " status='pending', error=NULL, score=NULL, passed=NULL, result=NULL, prompt_tokens=0, completion_tokens=0,"
+                        " cost_usd=0, duration_s=NULL, graded_at=NULL WHERE id=?", (*values, row["id"]))
+        return self.results()
+
+    def results(self) -> list[ResultRow]:
+        return [ResultRow.from_row(r) for r in self._db.execute("SELECT * FROM results ORDER BY learner, exercise")]
+
+    def submissions(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._db.execute("SELECT * FROM submissions ORDER BY learner, exercise, created, source, line")]
+
+    def calls(self, result_id: int) -> dict[str, RecordedCall]:
+        rows = self._db.execute("SELECT call, text, prompt_tokens, completion_tokens, cost_usd, duration_s FROM calls WHERE result_id=?", (result_id,))
+        return {r["call"]: RecordedCall(r["text"], r["prompt_tokens"], r["completion_tokens"], r["cost_usd"], r["duration_s"]) for r in rows}
+
+    def record_call(self, result_id: int, call: str, kind: str, completion: Any) -> None:
+        """Commit one model answer at once: it is never asked for again."""
+        with self._tx():
+            self._db.execute(
+                "INSERT OR IGNORE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (result_id, call, kind, completion.text, completion.prompt_tokens, completion.completion_tokens,
+                 completion.cost_usd, completion.duration_s, now()))
+
+    def finish(self, result_id: int, *, status: str, score: float | None = None, passed: bool | None = None,
+               result: dict[str, Any] | None = None, error: str | None = None, duration_s: float | None = None) -> None:
+        with self._tx():
+            usage = self._db.execute("SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0)"
+                                     " FROM calls WHERE result_id=?", (result_id,)).fetchone()
+            self._db.execute(
+                "UPDATE results SET status=?, score=?, passed=?, result=?, error=?, prompt_tokens=?, completion_tokens=?, cost_usd=?,"
+                " duration_s=?, graded_at=? WHERE id=?",
+                (status, score, None if passed is None else int(passed), json.dumps(result, ensure_ascii=False) if result is not None else None,
+                 error, usage[0], usage[1], usage[2], duration_s, now(), result_id))
+
+    def usage(self) -> dict[str, Any]:
+        row = self._db.execute("SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0), COUNT(*)"
+                               " FROM calls").fetchone()
+        return {"prompt_tokens": int(row[0]), "completion_tokens": int(row[1]), "cost_usd": round(float(row[2]), 6), "calls": int(row[3])}
+
+    # ------------------------------------------------------------ runs
+    def begin_run(self, model: str) -> int:
+        with self._tx():
+            return int(self._db.execute("INSERT INTO runs (started_at, model) VALUES (?, ?)", (now(), model)).lastrowid or 0)
+
+    def finish_run(self, run_id: int, *, calls: int, cost_usd: float, graded: int, left: int, wall_s: float) -> None:
+        with self._tx():
+            self._db.execute("UPDATE runs SET finished_at=?, calls=?, cost_usd=?, graded=?, left_over=?, wall_s=? WHERE id=?",
+                             (now(), calls, cost_usd, graded, left, wall_s, run_id))
+
+    def runs(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._db.execute("SELECT * FROM runs ORDER BY id")]
+
+    def count_calls(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+
+
+def iter_results(store: CohortStore) -> Iterator[ResultRow]:
+    yield from store.results()

@@ -1,0 +1,93 @@
+"""Reading submissions: JSON Lines and CSV, every bad line named with its file and line, the rest read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lab.submissions import FORMAT, Submission, pick, read_submissions
+
+
+def line(**fields) -> str:
+    data = {"format": FORMAT, "learner": "ana", "exercise": "t/greet", "prompt": "Say hello."}
+    data.update(fields)
+    return json.dumps({k: v for k, v in data.items() if v is not ...})
+
+
+def test_jsonl_bad_lines_are_named_and_the_rest_read(tmp_path: Path):
+    f = tmp_path / "hand-in.jsonl"
+    f.write_text("\n".join([
+        line(),
+        "{not json",
+        "[1, 2]",
+        line(learner=""),
+        line(learner=...),
+        line(format="other/2"),
+        line(prompt=...),
+        line(hints_used=-1),
+        "",
+        line(learner="bob", extra_field="ignored"),
+    ]) + "\n", encoding="utf-8")
+    read = read_submissions([f])
+    assert [s.learner for s in read.submissions] == ["ana", "bob"]
+    assert [str(p) for p in read.problems] == [
+        f"{f}:2: not valid JSON (Expecting property name enclosed in double quotes at column 2); each line must be one JSON object",
+        f"{f}:3: not a JSON object; each line must be one submission object",
+        f"{f}:4: the learner has no name; set `learner` (the learner exports with --learner NAME)",
+        f"{f}:5: the learner has no name; set `learner` (the learner exports with --learner NAME)",
+        f"{f}:6: `format` must be \"{FORMAT}\" (a line written by `lab export`)",
+        f"{f}:7: `prompt` is missing",
+        f"{f}:8: `hints_used`: Input should be greater than or equal to 0",
+    ]
+    assert read.submissions[1].line == 10
+
+
+def test_csv_with_extra_columns_and_quoted_newlines(tmp_path: Path):
+    f = tmp_path / "class.csv"
+    f.write_text('Learner,exercise,prompt,notes\nana,t/greet,"Say\nhello.",x\n,t/greet,Hi,\nbob,,Hi,\ncleo,t/greet,Hello there,\n', encoding="utf-8")
+    read = read_submissions([f])
+    assert [(s.learner, s.prompt, s.line) for s in read.submissions] == [("ana", "Say\nhello.", 2), ("cleo", "Hello there", 6)]
+    assert [str(p) for p in read.problems] == [
+        f"{f}:4: the learner has no name; fill in the `learner` column",
+        f"{f}:5: `exercise`: String should have at least 1 character",
+    ]
+
+
+def test_csv_without_the_columns(tmp_path: Path):
+    f = tmp_path / "class.csv"
+    f.write_text("name,task,text\nana,t/greet,Hi\n", encoding="utf-8")
+    read = read_submissions([f])
+    assert read.submissions == []
+    assert [str(p) for p in read.problems] == [f"{f}:1: the header lacks learner, exercise, prompt; the first row must name the columns learner,exercise,prompt"]
+
+
+def test_files_folders_and_what_cannot_be_read(tmp_path: Path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jsonl").write_text(line() + "\n", encoding="utf-8")
+    (tmp_path / "in" / "b.csv").write_text("learner,exercise,prompt\nbob,t/greet,Hi\n", encoding="utf-8")
+    (tmp_path / "in" / "notes.txt").write_text("ignored", encoding="utf-8")
+    (tmp_path / "latin1.jsonl").write_bytes("caf\xe9".encode("latin-1"))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "x.txt").write_text("x", encoding="utf-8")
+    read = read_submissions([tmp_path / "in", tmp_path / "latin1.jsonl", tmp_path / "empty", tmp_path / "x.txt", tmp_path / "missing.jsonl"])
+    assert sorted(s.learner for s in read.submissions) == ["ana", "bob"]
+    assert [str(p) for p in read.problems] == [
+        f"{tmp_path / 'latin1.jsonl'}: is not UTF-8 text; save it as UTF-8",
+        f"{tmp_path / 'empty'}: this folder holds no .jsonl or .csv file; give the folder the submissions are in",
+        f"{tmp_path / 'x.txt'}: not a submission file: give a .jsonl file from `lab export` or a .csv with learner,exercise,prompt",
+        f"{tmp_path / 'missing.jsonl'}: no such file or folder; check the path",
+    ]
+
+
+def sub(prompt: str, created: str | None, score: float | None, status: str | None = "graded") -> Submission:
+    return Submission("ana", "t/greet", prompt, Path("f.jsonl"), 1, created=created, score=score, status=status)
+
+
+def test_pick_last_and_best():
+    items = [sub("a", "2026-01-01T10:00:00+00:00", 0.9), sub("b", "2026-01-02T10:00:00+00:00", 0.4),
+             sub("c", "2026-01-03T10:00:00+00:00", None, status="failed")]
+    assert pick(items, "last")[("ana", "t/greet")].prompt == "b"  # a failed call was not the learner's choice
+    assert pick(items, "best")[("ana", "t/greet")].prompt == "a"
+    assert pick([items[2]], "last")[("ana", "t/greet")].prompt == "c"  # nothing else handed in
+    csv_rows = [sub("x", None, None, None), sub("y", None, None, None)]
+    assert pick(csv_rows, "last")[("ana", "t/greet")].prompt == "y"  # without dates: the order read
