@@ -319,11 +319,13 @@ class Store:
                        result: dict[str, Any] | None = None, error: str | None = None, prompt_tokens: int = 0,
                        completion_tokens: int = 0, cost_usd: float = 0.0, duration_s: float | None = None) -> None:
         with self._transaction():
+            # a cancel already recorded (the lab closing) keeps its reason: it says more than the worker's
             self._db.execute(
-                "UPDATE attempts SET status=?, score=?, passed=?, result=?, error=?, prompt_tokens=?, completion_tokens=?,"
+                "UPDATE attempts SET status=?, score=?, passed=?, result=?,"
+                " error=CASE WHEN status='cancelled' AND ?='cancelled' THEN error ELSE ? END, prompt_tokens=?, completion_tokens=?,"
                 " cost_usd=?, duration_s=?, finished_at=? WHERE id=?",
                 (status, score, None if passed is None else int(passed), json.dumps(result, ensure_ascii=False) if result is not None else None,
-                 error, prompt_tokens, completion_tokens, cost_usd, duration_s, now(), attempt_id),
+                 status, error, prompt_tokens, completion_tokens, cost_usd, duration_s, now(), attempt_id),
             )
 
     def cancel_if_running(self, attempt_id: int, error: str) -> bool:

@@ -41,7 +41,7 @@ BATTERY = [
     ("malformed", 2, 1, "failed", "{url} sent an answer that could not be read as a chat completion; check that --api-base points at an OpenAI-compatible /v1 endpoint."),
     ("empty-choices", 2, 1, "failed", "{url} sent a completion with no answer in it (its `choices` list is empty); send again, or check the server."),
     ("cut-stream", 2, 1, "failed", "{url} closed the connection before the answer was finished; nothing was graded, send again."),
-    ("dead-port", 2, 0, "failed", "Could not reach {url}: is the server running and the address right?"),
+    ("dead-port", 2, 0, "not_sent", "Could not reach {url}: is the server running and the address right?"),
 ]
 
 

@@ -143,6 +143,8 @@ class ExerciseScreen(LabScreen):
 
     def on_unmount(self) -> None:
         self.flush_draft()
+        if not self.app.is_running:  # the lab is closing, not the learner leaving the screen: say so
+            self.session.abandon_in_flight()
         if self.cancel_event is not None:
             self.cancel_event.set()
 
