@@ -247,6 +247,14 @@ def test_answer_examples_are_decided_with_no_model_call(exercises: list[Exercise
             assert verdict.verdict == verdict.expect, f"{exercise.id} {verdict.label}: {verdict.verdict}"
 
 
+def test_an_answer_exercises_solution_passes_its_own_rubric(exercises: list[Exercise]):
+    """The solution is the answer a learner sees once they pass: it must be one that passes."""
+    for exercise in _answer_exercises(exercises):
+        solution = render_text(exercise, "solution") or ""
+        graded = grade(exercise, {m.case: [m.attempt] for m in build_messages(exercise, solution)})
+        assert graded.decided and graded.passed, (exercise.id, graded.score, [c.reason for c in graded.criteria if not c.passed])
+
+
 def test_answer_material_is_out_of_the_learners_reach(exercises: list[Exercise]):
     """The AI's work to review lives in `_` variables: `{{ code }}` pasted into an answer would collect every keyword."""
     for exercise in _answer_exercises(exercises):
