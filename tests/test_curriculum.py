@@ -25,8 +25,9 @@ from lab.prompts import build_messages, render_text
 from lab.templating import render_learner_text
 from lab.store import Store, iter_outputs
 
-MINIMUM_PER_TRACK = {"prompt-engineering": 12, "ethical-alignment": 8, "adversarial": 8, "data-storytelling": 6}
-TRACKS_FROM_LEVEL_1_TO_5 = ["prompt-engineering", "ethical-alignment", "adversarial", "data-storytelling"]
+MINIMUM_PER_TRACK = {"prompt-engineering": 12, "ethical-alignment": 8, "adversarial": 8, "data-storytelling": 6,
+                     "human-in-the-loop": 8}
+TRACKS_FROM_LEVEL_1_TO_5 = ["prompt-engineering", "ethical-alignment", "adversarial", "data-storytelling", "human-in-the-loop"]
 CURRICULUM_DOC = Path(__file__).resolve().parent.parent / "docs" / "curriculum.md"
 
 
@@ -54,8 +55,8 @@ def test_the_bundled_folder_loads_without_a_single_problem(catalog: Catalog):
     assert catalog.broken_files == []
 
 
-def test_at_least_34_exercises_and_the_minimum_per_track(exercises: list[Exercise]):
-    assert len(exercises) >= 34
+def test_at_least_42_exercises_and_the_minimum_per_track(exercises: list[Exercise]):
+    assert len(exercises) >= 42
     per_track = {track: [e.id for e in exercises if e.track == track] for track in MINIMUM_PER_TRACK}
     short = {track: len(ids) for track, ids in per_track.items() if len(ids) < MINIMUM_PER_TRACK[track]}
     assert short == {}, f"tracks below their minimum ({MINIMUM_PER_TRACK}): {short}"
@@ -222,8 +223,10 @@ def _answer_exercises(exercises: list[Exercise]) -> list[Exercise]:
 
 def test_every_human_in_the_loop_exercise_grades_the_learners_own_answer(exercises: list[Exercise]):
     track = [e for e in exercises if e.track == ANSWER_TRACK]
-    assert track, f"no {ANSWER_TRACK} track"
     assert {e.id: e.writes for e in track if e.writes != "answer"} == {}
+    assert len(track) >= 8, _ids(track)
+    assert len({e.level for e in track}) >= 4, sorted({e.level for e in track})
+    assert len([e for e in track if e.lang == "fr"]) >= 2, "the track needs at least two French exercises"
 
 
 def test_answer_examples_grade_the_attempt_itself(exercises: list[Exercise]):
