@@ -22,10 +22,12 @@ from lab.exercise import Exercise
 from lab.grading import grade
 from lab.loader import Catalog, load_paths
 from lab.prompts import build_messages, render_text
+from lab.templating import render_learner_text
 from lab.store import Store, iter_outputs
 
-MINIMUM_PER_TRACK = {"prompt-engineering": 12, "ethical-alignment": 8, "adversarial": 8, "data-storytelling": 6}
-TRACKS_FROM_LEVEL_1_TO_5 = ["prompt-engineering", "ethical-alignment", "adversarial", "data-storytelling"]
+MINIMUM_PER_TRACK = {"prompt-engineering": 12, "ethical-alignment": 8, "adversarial": 8, "data-storytelling": 6,
+                     "human-in-the-loop": 8}
+TRACKS_FROM_LEVEL_1_TO_5 = ["prompt-engineering", "ethical-alignment", "adversarial", "data-storytelling", "human-in-the-loop"]
 CURRICULUM_DOC = Path(__file__).resolve().parent.parent / "docs" / "curriculum.md"
 
 
@@ -53,8 +55,8 @@ def test_the_bundled_folder_loads_without_a_single_problem(catalog: Catalog):
     assert catalog.broken_files == []
 
 
-def test_at_least_34_exercises_and_the_minimum_per_track(exercises: list[Exercise]):
-    assert len(exercises) >= 34
+def test_at_least_42_exercises_and_the_minimum_per_track(exercises: list[Exercise]):
+    assert len(exercises) >= 42
     per_track = {track: [e.id for e in exercises if e.track == track] for track in MINIMUM_PER_TRACK}
     short = {track: len(ids) for track, ids in per_track.items() if len(ids) < MINIMUM_PER_TRACK[track]}
     assert short == {}, f"tracks below their minimum ({MINIMUM_PER_TRACK}): {short}"
@@ -212,6 +214,62 @@ def test_a_french_defence_runs_end_to_end_through_a_model_into_the_store(catalog
     assert dict(iter_outputs(record.result)) == expected
 
 
+ANSWER_TRACK = "human-in-the-loop"
+
+
+def _answer_exercises(exercises: list[Exercise]) -> list[Exercise]:
+    return [e for e in exercises if e.writes == "answer"]
+
+
+def test_every_human_in_the_loop_exercise_grades_the_learners_own_answer(exercises: list[Exercise]):
+    track = [e for e in exercises if e.track == ANSWER_TRACK]
+    assert {e.id: e.writes for e in track if e.writes != "answer"} == {}
+    assert len(track) >= 8, _ids(track)
+    assert len({e.level for e in track}) >= 4, sorted({e.level for e in track})
+    assert len([e for e in track if e.lang == "fr"]) >= 2, "the track needs at least two French exercises"
+
+
+def test_answer_examples_grade_the_attempt_itself(exercises: list[Exercise]):
+    """No model is called for an answer: an example whose outputs differ from its attempt would prove nothing."""
+    for exercise in _answer_exercises(exercises):
+        for index, example in enumerate(exercise.meta.examples):
+            for case in exercise.cases:
+                rendered = render_learner_text(example.attempt, exercise.learner_variables(case.name), case.name)
+                assert example.outputs_for(case.name) == [rendered], f"{exercise.id} example {index + 1}, case {case.name}"
+
+
+def test_answer_examples_are_decided_with_no_model_call(exercises: list[Exercise], monkeypatch: pytest.MonkeyPatch):
+    from lab import llm
+
+    def no_call(*args, **kwargs):
+        raise AssertionError("grading a writes: answer example called a model")
+
+    monkeypatch.setattr(llm, "complete", no_call)
+    for exercise in _answer_exercises(exercises):
+        for verdict in check_examples(exercise):
+            assert verdict.verdict == verdict.expect, f"{exercise.id} {verdict.label}: {verdict.verdict}"
+
+
+def test_an_answer_exercises_solution_passes_its_own_rubric(exercises: list[Exercise]):
+    """The solution is the answer a learner sees once they pass: it must be one that passes."""
+    for exercise in _answer_exercises(exercises):
+        solution = render_text(exercise, "solution") or ""
+        graded = grade(exercise, {m.case: [m.attempt] for m in build_messages(exercise, solution)})
+        assert graded.decided and graded.passed, (exercise.id, graded.score, [c.reason for c in graded.criteria if not c.passed])
+
+
+def test_answer_material_is_out_of_the_learners_reach(exercises: list[Exercise]):
+    """The AI's work to review lives in `_` variables: `{{ code }}` pasted into an answer would collect every keyword."""
+    for exercise in _answer_exercises(exercises):
+        for case in exercise.cases:
+            assert exercise.learner_variables(case.name) == {}, f"{exercise.id}: the learner can place {sorted(exercise.learner_variables(case.name))}"
+
+
+def test_the_answer_track_uses_a_judge_in_at_most_two_exercises(exercises: list[Exercise]):
+    judged = [e.id for e in _answer_exercises(exercises) if any(c.check == "judge" for c in e.rubric.criteria)]
+    assert len(judged) <= 2, judged
+
+
 TABLE = re.compile(r"<!-- table: (?P<track>[\w-]+) -->\n(?P<body>.*?)<!-- end table -->", re.DOTALL)
 
 
@@ -230,10 +288,10 @@ def write_tables(doc: str, exercises: list[Exercise]) -> str:
 
 def test_docs_curriculum_tables_match_the_bundled_exercises(exercises: list[Exercise]):
     doc = CURRICULUM_DOC.read_text(encoding="utf-8")
-    assert sorted(m["track"] for m in TABLE.finditer(doc)) == sorted(MINIMUM_PER_TRACK)
+    assert sorted(m["track"] for m in TABLE.finditer(doc)) == sorted({e.track for e in exercises})
     stale = [m["track"] for m in TABLE.finditer(doc) if m["body"] != track_table(exercises, m["track"])]
     assert stale == [], f"the tables of {stale} in docs/curriculum.md are stale: run `python tests/test_curriculum.py`"
-    assert [t for t in MINIMUM_PER_TRACK if f"(`{t}`)" not in doc] == [], "every track has its own section"
+    assert [t for t in {e.track for e in exercises} if f"(`{t}`)" not in doc] == [], "every track has its own section"
 
 
 if __name__ == "__main__":  # regenerate the tables of docs/curriculum.md from the bundled exercises
