@@ -102,10 +102,13 @@ def _listing(values: list[str]) -> str:
 def _any(output: str, p: Values, ignore_case: bool) -> CheckResult:
     found = [v for v, hit in zip(p.values, p.found(output, ignore_case)) if hit]
     case = " (ignoring case)" if ignore_case else ""
+    # the accepted wordings are the rubric: a learner reads how many, an author (`lab check`) which
     if found:
-        return CheckResult.ok(f"The output contains {quote(found[0], 30)}{case}, one of {_listing(p.values)}.")
+        return CheckResult.ok(f"The output contains {quote(found[0], 30)}{case}, one of the {plural(len(p.values), 'wording')} this criterion looks for.",
+                              rule=f"one of {_listing(p.values)}")
     even = ", even ignoring case" if ignore_case else ""
-    return CheckResult.fail(f"The output contains none of {_listing(p.values)}{even}.")
+    return CheckResult.fail(f"The output contains none of the {plural(len(p.values), 'wording')} this criterion looks for{even}.",
+                            rule=f"one of {_listing(p.values)}")
 
 
 def _all(output: str, p: Values, ignore_case: bool) -> CheckResult:
@@ -113,10 +116,11 @@ def _all(output: str, p: Values, ignore_case: bool) -> CheckResult:
     missing = [v for v, hit in zip(p.values, hits) if not hit]
     case = " (ignoring case)" if ignore_case else ""
     if not missing:
-        return CheckResult.ok(f"The output contains all {len(p.values)} of {_listing(p.values)}{case}.")
+        return CheckResult.ok(f"The output contains all {plural(len(p.values), 'phrase')} this criterion looks for{case}.",
+                              rule=f"all of {_listing(p.values)}")
     return CheckResult.fail(
-        f"The output lacks {_listing(missing)}{case} ({sum(hits)} of {len(p.values)} present).",
-        score=sum(hits) / len(p.values),
+        f"The output has {sum(hits)} of the {plural(len(p.values), 'phrase')} this criterion looks for{case}.",
+        score=sum(hits) / len(p.values), rule=f"missing {_listing(missing)}",
     )
 
 
@@ -181,14 +185,11 @@ class Pattern(Params):
 def regex(output: str, p: Pattern, ctx: CheckContext) -> CheckResult:
     """Passes when the pattern matches somewhere in the output (Python `re.search`)."""
     match = p.compiled().search(output if p.raw else plain(output))
+    # a pattern means nothing to most learners and gives the rule away: it is for the author's view
+    rule = f"/{p.pattern}/{p.flags}"
     if match:
-        return CheckResult.ok(f"The output matches /{_short(p.pattern)}/ at {quote(match.group(0), 40)}.")
-    return CheckResult.fail(f"The output does not match the pattern /{_short(p.pattern)}/.")
-
-
-def _short(pattern: str, limit: int = 48) -> str:
-    """A long pattern is a rule to read in the exercise file, not in a one-line reason."""
-    return pattern if len(pattern) <= limit else pattern[: limit - 1] + "…"
+        return CheckResult.ok(f"The output has what this criterion looks for, at {quote(match.group(0), 40)}.", rule=rule)
+    return CheckResult.fail("The output does not have what this criterion looks for.", rule=rule)
 
 
 @register("min-words", Count)

@@ -144,15 +144,16 @@ def run_attempt(
     if config is None and not answering:
         raise PromptError("No model is chosen for this exercise: pass --model (or set LAB_MODEL).")
     n_samples = 1 if answering else (samples or exercise.rubric.samples)
-    model = ANSWER_MODEL if answering or config is None else config.model
+    model = ANSWER_MODEL if answering else config.model
     attempt_id = store.begin_attempt(
         exercise_id=exercise.id, exercise_hash=exercise.content_hash, track=exercise.track, model=model,
-        api_base=None if answering or config is None else config.api_base, prompt=text, samples=n_samples, hints_used=hints_used,
+        api_base=None if answering else config.api_base, prompt=text, samples=n_samples, hints_used=hints_used,
     )
     if on_started is not None:
         on_started(attempt_id)
     started = time.monotonic()
     cancel = cancel or threading.Event()
+    exercise_config = None if answering else call_config_for(exercise, config)  # the same for every call
     outputs: dict[str, list[str | None]] = {b.case: [None] * n_samples for b in built}
     finish_reasons: dict[str, list[str | None]] = {b.case: [None] * n_samples for b in built}
     usage = Usage()
@@ -162,7 +163,7 @@ def run_attempt(
         nonlocal usage
         assert config is not None
         handler = (lambda delta: on_delta(case, sample, delta)) if on_delta else None
-        completion = llm.complete(messages, call_config_for(exercise, config), on_delta=handler, cancel=cancel)
+        completion = llm.complete(messages, exercise_config, on_delta=handler, cancel=cancel)
         with lock:
             outputs[case][sample] = completion.text
             finish_reasons[case][sample] = completion.finish_reason
@@ -196,7 +197,7 @@ def run_attempt(
         store.finish_attempt(
             attempt_id, status=status, error=message, result={"cases": [{"name": c, "outputs": o} for c, o in partial.items()]},
             prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd,
-            duration_s=time.monotonic() - started,
+            duration_s=time.monotonic() - started - llm.load_overlap(started),
         )
         if isinstance(exc, ModelError | CancelledError):
             raise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from graders.registry import Judge
 from lab.exercise import Exercise
@@ -50,3 +50,45 @@ def coverage_warnings(exercise: Exercise) -> list[str]:
     expects = {e.expect for e in exercise.meta.examples}
     missing = [kind for kind in ("pass", "fail") if kind not in expects]
     return [f"has no example expected to {kind}" for kind in missing]
+
+
+@dataclass(frozen=True)
+class SolutionVerdict:
+    """`lab check --solution`: the exercise's own solution, sent as a learner would send it."""
+
+    exercise: Exercise
+    grade: Grade | None  # None: the exercise has no solution block, or the call failed
+    error: str | None = None
+
+    @property
+    def verdict(self) -> Literal["pass", "fail", "undecided", "none", "error"]:
+        if self.error is not None:
+            return "error"
+        if self.grade is None:
+            return "none"
+        if not self.grade.decided:
+            return "undecided"
+        return "pass" if self.grade.passed else "fail"
+
+
+def check_solution(exercise: Exercise, config: Any, judge_config: Any, *, concurrency: int = 4) -> SolutionVerdict:
+    """Run the solution block through the model (an answer exercise: graded as written) and grade it.
+    The run goes to a scratch database: an author's check is no attempt of the author's."""
+    import tempfile
+    from pathlib import Path
+
+    from lab.attempts import run_attempt
+    from lab.errors import LabError
+    from lab.prompts import render_text
+    from lab.store import Store
+
+    solution = render_text(exercise, "solution")
+    if not solution or not solution.strip():
+        return SolutionVerdict(exercise, None)
+    with tempfile.TemporaryDirectory(prefix="lab-check-") as scratch, Store(Path(scratch) / "check.db") as store:
+        try:
+            outcome = run_attempt(exercise, solution, config=config, store=store, judge_config=judge_config,
+                                  concurrency=concurrency)
+        except LabError as exc:  # a model error, or a solution that is not a usable prompt
+            return SolutionVerdict(exercise, None, str(exc))
+    return SolutionVerdict(exercise, outcome.grade)

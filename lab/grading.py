@@ -72,6 +72,12 @@ class CriterionGrade:
         return any(len(verdicts) > 1 for verdicts in by_case.values())
 
     @property
+    def rule(self) -> str | None:
+        """What the check looked for (a pattern, the accepted wordings) where its reason leaves it out: for authors."""
+        failing = [r for r in self.results if not r.passed] or list(self.results)
+        return next((r.details["rule"] for r in failing if r.details and r.details.get("rule")), None)
+
+    @property
     def reason(self) -> str:
         if len(self.results) == 1:
             return self.results[0].reason

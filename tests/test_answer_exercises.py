@@ -61,7 +61,7 @@ def test_a_weak_answer_gets_the_reasons(capsys, course: Path):
     code, out, _ = run(capsys, course, "Looks fine to me.")
     assert code == 1
     assert out.startswith(" ✗ names-the-bug")  # no stream: the answer is the learner's own text
-    assert "The output lacks “off-by-one”, “line 3” (ignoring case) (0 of 2 present)." in out
+    assert "The output has 0 of the 2 phrases this criterion looks for (ignoring case)." in out
 
 
 def test_the_learners_text_may_use_the_cases_variables(capsys, course: Path):

@@ -248,7 +248,12 @@ def test_validate_missing_path(capsys, tmp_path: Path):
 
 def test_check_clean_exits_0(capsys, course: Path):
     code, out, _ = lab(capsys, "check", str(course))
-    assert (code, out) == (0, "1 exercise(s), 2 example(s): 0 contradict their expectation.\n")
+    # each example with its score, and what cost the failing one its points (the rule too: an author's view)
+    assert (code, out) == (0, "ok t/greet example 1: expected pass, graded pass (score 1.00)\n"
+                              "ok t/greet example 2: expected fail, graded fail (score 0.30)\n"
+                              "    says-hello (0.00 ×1): The output does not contain “hello”, even ignoring case.\n"
+                              "    short (0.45 ×2): The output has 11 words; at most 5 are allowed.\n"
+                              "1 exercise(s), 2 example(s): 0 contradict their expectation.\n")
 
 
 def test_check_contradiction_exits_1(capsys, tmp_path: Path):
@@ -258,7 +263,7 @@ def test_check_contradiction_exits_1(capsys, tmp_path: Path):
     code, out, _ = lab(capsys, "check", str(tmp_path))
     assert code == 1
     assert out.splitlines()[0] == "CONTRADICTS t/greet example 1: expected pass, graded fail (score 0.67)"
-    assert "    says-hello: The output does not contain “hello”, even ignoring case." in out
+    assert "    says-hello (0.00 ×1): The output does not contain “hello”, even ignoring case." in out
     assert out.rstrip().endswith("1 exercise(s), 2 example(s): 1 contradict their expectation.")
 
 

@@ -23,6 +23,8 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
 
     p = sub.add_parser("check", parents=[common, model], help="validate, then grade every example against its expectation")
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: every exercise root)")
+    p.add_argument("--solution", action="store_true",
+                   help="also send each exercise's solution to the model and report those that fail to pass")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_check)
 
@@ -80,9 +82,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         from lab.judging import ModelJudge
 
         judge = ModelJudge(settings_from(args).judge_call_config())
+    solutions = solution_run(args, catalog.exercises) if args.solution else None
     paint = Paint(sys.stdout)
     report: list[dict[str, Any]] = []
-    contradictions = undecided = 0
+    contradictions = undecided = failed_solutions = 0
     for exercise in catalog.exercises:
         verdicts = check_examples(exercise, judge=judge)
         warnings = coverage_warnings(exercise)
@@ -92,18 +95,18 @@ def cmd_check(args: argparse.Namespace) -> int:
             undecided += v.verdict == "undecided"
             entry["examples"].append({"index": v.index, "expect": v.expect, "verdict": v.verdict, "score": round(v.grade.score, 4),
                                       "needs_model": v.verdict == "undecided" and judge is None, "ungraded": v.grade.ungraded})
-            if not args.json and (v.contradicts or v.verdict == "undecided"):
-                what = paint.bad("CONTRADICTS") if v.contradicts else paint.warn("UNDECIDED" if judge else "NEEDS A MODEL")
-                print(f"{what} {exercise.id} {v.label}: expected {v.expect}, graded {v.verdict} (score {v.grade.score:.2f})")
-                for c in v.grade.criteria:
-                    if not c.passed:
-                        print(f"    {c.id}: {c.reason}")
+            if not args.json:
+                print_example(exercise.id, v, judge is not None, paint)
+        if solutions is not None:
+            entry["solution"] = solutions(exercise, paint, args.json)
+            failed_solutions += entry["solution"]["verdict"] in ("fail", "error")
         if not args.json:
             for w in warnings:
                 print(paint.warn(f"warning {exercise.id}: {w}"))
         report.append(entry)
     if args.json:
         print_json({"exercises": report, "contradictions": contradictions, "undecided": undecided,
+                    **({"failed_solutions": failed_solutions} if solutions is not None else {}),
                      "problems": [{"path": str(p.path), "line": p.line, "message": p.message, "fix": p.fix} for p in catalog.problems]})
     else:
         for problem in catalog.problems:
@@ -114,7 +117,57 @@ def cmd_check(args: argparse.Namespace) -> int:
             summary += f", {undecided} need a model to decide (run `lab check --model M`)"
         elif undecided:
             summary += f", {undecided} stay undecided (the judge gave no usable answer)"
+        if solutions is not None:
+            summary += f"; {failed_solutions} solution(s) fail to pass"
         print(summary + ".")
     if catalog.problems:
         return EXIT_BAD
-    return EXIT_NOT_PASSED if contradictions else EXIT_OK
+    return EXIT_NOT_PASSED if contradictions or failed_solutions else EXIT_OK
+
+
+def solution_run(args: argparse.Namespace, exercises: Any) -> Any:
+    """What `--solution` does for one exercise; checks first that the model it needs is chosen."""
+    from lab.checking import check_solution
+    from lab.errors import LabError
+
+    settings = settings_from(args)
+    config, judge_config = settings.call_config(), settings.judge_call_config()
+    if config is None and any(e.writes != "answer" for e in exercises):
+        raise LabError("lab check --solution sends each exercise's solution to a model: pass --model M (or set LAB_MODEL).")
+
+    def run(exercise: Any, paint: Any, quiet: bool) -> dict[str, Any]:
+        v = check_solution(exercise, config, judge_config, concurrency=settings.concurrency)
+        score = None if v.grade is None else round(v.grade.score, 4)
+        if not quiet:
+            if v.verdict == "none":
+                print(paint.warn(f"warning {exercise.id}: has no solution block to check"))
+            elif v.verdict == "error":
+                print(f"{paint.bad('SOLUTION ERROR')} {exercise.id}: {v.error}")
+            else:
+                what = paint.good("ok") if v.verdict == "pass" else paint.bad("SOLUTION FAILS") if v.verdict == "fail" else paint.warn("UNDECIDED")
+                print(f"{what} {exercise.id} solution: graded {v.verdict} (score {score:.2f})")
+                if v.verdict != "pass":
+                    print_costs(v.grade)
+        return {"verdict": v.verdict, "score": score, "error": v.error}
+
+    return run
+
+
+def print_example(exercise_id: str, v: Any, with_judge: bool, paint: Any) -> None:
+    """One line per example with its score, then each criterion that cost points, with the rule it applied."""
+    if v.contradicts:
+        what = paint.bad("CONTRADICTS")
+    elif v.verdict == "undecided":
+        what = paint.warn("UNDECIDED" if with_judge else "NEEDS A MODEL")
+    else:
+        what = paint.good("ok")
+    print(f"{what} {exercise_id} {v.label}: expected {v.expect}, graded {v.verdict} (score {v.grade.score:.2f})")
+    print_costs(v.grade)
+
+
+def print_costs(grade: Any) -> None:
+    """Each criterion that cost points, its reason, and the rule it applied (an author's view)."""
+    for c in grade.criteria:
+        if c.score < 1.0 or c.ungraded:
+            rule = f" [{c.rule}]" if c.rule else ""
+            print(f"    {c.id} ({c.score:.2f} ×{c.weight:g}): {c.reason}{rule}")

@@ -40,8 +40,8 @@ def test_without_a_model_says_which_examples_need_one(root: Path, capsys):
     # BAD fails on the offline criterion whatever the judge says; the other two need the judge
     assert "NEEDS A MODEL geo/capital example 1: expected pass, graded undecided (score 0.50)" in out
     assert "NEEDS A MODEL geo/capital example 3: expected fail, graded undecided (score 0.50)" in out
-    assert "example 2" not in out
-    assert "    names-canberra: This criterion needs a judge model to grade it (pass --model or --judge-model)." in out
+    assert "ok geo/capital example 2: expected fail, graded fail (score 0.00)" in out  # decided offline
+    assert "    names-canberra (0.00 ×1): This criterion needs a judge model to grade it (pass --model or --judge-model)." in out
     assert out.rstrip().endswith("1 exercise(s), 3 example(s): 0 contradict their expectation, 2 need a model to decide (run `lab check --model M`).")
     assert main(["check", str(root), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -63,7 +63,7 @@ def test_judge_model_alone_is_enough_and_contradictions_exit_1(cassette, api_bas
     assert main(["check", str(root), "--judge-model", "openai/judge-strict", "--api-base", api_base]) == 1
     out = capsys.readouterr().out
     assert "CONTRADICTS geo/capital example 2: expected pass, graded fail (score 0.50)" in out
-    assert "    names-canberra: The judge says FAIL: “the output does not meet the rubric.”" in out
+    assert "    names-canberra (0.00 ×1): The judge says FAIL: “the output does not meet the rubric.”" in out
     assert out.rstrip().endswith("1 exercise(s), 2 example(s): 1 contradict their expectation.")
 
 
