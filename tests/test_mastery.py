@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 
+from fixtures.exercise_files import minimal, write_exercise
+from lab.cli import main
 from lab.mastery import ExerciseInfo, Try, band, exercise_credit, mastery, next_exercise, tries_from_attempts
 from lab.store import Store
 
@@ -111,3 +114,57 @@ def test_the_learners_store_becomes_tries_oldest_first():
         tries = tries_from_attempts(store.attempts())
     assert [t.status for t in tries] == ["graded", "not_sent", "graded"]
     assert exercise_credit("t/e", tries).credit == pytest.approx(0.9)
+
+
+# ---------------------------------------------------------------- lab progress
+
+def course_of(root, *specs):
+    for exercise_id, level, skills in specs:
+        write_exercise(root, exercise_id + ".j2", minimal(id=exercise_id, title=exercise_id, track="zz", level=level, skills=list(skills)))
+    return root
+
+
+def record(exercise_id: str, score: float, passed: bool, hints: int = 0, status: str = "graded") -> None:
+    with Store() as store:
+        a = store.begin_attempt(exercise_id=exercise_id, exercise_hash="h", track="zz", model="m", api_base=None, prompt="p", hints_used=hints)
+        store.finish_attempt(a, status=status, score=score, passed=passed)
+
+
+def test_progress_json_has_mastery_per_track_and_skill_and_the_next_exercise(capsys, tmp_path):
+    course = course_of(tmp_path / "course", ("zz/one", 1, ["zeta-skill"]), ("zz/two", 2, ["zeta-skill", "omega-skill"]))
+    record("zz/one", 1.0, True, hints=2)
+    record("zz/two", 0.6, False)
+    record("zz/two", 1.0, True, status="failed")  # a failed call is not a pass
+    assert main(["progress", "--json", "--exercises", str(course)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data["mastery"]) == {"tracks", "skills", "next"}
+    zz = next(t for t in data["mastery"]["tracks"] if t["track"] == "zz")
+    assert zz == {"track": "zz", "mastery": round((0.9 + 2 * 0.3) / 3, 4), "band": "practising", "passed": 1, "exercises": 2}
+    skills = {s["skill"]: s for s in data["mastery"]["skills"]}
+    assert skills["omega-skill"] == {"skill": "omega-skill", "mastery": 0.3, "band": "started"}
+    assert set(data["mastery"]["next"]) == {"exercise", "reason"} and data["mastery"]["next"]["reason"].startswith("Your weakest skill is ")
+
+
+def test_progress_text_prints_each_tracks_band_and_the_suggestion(capsys, tmp_path):
+    course = course_of(tmp_path / "course", ("zz/one", 1, ["zeta-skill"]))
+    record("zz/one", 1.0, True)
+    assert main(["progress", "--exercises", str(course)]) == 0
+    out = capsys.readouterr().out
+    assert "zz  ████████████████████  1/1 passed · 1 attempt(s) · mastered (1.00)" in out
+    assert "prompt-engineering  " in out and " · not started (0.00)" in out
+    assert [line for line in out.splitlines() if line.startswith("Next: ")][0].endswith("this is its easiest exercise you have not passed yet.")
+
+
+def test_progress_says_so_when_everything_is_passed(capsys, tmp_path, monkeypatch):
+    # only the course: LAB_HOME has no bundled curriculum of its own, so point the bundled folder at an empty one
+    import lab.paths
+
+    empty = tmp_path / "none"
+    empty.mkdir()
+    monkeypatch.setattr(lab.paths, "bundled_exercises_dir", lambda: empty)
+    course = course_of(tmp_path / "course", ("zz/one", 1, ["zeta-skill"]))
+    record("zz/one", 1.0, True)
+    assert main(["progress", "--json", "--exercises", str(course)]) == 0
+    assert json.loads(capsys.readouterr().out)["mastery"]["next"] is None
+    assert main(["progress", "--exercises", str(course)]) == 0
+    assert "Every exercise is passed." in capsys.readouterr().out
