@@ -339,9 +339,12 @@ def cmd_attempt(args: argparse.Namespace) -> int:
 def cmd_progress(args: argparse.Namespace) -> int:
     from lab.report import table
 
+    from lab.mastery import infos_from_catalog, mastery, tries_from_attempts
+
     catalog = load_exercises(args)
     with open_store() as store:
         progress = store.progress()
+        learnt = mastery(infos_from_catalog(catalog.exercises), tries_from_attempts(store.attempts()))
     tracks: dict[str, dict[str, Any]] = {}
     for e in catalog.exercises:
         t = tracks.setdefault(e.track, {"track": e.track, "exercises": 0, "passed": 0, "attempts": 0, "items": []})
@@ -353,16 +356,34 @@ def cmd_progress(args: argparse.Namespace) -> int:
                            "best_score": None if p is None or p.best_score is None else round(p.best_score, 4),
                            "passed": bool(p and p.passed)})
     if args.json:
-        print_json({"tracks": [{**{k: v for k, v in t.items() if k != "items"}, "exercises_list": t["items"]} for t in tracks.values()]})
+        print_json({"tracks": [{**{k: v for k, v in t.items() if k != "items"}, "exercises_list": t["items"]} for t in tracks.values()],
+                    "mastery": mastery_json(learnt)})
         return EXIT_OK
+    bands = {m.track: m for m in learnt.tracks}
     for t in tracks.values():
         share = t["passed"] / t["exercises"] if t["exercises"] else 0
         bar = "█" * round(share * 20) + "░" * (20 - round(share * 20))
-        print(f"{t['track']}  {bar}  {t['passed']}/{t['exercises']} passed · {t['attempts']} attempt(s)")
+        m = bands.get(t["track"])
+        standing = f" · {m.band} ({m.mastery:.2f})" if m else ""
+        print(f"{t['track']}  {bar}  {t['passed']}/{t['exercises']} passed · {t['attempts']} attempt(s){standing}")
         rows = [(i["id"], i["level"], i["attempts"], "" if i["best_score"] is None else f"{i['best_score']:.2f}", "yes" if i["passed"] else "")
                 for i in t["items"] if i["attempts"]]
         if rows:
             print("\n".join("  " + line for line in table(rows, ["ID", "LVL", "ATTEMPTS", "BEST", "PASSED"])))
         print()
+    if learnt.next is not None:
+        print(f"Next: {learnt.next.exercise}. {learnt.next.reason}")
+    elif learnt.tracks:
+        print("Every exercise is passed.")
     warn_problems(catalog)
     return EXIT_OK
+
+
+def mastery_json(report: Any) -> dict[str, Any]:
+    """`lab progress --json`'s "mastery" (docs/mastery.md)."""
+    return {
+        "tracks": [{"track": t.track, "mastery": round(t.mastery, 4), "band": t.band, "passed": t.passed, "exercises": t.exercises}
+                   for t in report.tracks],
+        "skills": [{"skill": s.skill, "mastery": round(s.mastery, 4), "band": s.band} for s in report.skills],
+        "next": None if report.next is None else {"exercise": report.next.exercise, "reason": report.next.reason},
+    }
