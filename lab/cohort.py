@@ -89,6 +89,25 @@ MIGRATIONS: list[str] = [
         wall_s      REAL
     );
     """,
+    # 2: the trainer's review of judged verdicts, one row per judged output (the latest decision; see lab/review.py)
+    """
+    CREATE TABLE reviews (
+        result_id      INTEGER NOT NULL REFERENCES results(id) ON DELETE CASCADE,
+        criterion      TEXT NOT NULL,
+        case_name      TEXT NOT NULL,
+        sample         INTEGER NOT NULL DEFAULT 0,
+        scale          TEXT NOT NULL DEFAULT 'pass-fail',
+        judge_passed   INTEGER,
+        judge_score    REAL,
+        decision       TEXT NOT NULL CHECK (decision IN ('confirm', 'override', 'skip')),
+        trainer_passed INTEGER,
+        trainer_score  REAL,
+        note           TEXT,
+        reviewer       TEXT NOT NULL,
+        at             TEXT NOT NULL,
+        PRIMARY KEY (result_id, criterion, case_name, sample)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 DATABASE = "cohort.db"
@@ -130,6 +149,7 @@ class ResultRow:
     cost_usd: float
     duration_s: float | None
     graded_at: str | None
+    overridden: tuple[str, ...] = ()  # criteria whose verdict a trainer's review replaced (lab/overrides.py)
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "ResultRow":
@@ -138,6 +158,42 @@ class ResultRow:
         data["passed"] = None if data["passed"] is None else bool(data["passed"])
         data["result"] = json.loads(data["result"]) if data["result"] else None
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class Review:
+    """A trainer's decision on one judged output: `case` is `*` for a check over all outputs at once.
+    Scores are on the criterion's scale (`pass-fail` 0/1, `1-5`, `0-10`)."""
+
+    result_id: int
+    criterion: str
+    case: str
+    sample: int
+    scale: str
+    judge_passed: bool | None
+    judge_score: float | None
+    decision: str  # 'confirm' | 'override' | 'skip'
+    trainer_passed: bool | None
+    trainer_score: float | None
+    note: str | None
+    reviewer: str
+    at: str
+
+    @property
+    def key(self) -> tuple[int, str, str, int]:
+        return (self.result_id, self.criterion, self.case, self.sample)
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "Review":
+        def flag(value: Any) -> bool | None:
+            return None if value is None else bool(value)
+
+        return cls(row["result_id"], row["criterion"], row["case_name"], row["sample"], row["scale"], flag(row["judge_passed"]),
+                   row["judge_score"], row["decision"], flag(row["trainer_passed"]), row["trainer_score"], row["note"],
+                   row["reviewer"], row["at"])
+
+
+DECISIONS = ("confirm", "override", "skip")
 
 
 class CohortStore:
@@ -235,14 +291,44 @@ class CohortStore:
                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (item["learner"], item["exercise"], *values))
                 elif row["task"] != item["task"]:
                     self._db.execute("DELETE FROM calls WHERE result_id=?", (row["id"],))
+                    self._db.execute("DELETE FROM reviews WHERE result_id=?", (row["id"],))  # they reviewed the old grading
                     self._db.execute(
                         "UPDATE results SET task=?, submission=?, prompt=?, exercise_hash=?, track=?, skills=?, model=?, judge_model=?,"
                         " status='pending', error=NULL, score=NULL, passed=NULL, result=NULL, prompt_tokens=0, completion_tokens=0,"
                         " cost_usd=0, duration_s=NULL, graded_at=NULL WHERE id=?", (*values, row["id"]))
         return self.results()
 
-    def results(self) -> list[ResultRow]:
-        return [ResultRow.from_row(r) for r in self._db.execute("SELECT * FROM results ORDER BY learner, exercise")]
+    def results(self, *, reviewed: bool = True) -> list[ResultRow]:
+        """Every result, with the trainer's overrides applied (`reviewed=False`: as the judge left them)."""
+        rows = [ResultRow.from_row(r) for r in self._db.execute("SELECT * FROM results ORDER BY learner, exercise")]
+        if not reviewed:
+            return rows
+        from lab.overrides import apply_reviews
+
+        by_result: dict[int, list[Review]] = {}
+        for review in self.reviews():
+            if review.decision != "skip":
+                by_result.setdefault(review.result_id, []).append(review)
+        return [apply_reviews(r, by_result[r.id]) if r.id in by_result else r for r in rows]
+
+    # ------------------------------------------------------------ reviews
+    def record_review(self, result_id: int, criterion: str, case: str, sample: int, *, scale: str, judge_passed: bool | None,
+                      judge_score: float | None, decision: str, trainer_passed: bool | None, trainer_score: float | None,
+                      note: str | None, reviewer: str) -> Review:
+        """Commit one decision at once; a later decision on the same judged output replaces it."""
+        if decision not in DECISIONS:
+            raise LabError(f"Unknown review decision {decision!r}: use one of {', '.join(DECISIONS)}.")
+        stamp = now()
+        with self._tx():
+            self._db.execute(
+                "INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (result_id, criterion, case, sample, scale, None if judge_passed is None else int(judge_passed), judge_score, decision,
+                 None if trainer_passed is None else int(trainer_passed), trainer_score, note, reviewer, stamp))
+        return Review(result_id, criterion, case, sample, scale, judge_passed, judge_score, decision, trainer_passed, trainer_score,
+                      note, reviewer, stamp)
+
+    def reviews(self) -> list[Review]:
+        return [Review.from_row(r) for r in self._db.execute("SELECT * FROM reviews ORDER BY result_id, criterion, case_name, sample")]
 
     def submissions(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self._db.execute("SELECT * FROM submissions ORDER BY learner, exercise, created, source, line")]

@@ -228,7 +228,7 @@ def render(store: CohortStore) -> str:
 
     # ------------------------------------------------------------ matrix
     w("<h2 id=\"matrix\">Learners × exercises</h2>")
-    w("<div class=\"legend muted\">score, ✓ passed · ✗ not passed · ≠ handed in against another version · … not graded yet · ! failed · ? a criterion ungraded"
+    w("<div class=\"legend muted\">score, ✓ passed · ✗ not passed · ≠ handed in against another version · … not graded yet · ! failed · ? a criterion ungraded · † a judge's verdict overridden by the trainer (<code>lab review</code>)"
       f"<span style=\"background:{_colour(0)}\"></span>0<span style=\"background:{_colour(0.5)}\"></span>0.5"
       f"<span style=\"background:{_colour(1)}\"></span>1</div>")
     w("<div class=\"scroll\"><table class=\"matrix\"><tr><th>learner</th>")
@@ -245,6 +245,9 @@ def render(store: CohortStore) -> str:
             mark += " ≠" if (learner, x) in mismatch_keys else ""
             score = "" if r.score is None else f"{r.score:.2f} "
             title = r.error or f"{learner} · {x}: {r.status}"
+            if r.overridden:  # the trainer's review replaced a judge's verdict (lab review)
+                mark += " †"
+                title += f"; overridden by the trainer: {', '.join(r.overridden)}"
             w(f"<td class=\"cell\" style=\"background:{_colour(r.score if r.status != 'pending' else None)}\" title=\"{e(title)}\">{e(score)}{e(mark)}</td>")
         mine = [r for r in graded if r.learner == learner]
         w(f"<td>{sum(1 for r in mine if r.passed)}/{len(mine)}</td></tr>")

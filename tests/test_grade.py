@@ -318,7 +318,7 @@ def test_a_cohort_database_that_is_not_one(tmp_path: Path):
 
 
 def test_a_cohort_database_of_a_newer_prompt_lab(tmp_path: Path):
-    from lab.cohort import CohortStore
+    from lab.cohort import SCHEMA_VERSION, CohortStore
     from lab.errors import LabError
 
     CohortStore(tmp_path / "c").close()
@@ -326,7 +326,7 @@ def test_a_cohort_database_of_a_newer_prompt_lab(tmp_path: Path):
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(LabError) as caught:
         CohortStore(tmp_path / "c")
-    assert str(caught.value) == (f"{tmp_path / 'c' / 'cohort.db'} was written by a newer Prompt Lab (cohort schema 99, this one knows 1); "
+    assert str(caught.value) == (f"{tmp_path / 'c' / 'cohort.db'} was written by a newer Prompt Lab (cohort schema 99, this one knows {SCHEMA_VERSION}); "
                                  "upgrade Prompt Lab.")
 
 

@@ -204,7 +204,7 @@ def grade_json(outcome: Any, usage: dict[str, Any], problems: list[Any], report:
                     for c in (r.result or {}).get("criteria", [])]
         results.append({"learner": r.learner, "exercise": r.exercise, "score": None if r.score is None else round(r.score, 4),
                         "passed": r.passed, "status": r.status, "criteria": criteria, "error": r.error,
-                        "version_mismatch": r in outcome.mismatches})
+                        "version_mismatch": r in outcome.mismatches, "overridden": list(r.overridden)})
     return {
         "learners": outcome.learners, "exercises": outcome.exercises, "results": results,
         "usage": {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": usage["completion_tokens"], "cost_usd": usage["cost_usd"]},
