@@ -142,3 +142,53 @@ def test_untrusted_needs_a_low_kappa_over_at_least_ten_reviews():
     assert Agreement("t/x", "c", 9, 6, 0.1).untrusted is False
     assert Agreement("t/x", "c", 10, 8, 0.6).untrusted is False
     assert Agreement("t/x", "c", 12, 12, None).untrusted is False
+
+
+def test_lab_review_agreement_json_and_table(tmp_path: Path, cassette, api_base: str, capsys):
+    folder = graded_cohort(tmp_path, api_base, capsys)
+    with CohortStore(folder) as store:
+        items = by_key(queue(store))
+        decide(store, items[("bob", "meets", "a")], "override", passed=True, reviewer="tina")
+        decide(store, items[("ana", "meets", "a")], "confirm", reviewer="tina")
+    assert main(["review", str(folder), "--agreement", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert list(data) == ["criteria"]
+    assert [{k: c[k] for k in ("exercise", "criterion", "reviewed", "agreement", "kappa", "untrusted")} for c in data["criteria"]] == [
+        # (P,P) (F,P): po 0.5, judge pass 0.5, trainer pass 1, pe 0.5 -> kappa 0
+        {"exercise": "t/reviewed", "criterion": "meets", "reviewed": 2, "agreement": 0.5, "kappa": 0.0, "untrusted": False},
+        {"exercise": "t/reviewed", "criterion": "rated", "reviewed": 0, "agreement": None, "kappa": None, "untrusted": False}]
+    assert main(["review", str(folder), "--agreement"]) == 0
+    out = capsys.readouterr().out
+    assert out == ("EXERCISE    CRITERION  REVIEWED  AGREEMENT  KAPPA  FLAG\n"
+                   "----------  ---------  --------  ---------  -----  ----\n"
+                   "t/reviewed  meets      2/6       50%        0.00\n"
+                   "t/reviewed  rated      0/6       —          —\n")
+
+
+def test_lab_review_without_a_cohort_db_exits_2_and_says_what_to_give(tmp_path: Path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["review", str(tmp_path / "empty"), "--agreement"]) == 2
+    assert capsys.readouterr().err == (f"lab: {tmp_path / 'empty'} has no cohort.db: give the folder `lab grade … --out DIR` wrote, "
+                                       "or grade the cohort first.\n")
+    assert main(["review", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere does not exist: give the folder" in capsys.readouterr().err
+    assert not (tmp_path / "nowhere").exists()  # review never creates a cohort
+    assert main(["review", str(tmp_path / "empty"), "--json"]) == 2
+    assert capsys.readouterr().err == "lab: --json goes with --agreement (the review screen has no JSON): add --agreement.\n"
+
+
+def test_lab_review_never_imports_litellm(tmp_path: Path, lab_home: Path):
+    from test_imports import run_in_fresh_python
+
+    CohortStore(tmp_path / "c").close()
+    done = run_in_fresh_python(f"""
+        import contextlib, io, sys
+        from lab.cli import main
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["review", {str(tmp_path / "c")!r}, "--agreement", "--json"]) == 0
+        import lab.tui.review_app, lab.tui.screens.review  # the screen `lab review DIR` opens
+        assert "litellm" not in sys.modules and "openai" not in sys.modules
+        print("clean")
+    """, lab_home)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "clean"

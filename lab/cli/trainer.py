@@ -1,4 +1,5 @@
-"""Running a class: `lab export` (the learner hands in) and `lab grade` (the trainer grades a cohort)."""
+"""Running a class: `lab export` (the learner hands in), `lab grade` (the trainer grades a cohort) and
+`lab review` (the trainer reviews what a judge decided)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
     p.add_argument("--max-cost", type=float, default=None, metavar="USD", help="stop before this run's spending would pass USD")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(handler=cmd_grade)
+
+    p = sub.add_parser("review", help="review a graded cohort's judged verdicts (confirm or override them); --agreement: how often you and the judge agree")
+    p.add_argument("folder", metavar="DIR", help="the cohort folder `lab grade --out DIR` wrote (holds cohort.db)")
+    p.add_argument("--agreement", action="store_true", help="print, per criterion, reviews, agreement and Cohen's kappa instead of opening the review screen")
+    p.add_argument("--json", action="store_true", help="with --agreement: print it as JSON")
+    p.set_defaults(handler=cmd_review)
 
 
 def learner_name(given: str | None) -> str:
@@ -251,3 +258,54 @@ def print_summary(outcome: Any, args: Any, report: Path | None) -> None:
         print(f"{len(outcome.mismatches)} submission(s) were made against another version of the exercise (see the report).")
     if report is not None:
         print(f"Report: {report}")
+
+
+def open_cohort(folder: str) -> Any:
+    """The cohort store of DIR, which must hold a cohort.db already (review never creates one)."""
+    from lab.cohort import DATABASE, CohortStore
+    from lab.errors import LabError
+
+    path = Path(folder)
+    if not (path / DATABASE).is_file():
+        what = "does not exist" if not path.exists() else f"has no {DATABASE}"
+        raise LabError(f"{folder} {what}: give the folder `lab grade … --out DIR` wrote, or grade the cohort first.")
+    return CohortStore(path)
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from lab.errors import LabError
+
+    if args.json and not args.agreement:
+        raise LabError("--json goes with --agreement (the review screen has no JSON): add --agreement.")
+    with open_cohort(args.folder) as store:
+        if args.agreement:
+            return print_agreement(store, args.json)
+        from lab.review import Session
+        from lab.tui.review_app import run_review
+
+        return run_review(Session.open(store))
+
+
+def print_agreement(store: Any, as_json: bool) -> int:
+    from lab.cli.common import print_json
+    from lab.report import table
+    from lab.review import UNTRUSTED_KAPPA, UNTRUSTED_MIN_REVIEWS, agreement
+
+    found = agreement(store)
+    if as_json:
+        print_json({"criteria": [a.as_json() for a in found]})
+        return EXIT_OK
+    if not found:
+        print("Nothing to review: no criterion of this cohort was decided by a judge model.")
+        return EXIT_OK
+    rows = [(a.exercise, a.criterion, f"{a.reviewed}/{a.judged}", "—" if a.agreement is None else f"{a.agreement:.0%}",
+             "—" if a.kappa is None else f"{a.kappa:.2f}", "untrusted" if a.untrusted else "") for a in found]
+    print("\n".join(table(rows, ["EXERCISE", "CRITERION", "REVIEWED", "AGREEMENT", "KAPPA", "FLAG"])))
+    for a in found:
+        if a.kappa is None and a.reviewed:
+            print(f"{a.exercise} · {a.criterion}: kappa {a.why}.")
+    untrusted = [a for a in found if a.untrusted]
+    if untrusted:
+        print(f"untrusted: kappa below {UNTRUSTED_KAPPA} over at least {UNTRUSTED_MIN_REVIEWS} reviews; the rubric text needs rewriting "
+              f"({', '.join(f'{a.exercise} · {a.criterion}' for a in untrusted)}).")
+    return EXIT_OK
