@@ -121,10 +121,10 @@ def load_private_key(path: Path | None = None) -> Any:
         raise LabError(NO_KEY.format(path=path)) from exc
     except OSError as exc:
         raise LabError(f"Cannot read the signing key {path}: {exc.strerror}.") from exc
-    if os.name == "posix" and path.stat().st_mode & 0o077:
-        raise LabError(f"{path} can be read by other users (mode {path.stat().st_mode & 0o777:o}): run `chmod 600 {path}`, then sign again.")
     if b"PUBLIC KEY" in data and b"PRIVATE KEY" not in data:
         raise LabError(f"{path} is a public key: --key takes the private key `lab keygen` wrote ({PRIVATE_NAME}).")
+    if os.name == "posix" and path.stat().st_mode & 0o077:
+        raise LabError(f"{path} can be read by other users (mode {path.stat().st_mode & 0o777:o}): run `chmod 600 {path}`, then sign again.")
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:

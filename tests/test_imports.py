@@ -72,7 +72,7 @@ def test_lab_grade_against_an_openai_compatible_server_never_imports_litellm(lab
     assert "ana · prompt-engineering/delimiters: Could not reach http://127.0.0.1:9/v1: is the server running and the address right?" in done.stderr
 
 
-@pytest.mark.parametrize("module", ["lab", "lab.cli", "lab.loader", "lab.grading", "lab.store", "lab.attempts", "lab.prompts", "lab.submissions", "lab.cohort", "lab.cohort_grading", "lab.cohort_report"])
+@pytest.mark.parametrize("module", ["lab", "lab.cli", "lab.loader", "lab.grading", "lab.store", "lab.attempts", "lab.prompts", "lab.submissions", "lab.cohort", "lab.cohort_grading", "lab.cohort_report", "lab.mastery", "lab.certificates"])
 def test_engine_modules_import_without_litellm_or_textual(module: str, lab_home: Path):
     done = run_in_fresh_python(f"""
         import sys, importlib
