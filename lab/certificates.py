@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lab import paths
 from lab.errors import LabError
-from lab.mastery import ExerciseInfo, TrackMastery, Try, mastery, tries_from_attempts, tries_from_results
+from lab.mastery import MASTERED, ExerciseInfo, TrackMastery, Try, mastery, tries_from_attempts, tries_from_results
 
 FORMAT = "prompt-lab-certificate/1"
 PRIVATE_NAME, PUBLIC_NAME = "certificate-key.pem", "certificate-key.pub"
@@ -224,7 +224,7 @@ class Refusal:
     @property
     def reason(self) -> str:
         missing = f"; not passed: {', '.join(self.not_passed)}" if self.not_passed else ""
-        return f"{self.learner}: not certified, mastery {self.mastery:.2f} ({self.band}) is below 0.85{missing}."
+        return f"{self.learner}: not certified, mastery {self.mastery:.2f} ({self.band}) is below {MASTERED}{missing}."
 
 
 @dataclass(frozen=True)

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import sqlite3
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from lab.errors import LabError
-from lab.store import BUSY_TIMEOUT_S, _statements, now
+from lab.store import BUSY_TIMEOUT_S, _statements, now, use_wal
 
 MIGRATIONS: list[str] = [
     """
@@ -219,15 +217,7 @@ class CohortStore:
             raise LabError(f"{self.path}: the cohort database cannot be opened ({exc}); move it aside or choose another --out.") from exc
 
     def _use_wal(self) -> None:
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
-        while True:
-            try:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02 + random.random() * 0.05)
+        use_wal(self._db)
 
     def _migrate(self) -> None:
         """The whole schema in one write transaction, `user_version` read inside it (as lab/store.py)."""

@@ -180,9 +180,7 @@ def complete(
         except Exception as exc:  # every provider error becomes a ModelError here
             error = describe_error(exc, config)
             if error.kind in ("rate_limit", "server") and retries < config.max_retries:
-                wait = _retry_after(exc)
-                if wait is None:
-                    wait = config.backoff * (2**retries) * (1 + random.random() * 0.25)
+                wait = retry_wait(exc, config, retries)
                 retries += 1
                 if cancel is not None:
                     if cancel.wait(min(wait, 30.0)):
@@ -337,6 +335,12 @@ def _cost(litellm: ModuleType, response: Any, config: CallConfig) -> float:
         return float(litellm.completion_cost(completion_response=response, model=config.model) or 0.0)
     except Exception:  # no price known (a local or unlisted model): free as far as we can tell
         return 0.0
+
+
+def retry_wait(exc: BaseException, config: CallConfig, retries: int) -> float:
+    """Seconds before the next try: the server's Retry-After, else exponential backoff with jitter."""
+    wait = _retry_after(exc)
+    return wait if wait is not None else config.backoff * (2**retries) * (1 + random.random() * 0.25)
 
 
 def _retry_after(exc: BaseException) -> float | None:
@@ -559,9 +563,7 @@ class AsyncCaller:
             except Exception as exc:
                 error = describe_error(exc, config)
                 if error.kind in ("rate_limit", "server") and retries < config.max_retries:
-                    wait = _retry_after(exc)
-                    if wait is None:
-                        wait = config.backoff * (2**retries) * (1 + random.random() * 0.25)
+                    wait = retry_wait(exc, config, retries)
                     retries += 1
                     self.retries += 1
                     await asyncio.sleep(min(wait, 30.0))  # outside the slot: the others go on

@@ -239,17 +239,7 @@ class Store:
             raise LabError(f"{self.path}: the progress database cannot be opened ({exc}); move it aside or set LAB_HOME to another folder.") from exc
 
     def _use_wal(self) -> None:
-        """Switch a new database to WAL. The switch takes an exclusive lock that SQLite does not wait
-        for (no busy handler), so a first run racing another one retries until the other is done."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
-        while True:
-            try:
-                self._db.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02 + random.random() * 0.05)
+        use_wal(self._db)
 
     def close(self) -> None:
         with self._lock:
@@ -426,3 +416,17 @@ class _Tx:
 def iter_outputs(result: dict[str, Any] | None) -> Iterator[tuple[str, list[str]]]:
     for case in (result or {}).get("cases", []):
         yield case["name"], list(case.get("outputs", []))
+
+
+def use_wal(db: sqlite3.Connection) -> None:
+    """Switch a new database to WAL. The switch takes an exclusive lock that SQLite does not wait
+    for (no busy handler), so a first run racing another one retries until the other is done."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02 + random.random() * 0.05)
