@@ -13,8 +13,8 @@ def use_colour(stream: TextIO) -> bool:
 
 
 class Paint:
-    def __init__(self, stream: TextIO = sys.stdout):
-        self.on = use_colour(stream)
+    def __init__(self, stream: TextIO | None = None):
+        self.on = use_colour(stream or sys.stdout)
 
     def __call__(self, text: str, code: str) -> str:
         return f"\033[{code}m{text}\033[0m" if self.on else text
@@ -58,11 +58,43 @@ def grade_lines(result: dict[str, Any], paint: Paint) -> list[str]:
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> list[str]:
+    return fitted_table(rows, headers)
+
+
+def fitted_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int | None = None,
+                 shrink: Sequence[tuple[str, int]] = (), indent: Sequence[str] | None = None) -> list[str]:
+    """A plain table; with a width, the `shrink` columns (header, narrowest) give up room, in order, with an
+    ellipsis, so that every line fits. `indent[n]` is a prefix for data row n (a group's rows, a heading)."""
     cells = [[str(h) for h in headers]] + [[("" if v is None else str(v)) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    pad = max((len(i) for i in indent), default=0) if indent else 0
+    if width is not None:
+        over = pad + sum(widths) + 2 * (len(widths) - 1) - width
+        for header, narrowest in shrink:
+            if over <= 0:
+                break
+            i = list(headers).index(header)
+            give = min(over, max(0, widths[i] - max(narrowest, len(header))))
+            widths[i] -= give
+            over -= give
     out = []
     for n, row in enumerate(cells):
-        out.append("  ".join(v.ljust(widths[i]) for i, v in enumerate(row)).rstrip())
+        prefix = (indent[n - 1] if indent and n else "").ljust(pad)
+        out.append(prefix + "  ".join(clip(v, widths[i]).ljust(widths[i]) for i, v in enumerate(row)).rstrip())
         if n == 0:
-            out.append("  ".join("-" * w for w in widths))
+            out.append(" " * pad + "  ".join("-" * w for w in widths))
     return out
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def output_width(stream: TextIO | None = None) -> int | None:
+    """The width to fit a table to: the terminal's (or COLUMNS'), and none when the output is a file or a pipe,
+    which gets every column whole."""
+    import shutil
+
+    if os.environ.get("COLUMNS", "").isdigit() or (stream or sys.stdout).isatty():
+        return shutil.get_terminal_size().columns
+    return None

@@ -61,8 +61,30 @@ def test_list_text(capsys, course: Path):
     code, out, err = lab(capsys, "list", "--exercises", str(course))
     assert code == 0
     header, rule, *rows = out.splitlines()
-    assert header.split() == ["ID", "TITLE", "LVL", "SKILLS", "LANG", "STATUS", "BEST"]
-    assert any(row.split()[:1] == ["t/greet"] and "clarity,brevity" in row and row.rstrip().endswith("new") for row in rows)
+    assert header.split() == ["ID", "LVL", "TITLE", "SKILLS", "STATUS", "BEST"]
+    # grouped by track, each exercise under the short id `lab show` takes
+    at = rows.index("basics (1)")
+    assert rows[at + 1].split()[:2] == ["greet", "2"] and "clarity, brevity" in rows[at + 1] and rows[at + 1].rstrip().endswith("new")
+
+
+def test_list_fits_an_80_column_terminal(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = lab(capsys, "list")
+    lines = out.splitlines()
+    assert code == 0 and max(map(len, lines)) <= 80
+    assert lines[0].split() == ["ID", "LVL", "TITLE", "STATUS", "BEST"]  # skills cut to a stub would say nothing
+    assert "  clear-instructions         1    Spell out every detail the answ…  new" in lines
+    assert any(line.startswith("  modele-catalogue ") and " fr · " in line for line in lines)
+    monkeypatch.setenv("COLUMNS", "120")
+    wide = lab(capsys, "list")[1].splitlines()
+    assert max(map(len, wide)) <= 120 and wide[0].split() == ["ID", "LVL", "TITLE", "SKILLS", "STATUS", "BEST"]
+
+
+def test_list_into_a_pipe_keeps_every_column_whole(capsys, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)
+    code, out, err = lab(capsys, "list")
+    assert code == 0, err
+    assert "Spell out every detail the answer needs" in out and "…" not in out
 
 
 def test_list_json_fields(capsys, course: Path):
@@ -82,7 +104,7 @@ def test_list_unknown_track(capsys, course: Path):
 def test_list_warns_about_broken_files_on_stderr(capsys):
     # a listing reads front matter only: it knows the files whose front matter is broken ...
     code, out, err = lab(capsys, "list", "--exercises", str(BROKEN))
-    assert code == 0 and "prompt-engineering/" in out
+    assert code == 0 and "\nprompt-engineering (" in out
     assert err.startswith("lab: 5 exercise file(s) could not be loaded; `lab validate` lists every problem.\n  first: ")
     # ... and, once `lab validate` has looked inside, every broken one (the index keeps what it found)
     assert lab(capsys, "validate", "--exercises", str(BROKEN), str(BROKEN))[0] == 2

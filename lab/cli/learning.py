@@ -69,7 +69,7 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from lab.report import table
+    from lab.report import output_width
 
     catalog = load_exercises(args)
     with open_store() as store:
@@ -91,14 +91,34 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
     else:
-        lines = table(
-            [(r["id"], r["title"], r["level"], ",".join(r["skills"]), r["lang"], r["status"],
-              "" if r["best_score"] is None else f"{r['best_score']:.2f}") for r in rows],
-            ["ID", "TITLE", "LVL", "SKILLS", "LANG", "STATUS", "BEST"],
-        )
-        print("\n".join(lines))
+        print("\n".join(list_lines(rows, output_width())))
     warn_problems(catalog)
     return EXIT_OK
+
+
+def list_lines(rows: list[dict[str, Any]], width: int | None) -> list[str]:
+    """The catalogue grouped by track, each exercise under its short id (which `lab show` takes when it is
+    unique), fitted to a terminal's width: skills give up room first, then titles."""
+    from collections import Counter
+
+    from lab.report import fitted_table
+
+    names = Counter(r["id"].rpartition("/")[2] for r in rows)
+    shown = [r["id"].rpartition("/")[2] if names[r["id"].rpartition("/")[2]] == 1 else r["id"] for r in rows]
+    cells = [(name, r["level"], r["title"] if r["lang"] == "en" else f"{r['lang']} · {r['title']}", ", ".join(r["skills"]),
+              r["status"], "" if r["best_score"] is None else f"{r['best_score']:.2f}") for name, r in zip(shown, rows)]
+    headers = ["ID", "LVL", "TITLE", "SKILLS", "STATUS", "BEST"]
+    body = fitted_table(cells, headers, width=width, shrink=[("SKILLS", 16), ("TITLE", 28)], indent=["  "] * len(rows))
+    if width is not None and max(map(len, body)) > width:  # skills cut to a stub say nothing: leave them out
+        body = fitted_table([c[:3] + c[4:] for c in cells], headers[:3] + headers[4:], width=width,
+                            shrink=[("TITLE", 12)], indent=["  "] * len(rows))
+    lines = body[:2]
+    tracks = Counter(r["track"] for r in rows)
+    for n, (r, line) in enumerate(zip(rows, body[2:])):
+        if n == 0 or rows[n - 1]["track"] != r["track"]:
+            lines.append(f"{r['track']} ({tracks[r['track']]})")
+        lines.append(line)
+    return lines
 
 
 def cmd_show(args: argparse.Namespace) -> int:
