@@ -72,6 +72,18 @@ def test_every_exercise_has_two_or_three_hints(exercises: list[Exercise]):
     assert wrong == {}
 
 
+def test_no_hint_asks_for_what_the_starter_already_does(exercises: list[Exercise]):
+    # issue 14: delimiters' first hint said "write {{ email }} where it belongs" above a starter that did
+    placeholder = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+    repeated = {}
+    for exercise in exercises:
+        starter = set(placeholder.findall(render_text(exercise, "starter") or ""))
+        for n, hint in enumerate(exercise.hints, 1):
+            if re.search(r"\b(write|put|add|include)\b", hint, re.I) and starter & set(placeholder.findall(hint)):
+                repeated[f"{exercise.id} hint {n}"] = hint
+    assert repeated == {}
+
+
 def test_every_exercise_has_a_model_solution_that_is_valid_learner_text(exercises: list[Exercise]):
     for exercise in exercises:
         solution = render_text(exercise, "solution")
