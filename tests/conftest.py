@@ -3,7 +3,7 @@
 Model traffic in tests goes litellm -> HTTP -> vcrpy cassette. In replay (the default, and the
 only mode CI allows) a request without a recorded answer fails loudly. `pytest --record` records
 the missing cassettes against the tests' own OpenAI-compatible server on 127.0.0.1
-(tests/fakeserver.py); cassettes/README.md says how to record against a real provider instead.
+(lab/testserver.py); cassettes/README.md says how to record against a real provider instead.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fakeserver import FakeProvider  # noqa: E402
+from lab.testserver import FakeProvider  # noqa: E402
 
 # The network is closed to everything but loopback, whatever the mode (pytest-socket).
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"

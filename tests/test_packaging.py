@@ -62,3 +62,24 @@ sys.exit(main(["list", "--json"]))
     assert where["package"].startswith(str(site)) and where["bundled"] == str(site / "lab" / "_bundled_exercises")
     ids = {row["id"] for row in json.loads(listing)}
     assert {"prompt-engineering/delimiters", "prompt-engineering/three-bullets", "prompt-engineering/triage-system"} <= ids
+
+
+def test_the_wheel_ships_the_no_model_server(wheel: Path, tmp_path: Path):
+    # README's "no model at all" recipe runs `python -m lab.testserver` from an installed package
+    import urllib.request
+
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    server = subprocess.Popen([sys.executable, "-m", "lab.testserver", "--port", "0", "--idle-timeout", "20"],
+                              stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        banner = server.stdout.readline()
+        assert banner.startswith("fake provider on http://127.0.0.1:"), banner
+        url = banner.split()[3]
+        with urllib.request.urlopen(f"{url}/models", timeout=10) as answer:
+            models = {m["id"] for m in json.load(answer)["data"]}
+        assert "echo" in models
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

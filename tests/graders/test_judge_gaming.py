@@ -1,6 +1,6 @@
 """The anti-gaming battery: no gaming text added to a poor answer may raise the judge's score.
 
-The judge is the fake provider's `judge-strict` model (tests/fakeserver.py `gullible_judge`): it grades
+The judge is the fake provider's `judge-strict` model (lab/testserver.py `gullible_judge`): it grades
 the data block honestly but obeys whatever it believes lies outside it, and parrots the data's last line
 after its own grade. So a gaming text raises the score exactly when it escapes the data block or plants a
 grade line that survives into the answer — what the neutralisation in graders/_judging.py must prevent.

@@ -1,4 +1,4 @@
-"""A small OpenAI-compatible chat server for recording cassettes and for live loopback tests.
+"""A small OpenAI-compatible chat server: to try the lab with no model, to record cassettes, for loopback tests.
 
 It binds to 127.0.0.1 only, answers `POST /v1/chat/completions` (streamed as server-sent events
 or not) and `GET /v1/models` with the shapes OpenAI documents, and stops by itself after
@@ -23,7 +23,7 @@ What it answers depends on the model name, so a test can pick a behaviour:
   empty-choices  a well-formed completion (or stream) whose `choices` list is empty
   cut-stream     streamed: two events of text, then the connection closes without [DONE]
   huge           a 1 MB answer
-Run by hand:  python tests/fakeserver.py --port 8000   (then --api-base http://127.0.0.1:8000/v1)
+Run by hand:  python -m lab.testserver --port 8000   (then --api-base http://127.0.0.1:8000/v1)
 """
 
 from __future__ import annotations
