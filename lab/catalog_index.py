@@ -131,7 +131,7 @@ class CatalogIndex:
 
 def load_index(extra_roots: Sequence[str | Path] = ()) -> CatalogIndex:
     """The catalogue of every root, from the index where files are unchanged, parsed where not."""
-    from lab.loader import exercise_roots, search
+    from lab.listing import exercise_roots, search
 
     roots = exercise_roots(extra_roots)
     found: list[tuple[Path, Path, str]] = []  # (root, path, stamp)
@@ -252,11 +252,12 @@ def _problem_dicts(problems: Iterable[Problem]) -> list[dict[str, Any]]:
 
 def _parse(root: Path, path: Path, stamp: str) -> _Row:
     """Front matter only; a file whose front matter does not validate is loaded fully for exact problems."""
-    from lab.loader import load_exercise, read_listing
+    from lab.listing import read_listing
 
     listing = read_listing(path, root)
     if listing is not None:
         return _Row(str(path), str(root), stamp, listing, [], False, {})
+    from lab.loader import load_exercise  # the full load only for a file whose front matter does not look right
 
     try:
         exercise = load_exercise(path, root)
@@ -266,7 +267,7 @@ def _parse(root: Path, path: Path, stamp: str) -> _Row:
 
 
 def _validated_row(root: Path, path: Path, stamp: str, exercise: Any, problems: Sequence[Problem]) -> _Row:
-    from lab.loader import read_listing
+    from lab.listing import read_listing
     from lab.templating import template_dependencies
 
     root, path = _real(root), _real(path)

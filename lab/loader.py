@@ -6,7 +6,6 @@ A broken file never stops the others: `load_catalog` collects every problem and 
 from __future__ import annotations
 
 import difflib
-import errno
 import fnmatch
 import hashlib
 import os
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from lab import paths, yamlines
 from lab.errors import ExerciseError, LabError, Problem, PromptError
 from lab.curriculum import curriculum_order
+from lab.listing import MAX_FILE_BYTES, exercise_roots, reachable, regular_file, search
 from lab.exercise import BLOCKS, Exercise, FrontMatter, block_variables, learner_variables
 from lab.templating import (
     CompiledExercise,
@@ -37,125 +37,6 @@ from lab.templating import (
 )
 
 GROUP = "*"  # the params key of a group-scope check (it sees every case at once)
-
-
-def exercise_roots(extra: Sequence[str | Path] = ()) -> list[Path]:
-    """Roots in priority order: `--exercises`, `LAB_EXERCISES`, the user's folder, the bundled curriculum."""
-    roots: list[Path] = [Path(p).expanduser() for p in extra]
-    roots += [Path(p).expanduser() for p in os.environ.get("LAB_EXERCISES", "").split(os.pathsep) if p.strip()]
-    user = paths.user_exercises_dir()
-    if user.is_dir():
-        roots.append(user)
-    roots.append(paths.bundled_exercises_dir())
-    unique: list[Path] = []
-    for root in roots:
-        resolved = Path(os.path.realpath(root))  # Path.resolve() raises on a symlink loop
-        if resolved not in unique:
-            unique.append(resolved)
-    return unique
-
-
-def discover(root: Path) -> list[Path]:
-    """Exercise files under `root`: every `*.j2` not starting with `_`, outside hidden folders."""
-    return search(root)[0]
-
-
-def search(root: Path) -> tuple[list[Path], list[Problem]]:
-    """The exercise files under `root`, and one problem for each path that cannot be searched or read
-    as a file (a symlink loop, a dangling link, a folder named `x.j2`, an unreadable folder).
-
-    Symlinked folders are followed, but each real folder once: a link back to an ancestor is a loop."""
-    found: list[Path] = []
-    problems: list[Problem] = []
-
-    def unreadable(error: OSError) -> None:
-        problems.append(Problem(Path(error.filename or root), None, f"cannot read the folder: {error.strerror}",
-                                "check its permissions, or move it out of the exercise folder"))
-
-    seen: dict[tuple[int, int], str] = {}  # (device, inode) of each real folder searched
-    for folder, dirs, files in os.walk(root, onerror=unreadable, followlinks=True):
-        here = Path(folder)
-        try:
-            stat = here.stat()
-        except OSError:
-            dirs[:] = []
-            continue
-        if (stat.st_dev, stat.st_ino) in seen:  # a second link to a folder searched already
-            dirs[:] = []
-            continue
-        real = os.path.realpath(here)
-        seen[(stat.st_dev, stat.st_ino)] = real
-        kept = []
-        for name in sorted(dirs):
-            child = here / name
-            if name.startswith(".") or not _reachable(child, problems):
-                continue
-            target = os.path.realpath(child)
-            if _is_ancestor(target, real):
-                problems.append(Problem(child, None, f"symlink loop: this link leads back to {target}, a folder that contains it; it is skipped",
-                                        "remove the link, or point it outside the exercise folder"))
-                continue
-            if name.endswith(".j2") and not name.startswith("_"):
-                problems.append(Problem(child, None, "a folder named like an exercise file: only files ending in .j2 are exercises",
-                                        "rename the folder (its .j2 files inside are still found)"))
-            kept.append(name)
-        dirs[:] = kept
-        for name in sorted(files):
-            path = here / name
-            if not name.endswith(".j2") or name.startswith("_"):
-                if os.path.islink(path) and not os.path.exists(path) and _loops(path):
-                    _reachable(path, problems)  # a link looping on itself (a folder's, most likely): one problem
-                continue
-            if _reachable(path, problems) and _regular(path, problems):
-                found.append(path)
-    return sorted(found), problems
-
-
-MAX_FILE_BYTES = 1024 * 1024  # far beyond a real exercise; what a catalogue can afford to read per file
-
-
-def _regular(path: Path, problems: list[Problem]) -> bool:
-    """Whether `path` is a plain file; a pipe, socket or device would block or never end when read."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return True  # _reachable reported it
-    if stat_module.S_ISREG(mode):
-        return True
-    problems.append(Problem(path, None, "not a plain file (a named pipe, socket or device): it cannot be read as an exercise",
-                            "remove it from the exercise folder"))
-    return False
-
-
-def _reachable(path: Path, problems: list[Problem]) -> bool:
-    """Whether a link (or plain path) can be followed; a problem for a loop or a dangling link."""
-    try:
-        os.stat(path)
-        return True
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            problems.append(Problem(path, None, "symlink loop: following this link leads back to itself",
-                                    "remove the link, or point it at a real file or folder"))
-        elif os.path.islink(path):
-            problems.append(Problem(path, None, f"the link points at {os.readlink(path)}, which does not exist",
-                                    "remove the link, or point it at a real file or folder"))
-        elif exc.errno == errno.ENOENT:
-            problems.append(Problem(path, None, "no such file or folder", "check the path"))
-        else:
-            problems.append(Problem(path, None, f"cannot read: {exc.strerror}", "check its permissions"))
-        return False
-
-
-def _loops(path: Path) -> bool:
-    try:
-        os.stat(path)
-    except OSError as exc:
-        return exc.errno == errno.ELOOP
-    return False
-
-
-def _is_ancestor(candidate: str, of: str) -> bool:
-    return of == candidate or of.startswith(candidate.rstrip(os.sep) + os.sep)
 
 
 @dataclass
@@ -236,7 +117,7 @@ def load_paths(targets: Sequence[str | Path], extra_roots: Sequence[str | Path] 
     for target in targets:
         given = Path(target).expanduser()
         target = Path(os.path.realpath(given))  # never raises: Path.resolve() does on a symlink loop
-        if not _reachable(given, problems):
+        if not reachable(given, problems):
             broken.append(given)
             continue
         if target.is_dir():
@@ -247,7 +128,7 @@ def load_paths(targets: Sequence[str | Path], extra_roots: Sequence[str | Path] 
         elif target.is_file():
             files, root = [target], _root_of(target, known) or target.parent
         elif target.exists():
-            _regular(target, problems)
+            regular_file(target, problems)
             broken.append(given)
             continue
         else:
@@ -336,45 +217,6 @@ def _read_front_matter(path: Path, root: Path) -> tuple[bytes, SplitFile, dict[s
         parts = Path(rel_name).parts
         data["track"] = parts[0] if len(parts) > 1 else "general"
     return raw, split, data, out
-
-
-LISTING_KEYS = frozenset({"format", "id", "title", "track", "level", "skills", "lang", "writes"})
-
-
-def read_listing(path: Path, root: Path) -> dict[str, Any] | None:
-    """What a catalogue shows of one file (id, title, track, level, skills, lang, writes), read from the
-    front matter's top-level keys alone, without validating the rest; None when those do not look
-    right, and `load_exercise` must say why."""
-    try:
-        status = os.stat(path)
-        if not stat_module.S_ISREG(status.st_mode) or status.st_size > MAX_FILE_BYTES:
-            return None  # a pipe would block the read; a huge file is refused by the full load
-        text = path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError):
-        return None
-    head, fence, rest = text.partition("\n")
-    if head.rstrip() != "---":
-        return None
-    end = rest.find("\n---")  # the closing fence; split_front_matter is exact, this only needs to be fast
-    front = rest[: end + 1] if end >= 0 else None
-    if rest.startswith("---"):
-        front = ""
-    data = yamlines.load_keys(front, LISTING_KEYS) if front is not None else None
-    if data is None or data.get("format") != 1:
-        return None
-    rel_name = path.relative_to(root).as_posix()
-    parts = Path(rel_name).parts
-    listing = {
-        "id": data.get("id", rel_name.removesuffix(".j2")), "title": data.get("title"),
-        "track": data.get("track", parts[0] if len(parts) > 1 else "general"), "level": data.get("level"),
-        "skills": data.get("skills", []), "lang": data.get("lang", "en"), "writes": data.get("writes", "prompt"),
-    }
-    texts = [listing[k] for k in ("id", "title", "track", "lang", "writes")]
-    if not all(isinstance(t, str) and t for t in texts) or type(listing["level"]) is not int or not 1 <= listing["level"] <= 5:
-        return None
-    if not isinstance(listing["skills"], list) or not all(isinstance(k, str) and k and not any(c.isspace() for c in k) for k in listing["skills"]):
-        return None
-    return listing
 
 
 def load_exercise(path: Path, root: Path) -> Exercise:

@@ -24,6 +24,7 @@ from lab.tui.keys import early_config, early_theme, hide_while_typing, keymap_fr
 from lab.tui.screens.catalog import CatalogScreen
 
 if TYPE_CHECKING:  # at run time these load in the session worker, off the first frame
+    from lab.catalog_index import CatalogIndex
     from lab.tui.session import LabSession
 
 
@@ -71,15 +72,32 @@ class LabApp(App[int]):
     # ------------------------------------------------------------------ start-up workers
     @work(thread=True, group="start-up", exit_on_error=False)
     def load_session(self) -> None:
+        from lab import paths
+        from lab.catalog_index import load_index
         from lab.errors import LabError
-        from lab.tui.session import LabSession
 
         try:
-            session = LabSession.open(self.exercise_dirs)
+            # the index reads front matter only (no pydantic, no Jinja): on a first start, with no cached
+            # catalog and no progress yet, its rows are the list, drawn before the settings and the store load
+            first_start = not paths.database_file().exists()
+            catalog = load_index(self.exercise_dirs)
+            if first_start:
+                drawn = threading.Event()
+                self.call_from_thread(self._catalog_listed, catalog, drawn)
+                drawn.wait(2.0)  # importing the rest holds the GIL: let the list reach the screen first
+            from lab.tui.session import LabSession
+
+            session = LabSession.open(self.exercise_dirs, catalog=catalog)
         except LabError as exc:
             self.call_from_thread(self._session_failed, str(exc))
             return
         self.call_from_thread(self._session_ready, session)
+
+    def _catalog_listed(self, catalog: "CatalogIndex", drawn: threading.Event) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, CatalogScreen):
+                screen.catalog_listed(catalog)
+        self.call_after_refresh(drawn.set)
 
     def _session_ready(self, session: "LabSession") -> None:
         self.session = session

@@ -34,8 +34,9 @@ class LabSession:
     loaded: dict[str, Exercise] = field(default_factory=dict)  # fully validated this session, by id
 
     @classmethod
-    def open(cls, exercise_dirs: Sequence[str] = ()) -> "LabSession":
-        """Load everything the lab needs; a broken config file falls back to the defaults with a message."""
+    def open(cls, exercise_dirs: Sequence[str] = (), catalog: CatalogIndex | None = None) -> "LabSession":
+        """Load everything the lab needs (the catalogue unless given); a broken config file falls back to the
+        defaults with a message."""
         settings_error = None
         try:
             settings = load_settings()
@@ -43,7 +44,7 @@ class LabSession:
         except LabError as exc:
             settings_error = str(exc)
             settings = Settings.model_construct()
-        catalog = load_index(list(exercise_dirs))
+        catalog = catalog if catalog is not None else load_index(list(exercise_dirs))
         return cls(catalog, Store(), settings, settings_error, settings_warnings=settings_warnings())
 
     # ------------------------------------------------------------------ exercises

@@ -21,9 +21,9 @@ async def test_cached_catalog_is_drawn_before_the_files_load_and_enter_waits_for
     release = threading.Event()
     real_open = LabSession.open
 
-    def slow_open(dirs):
+    def slow_open(dirs, catalog=None):
         assert release.wait(20), "the test never released the session"
-        return real_open(dirs)
+        return real_open(dirs, catalog)
 
     monkeypatch.setattr(LabSession, "open", staticmethod(slow_open))
     app = make_app()
@@ -48,3 +48,32 @@ async def test_an_unreadable_cache_is_ignored(seeded):
         await ready(pilot)
         assert app.screen.query_one(ExerciseList).ids == ["basics/bullets", "basics/greeting", "systems/labels"]
     assert cache_file().read_text().startswith("{\"version\"")  # rewritten from the real catalog
+
+
+async def test_a_first_start_lists_the_exercises_from_their_front_matter_before_the_session(lab_home, monkeypatch):
+    # no cached catalog and no database yet: the index's rows are the first list (every exercise new),
+    # drawn before the settings, pydantic and the store have loaded
+    from lab import paths
+    from lab.tui.session import LabSession
+
+    assert not paths.database_file().exists() and not cache_file().exists()
+    release = threading.Event()
+    real_open = LabSession.open
+
+    def slow_open(dirs, catalog=None):
+        assert catalog is not None, "the session should reuse the index already read"
+        assert release.wait(20), "the test never released the session"
+        return real_open(dirs, catalog)
+
+    monkeypatch.setattr(LabSession, "open", staticmethod(slow_open))
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        listing = app.screen.query_one(ExerciseList)
+        await wait_for(pilot, lambda: listing.ids, "the list from the index")
+        assert app.session is None
+        assert listing.ids == ["basics/bullets", "basics/greeting", "systems/labels"]
+        assert not any(listing.line_of(i).startswith("✓") for i in listing.ids)  # nothing tried yet
+        assert "enter opens the highlighted exercise" in screen_text(app)
+        release.set()
+        await ready(pilot)
+        assert app.session is not None and listing.ids == ["basics/bullets", "basics/greeting", "systems/labels"]

@@ -27,6 +27,7 @@ from lab.tui.screens.base import LabScreen
 from lab.tui.summary import CatalogRow, by_track, load_cached, save_cached
 
 if TYPE_CHECKING:
+    from lab.catalog_index import CatalogIndex
     from lab.tui.session import LabSession
 
 STATUSES = ("new", "tried", "passed")
@@ -106,7 +107,9 @@ class CatalogScreen(LabScreen):
         self.status: str | None = None
         self._pending_open: str | None = None
         self._listed_width = 0
-        self._rest_of_list: list[Option] = []
+        self._rest_of_list: list[CatalogRow] = []  # listed right after the frame (their options built then)
+        self._rest_widths: list[int] = []
+        self._rest_track: str | None = None
         self._listed_count = 0
         self.level: int | None = None
 
@@ -119,11 +122,9 @@ class CatalogScreen(LabScreen):
                 self.rows, self.info = cached.rows, cached.info
         rows = self._visible("")
         self._listed_width = self._width()
-        heading, options = self._list_content(rows)
         # only the rows a terminal can show go into the first frame; the others follow right after it
-        on_screen = options[: max(self.app.size.height, 1)]
-        self._rest_of_list = options[len(on_screen):]
-        self._listed_count = len(options)
+        heading, on_screen = self._list_content(rows, max(self.app.size.height, 1))
+        self._listed_count = len(rows)
         yield Header()
         with Vertical(id="catalog"):
             with Horizontal(id="filters"):
@@ -134,7 +135,7 @@ class CatalogScreen(LabScreen):
             yield Static(self._tracks_text(), id="tracks")
             yield Static(heading, id="list-heading")
             yield ExerciseList(*on_screen, id="exercises")
-            yield Static(self._info_text_for(len(options)), id="catalog-info")
+            yield Static(self._info_text_for(len(rows)), id="catalog-info")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -149,7 +150,7 @@ class CatalogScreen(LabScreen):
     def _list_the_rest(self) -> None:
         rest, self._rest_of_list = self._rest_of_list, []
         if rest:
-            self.query_one(ExerciseList).add_options(rest)
+            self.query_one(ExerciseList).add_options(self._options(rest, self._rest_widths, self._rest_track))
 
     # ------------------------------------------------------------------ data
     def session_ready(self, session: "LabSession") -> None:
@@ -158,6 +159,15 @@ class CatalogScreen(LabScreen):
         if self._pending_open is not None:
             exercise_id, self._pending_open = self._pending_open, None
             self.lab.open_exercise(exercise_id)
+
+    def catalog_listed(self, catalog: "CatalogIndex") -> None:
+        """The catalogue's rows before the session is ready, on a first start (nothing tried yet, so every
+        exercise is new); the session's rows replace them when it arrives."""
+        if self.session is not None or self.rows:
+            return
+        self.rows = [CatalogRow(e.id, e.title, e.track, e.level, tuple(e.skills), "new", None, 0) for e in catalog.exercises]
+        self.info = "Checking the exercises…"
+        self._draw()
 
     def session_failed(self, message: str) -> None:
         self.query_one("#catalog-info", Static).update(Content(f"The lab could not start: {message}"))
@@ -220,30 +230,36 @@ class CatalogScreen(LabScreen):
         highlighted = listing.highlighted_option.id if listing.highlighted_option is not None else None
         rows = self._visible()
         self._listed_width = self._width()
-        heading, options = self._list_content(rows)
-        self._listed_count = len(options)
-        self.query_one("#list-heading", Static).update(heading)
         ids = [r.id for r in rows]
         keep = ids.index(highlighted) if highlighted in ids else 0
         # as in the first frame: the rows a terminal can show (and the highlighted one) now, the
         # others right after the frame, so a keystroke in the filter redraws at once at any size
-        page = max(self.app.size.height, keep + 1, 1)
-        self._rest_of_list = options[page:]
-        listing.set_options(options[:page])
+        heading, page = self._list_content(rows, max(self.app.size.height, keep + 1, 1))
+        self._listed_count = len(rows)
+        self.query_one("#list-heading", Static).update(heading)
+        listing.set_options(page)
         if ids:
             listing.highlighted = keep
         if self._rest_of_list:
             self.call_after_refresh(self._list_the_rest)
 
-    def _list_content(self, rows: list[CatalogRow]) -> tuple[Content, list[Option]]:
+    def _list_content(self, rows: list[CatalogRow], page: int) -> tuple[Content, list[Option]]:
+        """The heading and the options of the first `page` rows; the rest wait in `_rest_of_list`, their
+        options built after the frame (a thousand of them cost a frame's time)."""
         widths = columns(self.rows or rows, self._listed_width)
-        options, previous_track = [], None
+        self._rest_of_list, self._rest_widths = rows[page:], widths
+        self._rest_track = rows[page - 1].track if 0 < page <= len(rows) else None
+        return Content.styled(line(HEADINGS, widths), "bold"), self._options(rows[:page], widths)
+
+    @staticmethod
+    def _options(rows: list[CatalogRow], widths: list[int], previous_track: str | None = None) -> list[Option]:
+        options = []
         for row in rows:
             cells = (status_mark(row.status), row.track if row.track != previous_track else "", row.title, str(row.level),
                      ", ".join(row.skills), score_text(row.best))
             options.append(Option(Content(line(cells, widths)), id=row.id))
             previous_track = row.track
-        return Content.styled(line(HEADINGS, widths), "bold"), options
+        return options
 
     def _info_text(self) -> str:
         """What to continue, which model, what is broken: from the live session."""
