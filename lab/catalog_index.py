@@ -143,8 +143,9 @@ def load_index(extra_roots: Sequence[str | Path] = ()) -> CatalogIndex:
             continue
         files, unsearchable = search(root)  # a symlink loop or unreadable folder is one problem, never a traceback
         problems.extend(unsearchable)
+        folders: dict[str, str] = {}  # each folder's real path, resolved once for all its files
         for path in files:
-            found.append((root, _real(path), stamp_of(path)))
+            found.append((root, _real_in(path, folders), stamp_of(path)))
 
     with _Index.open() as index:
         rows = index.rows([str(r) for r in roots])
@@ -164,7 +165,8 @@ def load_index(extra_roots: Sequence[str | Path] = ()) -> CatalogIndex:
             index.write(parsed, voided, gone)
             rows = index.rows([str(r) for r in roots])
 
-    return _catalog(roots, [rows[str(path)] for _, path, _ in found if str(path) in rows], problems)
+    known = {str(path): path for _, path, _ in found}
+    return _catalog(roots, [rows[p] for p in known if p in rows], problems, known)
 
 
 def open_entry(entry: IndexEntry) -> Any:
@@ -212,6 +214,17 @@ def record_catalog(catalog: Any) -> None:
 
 def _real(path: str | Path) -> Path:
     return Path(os.path.realpath(path))  # Path.resolve() raises on a symlink loop
+
+
+def _real_in(path: Path, folders: dict[str, str]) -> Path:
+    """The real path of a file, resolving its folder once: a thousand realpath calls cost a listing's time."""
+    if os.path.islink(path):
+        return _real(path)
+    folder = str(path.parent)
+    real = folders.get(folder)
+    if real is None:
+        real = folders[folder] = os.path.realpath(folder)
+    return path if real == folder else Path(real, path.name)
 
 
 def stamp_of(path: Path) -> str:
@@ -294,9 +307,11 @@ def _deps_hold(deps: dict[str, str], seen: dict[str, str]) -> bool:
     return True
 
 
-def _catalog(roots: list[Path], rows: list[_Row], problems: list[Problem]) -> CatalogIndex:
+def _catalog(roots: list[Path], rows: list[_Row], problems: list[Problem], known: dict[str, Path] | None = None) -> CatalogIndex:
+    known = known or {}
     entries: dict[str, IndexEntry] = {}
     broken: list[Path] = []
+    root_paths: dict[str, Path] = {}
     for row in rows:
         row_problems = tuple(Problem(Path(p["path"]), p["line"], p["message"], p["fix"]) for p in row.problems)
         problems.extend(row_problems)
@@ -305,7 +320,8 @@ def _catalog(roots: list[Path], rows: list[_Row], problems: list[Problem]) -> Ca
             continue
         s = row.summary
         entry = IndexEntry(s["id"], s["title"], s["track"], int(s["level"]), tuple(s["skills"]), s["lang"], s["writes"],
-                           Path(row.path), Path(row.root), row_problems, row.validated)
+                           known.get(row.path) or Path(row.path), root_paths.setdefault(row.root, Path(row.root)), row_problems,
+                           row.validated)
         if entry.broken:
             broken.append(entry.path)
         if entry.id in entries:
@@ -397,8 +413,9 @@ class _Index:
         for path, root, stamp, summary, problems, validated, deps in self.db.execute(
                 f"SELECT path, root, stamp, summary, problems, validated, deps FROM files WHERE root IN ({marks})", roots):
             try:
-                result[path] = _Row(path, root, stamp, None if summary is None else json.loads(summary), json.loads(problems),
-                                    bool(validated), json.loads(deps))
+                result[path] = _Row(path, root, stamp, None if summary is None else json.loads(summary),
+                                    [] if problems == "[]" else json.loads(problems), bool(validated),
+                                    {} if deps == "{}" else json.loads(deps))  # most rows: nothing to decode
             except ValueError:
                 continue  # an unreadable row is treated as a file never indexed
         return result
