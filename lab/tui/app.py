@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
@@ -26,6 +27,9 @@ from lab.tui.screens.catalog import CatalogScreen
 if TYPE_CHECKING:  # at run time these load in the session worker, off the first frame
     from lab.catalog_index import CatalogIndex
     from lab.tui.session import LabSession
+
+
+TYPING_PAUSE_S = 0.4  # background validation waits this long after a keystroke in the filter
 
 
 class LabApp(App[int]):
@@ -51,6 +55,7 @@ class LabApp(App[int]):
         self.session: LabSession | None = None
         self.load_error: str | None = None
         self.running_palette_action = False
+        self.typed_at = 0.0  # time.monotonic() of the last keystroke in the catalog's filter
         self._saved_theme: str | None = None
         config = early_config()
         theme = early_theme(config)
@@ -136,7 +141,15 @@ class LabApp(App[int]):
         session, worker = self.session, get_current_worker()
         if session is None:
             return
-        if session.validate_all(cancelled=lambda: worker.is_cancelled):
+
+        def stop() -> bool:
+            # validating holds the GIL: while the learner types in the filter it waits, so each keystroke
+            # redraws at once (checked between two exercises, a few milliseconds apart)
+            while time.monotonic() - self.typed_at < TYPING_PAUSE_S and not worker.is_cancelled:
+                time.sleep(0.05)
+            return worker.is_cancelled
+
+        if session.validate_all(cancelled=stop):
             self.call_threadsafe(self._catalog_changed)
 
     def _catalog_changed(self) -> None:

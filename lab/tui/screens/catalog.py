@@ -11,6 +11,7 @@ cells cost about 40 ms of the first frame, an OptionList about 13 ms (bench/tui_
 from __future__ import annotations
 
 import re
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.markup import escape
@@ -304,6 +305,7 @@ class CatalogScreen(LabScreen):
 
     # ------------------------------------------------------------------ events and actions
     def on_input_changed(self, event: Input.Changed) -> None:
+        self.lab.typed_at = time.monotonic()
         self._refilter()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
