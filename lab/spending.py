@@ -70,8 +70,18 @@ class Estimate:
         parts.append(f"~{usd(self.cost_usd)}" if self.cost_usd is not None else f"price unknown for {self._unpriced()}")
         return "Estimate: " + " · ".join(parts)
 
+    def short(self) -> str:
+        """The summary in a few words, for a narrow column: "6 calls + 4 judge · ~120 tokens · ~$0.0012"."""
+        parts = [f"{self.calls} call{'s' if self.calls != 1 else ''}" if self.calls else "no model call"]
+        if self.judge_calls:
+            parts[0] += f" + {self.judge_calls} judge"
+        if self.calls:
+            parts.append(f"~{self.prompt_tokens:,} tokens")
+        parts.append(f"~{usd(self.cost_usd)}" if self.cost_usd is not None else ("price unknown" if self.model else "no model yet"))
+        return " · ".join(parts)
+
     def _unpriced(self) -> str:
-        return self.model or self.judge_model or "the model"
+        return self.model or self.judge_model or "the model (none chosen yet)"
 
 
 def usd(amount: float) -> str:
@@ -88,7 +98,7 @@ def estimate_attempt(exercise: Exercise, text: str, *, model: str | None, sample
     built = build_messages(exercise, text)
     answering = exercise.writes == "answer"
     n_samples = 1 if answering else (samples or exercise.rubric.samples)
-    calls = 0 if answering or model is None else len(built) * n_samples
+    calls = 0 if answering else len(built) * n_samples  # counted before a model is chosen too
     per_call = [sum(estimate_tokens(m["content"]) + TOKENS_PER_MESSAGE for m in b.messages) for b in built]
     prompt_tokens = sum(per_call) * n_samples if calls else 0
     answer_each = exercise.meta.model.max_tokens or ANSWER_TOKENS_GUESS
@@ -97,7 +107,7 @@ def estimate_attempt(exercise: Exercise, text: str, *, model: str | None, sample
 
     cost: float | None = 0.0
     if calls:
-        price = prices(model) if model else None
+        price = prices(model) if model else None  # no model yet: no price yet
         cost = None if price is None else prompt_tokens * price[0] + answer_tokens * price[1]
     if judge_calls and cost is not None:
         price = prices(judge_model) if judge_model else None

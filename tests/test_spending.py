@@ -57,6 +57,7 @@ def test_calls_are_cases_times_samples_and_judge_calls_are_per_judged_output(thr
                 + 4 * (JUDGE_PROMPT_TOKENS * 3e-6 + JUDGE_ANSWER_TOKENS * 5e-6))
     assert e.cost_usd == pytest.approx(expected)
     assert e.summary().startswith("Estimate: 6 calls (3 cases × 2 samples) · + up to 4 judge calls · ~")
+    assert e.short() == f"6 calls + 4 judge · ~{e.prompt_tokens} tokens · ~${expected:.4f}"
 
 
 def test_samples_given_override_the_rubric_and_no_judge_model_means_no_judge_calls(three_cases):
@@ -79,6 +80,7 @@ def test_max_tokens_bounds_the_answer(tmp_path: Path):
 def test_a_model_without_a_price_says_so(three_cases):
     e = estimate_attempt(three_cases, "Say hello.", model="openai/echo", prices=prices)
     assert e.cost_usd is None and e.summary().endswith("price unknown for openai/echo")
+    assert e.short().endswith(" · price unknown")
     # a priced model with an unpriced judge is unknown too: the judge's calls are part of the bill
     e = estimate_attempt(three_cases, "Say hello.", model="paid/model", judge_model="local/judge", prices=prices)
     assert e.cost_usd is None
@@ -91,6 +93,12 @@ def test_the_real_price_table_is_read_without_importing_litellm(three_cases):
     code = ("import sys; from lab.llm import price_per_token; p = price_per_token('openai/gpt-4o-mini');"
             "assert p and p[0] > 0, p; assert 'litellm' not in sys.modules; print('ok')")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "ok"
+
+
+def test_without_a_model_the_calls_are_counted_and_the_price_waits(three_cases):
+    e = estimate_attempt(three_cases, "Say hello.", model=None, prices=prices)
+    assert (e.calls, e.cost_usd) == (6, None)
+    assert e.short().endswith(" · no model yet")
 
 
 def test_an_answer_calls_no_model(tmp_path: Path):
