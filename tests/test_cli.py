@@ -148,6 +148,8 @@ def test_run_json_shape_with_the_stream_on_stderr(capsys, course: Path, cassette
     assert (case["name"], case["outputs"]) == ("only", ["Hello Ana!"])
     assert [c["id"] for c in case["criteria"]] == ["says-hello", "short"]
     assert data["usage"] == {"prompt_tokens": 2, "completion_tokens": 2, "cost_usd": 0.0}
+    assert data["estimate"] == {"calls": 1, "judge_calls": 0, "prompt_tokens": 7, "cost_usd": None}  # openai/echo has no price
+    assert data["spent"] == {"session_usd": 0.0, "today_usd": 0.0, "max_cost": None}
 
 
 def test_an_answer_cut_off_at_max_tokens_is_named_in_text_and_json(capsys, tmp_path: Path, cassette, api_base):

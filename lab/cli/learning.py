@@ -258,7 +258,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     library_was_loaded = llm.is_loaded()  # said once, apart, when this run is the one that loads it
     with open_store() as store:
-        if not cost_allows(args, exercise, text, samples, settings, config, judge, store, out, paint):
+        estimate = cost_allows(args, exercise, text, samples, settings, config, judge, store, out, paint)
+        if estimate is None:
             return EXIT_BAD
         try:
             outcome = run_attempt(
@@ -278,9 +279,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(paint.dim(spent_line(store, settings)), file=out)  # a failed call may have used tokens
             # Ctrl-C ends like any interrupted command (130); the attempt is recorded as cancelled
             return 130 if isinstance(exc, CancelledError) else EXIT_BAD
-        after = spent_line(store, settings)
+        from lab.spending import spent
+
+        now_spent = spent(store)
+        after = now_spent.summary(settings.max_cost)
     if args.json:
-        print_json(outcome.to_dict())
+        # beside the attempt's own shape (what the store keeps): what it was expected to cost, and the totals now
+        print_json({**outcome.to_dict(),
+                    "estimate": {"calls": estimate.calls, "judge_calls": estimate.judge_calls, "prompt_tokens": estimate.prompt_tokens,
+                                 "cost_usd": None if estimate.cost_usd is None else round(estimate.cost_usd, 6)},
+                    "spent": {"session_usd": round(now_spent.session_usd, 6), "today_usd": round(now_spent.today_usd, 6),
+                              "max_cost": settings.max_cost}})
         print(paint.dim(after), file=out)
     else:
         p = Paint(sys.stdout)
@@ -300,8 +309,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cost_allows(args: argparse.Namespace, exercise: Any, text: str, samples: int, settings: Any, config: Any, judge: Any,
-                store: Any, out: TextIO, paint: Any) -> bool:
-    """Print the estimate; over the daily cap, ask on a terminal (or go on with --yes). False: send nothing.
+                store: Any, out: TextIO, paint: Any) -> Any:
+    """Print the estimate; over the daily cap, ask on a terminal (or go on with --yes). Returns the
+    estimate to send, or None to send nothing.
 
     A declined attempt is not recorded: nothing was tried, and the prompt is still where it came from."""
     from lab.attempts import needs_judge
@@ -316,15 +326,15 @@ def cost_allows(args: argparse.Namespace, exercise: Any, text: str, samples: int
         print(paint.dim(estimate.summary()), file=out)
     check = check_cap(spent(store).today_usd, estimate.cost_usd, settings.max_cost)
     if check is None or not check.over or args.yes:
-        return True
+        return estimate
     if not _is_terminal(sys.stdin):
         raise LabError(f"{check.message()}: nothing was sent; pass --yes to send anyway, or raise LAB_MAX_COST.")
     print(f"{check.message()}. Send anyway? [y/N] ", end="", file=sys.stderr, flush=True)
     answer = sys.stdin.readline().strip().lower()
     if answer in ("y", "yes"):
-        return True
+        return estimate
     print("lab: Nothing was sent.", file=sys.stderr)
-    return False
+    return None
 
 
 def _is_terminal(stream: Any) -> bool:
