@@ -198,6 +198,8 @@ class ExerciseScreen(LabScreen):
     def _show_estimate(self, text: str, estimate: Estimate | None) -> None:
         if not self.is_mounted:  # the learner left while the worker was estimating
             return
+        if text != self.query_one("#editor", TextArea).text:  # overtaken by typing: a newer estimate is on its way
+            return
         self.estimate, self.estimated_text = estimate, text
         free = estimate is None or not (estimate.calls or estimate.judge_calls)  # an answer graded without a model
         self.query_one("#estimate", Static).update("" if free else f"≈ {estimate.short()}")
