@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for a model before giving up.")
     max_retries: int = Field(default=2, ge=0, le=10, description="Retries on 429 and 5xx answers, with exponential backoff.")
     concurrency: int = Field(default=4, ge=1, le=32, description="Model calls in flight at once for one attempt.")
+    max_cost: float | None = Field(default=None, gt=0, description="Daily spending cap in USD (your local day): an attempt that would pass it asks first; unset means no cap.")
     theme: str = Field(default="textual-dark", description="TUI theme.")
     learner: str | None = Field(default=None, description="Your name as a trainer sees it in `lab export` submissions.")
 

@@ -353,6 +353,18 @@ class Store:
         )
         return {r["exercise_id"]: ExerciseProgress(r["exercise_id"], r["n"], r["best"], bool(r["passed"]), r["last"]) for r in rows}
 
+    def cost_between(self, start: str, end: str) -> float:
+        """Dollars recorded by attempts started in [start, end) (UTC ISO times, as `now()` writes them)."""
+        row = self._db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM attempts WHERE started_at >= ? AND started_at < ?",
+                               (start, end)).fetchone()
+        return float(row[0])
+
+    def costs_since(self, since: str) -> list[tuple[str, float]]:
+        """(started_at, cost_usd) of the attempts started at or after `since`, newest first."""
+        rows = self._db.execute("SELECT started_at, cost_usd FROM attempts WHERE started_at >= ? ORDER BY started_at DESC, id DESC",
+                                (since,))
+        return [(str(r[0]), float(r[1])) for r in rows]
+
     def last_exercise(self) -> str | None:
         row = self._db.execute("SELECT exercise_id FROM attempts ORDER BY id DESC LIMIT 1").fetchone()
         draft = self._db.execute("SELECT exercise_id, updated_at FROM drafts ORDER BY updated_at DESC LIMIT 1").fetchone()

@@ -138,7 +138,9 @@ def test_run_streams_then_grades_and_exits_0_when_passed(capsys, course: Path, c
     code, out, err = lab(capsys, *run_args(course, api_base, "--prompt", "Hello {{ name }}!"))
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[:2] == ["── only ──", "Hello Ana!"]
+    # the estimate comes before anything is sent; the spend after the grade
+    assert lines[:3] == ["Estimate: 1 call (1 case × 1 sample) · ~7 prompt tokens · price unknown for openai/echo", "── only ──", "Hello Ana!"]
+    assert lines[-1] == "Spent: $0.0000 this session · $0.0000 today"
     assert any(line.startswith(" ✓ says-hello") for line in lines)
     assert "Score 1.00 (pass mark 1.00): PASSED" in lines
     [usage] = [line for line in lines if line.startswith("2 prompt + 2 completion tokens · $0.0000 · ")]
@@ -155,7 +157,8 @@ def test_run_exits_1_when_not_passed_and_shows_feedback(capsys, course: Path, ca
 def test_run_json_shape_with_the_stream_on_stderr(capsys, course: Path, cassette, api_base):
     code, out, err = lab(capsys, *run_args(course, api_base, "--prompt", "Hello {{ name }}!", "--json"))
     assert code == 0
-    assert err == "── only ──\nHello Ana!\n"
+    assert err == ("Estimate: 1 call (1 case × 1 sample) · ~7 prompt tokens · price unknown for openai/echo\n"
+                   "── only ──\nHello Ana!\nSpent: $0.0000 this session · $0.0000 today\n")
     data = json.loads(out)
     assert {"exercise", "model", "passed", "score", "criteria", "cases", "usage", "attempt_id"} <= set(data)
     assert (data["exercise"], data["model"], data["passed"], data["score"], data["attempt_id"]) == ("t/greet", "openai/echo", True, 1.0, 1)
@@ -167,6 +170,8 @@ def test_run_json_shape_with_the_stream_on_stderr(capsys, course: Path, cassette
     assert (case["name"], case["outputs"]) == ("only", ["Hello Ana!"])
     assert [c["id"] for c in case["criteria"]] == ["says-hello", "short"]
     assert data["usage"] == {"prompt_tokens": 2, "completion_tokens": 2, "cost_usd": 0.0}
+    assert data["estimate"] == {"calls": 1, "judge_calls": 0, "prompt_tokens": 7, "cost_usd": None}  # openai/echo has no price
+    assert data["spent"] == {"session_usd": 0.0, "today_usd": 0.0, "max_cost": None}
 
 
 def test_an_answer_cut_off_at_max_tokens_is_named_in_text_and_json(capsys, tmp_path: Path, cassette, api_base):
@@ -187,13 +192,13 @@ def test_run_reads_the_prompt_from_a_file(capsys, course: Path, tmp_path: Path, 
     prompt = tmp_path / "prompt.txt"
     prompt.write_text("Hello from a file", encoding="utf-8")
     code, out, _ = lab(capsys, *run_args(course, api_base, "--prompt-file", str(prompt)))
-    assert code == 0 and out.startswith("── only ──\nHello from a file\n")
+    assert code == 0 and out.split("\n", 1)[1].startswith("── only ──\nHello from a file\n")
 
 
 def test_run_reads_the_prompt_from_stdin(capsys, course: Path, monkeypatch: pytest.MonkeyPatch, cassette, api_base):
     monkeypatch.setattr(sys, "stdin", io.StringIO("Hello from stdin\n"))
     code, out, _ = lab(capsys, *run_args(course, api_base, "--prompt-file", "-"))
-    assert code == 0 and out.startswith("── only ──\nHello from stdin\n")
+    assert code == 0 and out.split("\n", 1)[1].startswith("── only ──\nHello from stdin\n")
 
 
 def test_run_missing_prompt_file(capsys, course: Path, tmp_path: Path):
@@ -230,7 +235,7 @@ def test_run_model_error_exits_2_and_json_reports_it(capsys, course: Path, no_re
     assert code == 2
     message = f"{api_base} had an internal error (500) and retries did not help; try again later."
     assert json.loads(out) == {"exercise": "t/greet", "model": "openai/fail-500", "error": message, "kind": "server", "attempt_id": 1}
-    assert err == f"lab: {message}\n"
+    assert err.splitlines()[1:] == [f"lab: {message}", "Spent: $0.0000 this session · $0.0000 today"]
 
 
 def test_run_samples_out_of_range(capsys, course: Path):
@@ -370,7 +375,7 @@ def test_run_streams_every_case_and_sample_in_order(capsys, tmp_path: Path, cass
     code, out, _ = lab(capsys, "run", "t/two", "--exercises", str(tmp_path), "--model", "openai/echo", "--api-base", api_base,
                        "--prompt", "say {{ word }}", "--samples", "2")
     assert code == 0
-    assert out.startswith("── a · sample 1 ──\nsay one\n── a · sample 2 ──\nsay one\n"
+    assert out.split("\n", 1)[1].startswith("── a · sample 1 ──\nsay one\n── a · sample 2 ──\nsay one\n"
                           "── b · sample 1 ──\nsay two\n── b · sample 2 ──\nsay two\n\n")
     assert " ✓ says" in out and "8 prompt + 8 completion tokens" in out
 

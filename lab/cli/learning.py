@@ -41,6 +41,7 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
     source.add_argument("--prompt-file", metavar="F", help="read it from a file, or '-' for standard input")
     p.add_argument("--samples", type=int, help="model calls per case (default: the exercise's rubric.samples)")
     p.add_argument("--json", action="store_true", help="print the result as JSON (the stream goes to stderr)")
+    p.add_argument("--yes", action="store_true", help="send even when the attempt would pass your daily cap (LAB_MAX_COST)")
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("hint", parents=[common], help="reveal the next hint (or hints up to N); the lab counts it as the TUI does")
@@ -277,6 +278,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     library_was_loaded = llm.is_loaded()  # said once, apart, when this run is the one that loads it
     with open_store() as store:
+        estimate = cost_allows(args, exercise, text, samples, settings, config, judge, store, out, paint)
+        if estimate is None:
+            return EXIT_BAD
         try:
             outcome = run_attempt(
                 exercise, text, config=config, store=store, samples=samples, judge_config=judge,
@@ -292,10 +296,21 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print_json({"exercise": exercise.id, "model": config.model if config else None, "error": str(exc),
                              "kind": getattr(exc, "kind", "cancelled"), "attempt_id": last_attempt_id(store, exercise.id)})
             print(f"lab: {exc}", file=sys.stderr)
+            print(paint.dim(spent_line(store, settings)), file=out)  # a failed call may have used tokens
             # Ctrl-C ends like any interrupted command (130); the attempt is recorded as cancelled
             return 130 if isinstance(exc, CancelledError) else EXIT_BAD
+        from lab.spending import spent
+
+        now_spent = spent(store)
+        after = now_spent.summary(settings.max_cost)
     if args.json:
-        print_json(outcome.to_dict())
+        # beside the attempt's own shape (what the store keeps): what it was expected to cost, and the totals now
+        print_json({**outcome.to_dict(),
+                    "estimate": {"calls": estimate.calls, "judge_calls": estimate.judge_calls, "prompt_tokens": estimate.prompt_tokens,
+                                 "cost_usd": None if estimate.cost_usd is None else round(estimate.cost_usd, 6)},
+                    "spent": {"session_usd": round(now_spent.session_usd, 6), "today_usd": round(now_spent.today_usd, 6),
+                              "max_cost": settings.max_cost}})
+        print(paint.dim(after), file=out)
     else:
         p = Paint(sys.stdout)
         result = outcome.to_dict()
@@ -309,7 +324,50 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(p.dim(f"{u.prompt_tokens} prompt + {u.completion_tokens} completion tokens · ${u.cost_usd:.4f} · {outcome.duration_s:.1f} s · attempt #{outcome.attempt_id}"))
         if not library_was_loaded and llm.load_seconds() >= 0.5:
             print(p.dim(f"(the model library took {llm.load_seconds():.1f} s to load first; that is not in the time above)"))
+        print(p.dim(after))
     return EXIT_OK if outcome.grade.passed else EXIT_NOT_PASSED
+
+
+def cost_allows(args: argparse.Namespace, exercise: Any, text: str, samples: int, settings: Any, config: Any, judge: Any,
+                store: Any, out: TextIO, paint: Any) -> Any:
+    """Print the estimate; over the daily cap, ask on a terminal (or go on with --yes). Returns the
+    estimate to send, or None to send nothing.
+
+    A declined attempt is not recorded: nothing was tried, and the prompt is still where it came from."""
+    from lab.attempts import needs_judge
+    from lab.errors import LabError
+    from lab.spending import check_cap, estimate_attempt, spent
+
+    judging = needs_judge(exercise)
+    judge_model = (judge or config).model if judging and (judge or config) is not None else None
+    estimate = estimate_attempt(exercise, text, model=config.model if config is not None else None, samples=samples,
+                                judge_model=judge_model)
+    if estimate.calls or estimate.judge_calls:  # an answer graded without a model costs nothing to estimate
+        print(paint.dim(estimate.summary()), file=out)
+    check = check_cap(spent(store).today_usd, estimate.cost_usd, settings.max_cost)
+    if check is None or not check.over or args.yes:
+        return estimate
+    if not _is_terminal(sys.stdin):
+        raise LabError(f"{check.message()}: nothing was sent; pass --yes to send anyway, or raise LAB_MAX_COST.")
+    print(f"{check.message()}. Send anyway? [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    if answer in ("y", "yes"):
+        return estimate
+    print("lab: Nothing was sent.", file=sys.stderr)
+    return None
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (ValueError, OSError):  # closed or detached
+        return False
+
+
+def spent_line(store: Any, settings: Any) -> str:
+    from lab.spending import spent
+
+    return spent(store).summary(settings.max_cost)
 
 
 def cmd_attempt(args: argparse.Namespace) -> int:

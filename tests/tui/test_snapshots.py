@@ -20,12 +20,17 @@ async def at_catalog(pilot: Any) -> None:
     await ready(pilot)
 
 
+async def estimated(pilot: Any, screen: Any) -> None:
+    await wait_for(pilot, lambda: screen.estimated_text is not None, "the cost estimate")  # made in a thread
+
+
 async def at_exercise(pilot: Any) -> None:
-    await open_exercise(pilot, "basics/bullets")
+    await estimated(pilot, await open_exercise(pilot, "basics/bullets"))
 
 
 async def at_exercise_not_passed(pilot: Any) -> None:
     screen = await open_exercise(pilot, "systems/labels")
+    await estimated(pilot, screen)
     await pilot.press("escape")  # leave the editor: the footer shows the letter keys
     assert not screen.passed
 

@@ -23,6 +23,7 @@ from lab.attempts import AttemptOutcome, cut_off_notice, run_attempt
 from lab.errors import CancelledError, LabError, PromptError
 from lab.exercise import Exercise
 from lab.prompts import build_messages, render_text
+from lab.spending import Estimate, check_cap, estimate_attempt, spent, usd
 from lab.tui.format import score_text
 from lab.tui.keys import typing
 from lab.tui.screens.base import LabScreen, stylesheet
@@ -32,6 +33,7 @@ from lab.tui.widgets.grade import GradeView
 from lab.tui.widgets.output import OutputText, toggle_outputs
 
 DRAFT_DELAY_S = 0.4  # save the draft this long after the last keystroke
+ESTIMATE_DELAY_S = 0.3  # re-estimate the attempt's cost this long after the last keystroke
 _tokens = count(1)
 
 
@@ -68,6 +70,9 @@ class ExerciseScreen(LabScreen):
         self._draft_timer: Timer | None = None
         self._draft_dirty = False
         self._draft_text = ""
+        self._estimate_timer: Timer | None = None
+        self.estimate: Estimate | None = None  # of the editor's text, once the worker has made it
+        self.estimated_text: str | None = None  # the text `estimate` is of
         self.status_text = ""
         self.runs_started = 0
         self.passed = bool((p := session.progress().get(exercise.id)) and p.passed)
@@ -98,11 +103,14 @@ class ExerciseScreen(LabScreen):
                 yield TextArea(id="editor", soft_wrap=True, tab_behavior="focus", show_line_numbers=False)
                 with Horizontal(id="actions"):
                     yield Button("Send", id="send", variant="primary", compact=True, tooltip="ctrl+j or alt+enter")
+                    # what sending would cost, updated as the learner types
+                    yield Static(id="estimate", markup=False)
                 # full width and as tall as it needs: an error message must be read whole
                 yield Static(id="status", markup=False)
                 with VerticalScroll(id="results"):
                     yield Vertical(id="outputs")
                     yield GradeView(id="grade")
+                yield Static(id="spend", markup=False)  # this session's and today's spend, always in view
         yield Footer()
 
     def _cases_title(self) -> str:
@@ -124,6 +132,8 @@ class ExerciseScreen(LabScreen):
         self.query_one(GradeView).clear()
         self._show_hints()
         self._show_solution()
+        self._show_spend()
+        self.estimate_worker(editor.text)
         last = next((a for a in self.session.attempts(self.exercise.id) if a.status == "graded" and a.result), None)
         if last is not None and last.result:
             self.query_one(GradeView).show_result(last.result)
@@ -140,6 +150,8 @@ class ExerciseScreen(LabScreen):
         config = self.session.call_config()
         if not self.running and config is not None and self.status_text == NO_MODEL_MESSAGE:
             self._status(f"Model: {config.model}. Write, then ctrl+j.", "")
+        self.estimate_worker(self.query_one("#editor", TextArea).text)  # the model, and so the price, may have changed
+        self._show_spend()
 
     def on_unmount(self) -> None:
         self.flush_draft()
@@ -157,6 +169,55 @@ class ExerciseScreen(LabScreen):
         if self._draft_timer is not None:
             self._draft_timer.stop()
         self._draft_timer = self.set_timer(DRAFT_DELAY_S, self.flush_draft)
+        if self._estimate_timer is not None:
+            self._estimate_timer.stop()
+        self._estimate_timer = self.set_timer(ESTIMATE_DELAY_S, self._estimate_now)
+
+    # ------------------------------------------------------------------ cost
+    def _estimate_now(self) -> None:
+        self.estimate_worker(self.query_one("#editor", TextArea).text)
+
+    def _estimate_of(self, text: str) -> Estimate:
+        """The cost of sending `text` with the session's model and judge (prices read as data, no litellm)."""
+        from lab.attempts import needs_judge
+
+        config = self.session.call_config()
+        judge = self.session.judge_config() or config
+        judge_model = judge.model if judge is not None and needs_judge(self.exercise) else None
+        return estimate_attempt(self.exercise, text, model=config.model if config else None, judge_model=judge_model)
+
+    @work(thread=True, exclusive=True, group="estimate", exit_on_error=False)
+    def estimate_worker(self, text: str) -> None:
+        # a thread: the first estimate reads litellm's price table (a fifth of a second), never on the UI thread
+        try:
+            estimate: Estimate | None = self._estimate_of(text)
+        except LabError:  # an empty or unrenderable prompt: sending says why; the estimate just waits
+            estimate = None
+        self.lab.call_threadsafe(self._show_estimate, text, estimate)
+
+    def _show_estimate(self, text: str, estimate: Estimate | None) -> None:
+        if not self.is_mounted:  # the learner left while the worker was estimating
+            return
+        if text != self.query_one("#editor", TextArea).text:  # overtaken by typing: a newer estimate is on its way
+            return
+        self.estimate, self.estimated_text = estimate, text
+        free = estimate is None or not (estimate.calls or estimate.judge_calls)  # an answer graded without a model
+        self.query_one("#estimate", Static).update("" if free else f"≈ {estimate.short()}")
+
+    def _show_spend(self) -> None:
+        cap = self.session.settings.max_cost
+        now = spent(self.session.store)
+        text = f"Spent {usd(now.session_usd)} session · {usd(now.today_usd)} today" + (f" · cap {usd(cap)}" if cap else "")
+        self.query_one("#spend", Static).update(text)
+
+    def _cap_question(self, text: str) -> str | None:
+        """What passing the daily cap would be, or None when sending stays under it (or no cap is set)."""
+        cap = self.session.settings.max_cost
+        if cap is None:
+            return None
+        estimate = self.estimate if self.estimated_text == text else self._estimate_of(text)
+        check = check_cap(spent(self.session.store).today_usd, estimate.cost_usd, cap)
+        return check.message() if check is not None and check.over else None
 
     def flush_draft(self) -> None:
         if not self._draft_dirty:
@@ -249,6 +310,25 @@ class ExerciseScreen(LabScreen):
         except PromptError as exc:
             self._status(str(exc), "-error")
             return
+        over = self._cap_question(text)
+        if over is None:
+            self._launch(text, built)
+            return
+        from lab.tui.screens.cost_cap import CostCapScreen
+
+        def answered(go: bool | None) -> None:
+            if go:
+                self._launch(text, built)
+            else:  # nothing is sent and nothing recorded: the learner did not try
+                self._status(f"Nothing was sent: {over}. Your prompt is still in the editor.", "")
+
+        self.app.push_screen(CostCapScreen(over), answered)
+
+    def _launch(self, text: str, built: list[Any]) -> None:
+        if self.running:  # a second send queued behind the cap's question
+            return
+        config = self.session.call_config()
+        answering = self.exercise.writes == "answer"
         samples = 1 if answering else self.exercise.rubric.samples
         self._start_outputs([(b.case, s) for b in built for s in range(samples)], samples)
         token = next(_tokens)
@@ -321,6 +401,7 @@ class ExerciseScreen(LabScreen):
             return
         await self._stop_streams()
         self.run_token = self.cancel_event = None
+        self._show_spend()
         result = outcome.to_dict()
         self.query_one(GradeView).show_result(result)
         notice = cut_off_notice(result, self.exercise.meta.model.max_tokens)
@@ -355,6 +436,7 @@ class ExerciseScreen(LabScreen):
             return
         await self._stop_streams()
         self.run_token = self.cancel_event = None
+        self._show_spend()  # a failed or cancelled attempt may have used tokens
         if isinstance(error, PromptError):
             self._status(str(error), "-error")
         elif isinstance(error, CancelledError):
