@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from lab.errors import LabError
-from lab.store import BUSY_TIMEOUT_S, _statements, now, use_wal
+from lab.store import BUSY_TIMEOUT_S, migrate, now, use_wal
 
 MIGRATIONS: list[str] = [
     """
@@ -222,21 +222,8 @@ class CohortStore:
     def _migrate(self) -> None:
         """The whole schema in one write transaction, `user_version` read inside it (as lab/store.py)."""
         with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-                if version > SCHEMA_VERSION:
-                    raise LabError(f"{self.path} was written by a newer Prompt Lab (cohort schema {version}, this one knows {SCHEMA_VERSION}); upgrade Prompt Lab.")
-                for target in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in _statements(MIGRATIONS[target - 1]):
-                        self._db.execute(statement)
-                if version != SCHEMA_VERSION:
-                    self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+            migrate(self._db, MIGRATIONS, lambda version: LabError(
+                f"{self.path} was written by a newer Prompt Lab (cohort schema {version}, this one knows {SCHEMA_VERSION}); upgrade Prompt Lab."))
 
     @property
     def schema_version(self) -> int:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from lab import paths
 from lab.errors import LabError
@@ -260,21 +260,8 @@ class Store:
         """Bring the schema up to date in ONE write transaction, reading `user_version` inside it: ten
         first runs at once serialise on the write lock, and each after the first finds nothing to do."""
         with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")  # waits (busy_timeout) for another process's migration
-                version = self.schema_version
-                if version > SCHEMA_VERSION:
-                    raise LabError(f"{self.path} was written by a newer Prompt Lab (schema {version}, this one knows {SCHEMA_VERSION}); upgrade Prompt Lab.")
-                for target in range(version + 1, SCHEMA_VERSION + 1):
-                    for statement in _statements(MIGRATIONS[target - 1]):
-                        self._db.execute(statement)
-                if version != SCHEMA_VERSION:
-                    self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")  # a failed migration leaves the previous version intact
-                raise
+            migrate(self._db, MIGRATIONS, lambda version: LabError(
+                f"{self.path} was written by a newer Prompt Lab (schema {version}, this one knows {SCHEMA_VERSION}); upgrade Prompt Lab."))
 
     def _mark_interrupted(self) -> list[int]:
         """Mark `interrupted` the running attempts whose process is gone; returns their ids.
@@ -428,6 +415,28 @@ class _Tx:
 def iter_outputs(result: dict[str, Any] | None) -> Iterator[tuple[str, list[str]]]:
     for case in (result or {}).get("cases", []):
         yield case["name"], list(case.get("outputs", []))
+
+
+def migrate(db: sqlite3.Connection, migrations: Sequence[str], too_new: Callable[[int], Exception]) -> None:
+    """Apply the migrations past the file's `user_version` in one write transaction (BEGIN IMMEDIATE waits,
+    busy_timeout, for another process's); a failure leaves the previous version intact, and a file newer
+    than `migrations` raises `too_new(version)`."""
+    target_version = len(migrations)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > target_version:
+            raise too_new(version)
+        for target in range(version + 1, target_version + 1):
+            for statement in _statements(migrations[target - 1]):
+                db.execute(statement)
+        if version != target_version:
+            db.execute(f"PRAGMA user_version = {target_version}")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 def use_wal(db: sqlite3.Connection) -> None:
