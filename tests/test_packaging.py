@@ -62,3 +62,15 @@ sys.exit(main(["list", "--json"]))
     assert where["package"].startswith(str(site)) and where["bundled"] == str(site / "lab" / "_bundled_exercises")
     ids = {row["id"] for row in json.loads(listing)}
     assert {"prompt-engineering/delimiters", "prompt-engineering/three-bullets", "prompt-engineering/triage-system"} <= ids
+
+
+def test_the_wheel_carries_the_compiled_catalogues_and_speaks_french_from_them(wheel: Path, tmp_path: Path, lab_home: Path):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"lab/locale/en/LC_MESSAGES/lab.mo", "lab/locale/fr/LC_MESSAGES/lab.mo"} <= names
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    code = "from lab.i18n import translator; print(translator('fr-CA').gettext('PASSED'), translator('de').gettext('PASSED'))"
+    env = {**os.environ, "PYTHONPATH": str(site), "LAB_HOME": str(lab_home)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "RÉUSSI PASSED\n"
