@@ -39,5 +39,10 @@ def translator(tag: str | None) -> gettext.NullTranslations:
     return _load(language(tag))
 
 
+def N_(text: str) -> str:
+    """Marks text for the catalogue where it is defined; it is translated where it is shown."""
+    return text
+
+
 ENGLISH = gettext.NullTranslations()
 """The source strings themselves: for author-facing output (`lab check`), which stays English."""

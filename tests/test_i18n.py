@@ -198,3 +198,13 @@ def test_a_marked_string_missing_from_the_catalogue_is_reported(tmp_path: Path, 
     found = catalogues.problems()
     assert "en: 'A sentence nobody translated yet.' is marked in the code but not in the catalogue: run `python tools/i18n.py update`." in found
     assert any(p.startswith("fr: 'A sentence nobody translated yet.' is marked in the code but not") for p in found)
+
+
+def test_a_translation_call_the_extractor_cannot_read_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    source = tmp_path / "lab"
+    source.mkdir()
+    (source / "hidden.py").write_text('def f(t, n):\n    return f"[b]{t.gettext(\'Hint {n}:\').format(n=n)}[/b]"\n', encoding="utf-8")
+    monkeypatch.setattr(catalogues, "ROOT", tmp_path)
+    monkeypatch.setattr(catalogues, "SOURCES", ("lab",))
+    assert catalogues.unextracted() == [
+        "lab/hidden.py: 1 translation call(s) but 0 extracted; give gettext/ngettext literal text outside f-strings."]

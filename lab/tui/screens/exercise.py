@@ -22,7 +22,7 @@ from textual.widgets import Button, Collapsible, Footer, Header, Markdown, Stati
 from lab.attempts import AttemptOutcome, cut_off_notice, run_attempt
 from lab.errors import CancelledError, LabError, PromptError
 from lab.exercise import Exercise
-from lab.i18n import translator
+from lab.i18n import N_, translator
 from lab.prompts import build_messages, render_text
 from lab.tui.format import score_text
 from lab.tui.keys import typing
@@ -33,6 +33,9 @@ from lab.tui.widgets.grade import GradeView
 from lab.tui.widgets.output import OutputText, toggle_outputs
 
 DRAFT_DELAY_S = 0.4  # save the draft this long after the last keystroke
+# the footer's words for this screen's keys (BINDINGS below), for the catalogue; shown in the exercise's language
+FOOTER_WORDS = (N_("Send"), N_("Cancel run"), N_("Leave editor"), N_("Catalog"), N_("Edit"), N_("Hint"), N_("Next"),
+                N_("History"), N_("Raw/Markdown"), N_("Reset"))
 _tokens = count(1)
 
 
@@ -74,6 +77,16 @@ class ExerciseScreen(LabScreen):
         self.passed = bool((p := session.progress().get(exercise.id)) and p.passed)
         self.starter = render_text(exercise, "starter") or ""
         self.tr = translator(exercise.lang)  # the screen's own words in the exercise's language
+        self._translate_footer()
+
+    def _translate_footer(self) -> None:
+        """This screen's key descriptions in the exercise's language (ids and keys unchanged, so a keymap still applies)."""
+        from dataclasses import replace
+
+        words = set(FOOTER_WORDS)
+        table = self._bindings.key_to_bindings
+        for key, bindings in table.items():
+            table[key] = [replace(b, description=self.tr.gettext(b.description)) if b.description in words else b for b in bindings]
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -181,11 +194,12 @@ class ExerciseScreen(LabScreen):
             widget.display = False
             return
         t = self.tr
-        lines = [f"[b]{t.gettext('Hint {number}/{total}:').format(number=i + 1, total=len(hints))}[/b] {self._escape(h)}"
-                 for i, h in enumerate(hints[:shown])]
+        heading = t.gettext("Hint {number}/{total}:")
+        lines = [f"[b]{heading.format(number=i + 1, total=len(hints))}[/b] {self._escape(h)}" for i, h in enumerate(hints[:shown])]
         if shown < len(hints):
             left = len(hints) - shown
-            lines.append(f"[dim]{t.ngettext('{n} hint(s) left: press h (or f2).', '{n} hint(s) left: press h (or f2).', left).format(n=left)}[/dim]")
+            said = t.ngettext("{n} hint(s) left: press h (or f2).", "{n} hint(s) left: press h (or f2).", left).format(n=left)
+            lines.append(f"[dim]{said}[/dim]")
         widget.update("\n".join(lines))
 
     @staticmethod
