@@ -149,15 +149,16 @@ def _negated(result: CheckResult) -> CheckResult:
     return CheckResult(1.0, True, result.reason, details=result.details)
 
 
-def _safe(fn: Any, *args: Any) -> CheckResult:
+def _safe(fn: Any, output: Any, params: Any, ctx: CheckContext) -> CheckResult:
+    t = ctx.tr
     try:
-        result = fn(*args)
+        result = fn(output, params, ctx)
     except CancelledError:
         raise  # the learner stopped the run: not a check's failure
     except Exception as exc:  # a check's own bug must not lose the attempt; it shows as ungraded
-        return CheckResult.not_graded(f"The check failed to run ({type(exc).__name__}: {exc}).")
+        return CheckResult.not_graded(t.gettext("The check failed to run ({problem}).").format(problem=f"{type(exc).__name__}: {exc}"))
     if not isinstance(result, CheckResult):
-        return CheckResult.not_graded(f"The check returned {type(result).__name__}, not a CheckResult.")
+        return CheckResult.not_graded(t.gettext("The check returned {type}, not a CheckResult.").format(type=type(result).__name__))
     return result
 
 
