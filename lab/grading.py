@@ -101,7 +101,8 @@ class CriterionGrade:
         else:
             head = t.ngettext("Failed on {n} of {total} outputs.", "Failed on {n} of {total} outputs.", total)
             more = t.gettext(" Also failed on: {cases}.") if others else ""
-        return f"{head.format(n=len(failing), total=total)} {label}: {first.reason}{more.format(cases=others)}"
+        where = t.gettext("{case}: {reason}").format(case=label, reason=first.reason)
+        return f"{head.format(n=len(failing), total=total)} {where}{more.format(cases=others)}"
 
 
 def _samples(criterion: CriterionGrade) -> int:

@@ -91,7 +91,7 @@ def test_lab_run_of_a_french_exercise_speaks_french_with_the_right_plurals(capsy
 def test_lab_run_of_a_french_exercise_that_fails_says_why_in_french(capsys, tmp_path: Path, cassette, api_base):
     code, out, _ = lab(capsys, *run(course(tmp_path, "fr"), api_base, "Salut"))
     assert code == 1
-    assert ("Échoue sur 2 des 2 sorties. ana: La sortie ne contient pas “bonjour”, même sans tenir compte de la casse. "
+    assert ("Échoue sur 2 des 2 sorties. ana : La sortie ne contient pas “bonjour”, même sans tenir compte de la casse. "
             "Échoue aussi sur : bo.") in out
     assert "→ Dites bonjour." in out
     assert "Score 0.67 (seuil de réussite 1.00) : NON RÉUSSI" in out
