@@ -88,16 +88,17 @@ def _normalise(decision: str) -> str:
 @register("consistent", ConsistentParams, scope="group", uses_model="optional")
 def consistent(outputs_by_case: dict[str, list[str]], p: ConsistentParams, ctx: CheckContext) -> CheckResult:
     """Passes when every group of cases gives the same decision (the share of agreeing groups is the score)."""
+    t = ctx.tr
     cases = list(outputs_by_case)
     resolved = []
     for index, group in enumerate(p.groups, 1):
         members, unmatched = _members(group, cases)
         if unmatched:
-            return CheckResult.not_graded(f"Group {index} names {', '.join(map(repr, unmatched))}, which matches none of the "
-                                          f"cases graded here ({', '.join(cases) or 'none'}).")
+            return CheckResult.not_graded(t.gettext("Group {index} names {names}, which matches none of the cases graded here ({cases}).").format(
+                index=index, names=", ".join(map(repr, unmatched)), cases=", ".join(cases) or t.gettext("none")))
         resolved.append(members)
     if p.question is not None and ctx.judge is None:
-        return CheckResult.not_graded("This criterion asks a judge model for each output's decision (pass --model or --judge-model).")
+        return CheckResult.not_graded(t.gettext("This criterion asks a judge model for each output's decision (pass --model or --judge-model)."))
 
     pattern = re.compile(p.extract, re.IGNORECASE) if p.extract is not None else None
     decisions: dict[str, list[str | None]] = {}
@@ -115,10 +116,11 @@ def consistent(outputs_by_case: dict[str, list[str]], p: ConsistentParams, ctx: 
             except JudgeCancelled:
                 raise
             except JudgeError as exc:
-                return CheckResult.not_graded(f"The judge model could not be asked: {exc}")
+                return CheckResult.not_graded(t.gettext("The judge model could not be asked: {problem}").format(problem=exc))
             consultations.append({"case": case, "sample": sample, **consultation.as_details()})
             if consultation.problem is not None:
-                return CheckResult.not_graded(f"The judge gave no usable answer twice about {case} ({consultation.problem}).",
+                return CheckResult.not_graded(t.gettext("The judge gave no usable answer twice about {case} ({problem}).").format(
+                                                  case=case, problem=consultation.problem),
                                               judge=consultations)
             decisions[case].append(_normalise(consultation.value.text))
 
@@ -132,14 +134,16 @@ def consistent(outputs_by_case: dict[str, list[str]], p: ConsistentParams, ctx: 
         if not missing and len(distinct) <= 1:
             agreed.append(quote(distinct[0] if distinct else "", 30))
             continue
-        parts = [f"{who} → {quote(d, 30)}" for who, d in given if d is not None] + [f"{who} gave no decision" for who in missing]
-        problems.append(f"group {index} disagrees: {'; '.join(parts)}")
+        parts = ([f"{who} → {quote(d, 30)}" for who, d in given if d is not None]
+                 + [t.gettext("{who} gave no decision").format(who=who) for who in missing])
+        problems.append(t.gettext("group {index} disagrees: {parts}").format(index=index, parts="; ".join(parts)))
     details: dict[str, Any] = {"decisions": decisions}
     if consultations:
         details["judge"] = consultations
     total = len(resolved)
     if not problems:
-        return CheckResult.scored(1.0, f"All {total} group(s) agree ({', '.join(agreed)}).", **details)
-    how = "extracted with the pattern" if pattern is not None else "answered by the judge"
-    return CheckResult.scored(len(agreed) / total, f"{len(agreed)} of {total} group(s) agree on the decision {how}; "
-                              + ". ".join(problems) + ".", **details)
+        return CheckResult.scored(1.0, t.gettext("All {total} group(s) agree ({decisions}).").format(
+            total=total, decisions=", ".join(agreed)), **details)
+    said = (t.gettext("{agreed} of {total} group(s) agree on the decision extracted with the pattern; {problems}.") if pattern is not None
+            else t.gettext("{agreed} of {total} group(s) agree on the decision answered by the judge; {problems}."))
+    return CheckResult.scored(len(agreed) / total, said.format(agreed=len(agreed), total=total, problems=". ".join(problems)), **details)

@@ -150,18 +150,19 @@ def ask_grade(judge: Judge, rubric: str, output: str, scale: ScaleSpec) -> Consu
 @register("judge", JudgeParams, uses_model="always")
 def judge(output: str, p: JudgeParams, ctx: CheckContext) -> CheckResult:
     """Passes when a judge model finds that the output meets `rubric` (on `scale`, at `threshold`)."""
+    t = ctx.tr
     if ctx.judge is None:
-        return CheckResult.not_graded("This criterion needs a judge model to grade it (pass --model or --judge-model).")
+        return CheckResult.not_graded(t.gettext("This criterion needs a judge model to grade it (pass --model or --judge-model)."))
     scale = SCALES[p.scale]
     try:
         consultation = ask_grade(ctx.judge, p.rubric, output, scale)
     except JudgeCancelled:
         raise
     except JudgeError as exc:
-        return CheckResult.not_graded(f"The judge model could not be asked: {exc}")
+        return CheckResult.not_graded(t.gettext("The judge model could not be asked: {problem}").format(problem=exc))
     if consultation.problem is not None:
         return CheckResult.not_graded(
-            f"The judge gave no usable answer twice ({consultation.problem}); this criterion is ungraded.",
+            t.gettext("The judge gave no usable answer twice ({problem}); this criterion is ungraded.").format(problem=consultation.problem),
             judge=consultation.as_details())
     verdict: Verdict = consultation.value
     score = scale.normalise(verdict.value)
@@ -169,10 +170,12 @@ def judge(output: str, p: JudgeParams, ctx: CheckContext) -> CheckResult:
     details = {**consultation.as_details(), "scale": scale.name, "grade": verdict.value, "threshold": p.pass_mark}
     if verdict.claimed_passed is not None and verdict.claimed_passed != passed:
         details["judge_passed"] = verdict.claimed_passed  # inconsistent answer: the score decided
+    # the judge's own reasoning is quoted in the judge's words; only the lab's frame is translated
     if scale.name == "pass-fail":
-        head = f"The judge says {scale.label(verdict.value)}"
+        head = t.gettext("The judge says {grade}").format(grade=scale.label(verdict.value))
     else:
         needed = scale.lowest_passing(p.pass_mark)
-        head = f"The judge gave {scale.label(verdict.value)}" + (f" ({needed} needed)" if needed is not None else "")
+        head = (t.gettext("The judge gave {grade} ({needed} needed)") if needed is not None
+                else t.gettext("The judge gave {grade}")).format(grade=scale.label(verdict.value), needed=needed)
     reason = f"{head}: {quote(verdict.reasoning, 240)}" if verdict.reasoning.strip() else f"{head}."
     return CheckResult(score, passed, reason, details={"judge": details})

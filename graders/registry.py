@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import gettext
 import importlib
 import logging
 from dataclasses import dataclass, field
@@ -67,13 +68,16 @@ class Judge(Protocol):
 @dataclass(frozen=True)
 class CheckContext:
     """What a check may know beyond the output: which case and sample, a judge if one is available,
-    and the learner's own text as sent for this case (rendered), when the engine has it."""
+    the learner's own text as sent for this case (rendered), when the engine has it, and `tr`, the
+    translations for the exercise's language: a reason is written with `ctx.tr.gettext` /
+    `ctx.tr.ngettext` (English source strings, `{name}` placeholders filled after translation)."""
 
     case: str | None = None
     sample: int = 0
     judge: Judge | None = None
     case_vars: dict[str, Any] = field(default_factory=dict)
     attempt: str | None = None
+    tr: gettext.NullTranslations = field(default_factory=gettext.NullTranslations)
 
 
 class Params(BaseModel):

@@ -71,9 +71,13 @@ METHODS = {"rouge-l": rouge_l, "ratio": ratio}
 @register("similar", SimilarParams)
 def similar(output: str, p: SimilarParams, ctx: CheckContext) -> CheckResult:
     """Passes when the output is at least `threshold` similar to `reference`; partial credit below it."""
+    t = ctx.tr
     value = METHODS[p.method](output, p.reference)
-    label = "ROUGE-L" if p.method == "rouge-l" else "character ratio"
+    label = "ROUGE-L" if p.method == "rouge-l" else t.gettext("character ratio")
+    share, needed = f"{value:.0%}", f"{p.threshold:.0%}"
     if value >= p.threshold - 1e-9:
-        return CheckResult.ok(f"The output is {value:.0%} similar to the reference ({label}; {p.threshold:.0%} needed).", similarity=round(value, 4))
-    return CheckResult.fail(f"The output is only {value:.0%} similar to the reference ({label}); {p.threshold:.0%} is needed.",
+        return CheckResult.ok(t.gettext("The output is {share} similar to the reference ({method}; {needed} needed).").format(
+            share=share, method=label, needed=needed), similarity=round(value, 4))
+    return CheckResult.fail(t.gettext("The output is only {share} similar to the reference ({method}); {needed} is needed.").format(
+                                share=share, method=label, needed=needed),
                             score=value / p.threshold if p.threshold else 0.0, similarity=round(value, 4))

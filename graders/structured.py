@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gettext
 import json
 import re
 import unicodedata
@@ -12,7 +13,7 @@ from typing import Any
 
 from pydantic import field_validator
 
-from graders._text import plural, quote
+from graders._text import quote
 from graders.registry import CheckContext, CheckResult, Params, register
 
 
@@ -106,14 +107,15 @@ def format_checker() -> Any:
     return checker
 
 
-def _check_document(text: str, p: JsonParams) -> str | None:
-    """None when `text` is valid; otherwise why not."""
+def _check_document(text: str, p: JsonParams, t: gettext.NullTranslations) -> str | None:
+    """None when `text` is valid; otherwise why not (the parser's and the schema's own words stay English)."""
     try:
         document = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
-        return f"is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        return t.gettext("is not valid JSON ({problem} at line {line}, column {column})").format(
+            problem=exc.msg, line=exc.lineno, column=exc.colno)
     except _NotJsonNumber as exc:
-        return f"is not valid JSON ({exc})"
+        return t.gettext("is not valid JSON ({problem})").format(problem=exc)
     if p.schema_ is None:
         return None
     from jsonschema import validators
@@ -123,29 +125,37 @@ def _check_document(text: str, p: JsonParams) -> str | None:
     error = best_match(validator.iter_errors(document))
     if error is None:
         return None
-    return f"does not fit the schema at {_json_path(error.absolute_path)}: {error.message}"
+    return t.gettext("does not fit the schema at {path}: {problem}").format(path=_json_path(error.absolute_path), problem=error.message)
 
 
 @register("json", JsonParams)
 def json_check(output: str, p: JsonParams, ctx: CheckContext) -> CheckResult:
     """Passes when the output is valid JSON, valid against `schema` when one is given (`lines: true` for JSONL)."""
+    t = ctx.tr
     text = output.strip()
     if _FENCE.match(text):
-        return CheckResult.fail("The output wraps the JSON in a Markdown code fence; a program reading it needs the JSON alone.")
+        return CheckResult.fail(t.gettext("The output wraps the JSON in a Markdown code fence; a program reading it needs the JSON alone."))
     if p.lines:
         rows = [line for line in text.splitlines() if line.strip()]
         if not rows:
-            return CheckResult.fail("The output has no JSON lines.")
-        problems = [(i, why) for i, row in enumerate(rows, 1) if (why := _check_document(row, p))]
+            return CheckResult.fail(t.gettext("The output has no JSON lines."))
+        problems = [(i, why) for i, row in enumerate(rows, 1) if (why := _check_document(row, p, t))]
+        n = len(rows)
         if not problems:
-            return CheckResult.ok(f"All {plural(len(rows), 'line')} are valid JSON documents" + (" that fit the schema." if p.schema_ else "."))
+            said = (t.ngettext("The {n} line is a valid JSON document that fits the schema.",
+                               "All {n} lines are valid JSON documents that fit the schema.", n) if p.schema_ else
+                    t.ngettext("The {n} line is a valid JSON document.", "All {n} lines are valid JSON documents.", n))
+            return CheckResult.ok(said.format(n=n))
         line, why = problems[0]
-        more = f" ({len(problems)} of {len(rows)} lines have problems)" if len(problems) > 1 else ""
-        return CheckResult.fail(f"Line {line} {why}{more}.", score=1 - len(problems) / len(rows))
-    why = _check_document(text, p)
+        if len(problems) > 1:
+            said = t.gettext("Line {line} {why} ({bad} of {n} lines have problems).")
+        else:
+            said = t.gettext("Line {line} {why}.")
+        return CheckResult.fail(said.format(line=line, why=why, bad=len(problems), n=n), score=1 - len(problems) / n)
+    why = _check_document(text, p, t)
     if why is None:
-        return CheckResult.ok("The output is valid JSON" + (" and fits the schema." if p.schema_ else "."))
-    return CheckResult.fail(f"The output {why}.")
+        return CheckResult.ok(t.gettext("The output is valid JSON and fits the schema.") if p.schema_ else t.gettext("The output is valid JSON."))
+    return CheckResult.fail(t.gettext("The output {why}.").format(why=why))
 
 
 class ChoiceParams(Params):
@@ -167,15 +177,18 @@ def _normalise_choice(text: str) -> str:
 @register("choice", ChoiceParams)
 def choice(output: str, p: ChoiceParams, ctx: CheckContext) -> CheckResult:
     """Passes when the output is exactly one of `values` (white space and a trailing full stop ignored)."""
+    t = ctx.tr
     answer = _normalise_choice(output)
     allowed = {_normalise_choice(v) for v in p.values}
     options = ", ".join(quote(v, 30) for v in p.values)
     if answer in allowed:
-        return CheckResult.ok(f"The output is {quote(answer)}, one of {options}.")
+        return CheckResult.ok(t.gettext("The output is {answer}, one of {options}.").format(answer=quote(answer), options=options))
     near = [v for v in p.values if _normalise_choice(v).casefold() == answer.casefold()]
     if near:
-        return CheckResult.fail(f"The output is {quote(answer)}; the allowed spelling is {quote(near[0])}.")
-    return CheckResult.fail(f"The output is {quote(answer)}, which is not one of {options}; answer with one of them alone.")
+        return CheckResult.fail(t.gettext("The output is {answer}; the allowed spelling is {spelling}.").format(
+            answer=quote(answer), spelling=quote(near[0])))
+    return CheckResult.fail(t.gettext("The output is {answer}, which is not one of {options}; answer with one of them alone.").format(
+        answer=quote(answer), options=options))
 
 
 class NumbersParams(Params):
@@ -278,23 +291,25 @@ def _matches(figure: Figure, source: set[Decimal]) -> bool:
 @register("numbers-from", NumbersParams)
 def numbers_from(output: str, p: NumbersParams, ctx: CheckContext) -> CheckResult:
     """Passes when every number in the output appears in `source` (rounding allowed; list markers ignored)."""
+    t = ctx.tr
     source = {f.value for f in figures_in(p.source)[0]} | {Decimal(str(v)) for v in p.ignore}
     used, unreadable = figures_in(output, skip_list_markers=True)
     if unreadable:
         shown = ", ".join(dict.fromkeys(unreadable[:5]))
         return CheckResult.fail(
-            f"The output writes {shown} in a form this check cannot read; write figures in digits (2.5, not 2⅟2).",
+            t.gettext("The output writes {figures} in a form this check cannot read; write figures in digits (2.5, not 2⅟2).").format(figures=shown),
             score=len(used) / (len(used) + len(unreadable)) if used else 0.0,
         )
     if not used:
-        return CheckResult.ok("The output uses no numbers, so none can be wrong.")
+        return CheckResult.ok(t.gettext("The output uses no numbers, so none can be wrong."))
     unknown = [f.token for f in used if not _matches(f, source)]
     if not unknown:
         if len(used) == 1:
-            return CheckResult.ok(f"The one number in the output, {used[0].token}, comes from the data.")
-        return CheckResult.ok(f"All {plural(len(used), 'number')} in the output come from the data.")
+            return CheckResult.ok(t.gettext("The one number in the output, {figure}, comes from the data.").format(figure=used[0].token))
+        return CheckResult.ok(t.ngettext("All {n} number in the output come from the data.",
+                                         "All {n} numbers in the output come from the data.", len(used)).format(n=len(used)))
     shown = ", ".join(dict.fromkeys(unknown[:5]))
     return CheckResult.fail(
-        f"The output uses {shown}, which the data does not contain; use only figures from the data.",
+        t.gettext("The output uses {figures}, which the data does not contain; use only figures from the data.").format(figures=shown),
         score=1 - len(unknown) / len(used),
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import gettext
 import re
 
 from pydantic import field_validator
 
-from graders._text import Needle, plain, plural, quote, words
+from graders._text import Needle, plain, quote, words
 from graders.registry import CheckContext, CheckResult, Params, register
 
 
@@ -33,48 +34,55 @@ class Count(Params):
 @register("equals", Value)
 def equals(output: str, p: Value, ctx: CheckContext) -> CheckResult:
     """Passes when the output equals `value` (surrounding white space ignored)."""
+    t = ctx.tr
     text, value = p.texts(output)
     if text.strip() == value.strip():
-        return CheckResult.ok(f"The output is exactly {quote(p.value)}.")
-    return CheckResult.fail(f"The output is {quote(output)}, not exactly {quote(p.value)}.")
+        return CheckResult.ok(t.gettext("The output is exactly {value}.").format(value=quote(p.value)))
+    return CheckResult.fail(t.gettext("The output is {output}, not exactly {value}.").format(output=quote(output), value=quote(p.value)))
 
 
 @register("contains", Value)
 def contains(output: str, p: Value, ctx: CheckContext) -> CheckResult:
     """Passes when the output contains `value` (case matters)."""
+    t = ctx.tr
     text, value = p.texts(output)
     if value in text:
-        return CheckResult.ok(f"The output contains {quote(p.value)}.")
-    hint = " (it does with other capitals)" if value.casefold() in text.casefold() else ""
-    return CheckResult.fail(f"The output does not contain {quote(p.value)}{hint}.")
+        return CheckResult.ok(t.gettext("The output contains {value}.").format(value=quote(p.value)))
+    if value.casefold() in text.casefold():
+        return CheckResult.fail(t.gettext("The output does not contain {value} (it does with other capitals).").format(value=quote(p.value)))
+    return CheckResult.fail(t.gettext("The output does not contain {value}.").format(value=quote(p.value)))
 
 
 @register("icontains", Value)
 def icontains(output: str, p: Value, ctx: CheckContext) -> CheckResult:
     """Passes when the output contains `value`, ignoring case."""
+    t = ctx.tr
     text, value = p.texts(output)
     if value.casefold() in text.casefold():
-        return CheckResult.ok(f"The output contains {quote(p.value)} (ignoring case).")
-    return CheckResult.fail(f"The output does not contain {quote(p.value)}, even ignoring case.")
+        return CheckResult.ok(t.gettext("The output contains {value} (ignoring case).").format(value=quote(p.value)))
+    return CheckResult.fail(t.gettext("The output does not contain {value}, even ignoring case.").format(value=quote(p.value)))
 
 
 @register("starts-with", Value)
 def starts_with(output: str, p: Value, ctx: CheckContext) -> CheckResult:
     """Passes when the output starts with `value` (leading white space ignored)."""
+    t = ctx.tr
     text, value = p.texts(output)
     if text.lstrip().startswith(value):
-        return CheckResult.ok(f"The output starts with {quote(p.value)}.")
-    return CheckResult.fail(f"The output starts with {quote(output.lstrip()[: max(len(p.value), 20)])}, not {quote(p.value)}.")
+        return CheckResult.ok(t.gettext("The output starts with {value}.").format(value=quote(p.value)))
+    head = output.lstrip()[: max(len(p.value), 20)]
+    return CheckResult.fail(t.gettext("The output starts with {start}, not {value}.").format(start=quote(head), value=quote(p.value)))
 
 
 @register("ends-with", Value)
 def ends_with(output: str, p: Value, ctx: CheckContext) -> CheckResult:
     """Passes when the output ends with `value` (trailing white space ignored)."""
+    t = ctx.tr
     text, value = p.texts(output)
     if text.rstrip().endswith(value.rstrip()):
-        return CheckResult.ok(f"The output ends with {quote(p.value)}.")
+        return CheckResult.ok(t.gettext("The output ends with {value}.").format(value=quote(p.value)))
     tail = output.rstrip()[-max(len(p.value), 20):]
-    return CheckResult.fail(f"The output ends with {quote(tail)}, not {quote(p.value)}.")
+    return CheckResult.fail(t.gettext("The output ends with {end}, not {value}.").format(end=quote(tail), value=quote(p.value)))
 
 
 class Values(Params):
@@ -99,53 +107,67 @@ def _listing(values: list[str]) -> str:
     return ", ".join(quote(v, 30) for v in values)
 
 
-def _any(output: str, p: Values, ignore_case: bool) -> CheckResult:
+def _any(output: str, p: Values, ignore_case: bool, t: gettext.NullTranslations) -> CheckResult:
     found = [v for v, hit in zip(p.values, p.found(output, ignore_case)) if hit]
-    case = " (ignoring case)" if ignore_case else ""
+    n = len(p.values)
     # the accepted wordings are the rubric: a learner reads how many, an author (`lab check`) which
+    rule = f"one of {_listing(p.values)}"
     if found:
-        return CheckResult.ok(f"The output contains {quote(found[0], 30)}{case}, one of the {plural(len(p.values), 'wording')} this criterion looks for.",
-                              rule=f"one of {_listing(p.values)}")
-    even = ", even ignoring case" if ignore_case else ""
-    return CheckResult.fail(f"The output contains none of the {plural(len(p.values), 'wording')} this criterion looks for{even}.",
-                            rule=f"one of {_listing(p.values)}")
+        said = (t.ngettext("The output contains {value} (ignoring case), the {n} wording this criterion looks for.",
+                           "The output contains {value} (ignoring case), one of the {n} wordings this criterion looks for.", n)
+                if ignore_case else
+                t.ngettext("The output contains {value}, the {n} wording this criterion looks for.",
+                           "The output contains {value}, one of the {n} wordings this criterion looks for.", n))
+        return CheckResult.ok(said.format(value=quote(found[0], 30), n=n), rule=rule)
+    said = (t.ngettext("The output does not contain the {n} wording this criterion looks for, even ignoring case.",
+                       "The output contains none of the {n} wordings this criterion looks for, even ignoring case.", n)
+            if ignore_case else
+            t.ngettext("The output does not contain the {n} wording this criterion looks for.",
+                       "The output contains none of the {n} wordings this criterion looks for.", n))
+    return CheckResult.fail(said.format(n=n), rule=rule)
 
 
-def _all(output: str, p: Values, ignore_case: bool) -> CheckResult:
+def _all(output: str, p: Values, ignore_case: bool, t: gettext.NullTranslations) -> CheckResult:
     hits = p.found(output, ignore_case)
     missing = [v for v, hit in zip(p.values, hits) if not hit]
-    case = " (ignoring case)" if ignore_case else ""
+    n = len(p.values)
     if not missing:
-        return CheckResult.ok(f"The output contains all {plural(len(p.values), 'phrase')} this criterion looks for{case}.",
-                              rule=f"all of {_listing(p.values)}")
-    return CheckResult.fail(
-        f"The output has {sum(hits)} of the {plural(len(p.values), 'phrase')} this criterion looks for{case}.",
-        score=sum(hits) / len(p.values), rule=f"missing {_listing(missing)}",
-    )
+        said = (t.ngettext("The output contains the {n} phrase this criterion looks for (ignoring case).",
+                           "The output contains all {n} phrases this criterion looks for (ignoring case).", n)
+                if ignore_case else
+                t.ngettext("The output contains the {n} phrase this criterion looks for.",
+                           "The output contains all {n} phrases this criterion looks for.", n))
+        return CheckResult.ok(said.format(n=n), rule=f"all of {_listing(p.values)}")
+    said = (t.ngettext("The output has {found} of the {n} phrase this criterion looks for (ignoring case).",
+                       "The output has {found} of the {n} phrases this criterion looks for (ignoring case).", n)
+            if ignore_case else
+            t.ngettext("The output has {found} of the {n} phrase this criterion looks for.",
+                       "The output has {found} of the {n} phrases this criterion looks for.", n))
+    return CheckResult.fail(said.format(found=sum(hits), n=n), score=sum(hits) / n, rule=f"missing {_listing(missing)}")
 
 
 @register("contains-any", Values)
 def contains_any(output: str, p: Values, ctx: CheckContext) -> CheckResult:
     """Passes when the output contains at least one of `values` (case matters)."""
-    return _any(output, p, ignore_case=False)
+    return _any(output, p, ignore_case=False, t=ctx.tr)
 
 
 @register("icontains-any", Values)
 def icontains_any(output: str, p: Values, ctx: CheckContext) -> CheckResult:
     """Passes when the output contains at least one of `values`, ignoring case."""
-    return _any(output, p, ignore_case=True)
+    return _any(output, p, ignore_case=True, t=ctx.tr)
 
 
 @register("contains-all", Values)
 def contains_all(output: str, p: Values, ctx: CheckContext) -> CheckResult:
     """Passes when the output contains every one of `values` (case matters); scores the share present."""
-    return _all(output, p, ignore_case=False)
+    return _all(output, p, ignore_case=False, t=ctx.tr)
 
 
 @register("icontains-all", Values)
 def icontains_all(output: str, p: Values, ctx: CheckContext) -> CheckResult:
     """Passes when the output contains every one of `values`, ignoring case; scores the share present."""
-    return _all(output, p, ignore_case=True)
+    return _all(output, p, ignore_case=True, t=ctx.tr)
 
 
 _FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "a": re.ASCII}
@@ -184,47 +206,65 @@ class Pattern(Params):
 @register("regex", Pattern)
 def regex(output: str, p: Pattern, ctx: CheckContext) -> CheckResult:
     """Passes when the pattern matches somewhere in the output (Python `re.search`)."""
+    t = ctx.tr
     match = p.compiled().search(output if p.raw else plain(output))
     # a pattern means nothing to most learners and gives the rule away: it is for the author's view
     rule = f"/{p.pattern}/{p.flags}"
     if match:
-        return CheckResult.ok(f"The output has what this criterion looks for, at {quote(match.group(0), 40)}.", rule=rule)
-    return CheckResult.fail("The output does not have what this criterion looks for.", rule=rule)
+        return CheckResult.ok(t.gettext("The output has what this criterion looks for, at {excerpt}.").format(excerpt=quote(match.group(0), 40)),
+                              rule=rule)
+    return CheckResult.fail(t.gettext("The output does not have what this criterion looks for."), rule=rule)
 
 
 @register("min-words", Count)
 def min_words(output: str, p: Count, ctx: CheckContext) -> CheckResult:
     """Passes when the output has at least `value` words; partial credit below that."""
+    t = ctx.tr
     n = words(output)
     if n >= p.value:
-        return CheckResult.ok(f"The output has {plural(n, 'word')} (at least {p.value} needed).")
-    return CheckResult.fail(f"The output has {plural(n, 'word')}; at least {p.value} are needed.", score=n / p.value)
+        return CheckResult.ok(t.ngettext("The output has {n} word (at least {limit} needed).",
+                                         "The output has {n} words (at least {limit} needed).", n).format(n=n, limit=p.value))
+    return CheckResult.fail(t.ngettext("The output has {n} word; at least {limit} are needed.",
+                                       "The output has {n} words; at least {limit} are needed.", n).format(n=n, limit=p.value),
+                            score=n / p.value)
 
 
 @register("max-words", Count)
 def max_words(output: str, p: Count, ctx: CheckContext) -> CheckResult:
     """Passes when the output has at most `value` words; partial credit above that."""
+    t = ctx.tr
     n = words(output)
     if n <= p.value:
-        return CheckResult.ok(f"The output has {plural(n, 'word')} (at most {p.value} allowed).")
-    return CheckResult.fail(f"The output has {plural(n, 'word')}; at most {p.value} are allowed.", score=p.value / n)
+        return CheckResult.ok(t.ngettext("The output has {n} word (at most {limit} allowed).",
+                                         "The output has {n} words (at most {limit} allowed).", n).format(n=n, limit=p.value))
+    return CheckResult.fail(t.ngettext("The output has {n} word; at most {limit} are allowed.",
+                                       "The output has {n} words; at most {limit} are allowed.", n).format(n=n, limit=p.value),
+                            score=p.value / n)
 
 
 @register("max-chars", Count)
 def max_chars(output: str, p: Count, ctx: CheckContext) -> CheckResult:
     """Passes when the output has at most `value` characters (surrounding white space ignored)."""
+    t = ctx.tr
     n = len(output.strip())
     if n <= p.value:
-        return CheckResult.ok(f"The output has {plural(n, 'character')} (at most {p.value} allowed).")
-    return CheckResult.fail(f"The output has {plural(n, 'character')}; at most {p.value} are allowed.", score=p.value / n)
+        return CheckResult.ok(t.ngettext("The output has {n} character (at most {limit} allowed).",
+                                         "The output has {n} characters (at most {limit} allowed).", n).format(n=n, limit=p.value))
+    return CheckResult.fail(t.ngettext("The output has {n} character; at most {limit} are allowed.",
+                                       "The output has {n} characters; at most {limit} are allowed.", n).format(n=n, limit=p.value),
+                            score=p.value / n)
 
 
 @register("prompt-max-words", Count)
 def prompt_max_words(output: str, p: Count, ctx: CheckContext) -> CheckResult:
     """Passes when the learner's own text, as rendered for the case, has at most `value` words (a brevity budget)."""
+    t = ctx.tr
     if ctx.attempt is None:
-        return CheckResult.not_graded("The learner's text was not given to this check, so its length cannot be counted.")
+        return CheckResult.not_graded(t.gettext("The learner's text was not given to this check, so its length cannot be counted."))
     n = words(ctx.attempt)
     if n <= p.value:
-        return CheckResult.ok(f"Your text has {plural(n, 'word')} (at most {p.value} allowed).")
-    return CheckResult.fail(f"Your text has {plural(n, 'word')}; at most {p.value} are allowed.", score=p.value / n)
+        return CheckResult.ok(t.ngettext("Your text has {n} word (at most {limit} allowed).",
+                                         "Your text has {n} words (at most {limit} allowed).", n).format(n=n, limit=p.value))
+    return CheckResult.fail(t.ngettext("Your text has {n} word; at most {limit} are allowed.",
+                                       "Your text has {n} words; at most {limit} are allowed.", n).format(n=n, limit=p.value),
+                            score=p.value / n)

@@ -14,6 +14,7 @@ from lab import llm
 from lab.errors import CancelledError, LabError, ModelError, PromptError
 from lab.exercise import Exercise
 from lab.grading import GROUP_CASE, Grade, grade, grade_to_dict
+from lab.i18n import ENGLISH
 from lab.judging import ModelJudge
 from lab.prompts import build_messages
 from lab.store import Store
@@ -97,21 +98,28 @@ def outcome_dict(exercise: Exercise, model: str, g: Grade, outputs: dict[str, li
 ANSWER_MODEL = "none (your answer)"  # what an attempt at a `writes: answer` exercise records as its model
 
 
-def cut_off_notice(result: dict[str, Any], max_tokens: int | None) -> str | None:
-    """One sentence naming the cases whose answer stopped at the token limit, or None when none did."""
+def cut_off_notice(result: dict[str, Any], max_tokens: int | None, tr: Any = None) -> str | None:
+    """One sentence naming the cases whose answer stopped at the token limit, or None when none did.
+    `tr` is the exercise's language (a gettext translator); English without."""
+    t = tr if tr is not None else ENGLISH
     cut = []
     for case in result.get("cases", []):
         reasons = case.get("finish_reasons") or []
         samples = [i for i, reason in enumerate(reasons) if reason == "length"]
         if samples:
             several = len(reasons) > 1
-            cut.append(f"'{case['name']}'" + (f" (sample {', '.join(str(i + 1) for i in samples)})" if several else ""))
+            which = t.gettext(" (sample {samples})").format(
+                samples=", ".join(str(i + 1) for i in samples))
+            cut.append(f"'{case['name']}'" + (which if several else ""))
     if not cut:
         return None
-    setting = f"max_tokens: {max_tokens}, set by the exercise" if max_tokens else "the model's own token limit (the exercise sets no max_tokens)"
-    which = "case " + cut[0] if len(cut) == 1 else "cases " + ", ".join(cut)
-    return (f"The answer was cut off for {which}: the model stopped at {setting}. "
-            "A criterion it fails may only lack room; ask for a shorter answer.")
+    if max_tokens:
+        setting = t.gettext("max_tokens: {max_tokens}, set by the exercise").format(max_tokens=max_tokens)
+    else:
+        setting = t.gettext("the model's own token limit (the exercise sets no max_tokens)")
+    which = t.ngettext("case {cases}", "cases {cases}", len(cut)).format(cases=", ".join(cut))
+    return t.gettext("The answer was cut off for {which}: the model stopped at {setting}. "
+                     "A criterion it fails may only lack room; ask for a shorter answer.").format(which=which, setting=setting)
 
 
 def call_config_for(exercise: Exercise, base: llm.CallConfig) -> llm.CallConfig:

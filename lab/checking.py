@@ -41,7 +41,7 @@ def check_examples(exercise: Exercise, judge: Judge | None = None) -> list[Examp
         # the loader has rendered each example's attempt for every case already, so this cannot fail here
         attempts = {case.name: render_learner_text(example.attempt, exercise.learner_variables(case.name), case.name)
                     for case in exercise.cases}
-        verdicts.append(ExampleVerdict(exercise, index, example.expect, grade(exercise, outputs, judge=judge, attempts=attempts)))
+        verdicts.append(ExampleVerdict(exercise, index, example.expect, grade(exercise, outputs, judge=judge, attempts=attempts, lang="en")))
     return verdicts
 
 

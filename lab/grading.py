@@ -8,13 +8,15 @@ weighted mean of its criteria. An ungraded result counts as 0 for the score and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import gettext
+from dataclasses import dataclass, field
 from typing import Any
 
 from graders import CheckContext, CheckResult, get_check
 from graders.registry import Judge
 from lab.errors import CancelledError
 from lab.exercise import Exercise
+from lab.i18n import ENGLISH, translator
 
 GROUP_CASE = "*"
 
@@ -38,6 +40,8 @@ class CriterionGrade:
     negate: bool
     feedback: str | None
     results: tuple[OutputResult, ...]
+    # the exercise's language, for the summary of several outputs (the checks' own reasons come translated)
+    tr: gettext.NullTranslations = field(default=ENGLISH, compare=False, repr=False)
 
     @property
     def graded(self) -> tuple[OutputResult, ...]:
@@ -81,17 +85,24 @@ class CriterionGrade:
     def reason(self) -> str:
         if len(self.results) == 1:
             return self.results[0].reason
+        t = self.tr
+        total = len(self.results)
         failing = [r for r in self.results if r.ungraded or not r.passed]
         if not failing:
-            return f"Passed on all {len(self.results)} outputs."
+            return t.ngettext("Passed on the {total} output.", "Passed on all {total} outputs.", total).format(total=total)
         first = failing[0]
         if first.case == GROUP_CASE:
             return first.reason
         label = first.case if _samples(self) == 1 else f"{first.case} #{first.sample + 1}"
-        others = sorted({r.case for r in failing[1:]} - {first.case})
-        verb = "Ungraded" if all(r.ungraded for r in failing) else "Failed"  # a missing judge is not a failure
-        more = f" Also {verb.lower()} on: {', '.join(others)}." if others else ""
-        return f"{verb} on {len(failing)} of {len(self.results)} outputs. {label}: {first.reason}{more}"
+        others = ", ".join(sorted({r.case for r in failing[1:]} - {first.case}))
+        if all(r.ungraded for r in failing):  # a missing judge is not a failure
+            head = t.ngettext("Ungraded on {n} of {total} outputs.", "Ungraded on {n} of {total} outputs.", total)
+            more = t.gettext(" Also ungraded on: {cases}.") if others else ""
+        else:
+            head = t.ngettext("Failed on {n} of {total} outputs.", "Failed on {n} of {total} outputs.", total)
+            more = t.gettext(" Also failed on: {cases}.") if others else ""
+        where = t.gettext("{case}: {reason}").format(case=label, reason=first.reason)
+        return f"{head.format(n=len(failing), total=total)} {where}{more.format(cases=others)}"
 
 
 def _samples(criterion: CriterionGrade) -> int:
@@ -139,23 +150,26 @@ def _negated(result: CheckResult) -> CheckResult:
     return CheckResult(1.0, True, result.reason, details=result.details)
 
 
-def _safe(fn: Any, *args: Any) -> CheckResult:
+def _safe(fn: Any, output: Any, params: Any, ctx: CheckContext) -> CheckResult:
+    t = ctx.tr
     try:
-        result = fn(*args)
+        result = fn(output, params, ctx)
     except CancelledError:
         raise  # the learner stopped the run: not a check's failure
     except Exception as exc:  # a check's own bug must not lose the attempt; it shows as ungraded
-        return CheckResult.not_graded(f"The check failed to run ({type(exc).__name__}: {exc}).")
+        return CheckResult.not_graded(t.gettext("The check failed to run ({problem}).").format(problem=f"{type(exc).__name__}: {exc}"))
     if not isinstance(result, CheckResult):
-        return CheckResult.not_graded(f"The check returned {type(result).__name__}, not a CheckResult.")
+        return CheckResult.not_graded(t.gettext("The check returned {type}, not a CheckResult.").format(type=type(result).__name__))
     return result
 
 
 def grade(exercise: Exercise, outputs: dict[str, list[str]], judge: Judge | None = None,
-          attempts: dict[str, str] | None = None) -> Grade:
+          attempts: dict[str, str] | None = None, *, lang: str | None = None) -> Grade:
     """Grade the outputs of every case (a list per case: one per sample). `attempts` holds the
-    learner's rendered text per case, for checks on the learner's own text (`prompt-max-words`)."""
+    learner's rendered text per case, for checks on the learner's own text (`prompt-max-words`).
+    Reasons are in `lang`, by default the exercise's (`"en"` for what authors read)."""
     attempts = attempts or {}
+    tr = ENGLISH if lang == "en" else translator(exercise.lang if lang is None else lang)
     criteria = []
     for criterion in exercise.rubric.criteria:
         check = get_check(criterion.check)
@@ -163,7 +177,7 @@ def grade(exercise: Exercise, outputs: dict[str, list[str]], judge: Judge | None
         results: list[OutputResult] = []
         if check.scope == "group":
             scoped = {name: outs for name, outs in outputs.items() if criterion.applies_to(name)}
-            ctx = CheckContext(case=None, sample=0, judge=judge)
+            ctx = CheckContext(case=None, sample=0, judge=judge, tr=tr)
             r = _safe(check.fn, scoped, params[GROUP_CASE], ctx)
             r = _negated(r) if criterion.negate else r
             results.append(OutputResult(GROUP_CASE, 0, r.score, r.passed, r.reason, r.ungraded, r.details))
@@ -173,11 +187,11 @@ def grade(exercise: Exercise, outputs: dict[str, list[str]], judge: Judge | None
                     continue
                 for sample, output in enumerate(outputs[case.name]):
                     ctx = CheckContext(case=case.name, sample=sample, judge=judge, case_vars=exercise.variables(case.name),
-                                       attempt=attempts.get(case.name))
+                                       attempt=attempts.get(case.name), tr=tr)
                     r = _safe(check.fn, output, params[case.name], ctx)
                     r = _negated(r) if criterion.negate else r
                     results.append(OutputResult(case.name, sample, r.score, r.passed, r.reason, r.ungraded, r.details))
-        criteria.append(CriterionGrade(criterion.id, check.name, criterion.weight, criterion.negate, criterion.feedback, tuple(results)))
+        criteria.append(CriterionGrade(criterion.id, check.name, criterion.weight, criterion.negate, criterion.feedback, tuple(results), tr))
     return Grade(exercise.rubric.pass_, tuple(criteria))
 
 

@@ -10,12 +10,9 @@ from typing import Any
 
 from lab.errors import LabError
 from lab.exercise import Exercise
+from lab.i18n import translator
 from lab.prompts import render_text
 from lab.store import AttemptRecord, Store
-
-# What stands for the learner's text when a case's messages are shown before anything is written
-ATTEMPT_PLACEHOLDER = "«your prompt»"
-
 
 @dataclass(frozen=True)
 class CaseInput:
@@ -31,7 +28,9 @@ class CaseInput:
 def case_inputs(exercise: Exercise) -> list[CaseInput]:
     """Each case's input. Variables starting with `_` are the rubric's (expected answers) and are left out,
     as they are from the learner's own text."""
-    placeholder = "«your system prompt»" if exercise.writes == "system" else ATTEMPT_PLACEHOLDER
+    t = translator(exercise.lang)
+    # what stands for the learner's text when a case's messages are shown before anything is written
+    placeholder = t.gettext("«your system prompt»") if exercise.writes == "system" else t.gettext("«your prompt»")
     inputs = []
     for case in exercise.cases:
         variables = exercise.variables(case.name, placeholder)
@@ -51,11 +50,13 @@ class HintsShown:
 
 def reveal_hint(store: Store, exercise: Exercise, number: int | None = None) -> HintsShown:
     """Reveal the next hint, or every hint up to `number` (1-based), and record it as the TUI does."""
+    t = translator(exercise.lang)
     total = len(exercise.hints)
     if not total:
-        raise LabError(f"{exercise.id} has no hints.")
+        raise LabError(t.gettext("{id} has no hints.").format(id=exercise.id))
     if number is not None and not 1 <= number <= total:
-        raise LabError(f"{exercise.id} has {total} hint(s): ask for a number from 1 to {total}.")
+        raise LabError(t.ngettext("{id} has {total} hint(s): ask for a number from 1 to {total}.",
+                                  "{id} has {total} hint(s): ask for a number from 1 to {total}.", total).format(id=exercise.id, total=total))
     revealed = store.hints_revealed(exercise.id)
     if number is None:
         revealed = store.reveal_hint(exercise.id, total)
@@ -71,14 +72,18 @@ class NotYetPassed(LabError):
 
 def solution_after_pass(store: Store, exercise: Exercise) -> str:
     """The model solution, only once the learner has passed the exercise."""
+    t = translator(exercise.lang)
     progress = store.progress().get(exercise.id)
     if progress is None or not progress.passed:
-        best = "" if progress is None or progress.best_score is None else f" (best so far {progress.best_score:.2f})"
-        raise NotYetPassed(f"The solution of {exercise.id} opens once you pass it: pass mark "
-                           f"{exercise.rubric.pass_:.2f}{best}.")
+        mark = f"{exercise.rubric.pass_:.2f}"
+        if progress is None or progress.best_score is None:
+            raise NotYetPassed(t.gettext("The solution of {id} opens once you pass it: pass mark {pass_mark}.").format(
+                id=exercise.id, pass_mark=mark))
+        raise NotYetPassed(t.gettext("The solution of {id} opens once you pass it: pass mark {pass_mark} (best so far {best}).").format(
+            id=exercise.id, pass_mark=mark, best=f"{progress.best_score:.2f}"))
     solution = render_text(exercise, "solution")
     if not solution:
-        raise LabError(f"{exercise.id} has no model solution.")
+        raise LabError(t.gettext("{id} has no model solution.").format(id=exercise.id))
     return solution
 
 

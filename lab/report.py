@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gettext
 import os
 import sys
 from typing import Any, Sequence, TextIO
 
+from lab.i18n import ENGLISH
 
 
 def use_colour(stream: TextIO) -> bool:
@@ -41,19 +43,22 @@ def mark(passed: bool, ungraded: bool, paint: Paint) -> str:
     return paint.good("✓") if passed else paint.bad("✗")
 
 
-def grade_lines(result: dict[str, Any], paint: Paint) -> list[str]:
-    """The rubric of a result as `lab run --json` prints it and the store keeps it."""
+def grade_lines(result: dict[str, Any], paint: Paint, tr: gettext.NullTranslations = ENGLISH) -> list[str]:
+    """The rubric of a result as `lab run --json` prints it and the store keeps it, in the words of `tr`
+    (the exercise's language)."""
+    t = tr
     lines = []
     for c in result["criteria"]:
-        extra = paint.warn(f"  unstable: passed {c['pass_rate']:.0%} of samples") if c.get("unstable") else ""
+        extra = paint.warn("  " + t.gettext("unstable: passed {share} of samples").format(share=f"{c['pass_rate']:.0%}")) if c.get("unstable") else ""
         lines.append(f" {mark(c['passed'], c.get('ungraded', False), paint)} {c['id']:<24} {c['score']:>5.2f}  ×{c['weight']:g}  {c['reason']}{extra}")
         if not c["passed"] and c.get("feedback"):
             lines.append(f"   {'':<24}              {paint.dim('→ ' + c['feedback'])}")
-    verdict = paint.good("PASSED") if result["passed"] else paint.bad("NOT PASSED")
-    lines.append(f"Score {result['score']:.2f} (pass mark {result['pass_mark']:.2f}): {verdict}")
+    verdict = paint.good(t.gettext("PASSED")) if result["passed"] else paint.bad(t.gettext("NOT PASSED"))
+    lines.append(t.gettext("Score {score} (pass mark {pass_mark}): {verdict}").format(
+        score=f"{result['score']:.2f}", pass_mark=f"{result['pass_mark']:.2f}", verdict=verdict))
     ungraded = [c["id"] for c in result["criteria"] if c.get("ungraded")]
     if ungraded:
-        lines.append(paint.warn(f"Ungraded (counted as 0): {', '.join(ungraded)}"))
+        lines.append(paint.warn(t.gettext("Ungraded (counted as 0): {criteria}").format(criteria=", ".join(ungraded))))
     return lines
 
 

@@ -83,3 +83,15 @@ def test_the_wheel_ships_the_no_model_server(wheel: Path, tmp_path: Path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_the_wheel_carries_the_compiled_catalogues_and_speaks_french_from_them(wheel: Path, tmp_path: Path, lab_home: Path):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"lab/locale/en/LC_MESSAGES/lab.mo", "lab/locale/fr/LC_MESSAGES/lab.mo"} <= names
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    code = "from lab.i18n import translator; print(translator('fr-CA').gettext('PASSED'), translator('de').gettext('PASSED'))"
+    env = {**os.environ, "PYTHONPATH": str(site), "LAB_HOME": str(lab_home)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "RÉUSSI PASSED\n"

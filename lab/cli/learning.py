@@ -139,14 +139,18 @@ def cmd_show(args: argparse.Namespace) -> int:
             "pass_mark": exercise.rubric.pass_, "hints": len(exercise.hints), "path": str(exercise.path),
         })
         return EXIT_OK
-    what = {"system": "system prompt", "answer": "answer"}.get(exercise.writes, "prompt")
+    from lab.i18n import translator
+
+    t = translator(exercise.lang)  # the lab's words around a French exercise are French
+    what = {"system": t.gettext("you write the system prompt"), "answer": t.gettext("you write the answer")}.get(
+        exercise.writes, t.gettext("you write the prompt"))
     print(f"# {exercise.title}\n")
-    print(f"{exercise.id} · {exercise.track} · level {exercise.level} · you write the {what}\n")
+    print(f"{exercise.id} · {exercise.track} · " + t.gettext("level {level}").format(level=exercise.level) + f" · {what}\n")
     print(brief)
     if system:
-        print(f"\n## System prompt set by the exercise\n\n{system}")
+        print("\n## " + t.gettext("System prompt set by the exercise") + f"\n\n{system}")
     for i in inputs:
-        print(f"\n## Case: {i.name}")
+        print("\n## " + t.gettext("Case: {name}").format(name=i.name))
         for name, value in i.variables.items():
             text = str(value)
             print(f"\n{name}:" + (f"\n{text}" if "\n" in text else f" {text}"))
@@ -154,11 +158,14 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"\n[system]\n{i.system}")
         if i.user is not None:
             print(f"\n[user]\n{i.user}")
-    print(f"\nCases: {', '.join(c.name for c in exercise.cases)} · pass mark {exercise.rubric.pass_:.2f} · {len(exercise.hints)} hint(s)")
+    hints = t.ngettext("{n} hint(s)", "{n} hint(s)", len(exercise.hints)).format(n=len(exercise.hints))
+    print("\n" + t.gettext("Cases: {cases} · pass mark {pass_mark} · {hints}").format(
+        cases=", ".join(c.name for c in exercise.cases), pass_mark=f"{exercise.rubric.pass_:.2f}", hints=hints))
     return EXIT_OK
 
 
 def cmd_hint(args: argparse.Namespace) -> int:
+    from lab.i18n import translator
     from lab.practice import reveal_hint
 
     exercise = load_exercises(args).open(args.id)
@@ -167,10 +174,14 @@ def cmd_hint(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"exercise": exercise.id, "revealed": shown.revealed, "total": shown.total, "hints": shown.hints})
         return EXIT_OK
+    t = translator(exercise.lang)
     number = args.number or shown.revealed
-    print(f"Hint {number}/{shown.total}: {shown.hints[number - 1]}")
+    print(t.gettext("Hint {number}/{total}: {hint}").format(number=number, total=shown.total, hint=shown.hints[number - 1]))
     left = shown.total - shown.revealed
-    print(f"{shown.revealed} of {shown.total} hint(s) revealed" + (f"; `lab hint {exercise.id}` shows the next." if left else "."))
+    # English keeps "hint(s)"; a language with its own plural forms picks one by the count revealed
+    revealed = t.ngettext("{revealed} of {total} hint(s) revealed", "{revealed} of {total} hint(s) revealed", shown.revealed).format(
+        revealed=shown.revealed, total=shown.total)
+    print(revealed + (t.gettext("; `lab hint {id}` shows the next.").format(id=exercise.id) if left else "."))
     return EXIT_OK
 
 
@@ -214,8 +225,9 @@ def cmd_history(args: argparse.Namespace) -> int:
 class OrderedStream:
     """Streams one call at a time to the terminal while the others run, buffering theirs until their turn."""
 
-    def __init__(self, slots: list[tuple[str, int]], stream: TextIO, samples: int, paint: Any):
+    def __init__(self, slots: list[tuple[str, int]], stream: TextIO, samples: int, paint: Any, tr: Any = None):
         self.slots, self.stream, self.samples, self.paint = slots, stream, samples, paint
+        self.tr = tr  # the exercise's language, for "sample N"
         self.buffers: dict[tuple[str, int], list[str]] = {s: [] for s in slots}
         self.done: set[tuple[str, int]] = set()
         self.current = 0
@@ -225,7 +237,8 @@ class OrderedStream:
     def _header(self, index: int) -> None:
         if index < len(self.slots):
             case, sample = self.slots[index]
-            label = case if self.samples == 1 else f"{case} · sample {sample + 1}"
+            sample_word = self.tr.gettext("sample {n}") if self.tr is not None else "sample {n}"
+            label = case if self.samples == 1 else f"{case} · " + sample_word.format(n=sample + 1)
             self.stream.write(self.paint.dim(f"── {label} ──") + "\n")
             self.stream.flush()
 
@@ -259,6 +272,7 @@ class OrderedStream:
 def cmd_run(args: argparse.Namespace) -> int:
     from lab.attempts import cut_off_notice, run_attempt
     from lab.errors import CancelledError, ModelError
+    from lab.i18n import translator
     from lab.report import Paint, grade_lines
 
     if args.samples is not None and not 1 <= args.samples <= 20:
@@ -272,7 +286,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     paint = Paint(out)
     samples = args.samples or exercise.rubric.samples
     slots = [(c.name, s) for c in exercise.cases for s in range(samples)]
-    stream = OrderedStream(slots, out, samples, paint)
+    t = translator(exercise.lang)
+    stream = OrderedStream(slots, out, samples, paint, t)
     answering = exercise.writes == "answer"
     from lab import llm
 
@@ -316,14 +331,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = outcome.to_dict()
         if not answering:
             print()
-        notice = cut_off_notice(result, exercise.meta.model.max_tokens)
+        notice = cut_off_notice(result, exercise.meta.model.max_tokens, t)
         if notice:
             print(p.warn(notice))
-        print("\n".join(grade_lines(result, p)))
+        print("\n".join(grade_lines(result, p, t)))
         u = outcome.usage
-        print(p.dim(f"{u.prompt_tokens} prompt + {u.completion_tokens} completion tokens · ${u.cost_usd:.4f} · {outcome.duration_s:.1f} s · attempt #{outcome.attempt_id}"))
+        tokens = t.gettext("{prompt} prompt + {completion} completion tokens").format(prompt=u.prompt_tokens, completion=u.completion_tokens)
+        attempt = t.gettext("attempt #{id}").format(id=outcome.attempt_id)
+        print(p.dim(f"{tokens} · ${u.cost_usd:.4f} · {outcome.duration_s:.1f} s · {attempt}"))
         if not library_was_loaded and llm.load_seconds() >= 0.5:
-            print(p.dim(f"(the model library took {llm.load_seconds():.1f} s to load first; that is not in the time above)"))
+            print(p.dim(t.gettext("(the model library took {seconds} s to load first; that is not in the time above)").format(
+                seconds=f"{llm.load_seconds():.1f}")))
         print(p.dim(after))
     return EXIT_OK if outcome.grade.passed else EXIT_NOT_PASSED
 

@@ -27,10 +27,14 @@ def when_text(iso: str | None) -> str:
         return iso
 
 
-def usage_text(result: dict[str, Any], duration_s: float | None = None) -> str:
+def usage_text(result: dict[str, Any], duration_s: float | None = None, tr: Any = None) -> str:
+    """Tokens, cost and time; `tr` (a gettext translator) for an exercise's language, English without."""
     usage = result.get("usage") or {}
     seconds = result.get("duration_s") if duration_s is None else duration_s
-    parts = [f"{usage.get('prompt_tokens', 0)} prompt + {usage.get('completion_tokens', 0)} completion tokens",
+    tokens = "{prompt} prompt + {completion} completion tokens"
+    if tr is not None:
+        tokens = tr.gettext("{prompt} prompt + {completion} completion tokens")
+    parts = [tokens.format(prompt=usage.get("prompt_tokens", 0), completion=usage.get("completion_tokens", 0)),
              f"${float(usage.get('cost_usd') or 0):.4f}"]
     if seconds is not None:
         parts.append(f"{float(seconds):.1f} s")

@@ -22,6 +22,7 @@ from textual.widgets import Button, Collapsible, Footer, Header, Markdown, Stati
 from lab.attempts import AttemptOutcome, cut_off_notice, run_attempt
 from lab.errors import CancelledError, LabError, PromptError
 from lab.exercise import Exercise
+from lab.i18n import N_, translator
 from lab.prompts import build_messages, render_text
 from lab.spending import Estimate, check_cap, estimate_attempt, spent, usd
 from lab.tui.format import score_text
@@ -34,6 +35,9 @@ from lab.tui.widgets.output import OutputText, toggle_outputs
 
 DRAFT_DELAY_S = 0.4  # save the draft this long after the last keystroke
 ESTIMATE_DELAY_S = 0.3  # re-estimate the attempt's cost this long after the last keystroke
+# the footer's words for this screen's keys (BINDINGS below), for the catalogue; shown in the exercise's language
+FOOTER_WORDS = (N_("Send"), N_("Cancel run"), N_("Leave editor"), N_("Catalog"), N_("Edit"), N_("Hint"), N_("Next"),
+                N_("History"), N_("Raw/Markdown"), N_("Reset"))
 _tokens = count(1)
 
 
@@ -77,45 +81,59 @@ class ExerciseScreen(LabScreen):
         self.runs_started = 0
         self.passed = bool((p := session.progress().get(exercise.id)) and p.passed)
         self.starter = render_text(exercise, "starter") or ""
+        self.tr = translator(exercise.lang)  # the screen's own words in the exercise's language
+        self._translate_footer()
+
+    def _translate_footer(self) -> None:
+        """This screen's key descriptions in the exercise's language (ids and keys unchanged, so a keymap still applies)."""
+        from dataclasses import replace
+
+        words = set(FOOTER_WORDS)
+        table = self._bindings.key_to_bindings
+        for key, bindings in table.items():
+            table[key] = [replace(b, description=self.tr.gettext(b.description)) if b.description in words else b for b in bindings]
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
-        e = self.exercise
-        writes = "system prompt" if e.writes == "system" else "prompt"
+        e, t = self.exercise, self.tr
         yield Header()
         with Horizontal(id="exercise"):
             with VerticalScroll(id="task", can_focus=True):
-                minutes = f" · {e.meta.minutes} min" if e.meta.minutes else ""
-                yield Static(f"[b]{e.title}[/b]\n{e.track} · level {e.level}{minutes} · you write the {writes}", id="meta")
+                minutes = " · " + t.gettext("{minutes} min").format(minutes=e.meta.minutes) if e.meta.minutes else ""
+                you_write = t.gettext("you write the system prompt") if e.writes == "system" else t.gettext("you write the prompt")
+                level = t.gettext("level {level}").format(level=e.level)
+                yield Static(f"[b]{e.title}[/b]\n{e.track} · {level}{minutes} · {you_write}", id="meta")
                 yield Markdown(render_text(e, "brief") or "", id="brief")
                 system = render_text(e, "system") if e.writes == "prompt" else None
                 if system:
-                    with Collapsible(title="System prompt set by the exercise", collapsed=False, id="system"):
+                    with Collapsible(title=t.gettext("System prompt set by the exercise"), collapsed=False, id="system"):
                         yield Static(system, markup=False)
                 with Collapsible(title=self._cases_title(), collapsed=len(e.cases) > 3, id="cases"):
                     for case in e.cases:
                         yield Static(self._case_text(case.name, case.vars), classes="case", markup=False)
                 yield Static(id="hints")
-                with Collapsible(title="Model solution", collapsed=False, id="solution"):
+                with Collapsible(title=t.gettext("Model solution"), collapsed=False, id="solution"):
                     yield Static(id="solution-text", markup=False)
             with Vertical(id="work"):
-                yield Static(f"Your {writes} (ctrl+j sends; write {{{{ name }}}} to place a case's data):", id="editor-label")
+                label = (t.gettext("Your system prompt (ctrl+j sends; write {{ name }} to place a case's data):") if e.writes == "system"
+                         else t.gettext("Your prompt (ctrl+j sends; write {{ name }} to place a case's data):"))
+                yield Static(label, id="editor-label", markup=False)
                 yield TextArea(id="editor", soft_wrap=True, tab_behavior="focus", show_line_numbers=False)
                 with Horizontal(id="actions"):
-                    yield Button("Send", id="send", variant="primary", compact=True, tooltip="ctrl+j or alt+enter")
+                    yield Button(t.gettext("Send"), id="send", variant="primary", compact=True, tooltip=t.gettext("ctrl+j or alt+enter"))
                     # what sending would cost, updated as the learner types
                     yield Static(id="estimate", markup=False)
                 # full width and as tall as it needs: an error message must be read whole
                 yield Static(id="status", markup=False)
                 with VerticalScroll(id="results"):
                     yield Vertical(id="outputs")
-                    yield GradeView(id="grade")
+                    yield GradeView(id="grade", tr=t)
                 yield Static(id="spend", markup=False)  # this session's and today's spend, always in view
         yield Footer()
 
     def _cases_title(self) -> str:
         n = len(self.exercise.cases)
-        return f"Cases ({n}): one call each"
+        return self.tr.ngettext("Cases ({n}): one call each", "Cases ({n}): one call each", n).format(n=n)
 
     @staticmethod
     def _case_text(name: str, variables: dict[str, Any]) -> str:
@@ -137,19 +155,19 @@ class ExerciseScreen(LabScreen):
         last = next((a for a in self.session.attempts(self.exercise.id) if a.status == "graded" and a.result), None)
         if last is not None and last.result:
             self.query_one(GradeView).show_result(last.result)
-            self._status(f"Your last attempt scored {score_text(last.score)}.", "")
+            self._status(self.tr.gettext("Your last attempt scored {score}.").format(score=score_text(last.score)), "")
         elif self.exercise.writes == "answer":
-            self._status("Write your answer, then ctrl+j: it is graded as it stands (no model is called).", "")
+            self._status(self.tr.gettext("Write your answer, then ctrl+j: it is graded as it stands (no model is called)."), "")
         elif self.session.call_config() is None:
             self._status(NO_MODEL_MESSAGE, "-error")
         else:
-            self._status(f"Model: {self.session.settings.model}. Write, then ctrl+j.", "")
+            self._status(self.tr.gettext("Model: {model}. Write, then ctrl+j.").format(model=self.session.settings.model), "")
 
     def on_screen_resume(self) -> None:
         # back from the model screen: say what sending will use now
         config = self.session.call_config()
         if not self.running and config is not None and self.status_text == NO_MODEL_MESSAGE:
-            self._status(f"Model: {config.model}. Write, then ctrl+j.", "")
+            self._status(self.tr.gettext("Model: {model}. Write, then ctrl+j.").format(model=config.model), "")
         self.estimate_worker(self.query_one("#editor", TextArea).text)  # the model, and so the price, may have changed
         self._show_spend()
 
@@ -236,9 +254,13 @@ class ExerciseScreen(LabScreen):
         if not hints:
             widget.display = False
             return
-        lines = [f"[b]Hint {i + 1}/{len(hints)}:[/b] {self._escape(h)}" for i, h in enumerate(hints[:shown])]
+        t = self.tr
+        heading = t.gettext("Hint {number}/{total}:")
+        lines = [f"[b]{heading.format(number=i + 1, total=len(hints))}[/b] {self._escape(h)}" for i, h in enumerate(hints[:shown])]
         if shown < len(hints):
-            lines.append(f"[dim]{len(hints) - shown} hint(s) left: press h (or f2).[/dim]")
+            left = len(hints) - shown
+            said = t.ngettext("{n} hint(s) left: press h (or f2).", "{n} hint(s) left: press h (or f2).", left).format(n=left)
+            lines.append(f"[dim]{said}[/dim]")
         widget.update("\n".join(lines))
 
     @staticmethod
@@ -295,7 +317,7 @@ class ExerciseScreen(LabScreen):
 
     def _send(self) -> None:
         if self.running:
-            self._status("A run is in flight: escape cancels it.", "-error")
+            self._status(self.tr.gettext("A run is in flight: escape cancels it."), "-error")
             return
         config = self.session.call_config()
         answering = self.exercise.writes == "answer"
@@ -335,7 +357,8 @@ class ExerciseScreen(LabScreen):
         self.run_token = token
         self.runs_started += 1
         self.cancel_event = threading.Event()
-        self._status("Grading your answer…" if answering or config is None else f"Sending to {config.model}… (escape cancels)", "")
+        self._status(self.tr.gettext("Grading your answer…") if answering or config is None
+                     else self.tr.gettext("Sending to {model}… (escape cancels)").format(model=config.model), "")
         self.refresh_bindings()
         hints_used = self.session.store.hints_revealed(self.exercise.id)
         self.run_attempt_worker(token, text, hints_used, self.cancel_event)
@@ -348,7 +371,7 @@ class ExerciseScreen(LabScreen):
         self.stream_titles = {}
         widgets = []
         for case, sample in slots:
-            label = case if samples == 1 else f"{case} · sample {sample + 1}"
+            label = case if samples == 1 else f"{case} · " + self.tr.gettext("sample {n}").format(n=sample + 1)
             output = OutputText(rendered=self.rendered, classes="output")
             title = Static(f"── {label}", classes="output-title", markup=False)
             widgets += [title, output]
@@ -404,20 +427,24 @@ class ExerciseScreen(LabScreen):
         self._show_spend()
         result = outcome.to_dict()
         self.query_one(GradeView).show_result(result)
-        notice = cut_off_notice(result, self.exercise.meta.model.max_tokens)
+        t = self.tr
+        notice = cut_off_notice(result, self.exercise.meta.model.max_tokens, t)
         self._mark_cut_off(result)
+        score = f"{outcome.grade.score:.2f}"
         if outcome.grade.passed:
             self.passed = True
             self._show_solution()
             self._bring_into_view("#solution")
             nxt = self.session.next_exercise(self.exercise.id)
-            tail = " The model solution is on the left; n opens the next exercise." if nxt else " The model solution is on the left."
-            self._status(f"Passed with {outcome.grade.score:.2f}!{tail}", "-success")
+            said = (t.gettext("Passed with {score}! The model solution is on the left; n opens the next exercise.") if nxt
+                    else t.gettext("Passed with {score}! The model solution is on the left."))
+            self._status(said.format(score=score), "-success")
         else:
             left = len(self.exercise.hints) - self.session.store.hints_revealed(self.exercise.id)
-            tip = " Read the reasons below" + (", or press h for a hint." if left else ".")
+            tip = t.gettext("Read the reasons below, or press h for a hint.") if left else t.gettext("Read the reasons below.")
             cut = f" {notice}" if notice else ""
-            self._status(f"Not passed yet: {outcome.grade.score:.2f} of {outcome.grade.pass_mark:.2f} needed.{cut}{tip}", "-error")
+            head = t.gettext("Not passed yet: {score} of {pass_mark} needed.").format(score=score, pass_mark=f"{outcome.grade.pass_mark:.2f}")
+            self._status(f"{head}{cut} {tip}", "-error")
         self.refresh_bindings()
 
     def _mark_cut_off(self, result: dict[str, Any]) -> None:
@@ -427,8 +454,9 @@ class ExerciseScreen(LabScreen):
             for sample, reason in enumerate(reasons):
                 title = self.stream_titles.get((case["name"], sample))
                 if reason == "length" and title is not None:
-                    label = case["name"] if len(reasons) == 1 else f"{case['name']} · sample {sample + 1}"
-                    title.update(f"── {label} · cut off at the token limit")
+                    t = self.tr
+                    label = case["name"] if len(reasons) == 1 else f"{case['name']} · " + t.gettext("sample {n}").format(n=sample + 1)
+                    title.update(f"── {label} · " + t.gettext("cut off at the token limit"))
                     title.add_class("-cut-off")
 
     async def _failed(self, token: int, error: LabError) -> None:
@@ -440,9 +468,9 @@ class ExerciseScreen(LabScreen):
         if isinstance(error, PromptError):
             self._status(str(error), "-error")
         elif isinstance(error, CancelledError):
-            self._status("Cancelled. Your prompt is still in the editor.", "")
+            self._status(self.tr.gettext("Cancelled. Your prompt is still in the editor."), "")
         else:
-            self._status(f"{error} The attempt is recorded as failed; your prompt is still in the editor.", "-error")
+            self._status(f"{error} " + self.tr.gettext("The attempt is recorded as failed; your prompt is still in the editor."), "-error")
         self.refresh_bindings()
 
     def action_cancel(self) -> None:
@@ -450,14 +478,14 @@ class ExerciseScreen(LabScreen):
             self.cancel_event.set()
         self.run_token = self.cancel_event = None
         self.run_worker(self._stop_streams(), exclusive=False)
-        self._status("Cancelled. Your prompt is still in the editor.", "")
+        self._status(self.tr.gettext("Cancelled. Your prompt is still in the editor."), "")
         self.refresh_bindings()
 
     def action_toggle_rendered(self) -> None:
         self.rendered = not self.rendered
         toggle_outputs(self, self.rendered)
-        self.notify("Answers rendered as Markdown (t shows the raw text)." if self.rendered
-                    else "Answers as raw text, as the checks grade them (t renders Markdown).")
+        self.notify(self.tr.gettext("Answers rendered as Markdown (t shows the raw text).") if self.rendered
+                    else self.tr.gettext("Answers as raw text, as the checks grade them (t renders Markdown)."))
 
     def action_leave_editor(self) -> None:
         self.set_focus(self.query_one("#task"))  # at once, so the next letter is a key
@@ -471,13 +499,13 @@ class ExerciseScreen(LabScreen):
     def action_hint(self) -> None:
         total = len(self.exercise.hints)
         if not total:
-            self.notify("This exercise has no hints.")
+            self.notify(self.tr.gettext("This exercise has no hints."))
             return
         before = self.session.store.hints_revealed(self.exercise.id)
         shown = self.session.store.reveal_hint(self.exercise.id, total)
         self._show_hints()
         if shown == before:
-            self.notify("Every hint is already shown.")
+            self.notify(self.tr.gettext("Every hint is already shown."))
         else:
             self._bring_into_view("#hints")
         self.refresh_bindings()
@@ -502,7 +530,7 @@ class ExerciseScreen(LabScreen):
         def restore(prompt: str | None) -> None:
             if prompt is not None:
                 self.set_prompt(prompt)
-                self._status("Restored an earlier prompt into the editor (ctrl+z undoes).", "")
+                self._status(self.tr.gettext("Restored an earlier prompt into the editor (ctrl+z undoes)."), "")
 
         self.app.push_screen(HistoryScreen(self.session, self.exercise), restore)
 
@@ -515,11 +543,11 @@ class ExerciseScreen(LabScreen):
         now = time.monotonic()
         if now - getattr(self, "_reset_asked_at", -1e9) > self.RESET_CONFIRM_S:
             self._reset_asked_at = now
-            self._status("Press x again to replace your prompt with the starter text.", "")
+            self._status(self.tr.gettext("Press x again to replace your prompt with the starter text."), "")
             return
         self._reset_asked_at = -1e9
         self.set_prompt(self.starter)
-        self._status("The starter text is back (ctrl+z undoes).", "")
+        self._status(self.tr.gettext("The starter text is back (ctrl+z undoes)."), "")
 
     def set_prompt(self, text: str) -> None:
         """Replace the editor's text as one undoable edit."""

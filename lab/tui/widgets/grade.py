@@ -3,12 +3,14 @@ attempt and one reopened from the history look the same."""
 
 from __future__ import annotations
 
+import gettext
 from typing import Any
 
 from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
+from lab.i18n import ENGLISH
 from lab.tui.format import usage_text
 
 PASS_STYLE, FAIL_STYLE, UNGRADED_STYLE = "bold green", "bold red", "bold yellow"
@@ -20,9 +22,10 @@ def criterion_mark(criterion: dict[str, Any]) -> Text:
     return Text("✓", PASS_STYLE) if criterion.get("passed") else Text("✗", FAIL_STYLE)
 
 
-def grade_renderable(result: dict[str, Any]) -> Group:
+def grade_renderable(result: dict[str, Any], tr: gettext.NullTranslations = ENGLISH) -> Group:
     """One line per criterion (mark, id, score, weight), its reason and feedback indented below it:
-    readable at 80 columns, where a reason column would be a few words wide."""
+    readable at 80 columns, where a reason column would be a few words wide. Labels in `tr`'s language."""
+    t = tr
     criteria = result.get("criteria", [])
     width = min(max([len(str(c.get("id", ""))) for c in criteria] + [8]), 28)
     lines: list[Any] = []
@@ -33,29 +36,35 @@ def grade_renderable(result: dict[str, Any]) -> Group:
                                    f"  {float(criterion.get('score', 0)):.2f}  ×{float(criterion.get('weight', 1)):g}"))
         reason = Text("  " + str(criterion.get("reason", "")), "dim")
         if criterion.get("unstable"):
-            reason.append(f"\n  unstable: passed {float(criterion.get('pass_rate', 0)):.0%} of samples", "yellow")
+            share = f"{float(criterion.get('pass_rate', 0)):.0%}"
+            reason.append("\n  " + t.gettext("unstable: passed {share} of samples").format(share=share), "yellow")
         if not criterion.get("passed") and criterion.get("feedback"):
             reason.append(f"\n  → {criterion['feedback']}", "italic")
         lines.append(reason)
     passed = bool(result.get("passed"))
     verdict = Text.assemble(
-        ("Score ", "bold"), (f"{float(result.get('score', 0)):.2f}", "bold"),
-        f" · pass mark {float(result.get('pass_mark', 0)):.2f} · ",
-        ("PASSED", PASS_STYLE) if passed else ("NOT PASSED", FAIL_STYLE),
+        (t.gettext("Score") + " ", "bold"), (f"{float(result.get('score', 0)):.2f}", "bold"),
+        " · " + t.gettext("pass mark {pass_mark}").format(pass_mark=f"{float(result.get('pass_mark', 0)):.2f}") + " · ",
+        (t.gettext("PASSED"), PASS_STYLE) if passed else (t.gettext("NOT PASSED"), FAIL_STYLE),
     )
     parts: list[Any] = [*lines, verdict]
     ungraded = [c["id"] for c in result.get("criteria", []) if c.get("ungraded")]
     if ungraded:
-        parts.append(Text(f"Ungraded (counted as 0): {', '.join(ungraded)}", "yellow"))
-    parts.append(Text(usage_text(result), "dim"))
+        parts.append(Text(t.gettext("Ungraded (counted as 0): {criteria}").format(criteria=", ".join(ungraded)), "yellow"))
+    parts.append(Text(usage_text(result, tr=t), "dim"))
     return Group(*parts)
 
 
 class GradeView(Static):
-    """Per criterion a mark, score, weight and reason; the overall score against the pass mark; usage."""
+    """Per criterion a mark, score, weight and reason; the overall score against the pass mark; usage.
+    `tr` is the exercise's language (its labels)."""
+
+    def __init__(self, *args: Any, tr: gettext.NullTranslations = ENGLISH, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.tr = tr
 
     def show_result(self, result: dict[str, Any]) -> None:
-        self.update(grade_renderable(result))
+        self.update(grade_renderable(result, self.tr))
         self.display = True
 
     def clear(self) -> None:
