@@ -9,12 +9,14 @@ and "price unknown" in place of dollars.
 
 from __future__ import annotations
 
+import gettext
 import math
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Callable
 
 from lab.exercise import Exercise
+from lab.i18n import ENGLISH
 from lab.prompts import build_messages
 
 if TYPE_CHECKING:
@@ -56,32 +58,37 @@ class Estimate:
     judge_model: str | None
     cost_usd: float | None  # None: a model involved has no known price
 
-    def summary(self) -> str:
-        """One line: calls, tokens, dollars (or "price unknown")."""
+    def summary(self, tr: gettext.NullTranslations = ENGLISH) -> str:
+        """One line: calls, tokens, dollars (or "price unknown"), in the exercise's language."""
         if self.calls:
-            calls = f"{self.calls} call{'s' if self.calls != 1 else ''} ({self.cases} case{'s' if self.cases != 1 else ''} × {self.samples} sample{'s' if self.samples != 1 else ''})"
+            calls = tr.ngettext("{calls} call", "{calls} calls", self.calls).format(calls=self.calls) + " (" + \
+                tr.ngettext("{n} case", "{n} cases", self.cases).format(n=self.cases) + " × " + \
+                tr.ngettext("{n} sample", "{n} samples", self.samples).format(n=self.samples) + ")"
         else:
-            calls = "no model call (your answer is graded as written)"
+            calls = tr.gettext("no model call (your answer is graded as written)")
         parts = [calls]
         if self.judge_calls:
-            parts.append(f"+ up to {self.judge_calls} judge call{'s' if self.judge_calls != 1 else ''}")
+            parts.append(tr.ngettext("+ up to {n} judge call", "+ up to {n} judge calls", self.judge_calls).format(n=self.judge_calls))
         if self.calls:
-            parts.append(f"~{self.prompt_tokens:,} prompt tokens")
-        parts.append(f"~{usd(self.cost_usd)}" if self.cost_usd is not None else f"price unknown for {self._unpriced()}")
-        return "Estimate: " + " · ".join(parts)
+            parts.append(tr.gettext("~{tokens} prompt tokens").format(tokens=f"{self.prompt_tokens:,}"))
+        parts.append(f"~{usd(self.cost_usd)}" if self.cost_usd is not None
+                     else tr.gettext("price unknown for {model}").format(model=self._unpriced(tr)))
+        return tr.gettext("Estimate: {parts}").format(parts=" · ".join(parts))
 
-    def short(self) -> str:
+    def short(self, tr: gettext.NullTranslations = ENGLISH) -> str:
         """The summary in a few words, for a narrow column: "6 calls + 4 judge · ~120 tokens · ~$0.0012"."""
-        parts = [f"{self.calls} call{'s' if self.calls != 1 else ''}" if self.calls else "no model call"]
+        parts = [tr.ngettext("{calls} call", "{calls} calls", self.calls).format(calls=self.calls) if self.calls
+                 else tr.gettext("no model call")]
         if self.judge_calls:
-            parts[0] += f" + {self.judge_calls} judge"
+            parts[0] += " " + tr.gettext("+ {n} judge").format(n=self.judge_calls)
         if self.calls:
-            parts.append(f"~{self.prompt_tokens:,} tokens")
-        parts.append(f"~{usd(self.cost_usd)}" if self.cost_usd is not None else ("price unknown" if self.model else "no model yet"))
+            parts.append(tr.gettext("~{tokens} tokens").format(tokens=f"{self.prompt_tokens:,}"))
+        parts.append(f"~{usd(self.cost_usd)}" if self.cost_usd is not None
+                     else (tr.gettext("price unknown") if self.model else tr.gettext("no model yet")))
         return " · ".join(parts)
 
-    def _unpriced(self) -> str:
-        return self.model or self.judge_model or "the model (none chosen yet)"
+    def _unpriced(self, tr: gettext.NullTranslations) -> str:
+        return self.model or self.judge_model or tr.gettext("the model (none chosen yet)")
 
 
 def usd(amount: float) -> str:
@@ -141,9 +148,16 @@ class Spent:
     session_usd: float
     today_usd: float
 
-    def summary(self, cap: float | None = None) -> str:
-        tail = f" of your {usd(cap)} daily cap" if cap is not None else ""
-        return f"Spent: {usd(self.session_usd)} this session · {usd(self.today_usd)} today{tail}"
+    def summary(self, cap: float | None = None, tr: gettext.NullTranslations = ENGLISH) -> str:
+        if cap is None:
+            return tr.gettext("Spent: {session} this session · {today} today").format(session=usd(self.session_usd), today=usd(self.today_usd))
+        return tr.gettext("Spent: {session} this session · {today} today of your {cap} daily cap").format(
+            session=usd(self.session_usd), today=usd(self.today_usd), cap=usd(cap))
+
+    def line(self, cap: float | None = None, tr: gettext.NullTranslations = ENGLISH) -> str:
+        """The same in a few words, for the exercise screen's narrow column."""
+        text = tr.gettext("Spent {session} session · {today} today").format(session=usd(self.session_usd), today=usd(self.today_usd))
+        return text + (" · " + tr.gettext("cap {cap}").format(cap=usd(cap)) if cap else "")
 
 
 def local_day_bounds(at: datetime) -> tuple[str, str]:
@@ -191,13 +205,14 @@ class CapCheck:
     def over(self) -> bool:
         return self.today_usd + (self.estimate_usd or 0.0) > self.cap
 
-    def message(self) -> str:
+    def message(self, tr: gettext.NullTranslations = ENGLISH) -> str:
         """What would pass the cap, as a clause the CLI and the TUI finish with what to do."""
         if self.today_usd > self.cap:
-            cost = f"; this attempt adds about {usd(self.estimate_usd)}" if self.estimate_usd else ""
-            return f"You have spent {usd(self.today_usd)} today, over your daily cap of {usd(self.cap)} (max_cost, LAB_MAX_COST){cost}"
-        return (f"Today's spend of {usd(self.today_usd)} + about {usd(self.estimate_usd or 0.0)} for this attempt "
-                f"would pass your daily cap of {usd(self.cap)} (max_cost, LAB_MAX_COST)")
+            said = tr.gettext("You have spent {today} today, over your daily cap of {cap} (max_cost, LAB_MAX_COST)").format(
+                today=usd(self.today_usd), cap=usd(self.cap))
+            return said + (tr.gettext("; this attempt adds about {cost}").format(cost=usd(self.estimate_usd)) if self.estimate_usd else "")
+        return tr.gettext("Today's spend of {today} + about {cost} for this attempt would pass your daily cap of {cap} "
+                          "(max_cost, LAB_MAX_COST)").format(today=usd(self.today_usd), cost=usd(self.estimate_usd or 0.0), cap=usd(self.cap))
 
 
 def check_cap(today_usd: float, estimate_usd: float | None, cap: float | None) -> CapCheck | None:

@@ -77,13 +77,16 @@ def test_lab_run_of_a_french_exercise_speaks_french_with_the_right_plurals(capsy
     code, out, err = lab(capsys, *run(course(tmp_path, "fr-CA"), api_base, "{{ mot }}"))
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[:4] == ["── ana ──", "Bonjour", "── bo ──", "Bonjour Bo"]
-    [said] = [line for line in lines if " bonjour " in line]
+    assert re.fullmatch(r"Estimation : 2 appels \(2 cas × 1 échantillon\) · ~\d+ jetons de prompt · prix inconnu pour openai/echo",
+                        lines[0]), lines[0]
+    assert lines[1:5] == ["── ana ──", "Bonjour", "── bo ──", "Bonjour Bo"]
+    assert re.fullmatch(r"Dépensé : \$0\.0000 cette séance · \$0\.0000 aujourd'hui", lines[-1]), lines[-1]
+    [said] = [line for line in lines if line.startswith(" ✓ bonjour ")]
     assert said.endswith("Réussi sur les 2 sorties.")
     assert any(line.startswith(" ✓ court-ana") and line.endswith("La sortie a 1 mot (3 au maximum).") for line in lines)
     assert any(line.startswith(" ✓ court-bo") and line.endswith("La sortie a 2 mots (3 au maximum).") for line in lines)
     assert "Score 1.00 (seuil de réussite 1.00) : RÉUSSI" in lines
-    [usage] = [line for line in lines if "jetons de prompt" in line]
+    [usage] = [line for line in lines if "tentative n°" in line]
     assert re.fullmatch(r"\d+ jetons de prompt \+ \d+ jetons de réponse · \$0\.0000 · [\d.]+ s · tentative n° 1", usage), usage
     assert "Passed" not in out and "output" not in out
 
@@ -103,6 +106,7 @@ def test_lab_run_of_an_exercise_in_another_language_stays_english(capsys, tmp_pa
     assert "Passed on all 2 outputs." in out and "The output has 1 word (at most 3 allowed)." in out
     assert "Score 1.00 (pass mark 1.00): PASSED" in out
     assert re.search(r"\d+ prompt \+ \d+ completion tokens · .* · attempt #1", out)
+    assert out.startswith("Estimate: 2 calls (2 cases × 1 sample) · ~") and "Spent: $0.0000 this session · $0.0000 today" in out
 
 
 # ------------------------------------------------------------------ lab show, hint, solution
@@ -208,3 +212,13 @@ def test_a_translation_call_the_extractor_cannot_read_is_reported(tmp_path: Path
     monkeypatch.setattr(catalogues, "SOURCES", ("lab",))
     assert catalogues.unextracted() == [
         "lab/hidden.py: 1 translation call(s) but 0 extracted; give gettext/ngettext literal text outside f-strings."]
+
+
+def test_the_daily_cap_refuses_in_french_around_a_french_exercise(capsys, tmp_path: Path, monkeypatch):
+    from lab.spending import check_cap
+    from lab.i18n import translator
+
+    message = check_cap(1.5, 0.25, 1.0).message(translator("fr"))
+    assert message == ("Vous avez dépensé $1.50 aujourd'hui, au-delà de votre plafond quotidien de $1.00 (max_cost, LAB_MAX_COST) ; "
+                       "cette tentative ajoute environ $0.2500")
+    assert check_cap(1.5, 0.25, 1.0).message() .startswith("You have spent $1.50 today")

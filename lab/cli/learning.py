@@ -293,7 +293,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     library_was_loaded = llm.is_loaded()  # said once, apart, when this run is the one that loads it
     with open_store() as store:
-        estimate = cost_allows(args, exercise, text, samples, settings, config, judge, store, out, paint)
+        estimate = cost_allows(args, exercise, text, samples, settings, config, judge, store, out, paint, t)
         if estimate is None:
             return EXIT_BAD
         try:
@@ -311,13 +311,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print_json({"exercise": exercise.id, "model": config.model if config else None, "error": str(exc),
                              "kind": getattr(exc, "kind", "cancelled"), "attempt_id": last_attempt_id(store, exercise.id)})
             print(f"lab: {exc}", file=sys.stderr)
-            print(paint.dim(spent_line(store, settings)), file=out)  # a failed call may have used tokens
+            print(paint.dim(spent_line(store, settings, t)), file=out)  # a failed call may have used tokens
             # Ctrl-C ends like any interrupted command (130); the attempt is recorded as cancelled
             return 130 if isinstance(exc, CancelledError) else EXIT_BAD
         from lab.spending import spent
 
         now_spent = spent(store)
-        after = now_spent.summary(settings.max_cost)
+        after = now_spent.summary(settings.max_cost, t)
     if args.json:
         # beside the attempt's own shape (what the store keeps): what it was expected to cost, and the totals now
         print_json({**outcome.to_dict(),
@@ -347,7 +347,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cost_allows(args: argparse.Namespace, exercise: Any, text: str, samples: int, settings: Any, config: Any, judge: Any,
-                store: Any, out: TextIO, paint: Any) -> Any:
+                store: Any, out: TextIO, paint: Any, t: Any) -> Any:
     """Print the estimate; over the daily cap, ask on a terminal (or go on with --yes). Returns the
     estimate to send, or None to send nothing.
 
@@ -361,17 +361,18 @@ def cost_allows(args: argparse.Namespace, exercise: Any, text: str, samples: int
     estimate = estimate_attempt(exercise, text, model=config.model if config is not None else None, samples=samples,
                                 judge_model=judge_model)
     if estimate.calls or estimate.judge_calls:  # an answer graded without a model costs nothing to estimate
-        print(paint.dim(estimate.summary()), file=out)
+        print(paint.dim(estimate.summary(t)), file=out)
     check = check_cap(spent(store).today_usd, estimate.cost_usd, settings.max_cost)
     if check is None or not check.over or args.yes:
         return estimate
     if not _is_terminal(sys.stdin):
-        raise LabError(f"{check.message()}: nothing was sent; pass --yes to send anyway, or raise LAB_MAX_COST.")
-    print(f"{check.message()}. Send anyway? [y/N] ", end="", file=sys.stderr, flush=True)
+        raise LabError(t.gettext("{reason}: nothing was sent; pass --yes to send anyway, or raise LAB_MAX_COST.").format(
+            reason=check.message(t)))
+    print(t.gettext("{reason}. Send anyway? [y/N] ").format(reason=check.message(t)), end="", file=sys.stderr, flush=True)
     answer = sys.stdin.readline().strip().lower()
-    if answer in ("y", "yes"):
+    if answer in ("y", "yes", t.gettext("y"), t.gettext("yes")):
         return estimate
-    print("lab: Nothing was sent.", file=sys.stderr)
+    print("lab: " + t.gettext("Nothing was sent."), file=sys.stderr)
     return None
 
 
@@ -382,10 +383,10 @@ def _is_terminal(stream: Any) -> bool:
         return False
 
 
-def spent_line(store: Any, settings: Any) -> str:
+def spent_line(store: Any, settings: Any, t: Any) -> str:
     from lab.spending import spent
 
-    return spent(store).summary(settings.max_cost)
+    return spent(store).summary(settings.max_cost, t)
 
 
 def cmd_attempt(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ Dismissed with True to send, False to keep the prompt unsent; `escape` and `ente
 
 from __future__ import annotations
 
+import gettext
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -13,6 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
+from lab.i18n import ENGLISH
 from lab.tui.screens.base import LabModal, stylesheet
 
 
@@ -25,17 +27,19 @@ class CostCapScreen(LabModal):
         Binding("n,escape", "answer(False)", "Don't send", id="cost.keep", tooltip="Send nothing; your prompt stays in the editor."),
     ]
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, tr: gettext.NullTranslations = ENGLISH):
         super().__init__()
         self.message = message
+        self.tr = tr
 
     def compose(self) -> ComposeResult:
         with Vertical(id="cost-cap"):
-            yield Static("Over your daily cap", id="cost-title")
-            yield Static(f"{self.message}. Send anyway?", id="cost-message", markup=False)
+            t = self.tr
+            yield Static(t.gettext("Over your daily cap"), id="cost-title")
+            yield Static(t.gettext("{reason}. Send anyway?").format(reason=self.message), id="cost-message", markup=False)
             with Horizontal(id="cost-buttons"):
-                yield Button("Send anyway (y)", id="cost-send", variant="warning", compact=True)
-                yield Button("Don't send (n)", id="cost-keep", variant="primary", compact=True)
+                yield Button(t.gettext("Send anyway (y)"), id="cost-send", variant="warning", compact=True)
+                yield Button(t.gettext("Don't send (n)"), id="cost-keep", variant="primary", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -24,7 +24,7 @@ from lab.errors import CancelledError, LabError, PromptError
 from lab.exercise import Exercise
 from lab.i18n import N_, translator
 from lab.prompts import build_messages, render_text
-from lab.spending import Estimate, check_cap, estimate_attempt, spent, usd
+from lab.spending import Estimate, check_cap, estimate_attempt, spent
 from lab.tui.format import score_text
 from lab.tui.keys import typing
 from lab.tui.screens.base import LabScreen, stylesheet
@@ -220,13 +220,12 @@ class ExerciseScreen(LabScreen):
             return
         self.estimate, self.estimated_text = estimate, text
         free = estimate is None or not (estimate.calls or estimate.judge_calls)  # an answer graded without a model
-        self.query_one("#estimate", Static).update("" if free else f"≈ {estimate.short()}")
+        self.query_one("#estimate", Static).update("" if free else f"≈ {estimate.short(self.tr)}")
 
     def _show_spend(self) -> None:
         cap = self.session.settings.max_cost
         now = spent(self.session.store)
-        text = f"Spent {usd(now.session_usd)} session · {usd(now.today_usd)} today" + (f" · cap {usd(cap)}" if cap else "")
-        self.query_one("#spend", Static).update(text)
+        self.query_one("#spend", Static).update(now.line(cap, self.tr))
 
     def _cap_question(self, text: str) -> str | None:
         """What passing the daily cap would be, or None when sending stays under it (or no cap is set)."""
@@ -235,7 +234,7 @@ class ExerciseScreen(LabScreen):
             return None
         estimate = self.estimate if self.estimated_text == text else self._estimate_of(text)
         check = check_cap(spent(self.session.store).today_usd, estimate.cost_usd, cap)
-        return check.message() if check is not None and check.over else None
+        return check.message(self.tr) if check is not None and check.over else None
 
     def flush_draft(self) -> None:
         if not self._draft_dirty:
@@ -344,7 +343,7 @@ class ExerciseScreen(LabScreen):
             else:  # nothing is sent and nothing recorded: the learner did not try
                 self._status(f"Nothing was sent: {over}. Your prompt is still in the editor.", "")
 
-        self.app.push_screen(CostCapScreen(over), answered)
+        self.app.push_screen(CostCapScreen(over, self.tr), answered)
 
     def _launch(self, text: str, built: list[Any]) -> None:
         if self.running:  # a second send queued behind the cap's question
