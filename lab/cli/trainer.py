@@ -180,7 +180,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
                                concurrency=args.concurrency or settings.concurrency, rpm=args.rpm, max_cost=args.max_cost,
                                problems=problems, on_progress=progress)
         total_usage = store.usage()
-        report = write_report_for(store, Path(args.out))
+        report = write_report_for(store, Path(args.out), args.exercises)
     from lab.cohort_grading import Progress
 
     final = Progress(total=len(outcome.results), done=len(outcome.results) - len(outcome.left),
@@ -196,12 +196,13 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return EXIT_NOT_PASSED if outcome.left else EXIT_OK
 
 
-def write_report_for(store: Any, folder: Path) -> Path | None:
-    try:
-        from lab.cohort_report import write_report
-    except ImportError:  # pragma: no cover - the report arrives with its own module
-        return None
-    return write_report(store, folder)
+def write_report_for(store: Any, folder: Path, exercise_dirs: list[str]) -> Path:
+    from lab.catalog_index import load_index
+    from lab.cohort_report import write_report
+
+    # the levels of every exercise the trainer has (mastery's weights), not only of those graded in this run
+    levels = {e.id: e.level for e in load_index(exercise_dirs).entries}
+    return write_report(store, folder, levels)
 
 
 def grade_json(outcome: Any, usage: dict[str, Any], problems: list[Any], report: Path | None) -> dict[str, Any]:
