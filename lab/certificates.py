@@ -268,6 +268,7 @@ def certify(cohort_dir: Path, track: str, key: Any, *, levels: Mapping[str, int]
     with CohortStore(folder) as store:
         results = store.results()
         hints = {s["key"]: int(s["hints_used"] or 0) for s in store.submissions()}
+        levels = {**store.levels(), **levels}  # your catalogue's levels, else those `lab grade` recorded
     tracks = sorted({r.track for r in results})
     if track not in tracks:
         raise LabError(f"No track '{track}' in the cohort {folder}. Its tracks: {', '.join(tracks) or 'none (nothing graded yet)'}.")

@@ -188,7 +188,8 @@ svg.bar{vertical-align:middle}
 
 
 def render(store: CohortStore, levels: Mapping[str, int] | None = None) -> str:
-    """The page; `levels` are the exercises' levels from the trainer's catalogue (mastery's weights)."""
+    """The page; `levels` (mastery's weights, from the trainer's catalogue) win over those `lab grade` recorded."""
+    levels = {**store.levels(), **(levels or {})}
     rows = store.results()
     submissions = {s["key"]: s for s in store.submissions()}
     hints = {key: int(s.get("hints_used") or 0) for key, s in submissions.items()}
@@ -262,7 +263,7 @@ def render(store: CohortStore, levels: Mapping[str, int] | None = None) -> str:
     w("</table>")
 
     # ------------------------------------------------------------ skills
-    learnt = cohort_mastery(rows, hints, levels or {})
+    learnt = cohort_mastery(rows, hints, levels)
     skills = learnt.skills()
     w("<h2 id=\"skills\">Mastery per skill</h2>")
     w("<p class=\"muted\">Each learner's mastery of each skill, as <code>lab certify</code> and <code>lab progress</code> define it "
@@ -271,7 +272,7 @@ def render(store: CohortStore, levels: Mapping[str, int] | None = None) -> str:
       f"trainer's review. Mastered from {MASTERED}, practising from {PRACTISING}. The class line is the learners' mean.</p>")
     if learnt.unweighted:
         w(f"<p class=\"warn\">Not in the trainer's exercises, so weighing 1: {e(', '.join(learnt.unweighted))} "
-          "(grade with <code>--exercises DIR</code> for their levels).</p>")
+          "(grade again with <code>--exercises DIR</code> for their levels).</p>")
     w("<div class=\"scroll\"><table><tr><th></th>" + "".join(f"<th>{e(s)}</th>" for s in skills) + "</tr>")
     w("<tr><th>class</th>")
     for s in skills:

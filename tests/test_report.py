@@ -110,6 +110,8 @@ def test_mastery_per_skill_is_lab_mastery_the_figure_lab_certify_uses(tmp_path: 
     with CohortStore(folder) as store:
         page = render(store, LEVELS)
         unweighted = render(store)
+        store.record_levels(LEVELS)  # as `lab grade` does: a redraw from cohort.db alone (after `lab review`) keeps the weights
+        redrawn = render(store)
     # by hand, level-weighted: ana (1 × 0.85 + 2 × 0.25) / 3 = 0.45, bob (1 × 1) / 3 = 0.33, the class (0.45 + 0.3333) / 2
     # (the share of exercises passed would have said 1/2 for both)
     assert skill_cells(page) == {"ana · clarity: practising": "0.45", "bob · clarity: started": "0.33"}
@@ -117,6 +119,7 @@ def test_mastery_per_skill_is_lab_mastery_the_figure_lab_certify_uses(tmp_path: 
     assert "Not in the trainer's exercises" not in page
     assert "Not in the trainer's exercises, so weighing 1: t/one, t/two" in unweighted
     assert skill_cells(unweighted)["ana · clarity: practising"] == "0.55"  # without levels both weigh 1: (0.85 + 0.25) / 2
+    assert skill_cells(redrawn) == skill_cells(page) and "Not in the trainer's exercises" not in redrawn
     assert main(["keygen"]) == 0
     capsys.readouterr()
     course = tmp_path / "course"

@@ -24,6 +24,7 @@ def test_the_queue_puts_least_confident_first_and_carries_the_judges_exchange(tm
     folder = graded_cohort(tmp_path, api_base, capsys)
     with CohortStore(folder) as store:
         items = queue(store)
+        assert store.levels() == {"t/reviewed": 2}  # recorded by `lab grade`: the report can be redrawn from cohort.db alone
     # the 1-5 verdicts by distance from the 0.75 threshold (ana's 5: 0.25; bob's and cleo's 2: 0.5), then the pass/fail ones
     assert [(i.learner, i.criterion, i.case) for i in items] == [
         ("ana", "rated", "a"), ("ana", "rated", "b"), ("bob", "rated", "a"), ("bob", "rated", "b"), ("cleo", "rated", "a"), ("cleo", "rated", "b"),

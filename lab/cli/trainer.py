@@ -176,6 +176,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         raise LabError("Nothing to grade: no usable submission was found" + (" (each problem is named above)." if problems else "."))
     progress = ProgressLine(sys.stderr)
     with CohortStore(Path(args.out)) as store:
+        store.record_levels({exercise_id: exercise.level for exercise_id, exercise in exercises.items()})
         outcome = grade_cohort(kept, exercises, store=store, config=config, judge_config=judge, how=args.pick,
                                concurrency=args.concurrency or settings.concurrency, rpm=args.rpm, max_cost=args.max_cost,
                                problems=problems, on_progress=progress)
@@ -281,10 +282,15 @@ def cmd_review(args: argparse.Namespace) -> int:
     with open_cohort(args.folder) as store:
         if args.agreement:
             return print_agreement(store, args.json)
+        from lab.cohort_report import write_report
         from lab.review import Session
         from lab.tui.review_app import run_review
 
-        return run_review(Session.open(store))
+        code = run_review(Session.open(store))
+        # the report is drawn from cohort.db: redrawn now, it shows the decisions just made (the levels are those `lab grade` recorded)
+        report = write_report(store, Path(args.folder))
+        print(f"Your decisions are saved in {store.path}; {report} is redrawn with them.")
+        return code
 
 
 def print_agreement(store: Any, as_json: bool) -> int:
