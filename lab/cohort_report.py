@@ -210,7 +210,7 @@ def render(store: CohortStore, levels: Mapping[str, int] | None = None) -> str:
     w(f"<h1>Cohort report · {e(store.folder.name)}</h1>")
     models = sorted({r.model for r in rows})
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    w(f"<div class=\"muted\">Graded with {e(', '.join(models) or '—')} · written {stamp} by <code>lab grade</code></div>")
+    w(f"<div class=\"muted\">Graded with {e(', '.join(models) or '—')} · written {stamp} from <code>cohort.db</code> (by <code>lab grade</code>, and after each <code>lab review</code>)</div>")
     passed = sum(1 for r in graded if r.passed)
     w("<div class=\"cards\">")
     for label, value in (("learners", len(learners)), ("exercises", len(exercises)), ("graded", f"{len(graded)}/{len(rows)}"),
