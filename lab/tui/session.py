@@ -14,7 +14,7 @@ from lab.errors import LabError, Problem
 from lab.exercise import Exercise
 from lab.llm import CallConfig
 from lab.store import AttemptRecord, ExerciseProgress, Store
-from lab.tui.summary import CatalogRow, Mastery, by_skill, by_track
+from lab.tui.summary import CatalogRow
 
 if TYPE_CHECKING:
     from lab.mastery import MasteryReport
@@ -140,11 +140,6 @@ class LabSession:
             rows.append(CatalogRow(e.id, e.title, e.track, e.level, tuple(e.skills), p.status if p else "new",
                                    p.best_score if p else None, p.attempts if p else 0))
         return rows
-
-    def mastery(self) -> tuple[list[Mastery], list[Mastery]]:
-        """Passed / tried / mean best per track and per skill (the catalog's track lines)."""
-        rows = self.rows()
-        return by_track(rows), by_skill(rows)
 
     def learnt(self) -> "MasteryReport":
         """Mastery per track and skill and the suggested next exercise, by docs/mastery.md: the very
