@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lab import paths
 from lab.errors import LabError
-from lab.mastery import MASTERED, ExerciseInfo, TrackMastery, Try, mastery, tries_from_attempts, tries_from_results
+from lab.mastery import (MASTERED, ExerciseInfo, TrackMastery, Try, cohort_exercises, mastery, tries_from_attempts,
+                         tries_from_results)
 
 FORMAT = "prompt-lab-certificate/1"
 PRIVATE_NAME, PUBLIC_NAME = "certificate-key.pem", "certificate-key.pub"
@@ -267,6 +268,7 @@ def certify(cohort_dir: Path, track: str, key: Any, *, levels: Mapping[str, int]
     with CohortStore(folder) as store:
         results = store.results()
         hints = {s["key"]: int(s["hints_used"] or 0) for s in store.submissions()}
+        levels = {**store.levels(), **levels}  # your catalogue's levels, else those `lab grade` recorded
     tracks = sorted({r.track for r in results})
     if track not in tracks:
         raise LabError(f"No track '{track}' in the cohort {folder}. Its tracks: {', '.join(tracks) or 'none (nothing graded yet)'}.")
@@ -275,17 +277,13 @@ def certify(cohort_dir: Path, track: str, key: Any, *, levels: Mapping[str, int]
         raise LabError(f"No learner '{learner}' in the cohort {folder}. Its learners: {', '.join(learners)}.")
     outcome = CertifyOutcome()
     rows = [r for r in results if r.track == track]
-    exercises: dict[str, ExerciseInfo] = {}
-    for r in rows:
-        if r.exercise not in exercises:
-            if r.exercise not in levels:
-                outcome.warnings.append(f"{r.exercise} is not in your exercises, so it weighs 1; add its folder with --exercises DIR.")
-            exercises[r.exercise] = ExerciseInfo(r.exercise, track, int(levels.get(r.exercise, 1)), r.skills)
+    exercises, unweighted = cohort_exercises(rows, levels)
+    outcome.warnings += [f"{x} is not in your exercises, so it weighs 1; add its folder with --exercises DIR." for x in unweighted]
     tries = tries_from_results(rows, hints)
     cohort_name = folder.resolve().name
     for name in [learner] if learner is not None else learners:
         target = folder / "certificates" / f"{safe_name(name)}-{safe_name(track)}.json"
-        decided = _decide(name, track, list(exercises.values()), tries.get(name, []), key=key, cohort=cohort_name,
+        decided = _decide(name, track, exercises, tries.get(name, []), key=key, cohort=cohort_name,
                           kind="trainer", target=target, date=date)
         (outcome.written if isinstance(decided, Written) else outcome.refused).append(decided)  # type: ignore[arg-type]
     return outcome

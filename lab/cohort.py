@@ -106,6 +106,14 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (result_id, criterion, case_name, sample)
     );
     """,
+    # 3: each graded exercise's level as the trainer's catalogue had it (mastery's weight, docs/mastery.md), so
+    # the report can be redrawn from cohort.db alone after a review
+    """
+    CREATE TABLE exercises (
+        id    TEXT PRIMARY KEY,
+        level INTEGER NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 DATABASE = "cohort.db"
@@ -287,6 +295,14 @@ class CohortStore:
             if review.decision != "skip":
                 by_result.setdefault(review.result_id, []).append(review)
         return [apply_reviews(r, by_result[r.id]) if r.id in by_result else r for r in rows]
+
+    def record_levels(self, levels: dict[str, int]) -> None:
+        """The levels of the exercises being graded (a later grading's replace an earlier one's)."""
+        with self._tx():
+            self._db.executemany("INSERT OR REPLACE INTO exercises VALUES (?, ?)", [(k, int(v)) for k, v in levels.items()])
+
+    def levels(self) -> dict[str, int]:
+        return {r["id"]: int(r["level"]) for r in self._db.execute("SELECT id, level FROM exercises")}
 
     # ------------------------------------------------------------ reviews
     def record_review(self, result_id: int, criterion: str, case: str, sample: int, *, scale: str, judge_passed: bool | None,

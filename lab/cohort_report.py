@@ -14,9 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from lab.cohort import CohortStore, ResultRow
+from lab.mastery import MASTERED, PRACTISING, cohort_mastery
 
 REPORT = "report.html"
 NEAR = 0.8  # Jaccard similarity of word 3-grams from which two prompts count as near-identical
@@ -119,6 +120,7 @@ class CriterionRate:
     passed: int
     feedback: str | None
     example_reason: str | None
+    overridden: int = 0  # submissions whose verdict on this criterion a trainer's review replaced
 
     @property
     def rate(self) -> float:
@@ -132,29 +134,17 @@ def criterion_rates(rows: Iterable[ResultRow]) -> list[CriterionRate]:
         for c in (r.result or {}).get("criteria", []):
             if c.get("ungraded"):
                 continue
-            entry = seen.setdefault((r.exercise, c["id"]), {"check": c.get("check", ""), "graded": 0, "passed": 0, "feedback": None, "reason": None})
+            entry = seen.setdefault((r.exercise, c["id"]), {"check": c.get("check", ""), "graded": 0, "passed": 0, "feedback": None, "reason": None,
+                                                            "overridden": 0})
             entry["graded"] += 1
             entry["passed"] += bool(c.get("passed"))
+            entry["overridden"] += bool(c.get("overridden"))
             if not c.get("passed"):
                 entry["feedback"] = entry["feedback"] or c.get("feedback")
                 entry["reason"] = entry["reason"] or c.get("reason")
-    rates = [CriterionRate(ex, cid, v["check"], v["graded"], v["passed"], v["feedback"], v["reason"]) for (ex, cid), v in seen.items()]
+    rates = [CriterionRate(ex, cid, v["check"], v["graded"], v["passed"], v["feedback"], v["reason"], v["overridden"])
+             for (ex, cid), v in seen.items()]
     return sorted(rates, key=lambda c: (c.rate, -c.graded, c.exercise, c.id))
-
-
-def skill_mastery(rows: Iterable[ResultRow]) -> tuple[list[str], dict[str, dict[str, tuple[int, int]]]]:
-    """Skills, and per learner per skill (passed, graded) over the exercises that train it."""
-    table: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    skills: set[str] = set()
-    for r in rows:
-        if r.status != "graded":
-            continue
-        for skill in r.skills or ("(no skill)",):
-            skills.add(skill)
-            cell = table[r.learner][skill]
-            cell[0] += bool(r.passed)
-            cell[1] += 1
-    return sorted(skills), {learner: {s: (v[0], v[1]) for s, v in by.items()} for learner, by in table.items()}
 
 
 def _colour(score: float | None) -> str:
@@ -163,12 +153,12 @@ def _colour(score: float | None) -> str:
     return f"hsl({round(120 * max(0.0, min(1.0, score)))}, 62%, {80 - round(18 * score)}%)"
 
 
-def _bar(share: float, width: int = 160, label: str = "") -> str:
+def _bar(share: float, width: int = 160, label: str = "", text: str | None = None) -> str:
     filled = round(width * max(0.0, min(1.0, share)))
     return (f'<svg class="bar" width="{width + 48}" height="14" role="img" aria-label="{e(label or f"{share:.0%}")}">'
             f'<rect width="{width}" height="14" rx="3" fill="#e5e7eb"/>'
             f'<rect width="{filled}" height="14" rx="3" fill="{_colour(share)}"/>'
-            f'<text x="{width + 6}" y="11" font-size="11">{share:.0%}</text></svg>')
+            f'<text x="{width + 6}" y="11" font-size="11">{e(text if text is not None else f"{share:.0%}")}</text></svg>')
 
 
 def _similar(value: float) -> str:
@@ -197,9 +187,12 @@ svg.bar{vertical-align:middle}
 """
 
 
-def render(store: CohortStore) -> str:
+def render(store: CohortStore, levels: Mapping[str, int] | None = None) -> str:
+    """The page; `levels` (mastery's weights, from the trainer's catalogue) win over those `lab grade` recorded."""
+    levels = {**store.levels(), **(levels or {})}
     rows = store.results()
     submissions = {s["key"]: s for s in store.submissions()}
+    hints = {key: int(s.get("hints_used") or 0) for key, s in submissions.items()}
     runs = store.runs()
     usage = store.usage()
     learners = sorted({r.learner for r in rows})
@@ -217,7 +210,7 @@ def render(store: CohortStore) -> str:
     w(f"<h1>Cohort report · {e(store.folder.name)}</h1>")
     models = sorted({r.model for r in rows})
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    w(f"<div class=\"muted\">Graded with {e(', '.join(models) or '—')} · written {stamp} by <code>lab grade</code></div>")
+    w(f"<div class=\"muted\">Graded with {e(', '.join(models) or '—')} · written {stamp} from <code>cohort.db</code> (by <code>lab grade</code>, and after each <code>lab review</code>)</div>")
     passed = sum(1 for r in graded if r.passed)
     w("<div class=\"cards\">")
     for label, value in (("learners", len(learners)), ("exercises", len(exercises)), ("graded", f"{len(graded)}/{len(rows)}"),
@@ -256,32 +249,42 @@ def render(store: CohortStore) -> str:
     # ------------------------------------------------------------ criteria
     rates = criterion_rates(rows)
     w("<h2 id=\"criteria\">What the class finds hardest</h2>")
-    w("<p class=\"muted\">Each criterion's pass rate over the graded submissions, lowest first, with the feedback the exercise gives on a fail.</p>")
-    w("<table><tr><th>exercise · criterion</th><th>pass rate</th><th>passed</th><th>feedback, and a failing reason</th></tr>")
+    w("<p class=\"muted\">Each criterion's pass rate over the graded submissions, lowest first, with the feedback the exercise gives on a fail. "
+      "Rates are after the trainer's review; <i>overridden</i> counts the submissions whose verdict on the criterion "
+      "<code>lab review</code> changed (the † cells of the matrix).</p>")
+    w("<table><tr><th>exercise · criterion</th><th>pass rate</th><th>passed</th><th>overridden</th><th>feedback, and a failing reason</th></tr>")
     for c in rates[:60]:
         reason = f"<div class=\"muted\">{e(c.example_reason)}</div>" if c.example_reason else ""
+        changed = f"{c.overridden} †" if c.overridden else "<span class=\"muted\">0</span>"
         w(f"<tr><td>{e(c.exercise)} · <b>{e(c.id)}</b> <span class=\"muted\">({e(c.check)})</span></td><td>{_bar(c.rate)}</td>"
-          f"<td>{c.passed}/{c.graded}</td><td>{e(c.feedback or '')}{reason}</td></tr>")
+          f"<td>{c.passed}/{c.graded}</td><td class=\"overridden\">{changed}</td><td>{e(c.feedback or '')}{reason}</td></tr>")
     if not rates:
-        w("<tr><td colspan=\"4\" class=\"muted\">nothing graded yet</td></tr>")
+        w("<tr><td colspan=\"5\" class=\"muted\">nothing graded yet</td></tr>")
     w("</table>")
 
     # ------------------------------------------------------------ skills
-    skills, mastery = skill_mastery(rows)
+    learnt = cohort_mastery(rows, hints, levels)
+    skills = learnt.skills()
     w("<h2 id=\"skills\">Mastery per skill</h2>")
-    w("<p class=\"muted\">The share of a skill's exercises each learner passed (graded ones only); the class line first.</p>")
+    w("<p class=\"muted\">Each learner's mastery of each skill, as <code>lab certify</code> and <code>lab progress</code> define it "
+      "(docs/mastery.md): a pass is worth 1 less 0.05 a hint revealed before it, never under 0.85; an exercise not passed, half its score; "
+      "each weighed by its level, over every exercise of the cohort that trains the skill (one not handed in counts 0), after the "
+      f"trainer's review. Mastered from {MASTERED}, practising from {PRACTISING}. The class line is the learners' mean.</p>")
+    if learnt.unweighted:
+        w(f"<p class=\"warn\">Not in the trainer's exercises, so weighing 1: {e(', '.join(learnt.unweighted))} "
+          "(grade again with <code>--exercises DIR</code> for their levels).</p>")
     w("<div class=\"scroll\"><table><tr><th></th>" + "".join(f"<th>{e(s)}</th>" for s in skills) + "</tr>")
     w("<tr><th>class</th>")
     for s in skills:
-        p = sum(mastery[l].get(s, (0, 0))[0] for l in mastery)
-        n = sum(mastery[l].get(s, (0, 0))[1] for l in mastery)
-        w(f"<td>{_bar(p / n if n else 0, 90, f'{p} of {n}')}</td>")
+        value = learnt.class_skill(s)
+        w(f"<td>{_bar(value, 90, f'class mean {value:.2f}', f'{value:.2f}')}</td>")
     w("</tr>")
     for learner in learners[:200]:
         w(f"<tr><th>{e(learner)}</th>")
+        by_skill = {m.skill: m for m in learnt.learners[learner].skills}
         for s in skills:
-            p, n = mastery.get(learner, {}).get(s, (0, 0))
-            w(f"<td class=\"cell\" style=\"background:{_colour(p / n if n else None)}\" title=\"{p} of {n}\">{f'{p}/{n}' if n else '·'}</td>")
+            m = by_skill[s]
+            w(f"<td class=\"cell\" style=\"background:{_colour(m.mastery)}\" title=\"{e(learner)} · {e(s)}: {e(m.band)}\">{m.mastery:.2f}</td>")
         w("</tr>")
     w("</table></div>")
     if len(learners) > 200:
@@ -342,10 +345,10 @@ def render(store: CohortStore) -> str:
     return "".join(out)
 
 
-def write_report(store: CohortStore, folder: Path) -> Path:
+def write_report(store: CohortStore, folder: Path, levels: Mapping[str, int] | None = None) -> Path:
     """Write `folder/report.html` (atomically: a half-written report is never left in its place)."""
     target = Path(folder) / REPORT
     tmp = target.with_name(REPORT + ".tmp")
-    tmp.write_text(render(store), encoding="utf-8")
+    tmp.write_text(render(store, levels), encoding="utf-8")
     os.replace(tmp, target)
     return target

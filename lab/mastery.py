@@ -8,7 +8,7 @@ values by the callers' adapters below, so the same definition serves `lab progre
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from lab.curriculum import curriculum_order
 
@@ -210,3 +210,39 @@ def tries_from_results(results: Iterable[Any], hints: dict[str, int]) -> dict[st
 
 def infos_from_catalog(entries: Iterable[Any]) -> list[ExerciseInfo]:
     return [ExerciseInfo(e.id, e.track, int(e.level), tuple(e.skills)) for e in entries]
+
+
+def cohort_exercises(results: Iterable[Any], levels: Mapping[str, int]) -> tuple[list[ExerciseInfo], list[str]]:
+    """The exercises a cohort's mastery is computed over (docs/mastery.md, "In a cohort"): every exercise
+    with a result in `cohort.db`, its track and skills as graded, its level from the trainer's catalogue
+    (`levels`); and the ids not found there, which weigh 1."""
+    found: dict[str, ExerciseInfo] = {}
+    for r in results:
+        if r.exercise not in found:
+            found[r.exercise] = ExerciseInfo(r.exercise, r.track, int(levels.get(r.exercise, 1)), tuple(r.skills))
+    infos = sorted(found.values(), key=lambda e: e.order)
+    return infos, [e.id for e in infos if e.id not in levels]
+
+
+@dataclass(frozen=True)
+class CohortMastery:
+    exercises: list[ExerciseInfo]
+    learners: dict[str, MasteryReport]  # every learner of the cohort, by name
+    unweighted: list[str]  # exercises missing from the trainer's catalogue: they weigh 1
+
+    def skills(self) -> list[str]:
+        return skill_order(self.exercises)
+
+    def class_skill(self, skill: str) -> float:
+        """The class's mastery of a skill: the mean of its learners'."""
+        values = [s.mastery for m in self.learners.values() for s in m.skills if s.skill == skill]
+        return round(sum(values) / len(values), DIGITS) if values else 0.0
+
+
+def cohort_mastery(results: Sequence[Any], hints: Mapping[str, int], levels: Mapping[str, int]) -> CohortMastery:
+    """Each learner's mastery over the cohort's exercises, from `CohortStore.results()` (overrides applied)
+    and the hints each submission reported; the report and `lab certify` read it the same way."""
+    exercises, unweighted = cohort_exercises(results, levels)
+    tries = tries_from_results(results, dict(hints))
+    learners = sorted({r.learner for r in results})
+    return CohortMastery(exercises, {name: mastery(exercises, tries.get(name, [])) for name in learners}, unweighted)

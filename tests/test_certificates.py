@@ -16,8 +16,10 @@ from fixtures.exercise_files import minimal, write_exercise
 from lab.certificates import CertificateInvalid, NotACertificate, canonical, fingerprint, load_private_key, sign, verify
 from lab.cli import main
 from lab.cohort import CohortStore, task_key
+from lab.review import decide, queue
 from lab.store import Store
 from lab.submissions import Submission
+from review_cohort import graded_cohort
 
 TRACK = "basics"
 LEVELS = {"t/one": 1, "t/two": 2, "t/three": 3}
@@ -189,21 +191,44 @@ def test_pending_and_ungraded_results_do_not_count(capsys, keys: Path, course: P
     assert code == 1 and "cy: not certified, mastery 0.17 (started) is below 0.85; not passed: t/two, t/three." in err
 
 
-def test_a_trainers_override_counts_because_results_are_read_through_the_cohort_store(capsys, keys, course, tmp_path, monkeypatch):
-    # `lab review` makes overrides show up in CohortStore.results(); here a reviewer turns bob's t/two and t/three into passes
-    cohort = standard_cohort(tmp_path)
-    original = CohortStore.results
-
-    def reviewed(self: CohortStore) -> list[Any]:
-        from dataclasses import replace
-
-        return [replace(r, status="graded", score=1.0, passed=True) if r.learner == "bob" and r.exercise != "t/one" else r
-                for r in original(self)]
-
-    monkeypatch.setattr(CohortStore, "results", reviewed)
-    code, out, err = lab(capsys, "certify", str(cohort), "--track", TRACK, "--learner", "bob", "--exercises", str(course))
+def test_a_review_override_turns_a_fail_into_a_certificate_through_the_cli(capsys, keys: Path, tmp_path: Path, cassette, api_base: str):
+    # a real cohort graded by judges (tests/review_cohort.py): bob's 0.375 fails t/reviewed, so basics is not mastered
+    folder = graded_cohort(tmp_path, api_base, capsys)
+    course = str(tmp_path / "course")
+    code, out, err = lab(capsys, "certify", str(folder), "--track", "basics", "--learner", "bob", "--exercises", course)
+    assert code == 1 and "bob: not certified, mastery 0.19 (started) is below 0.85; not passed: t/reviewed." in err
+    # the trainer overrides three of bob's judged verdicts, stored in cohort.db as `lab review` stores them
+    with CohortStore(folder) as store:
+        items = {(i.learner, i.criterion, i.case): i for i in queue(store)}
+        decide(store, items[("bob", "meets", "a")], "override", passed=True, note="it does meet it", reviewer="tina")
+        decide(store, items[("bob", "rated", "a")], "override", score=5, reviewer="tina")
+        decide(store, items[("bob", "rated", "b")], "override", score=4, reviewer="tina")
+    code, out, err = lab(capsys, "certify", str(folder), "--track", "basics", "--learner", "bob", "--exercises", course)
     assert code == 0, err
     assert "bob: certified, mastery 1.00" in out
+    # the certificate carries the reviewed score (0.8125: see test_review.py), and it verifies
+    certificate = folder / "certificates" / "bob-basics.json"
+    assert document(certificate)["payload"]["exercises"] == [
+        {"id": "t/reviewed", "score": 0.8125, "exercise_hash": document(certificate)["payload"]["exercises"][0]["exercise_hash"], "passed": True}]
+    code, out, err = lab(capsys, "verify", str(certificate), "--key", str(keys / "certificate-key.pub"))
+    assert code == 0 and "Valid certificate: bob · track basics" in out
+
+
+def test_a_review_override_turns_a_pass_into_a_refusal_with_the_reason(capsys, keys: Path, tmp_path: Path, cassette, api_base: str):
+    folder = graded_cohort(tmp_path, api_base, capsys)
+    course = str(tmp_path / "course")
+    code, out, err = lab(capsys, "certify", str(folder), "--track", "basics", "--learner", "ana", "--exercises", course)
+    assert code == 0 and "ana: certified, mastery 1.00" in out
+    # the trainer disagrees with the judge: one case does not meet the rubric, and both rate 1 of 5
+    with CohortStore(folder) as store:
+        items = {(i.learner, i.criterion, i.case): i for i in queue(store)}
+        decide(store, items[("ana", "meets", "a")], "override", passed=False, note="it only says it does", reviewer="tina")
+        decide(store, items[("ana", "rated", "a")], "override", score=1, reviewer="tina")
+        decide(store, items[("ana", "rated", "b")], "override", score=1, reviewer="tina")
+    # ana: meets 0.5, rated 0, hello 1 -> (0.5 + 2 × 0 + 1) / 4 = 0.375, not passed: credit 0.5 × 0.375
+    code, out, err = lab(capsys, "certify", str(folder), "--track", "basics", "--learner", "ana", "--exercises", course)
+    assert code == 1, out
+    assert "ana: not certified, mastery 0.19 (started) is below 0.85; not passed: t/reviewed." in err
 
 
 def test_an_exercise_missing_from_the_trainers_catalogue_weighs_1_and_says_so(capsys, keys: Path, tmp_path: Path):

@@ -89,3 +89,42 @@ def test_render_of_an_empty_cohort(tmp_path: Path):
     with CohortStore(tmp_path / "c") as store:
         page = render(store)
     assert "nothing graded yet" in page and "None found." in page
+
+
+def skill_cells(page: str) -> dict[str, str]:
+    """The 'Mastery per skill' table's learner cells, by their title (`learner · skill: band`)."""
+    section = page[page.index('<h2 id="skills">'):page.index('<h2 id="versions">')]
+    return {title: value for title, value in re.findall(r'<td class="cell"[^>]* title="([^"]+)">([^<]*)</td>', section)}
+
+
+def test_mastery_per_skill_is_lab_mastery_the_figure_lab_certify_uses(tmp_path: Path, lab_home: Path, capsys):
+    from fixtures.exercise_files import minimal, write_exercise
+    from test_certificates import LEVELS, make_cohort
+
+    folder = make_cohort(tmp_path / "c", [
+        ("ana", "t/one", "basics", 1.0, True, 3, "graded"),   # a pass after 3 hints: 0.85
+        ("ana", "t/two", "basics", 0.5, False, 0, "graded"),  # not passed: 0.5 × 0.5
+        ("bob", "t/one", "basics", 1.0, True, 0, "graded"),
+        ("bob", "t/two", "basics", 0.0, False, 0, "graded"),
+    ])
+    with CohortStore(folder) as store:
+        page = render(store, LEVELS)
+        unweighted = render(store)
+        store.record_levels(LEVELS)  # as `lab grade` does: a redraw from cohort.db alone (after `lab review`) keeps the weights
+        redrawn = render(store)
+    # by hand, level-weighted: ana (1 × 0.85 + 2 × 0.25) / 3 = 0.45, bob (1 × 1) / 3 = 0.33, the class (0.45 + 0.3333) / 2
+    # (the share of exercises passed would have said 1/2 for both)
+    assert skill_cells(page) == {"ana · clarity: practising": "0.45", "bob · clarity: started": "0.33"}
+    assert 'aria-label="class mean 0.39"' in page
+    assert "Not in the trainer's exercises" not in page
+    assert "Not in the trainer's exercises, so weighing 1: t/one, t/two" in unweighted
+    assert skill_cells(unweighted)["ana · clarity: practising"] == "0.55"  # without levels both weigh 1: (0.85 + 0.25) / 2
+    assert skill_cells(redrawn) == skill_cells(page) and "Not in the trainer's exercises" not in redrawn
+    assert main(["keygen"]) == 0
+    capsys.readouterr()
+    course = tmp_path / "course"
+    for exercise_id, level in LEVELS.items():
+        write_exercise(course, exercise_id + ".j2", minimal(id=exercise_id, title=exercise_id, track="basics", level=level, skills=["clarity"]))
+    assert main(["certify", str(folder), "--track", "basics", "--exercises", str(course)]) == 1
+    err = capsys.readouterr().err
+    assert "ana: not certified, mastery 0.45 (practising)" in err and "bob: not certified, mastery 0.33 (started)" in err

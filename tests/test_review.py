@@ -4,6 +4,7 @@ everywhere (results(), `lab grade --json`, the report), agreement and Cohen's ka
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ def test_the_queue_puts_least_confident_first_and_carries_the_judges_exchange(tm
     folder = graded_cohort(tmp_path, api_base, capsys)
     with CohortStore(folder) as store:
         items = queue(store)
+        assert store.levels() == {"t/reviewed": 2}  # recorded by `lab grade`: the report can be redrawn from cohort.db alone
     # the 1-5 verdicts by distance from the 0.75 threshold (ana's 5: 0.25; bob's and cleo's 2: 0.5), then the pass/fail ones
     assert [(i.learner, i.criterion, i.case) for i in items] == [
         ("ana", "rated", "a"), ("ana", "rated", "b"), ("bob", "rated", "a"), ("bob", "rated", "b"), ("cleo", "rated", "a"), ("cleo", "rated", "b"),
@@ -69,6 +71,13 @@ def test_overrides_count_in_results_the_json_and_the_report(tmp_path: Path, cass
     assert result["criteria"][0] == {"id": "meets", "score": 0.5, "passed": False, "ungraded": False}
     report = (folder / "report.html").read_text(encoding="utf-8")
     assert 'title="bob · t/reviewed: graded; overridden by the trainer: meets, rated">0.81 ✓ †</td>' in report
+    # the hardest-criteria table: how many submissions' verdicts on each criterion the review changed (the confirm changed none)
+    criteria = report[report.index('<h2 id="criteria">'):report.index('<h2 id="skills">')]
+    changed = dict(re.findall(r'<b>(\w+)</b>.*?<td class="overridden">(.*?)</td>', criteria))
+    assert changed == {"meets": "1 †", "rated": "1 †", "hello": '<span class="muted">0</span>'}
+    # mastery per skill is lab.mastery's over the reviewed grades: bob's override makes his 0.375 a pass worth 1.0
+    assert 'title="bob · judgement: mastered">1.00</td>' in report
+    assert 'title="cleo · judgement: started">0.06</td>' in report  # not passed: 0.5 × 0.125
 
 
 def test_a_bad_decision_says_what_to_change(tmp_path: Path, cassette, api_base: str, capsys):

@@ -176,11 +176,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
         raise LabError("Nothing to grade: no usable submission was found" + (" (each problem is named above)." if problems else "."))
     progress = ProgressLine(sys.stderr)
     with CohortStore(Path(args.out)) as store:
+        store.record_levels({exercise_id: exercise.level for exercise_id, exercise in exercises.items()})
         outcome = grade_cohort(kept, exercises, store=store, config=config, judge_config=judge, how=args.pick,
                                concurrency=args.concurrency or settings.concurrency, rpm=args.rpm, max_cost=args.max_cost,
                                problems=problems, on_progress=progress)
         total_usage = store.usage()
-        report = write_report_for(store, Path(args.out))
+        report = write_report_for(store, Path(args.out), args.exercises)
     from lab.cohort_grading import Progress
 
     final = Progress(total=len(outcome.results), done=len(outcome.results) - len(outcome.left),
@@ -196,12 +197,13 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return EXIT_NOT_PASSED if outcome.left else EXIT_OK
 
 
-def write_report_for(store: Any, folder: Path) -> Path | None:
-    try:
-        from lab.cohort_report import write_report
-    except ImportError:  # pragma: no cover - the report arrives with its own module
-        return None
-    return write_report(store, folder)
+def write_report_for(store: Any, folder: Path, exercise_dirs: list[str]) -> Path:
+    from lab.catalog_index import load_index
+    from lab.cohort_report import write_report
+
+    # the levels of every exercise the trainer has (mastery's weights), not only of those graded in this run
+    levels = {e.id: e.level for e in load_index(exercise_dirs).entries}
+    return write_report(store, folder, levels)
 
 
 def grade_json(outcome: Any, usage: dict[str, Any], problems: list[Any], report: Path | None) -> dict[str, Any]:
@@ -280,10 +282,15 @@ def cmd_review(args: argparse.Namespace) -> int:
     with open_cohort(args.folder) as store:
         if args.agreement:
             return print_agreement(store, args.json)
+        from lab.cohort_report import write_report
         from lab.review import Session
         from lab.tui.review_app import run_review
 
-        return run_review(Session.open(store))
+        code = run_review(Session.open(store))
+        # the report is drawn from cohort.db: redrawn now, it shows the decisions just made (the levels are those `lab grade` recorded)
+        report = write_report(store, Path(args.folder))
+        print(f"Your decisions are saved in {store.path}; {report} is redrawn with them.")
+        return code
 
 
 def print_agreement(store: Any, as_json: bool) -> int:

@@ -6,7 +6,7 @@ Plain Python (no Textual) so it loads in a worker thread and can be tested on it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from lab.catalog_index import CatalogIndex, IndexEntry, UnloadableExercise, load_index, open_entry
 from lab.config import Settings, load_settings, settings_warnings
@@ -14,7 +14,10 @@ from lab.errors import LabError, Problem
 from lab.exercise import Exercise
 from lab.llm import CallConfig
 from lab.store import AttemptRecord, ExerciseProgress, Store
-from lab.tui.summary import CatalogRow, Mastery, by_skill, by_track
+from lab.tui.summary import CatalogRow
+
+if TYPE_CHECKING:
+    from lab.mastery import MasteryReport
 
 NO_MODEL_MESSAGE = (
     "No model chosen yet, so sending is off. Press m (or ctrl+p, then 'Choose model') to pick one, "
@@ -139,10 +142,12 @@ class LabSession:
                                    p.best_score if p else None, p.attempts if p else 0))
         return rows
 
-    def mastery(self) -> tuple[list[Mastery], list[Mastery]]:
-        """Mastery per track and per skill, from the best score of each exercise."""
-        rows = self.rows()
-        return by_track(rows), by_skill(rows)
+    def learnt(self) -> "MasteryReport":
+        """Mastery per track and skill and the suggested next exercise, by docs/mastery.md: the very
+        computation `lab progress` makes, over the same catalogue and attempts, so the figures match."""
+        from lab.mastery import infos_from_catalog, mastery, tries_from_attempts
+
+        return mastery(infos_from_catalog(self.catalog.exercises), tries_from_attempts(self.store.attempts()))
 
     def score_history(self, limit: int = 60) -> list[AttemptRecord]:
         """Graded attempts, oldest first (the last `limit`)."""

@@ -1,5 +1,6 @@
-"""The catalog as the screens draw it (one row per exercise with the learner's status), mastery
-per track and skill, and the start-up cache of the last catalog drawn.
+"""The catalog as the screens draw it (one row per exercise with the learner's status), each
+track's passed count and mean best (the catalog's track lines; mastery itself is lab/mastery.py),
+and the start-up cache of the last catalog drawn.
 
 Standard library only: this module is imported before the first frame. The cache lets the first
 frame show the catalog at once; the full load (validation, the store) follows in a worker and
@@ -65,10 +66,6 @@ def mastery(rows: Iterable[CatalogRow], groups_of: Callable[[CatalogRow], Iterab
 
 def by_track(rows: Iterable[CatalogRow]) -> list[Mastery]:
     return mastery(rows, lambda r: [r.track])
-
-
-def by_skill(rows: Iterable[CatalogRow]) -> list[Mastery]:
-    return sorted(mastery(rows, lambda r: r.skills), key=lambda m: m.name)
 
 
 # ---------------------------------------------------------------------- start-up cache

@@ -90,3 +90,13 @@ def test_snapshot_after_an_override_with_a_note(cohort: Path, snap_compare: Any)
 
     with CohortStore(cohort) as store:
         assert snap_compare(app_for(store), terminal_size=(100, 30), run_before=override_and_back)
+
+
+async def test_a_long_position_line_wraps_rather_than_hiding_the_case(cohort: Path):
+    # at 60 columns "Review 1 / 12 · ana · t/reviewed · rated (judge, 1-5) · case a · 0 reviewed" does not fit on one line
+    with CohortStore(cohort) as store:
+        app = app_for(store)
+        async with app.run_test(size=(60, 30)) as pilot:
+            await pilot.pause()
+            text = screen_text(app)
+            assert "case a" in text and "0 reviewed" in text

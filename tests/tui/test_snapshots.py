@@ -104,3 +104,9 @@ def test_screen(name: str, size: tuple[int, int], snap_compare: Any, seeded: Any
                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAB_MODEL", "openai/echo")
     assert snap_compare(make_app(), terminal_size=size, run_before=SCREENS[name])
+
+
+def test_progress_at_120x40(snap_compare: Any, seeded: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The progress screen's mastery tables, the next exercise and the chart on a large terminal too."""
+    monkeypatch.setenv("LAB_MODEL", "openai/echo")
+    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=at_progress)

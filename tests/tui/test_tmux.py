@@ -32,19 +32,20 @@ class Tmux:
     def run(self, *args: str) -> str:
         return subprocess.run([*self.base, *args], check=True, capture_output=True, text=True, timeout=10).stdout
 
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", "lab")
+    def screen(self, joined: bool = False) -> str:
+        """The pane's text; `joined`: lines the terminal wrapped joined back (-J), for long messages."""
+        return self.run("capture-pane", "-p", *(["-J"] if joined else []), "-t", "lab")
 
     def keys(self, *keys: str, literal: bool = False) -> None:
         self.run("send-keys", "-t", "lab", *(["-l"] if literal else []), *keys)
         time.sleep(0.4)  # a person's pace: keys sent within microseconds can overtake a focus change
 
-    def wait_for(self, text: str, limit: float = 30.0) -> str:
+    def wait_for(self, text: str, limit: float = 30.0, joined: bool = False) -> str:
         """Poll the pane (bounded) until `text` shows; fail with what the screen showed instead."""
         deadline = time.monotonic() + limit
         screen = ""
         while time.monotonic() < deadline:
-            screen = self.screen()
+            screen = self.screen(joined)
             if text in screen:
                 return screen
             time.sleep(0.2)
@@ -89,3 +90,44 @@ def test_lab_command_completes_a_graded_attempt(live_provider, lab_home, tmp_pat
         assert not list(lab_home.glob("lab.db-*")), list(lab_home.glob("lab.db-*"))
     finally:
         subprocess.run([*tmux.base, "kill-server"], capture_output=True, timeout=10)
+
+
+def test_lab_review_in_a_terminal_saves_each_decision_and_redraws_the_report(live_provider, lab_home, tmp_path, capsys):
+    """The trainer's walk: a judged cohort graded, `lab review DIR` driven by its keys, and on quitting the
+    report redrawn from cohort.db with the overrides (the levels `lab grade` recorded)."""
+    from lab.cli import main
+    from lab.cohort import CohortStore
+    from review_cohort import grade_argv
+
+    assert main(grade_argv(tmp_path, live_provider.url)) == 0
+    capsys.readouterr()
+    folder = tmp_path / "cohort"
+    assert "overridden by the trainer:" not in (folder / "report.html").read_text(encoding="utf-8")
+    tmux = Tmux(f"lab-review-{os.getpid()}")
+    env = {"LAB_HOME": str(lab_home), "LAB_LEARNER": "tina", "TERM": "xterm-256color", "PATH": os.environ.get("PATH", ""),
+           "HOME": str(tmp_path)}
+    # the pane stays after `lab review` exits (remain-on-exit), so what it printed can be read
+    command = " ".join(["env", "-i", *(f"{k}={v}" for k, v in env.items()), LAB, "review", str(folder)])
+    tmux.run("new-session", "-d", "-s", "lab", "-x", "100", "-y", "32", command)
+    try:
+        tmux.run("set-option", "-t", "lab", "remain-on-exit", "on")
+        tmux.wait_for("Review 1 / 12 · ana")
+        tmux.keys("c")  # ana rated a: confirm
+        tmux.wait_for("Review 2 / 12 · ana")
+        tmux.keys("c")
+        tmux.wait_for("Review 3 / 12 · bob")
+        tmux.keys("5")  # bob rated a: the judge's 2 overridden to 5 of 5
+        tmux.wait_for("Review 4 / 12 · bob")
+        tmux.keys("q")
+        screen = tmux.wait_for("is redrawn with them.", joined=True)
+        # the start of the line may be lost as the terminal leaves the app's screen; its end names the report
+        assert f"{folder / 'report.html'} is redrawn with them." in screen
+    finally:
+        subprocess.run([*tmux.base, "kill-server"], capture_output=True, timeout=10)
+    with CohortStore(folder) as store:
+        assert [(r.criterion, r.case, r.decision, r.trainer_score, r.reviewer) for r in store.reviews()] == [
+            ("rated", "a", "confirm", None, "tina"), ("rated", "b", "confirm", None, "tina"), ("rated", "a", "override", 5.0, "tina")]
+    report = (folder / "report.html").read_text(encoding="utf-8")
+    # bob: meets 0, rated (1 + 0.25) / 2, hello 1 -> (0 + 2 × 0.625 + 1) / 4 = 0.5625, still not passed, but overridden
+    assert 'title="bob · t/reviewed: graded; overridden by the trainer: rated">0.56 ✗ †</td>' in report
+    assert "Not in the trainer's exercises" not in report  # the level came from cohort.db

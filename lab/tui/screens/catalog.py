@@ -90,6 +90,8 @@ class CatalogScreen(LabScreen):
     NAMESPACE = "Catalog"
     BINDINGS: ClassVar[list[Any]] = [
         Binding("c", "continue", "Continue", id="catalog.continue", tooltip="Reopen the exercise you worked on last."),
+        Binding("n", "suggest_next", "Next", id="catalog.next",
+                tooltip="Highlight the exercise to try next (your weakest skill, its easiest one not passed) and say why."),
         # /, t and s are shown in the filter line, next to what they change, rather than in the footer
         Binding("slash", "focus_filter", "Filter", id="catalog.filter", show=False, tooltip="Type to filter by title, id or skill."),
         Binding("t", "cycle_track", "Track", id="catalog.track", show=False, tooltip="Show one track, the next one, ... then all tracks."),
@@ -333,6 +335,34 @@ class CatalogScreen(LabScreen):
             self.notify("Nothing to continue yet: open an exercise with enter.")
             return
         self.lab.open_exercise(last.id)
+
+    def action_suggest_next(self) -> None:
+        """rustlings' `n`: the suggestion of lab.mastery (docs/mastery.md), highlighted in the list with its reason."""
+        if self.session is None:
+            self.notify("The exercises are still loading: press n again in a moment.")
+            return
+        suggestion = self.session.learnt().next
+        if suggestion is None:
+            self.notify("Every exercise is passed: there is nothing left to suggest.", title="Next")
+            return
+        self._highlight(suggestion.exercise)
+        entry = self.session.entry(suggestion.exercise)
+        title = entry.title if entry is not None else suggestion.exercise
+        # markup=False: titles and skills are the authors' text, never markup
+        self.notify(f"{title} ({suggestion.exercise}). {suggestion.reason} Press enter to open it.", title="Next", markup=False,
+                    timeout=10)
+
+    def _highlight(self, exercise_id: str) -> None:
+        """Highlight an exercise in the list, clearing the filters first when they hide it."""
+        if exercise_id not in [r.id for r in self._visible()]:
+            self.query_one("#filter-text", Input).value = ""
+            self.track = self.status = self.level = None
+            self._refilter()
+        listing = self.query_one(ExerciseList)
+        self._list_the_rest()  # the suggestion may lie below the rows drawn so far
+        if exercise_id in listing.ids:
+            listing.highlighted = listing.ids.index(exercise_id)
+        self.set_focus(listing)
 
     def action_focus_filter(self) -> None:
         self.set_focus(self.query_one("#filter-text", Input))  # at once, so a fast typist loses no key
