@@ -163,7 +163,7 @@ def read_listing(path: Path, root: Path) -> dict[str, Any] | None:
     texts = [listing[k] for k in ("id", "title", "track", "lang", "writes")]
     if not all(isinstance(t, str) and t for t in texts) or type(listing["level"]) is not int or not 1 <= listing["level"] <= 5:
         return None
-    if not isinstance(listing["skills"], list) or not all(isinstance(k, str) and k and not any(c.isspace() for c in k) for k in listing["skills"]):
+    if not isinstance(listing["skills"], list) or not all(isinstance(k, str) and k and k == "".join(k.split()) for k in listing["skills"]):
         return None
     return listing
 

@@ -152,11 +152,57 @@ def load_keys(text: str, keys: frozenset[str]) -> dict[str, Any] | None:
         keep = match.group(1) in keys
         if keep:
             wanted.append(line)
+    quick = _quick_mapping(wanted)
+    if quick is not None:
+        return quick
     try:
         data = yaml.load("\n".join(wanted), Loader=_FastLoader) if wanted else {}
     except (yaml.YAMLError, RecursionError):
         return _load_keys_from_nodes(text, keys)
     return data if isinstance(data, dict) else None
+
+
+# The values a listing's keys usually hold, read without building YAML nodes (a catalogue of a
+# thousand files pays most of its cold start in PyYAML's constructor): a small integer, a plain word
+# or phrase that starts with a letter, or a flow list of plain words. Anything else (quotes, comments,
+# continuation lines, YAML's special words, a colon) goes to the real parser; tests/test_yamlines.py
+# checks that every quick value is the one YAML gives.
+_QUICK_INT = re.compile(r"(?:0|[1-9][0-9]{0,8})")
+_QUICK_TEXT = re.compile(r"[^\W\d_][^:#\[\]{}&*!|>%@`\\\t]*")
+_QUICK_QUOTED = re.compile(r'"[^"\\\t]*"')  # double quotes with no escape in them: the text between
+_QUICK_WORD = re.compile(r"[^\W\d_][\w.-]*")
+_YAML_WORDS = frozenset({"true", "false", "null", "~"})
+
+
+def _quick_value(raw: str) -> tuple[bool, Any]:
+    value = raw.strip()
+    if _QUICK_INT.fullmatch(value):
+        return True, int(value)
+    if value.startswith("[") and value.endswith("]"):
+        items = [item.strip() for item in value[1:-1].split(",")]
+        if items == [""]:
+            return True, []
+        if all(_QUICK_WORD.fullmatch(item) and item.lower() not in _YAML_WORDS for item in items):
+            return True, items
+        return False, None
+    if _QUICK_QUOTED.fullmatch(value):
+        return True, value[1:-1]
+    if _QUICK_TEXT.fullmatch(value) and value.lower() not in _YAML_WORDS:
+        return True, value
+    return False, None
+
+
+def _quick_mapping(lines: list[str]) -> dict[str, Any] | None:
+    data: dict[str, Any] = {}
+    for line in lines:
+        match = _TOP_KEY.match(line)
+        if match is None or match.group(1) in data:
+            return None  # a continuation line, or a key given twice: YAML decides
+        ok, value = _quick_value(line[match.end():])
+        if not ok:
+            return None
+        data[match.group(1)] = value
+    return data
 
 
 def _load_keys_from_nodes(text: str, keys: frozenset[str]) -> dict[str, Any] | None:
