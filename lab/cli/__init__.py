@@ -42,18 +42,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         # `lab` alone opens the lab: parsing options for every command would only delay its first frame
-        from lab.tui.app import run_app
+        from lab.tui.launch import open_lab
 
-        return run_app(exercise_dirs=[])
+        return open_lab([])
     args = build_parser().parse_args(argv)
     args.exercises = [*args.exercises, *getattr(args, "command_exercises", [])]
     from lab.errors import LabError
 
     try:
         if args.command is None:
-            from lab.tui.app import run_app
+            from lab.tui.launch import open_lab
 
-            return run_app(exercise_dirs=args.exercises)
+            return open_lab(args.exercises)
         return int(args.handler(args))
     except LabError as exc:
         print(f"lab: {exc}", file=sys.stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ if TYPE_CHECKING:  # at run time these load in the session worker, off the first
     from lab.tui.session import LabSession
 
 
+INDEX_BUILDER_WAIT_S = 30.0  # far beyond a thousand files; a builder slower than this is stuck
 TYPING_PAUSE_S = 0.4  # background validation waits this long after a keystroke in the filter
 
 
@@ -47,9 +49,11 @@ class LabApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", id="lab.quit", priority=True, show=False, tooltip="Leave the lab; your drafts are already saved."),
     ]
 
-    def __init__(self, exercise_dirs: Sequence[str] = (), *, cursor_blink: bool = True, preload_litellm: bool = True):
+    def __init__(self, exercise_dirs: Sequence[str] = (), *, cursor_blink: bool = True, preload_litellm: bool = True,
+                 index_builder: "subprocess.Popen[bytes] | None" = None):
         super().__init__()
         self.exercise_dirs = list(exercise_dirs)
+        self.index_builder = index_builder  # lab.tui.launch: a process building the index on a first start
         self.cursor_blink = cursor_blink
         self.preload = preload_litellm
         self.session: LabSession | None = None
@@ -85,6 +89,7 @@ class LabApp(App[int]):
             # the index reads front matter only (no pydantic, no Jinja): on a first start, with no cached
             # catalog and no progress yet, its rows are the list, drawn before the settings and the store load
             first_start = not paths.database_file().exists()
+            self._wait_for_index_builder()
             catalog = load_index(self.exercise_dirs)
             if first_start:
                 drawn = threading.Event()
@@ -97,6 +102,16 @@ class LabApp(App[int]):
             self.call_from_thread(self._session_failed, str(exc))
             return
         self.call_from_thread(self._session_ready, session)
+
+    def _wait_for_index_builder(self) -> None:
+        builder, self.index_builder = self.index_builder, None
+        if builder is None:
+            return
+        try:
+            builder.wait(timeout=INDEX_BUILDER_WAIT_S)
+        except subprocess.TimeoutExpired:
+            builder.kill()  # stuck (a network folder?): load_index builds the index itself, as without it
+            builder.wait()
 
     def _catalog_listed(self, catalog: "CatalogIndex", drawn: threading.Event) -> None:
         for screen in self.screen_stack:
@@ -263,10 +278,13 @@ def binding_owners() -> list[tuple[str, Any]]:
     ]
 
 
-def run_app(exercise_dirs: list[str]) -> int:
+def run_app(exercise_dirs: list[str], index_builder: "subprocess.Popen[bytes] | None" = None) -> int:
     """Open the lab; returns the process exit code."""
-    app = LabApp(exercise_dirs)
+    app = LabApp(exercise_dirs, index_builder=index_builder)
     app.run()
+    if app.index_builder is not None and app.index_builder.poll() is None:  # quit before the session loaded
+        app.index_builder.kill()
+        app.index_builder.wait()
     code = int(app.return_code or 0)
     if app.session is not None:
         app.session.abandon_in_flight()

@@ -1,0 +1,55 @@
+"""lab.tui.launch: on a first start a second process builds the catalogue index while the lab draws."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from lab.tui import app as app_module
+from lab.tui.launch import start_index_builder
+from lab.tui.screens.catalog import ExerciseList
+from lab.tui.summary import cache_file
+from tui_helpers import make_app, ready, wait_for
+
+IDS = ["basics/bullets", "basics/greeting", "systems/labels"]
+
+
+def test_a_first_start_spawns_a_builder_that_builds_the_index(lab_home):
+    assert not cache_file().exists()
+    builder = start_index_builder([])
+    assert builder is not None
+    assert builder.wait(timeout=60) == 0
+    from lab import paths
+
+    assert any(paths.cache_dir().rglob("*.db")), "the builder left no index in the cache folder"
+
+
+async def test_a_start_with_a_catalog_to_draw_spawns_nothing(lab_home):
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+    assert cache_file().exists() and start_index_builder([]) is None
+
+
+async def test_the_lab_waits_for_the_builder_then_lists_the_exercises(lab_home):
+    from lab.tui.app import LabApp
+
+    builder = start_index_builder([])
+    app = LabApp([], cursor_blink=False, preload_litellm=False, index_builder=builder)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        assert app.screen.query_one(ExerciseList).ids == IDS
+        assert app.index_builder is None and builder.returncode == 0
+
+
+async def test_a_stuck_builder_is_stopped_and_the_lab_builds_the_index_itself(lab_home, monkeypatch):
+    from lab.tui.app import LabApp
+
+    monkeypatch.setattr(app_module, "INDEX_BUILDER_WAIT_S", 0.5)
+    stuck = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    app = LabApp([], cursor_blink=False, preload_litellm=False, index_builder=stuck)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.session is not None, "the session, without the builder")
+        await ready(pilot)
+        assert app.screen.query_one(ExerciseList).ids == IDS
+    assert stuck.poll() is not None  # killed, not left behind
