@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # at run time these load in the session worker, off the first
 
 
 INDEX_BUILDER_WAIT_S = 30.0  # far beyond a thousand files; a builder slower than this is stuck
-TYPING_PAUSE_S = 0.4  # background validation waits this long after a keystroke in the filter
+TYPING_PAUSE_S = 0.4  # background validation waits this long after a keystroke in the filter or an opening
 
 
 class LabApp(App[int]):
@@ -59,7 +59,7 @@ class LabApp(App[int]):
         self.session: LabSession | None = None
         self.load_error: str | None = None
         self.running_palette_action = False
-        self.typed_at = 0.0  # time.monotonic() of the last keystroke in the catalog's filter
+        self.active_at = 0.0  # time.monotonic() of the learner's last filter keystroke or opened exercise
         self._saved_theme: str | None = None
         config = early_config()
         theme = early_theme(config)
@@ -158,9 +158,9 @@ class LabApp(App[int]):
             return
 
         def stop() -> bool:
-            # validating holds the GIL: while the learner types in the filter it waits, so each keystroke
-            # redraws at once (checked between two exercises, a few milliseconds apart)
-            while time.monotonic() - self.typed_at < TYPING_PAUSE_S and not worker.is_cancelled:
+            # validating holds the GIL: while the learner types in the filter or opens an exercise it waits,
+            # so a keystroke redraws and an exercise opens at once (checked between two exercises, ms apart)
+            while time.monotonic() - self.active_at < TYPING_PAUSE_S and not worker.is_cancelled:
                 time.sleep(0.05)
             return worker.is_cancelled
 
@@ -244,6 +244,7 @@ class LabApp(App[int]):
 
         if self.session is None:
             return
+        self.active_at = time.monotonic()
         try:
             exercise = self.session.open_exercise(exercise_id)
         except LabError as exc:

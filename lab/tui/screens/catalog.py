@@ -307,7 +307,7 @@ class CatalogScreen(LabScreen):
 
     # ------------------------------------------------------------------ events and actions
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.lab.typed_at = time.monotonic()
+        self.lab.active_at = time.monotonic()
         self._refilter()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
