@@ -11,7 +11,7 @@ import os
 import re
 import types
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -207,12 +207,22 @@ class CompiledExercise:
     name: str
     chain: tuple[str, ...]  # the file itself, then each layout it extends
 
-    def block_functions(self) -> dict[str, list[Callable[..., Iterator[str]]]]:
+    @cached_property
+    def _blocks(self) -> dict[str, list[Callable[..., Iterator[str]]]]:
+        # looked up once per loaded exercise: each get_template stats every file of the chain, and
+        # validating an exercise renders each block for every case (thousands of look-ups per `lab validate`)
         blocks: dict[str, list[Callable[..., Iterator[str]]]] = {}
         for template_name in self.chain:
             for block, fn in self.env.get_template(template_name).blocks.items():
                 blocks.setdefault(block, []).append(fn)
         return blocks
+
+    @cached_property
+    def _template(self) -> Any:
+        return self.env.get_template(self.name)
+
+    def block_functions(self) -> dict[str, list[Callable[..., Iterator[str]]]]:
+        return {name: list(functions) for name, functions in self._blocks.items()}
 
     def block_names(self) -> frozenset[str]:
         return frozenset(self.block_functions())
@@ -222,7 +232,7 @@ class CompiledExercise:
         blocks = self.block_functions()
         if block not in blocks:
             return None
-        template = self.env.get_template(self.name)
+        template = self._template
         context = template.new_context(variables)
         # Top-level `{% import %}` and `{% set %}` run in a file's body, not in its blocks: run the bodies
         # of the chain once with every block silenced, so the names they define exist for the block.
@@ -270,8 +280,6 @@ def template_dependencies(root: Path, name: str) -> dict[str, str | None]:
     `{% import %}` and `{% from %}`, followed through the partials, as {path: None}. The root's own
     path of a partial is listed even where the bundled one serves it, since creating it would
     change what loads. Names given as expressions cannot be followed and are left out."""
-    from jinja2 import meta
-
     env = root_environment(root)
     loader: RootLoader = env.loader  # type: ignore[assignment]
     found: dict[str, str | None] = {}
@@ -289,12 +297,25 @@ def template_dependencies(root: Path, name: str) -> dict[str, str | None]:
         found[str(root.joinpath(*parts))] = None
         found[str(path)] = None
         try:
-            source = split_front_matter(path.read_text(encoding="utf-8-sig")).template_source
-            tree = env.parse(source)
-        except (OSError, UnicodeDecodeError, UnclosedFrontMatter, TemplateSyntaxError):
+            stat = os.stat(path)
+        except OSError:
             continue
-        todo.extend(ref for ref in meta.find_referenced_templates(tree) if isinstance(ref, str))
+        todo.extend(_references(env, str(path), (stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size, stat.st_ino)))
     return found
+
+
+@lru_cache(maxsize=4096)
+def _references(env: Any, path: str, version: tuple[int, int, int, int]) -> tuple[str, ...]:
+    """The template names one file names, parsed once per version of it (a layout that fifty exercises
+    extend is read once, not fifty times, by `lab validate`)."""
+    from jinja2 import meta
+
+    try:
+        source = split_front_matter(Path(path).read_text(encoding="utf-8-sig")).template_source
+        tree = env.parse(source)
+    except (OSError, UnicodeDecodeError, UnclosedFrontMatter, TemplateSyntaxError):
+        return ()
+    return tuple(ref for ref in meta.find_referenced_templates(tree) if isinstance(ref, str))
 
 
 def error_line(exc: BaseException) -> tuple[str | None, int | None]:
