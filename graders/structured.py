@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import field_validator
 
-from graders._text import quote
+from graders._text import plain, quote
 from graders.registry import CheckContext, CheckResult, Params, register
 
 
@@ -170,13 +170,14 @@ class ChoiceParams(Params):
 
 
 def _normalise_choice(text: str) -> str:
-    text = text.strip()
+    # as the text checks read text: "é" typed as e + accent, or a typographic apostrophe, is the same choice
+    text = plain(text).strip()
     return text[:-1].rstrip() if text.endswith(".") else text
 
 
 @register("choice", ChoiceParams)
 def choice(output: str, p: ChoiceParams, ctx: CheckContext) -> CheckResult:
-    """Passes when the output is exactly one of `values` (white space and a trailing full stop ignored)."""
+    """Passes when the output is exactly one of `values` (white space and a trailing full stop ignored; accents and apostrophes compared as the text checks compare them)."""
     t = ctx.tr
     answer = _normalise_choice(output)
     allowed = {_normalise_choice(v) for v in p.values}

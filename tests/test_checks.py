@@ -185,6 +185,13 @@ def test_choice_ignores_white_space_and_a_trailing_full_stop(output: str):
     assert run("choice", output, values=["billing", "bug"]).passed
 
 
+def test_choice_reads_text_as_the_text_checks_do():
+    # "é" written as e + combining accent, a typographic apostrophe: the same choice on screen, the same here
+    assert run("choice", "re\u0301silie\u0301", values=["résilié", "actif"]).passed
+    assert run("choice", "don’t know", values=["don't know", "yes"]).passed
+    assert run("choice", "résilié", values=["re\u0301silie\u0301"]).passed
+
+
 def test_choice_case_near_miss_names_the_allowed_spelling():
     r = run("choice", "Billing.", values=["billing", "bug"])
     assert not r.passed and r.reason == "The output is “Billing”; the allowed spelling is “billing”."
