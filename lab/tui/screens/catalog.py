@@ -55,9 +55,22 @@ def columns(rows: list[CatalogRow], width: int) -> list[int]:
     track = min(max([len(r.track) for r in rows] + [5]), 20)
     title = min(max([len(r.title) for r in rows] + [8]), 48)
     fixed = 1 + track + 3 + 4 + 5  # mark, track, level, best and the gaps
-    title = max(16, min(title, width - fixed - 12))
+    title = max(16, min(title, width - fixed - 5 - SKILLS_AT_LEAST))
     skills = max(6, width - fixed - title - 5)
     return [1, track, title, 3, skills, 4]
+
+
+SKILLS_AT_LEAST = 12  # a whole skill and a count of the others ("clarity +1"), at 80 columns too
+
+
+def fit_skills(skills: tuple[str, ...], width: int) -> str:
+    """As many whole skills as fit, then how many more ("delimiters +1"): a skill cut to six letters says nothing."""
+    for shown in range(len(skills), 0, -1):
+        rest = len(skills) - shown
+        text = ", ".join(skills[:shown]) + (f" +{rest}" if rest else "")
+        if len(text) <= width:
+            return text
+    return skills[0] if skills else ""  # longer than the column: clipped like any other cell
 
 
 def clip(text: str, width: int) -> str:
@@ -259,7 +272,7 @@ class CatalogScreen(LabScreen):
         options = []
         for row in rows:
             cells = (status_mark(row.status), row.track if row.track != previous_track else "", row.title, str(row.level),
-                     ", ".join(row.skills), score_text(row.best))
+                     fit_skills(row.skills, widths[4]), score_text(row.best))
             options.append(Option(Content(line(cells, widths)), id=row.id))
             previous_track = row.track
         return options
