@@ -104,7 +104,7 @@ class LabApp(App[int]):
         self.call_from_thread(self._session_ready, session)
 
     def _wait_for_index_builder(self) -> None:
-        builder, self.index_builder = self.index_builder, None
+        builder = self.index_builder  # kept on the app meanwhile: quitting kills it (run_app), which ends this wait
         if builder is None:
             return
         try:
@@ -112,6 +112,7 @@ class LabApp(App[int]):
         except subprocess.TimeoutExpired:
             builder.kill()  # stuck (a network folder?): load_index builds the index itself, as without it
             builder.wait()
+        self.index_builder = None
 
     def _catalog_listed(self, catalog: "CatalogIndex", drawn: threading.Event) -> None:
         for screen in self.screen_stack:
