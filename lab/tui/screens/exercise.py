@@ -44,6 +44,9 @@ _tokens = count(1)
 class ExerciseScreen(LabScreen):
     NAMESPACE = "Exercise"
     CSS_PATH = stylesheet("exercise")
+    # the editor straight away: each focus change restyles the whole screen (:focus-within), and the
+    # default focus (the first focusable widget) and then the editor's made two of them per opening
+    AUTO_FOCUS = "#editor"
     BINDINGS: ClassVar[list[Any]] = [
         Binding("ctrl+j,alt+enter", "send", "Send", id="exercise.send", priority=True,
                 tooltip="Send your prompt to the model, one call per case, then grade the answers."),
