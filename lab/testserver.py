@@ -87,9 +87,11 @@ class FakeProvider:
                 provider._answer(self, body)
 
             def _json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(payload).encode()
+                self._bytes(status, json.dumps(payload).encode(), "application/json", headers)
+
+            def _bytes(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", content_type)
                 self.send_header("content-length", str(len(data)))
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
@@ -157,12 +159,7 @@ class FakeProvider:
             handler._json(status, {"error": {"message": message, "type": kind}}, headers)
             return
         if model == "not-json":
-            data = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
-            handler.send_response(200)
-            handler.send_header("content-type", "text/html")
-            handler.send_header("content-length", str(len(data)))
-            handler.end_headers()
-            handler.wfile.write(data)
+            handler._bytes(200, b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")
             return
         if model == "flaky-429" and key not in self._seen:
             self._seen.add(key)
@@ -181,12 +178,7 @@ class FakeProvider:
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}
         created = 1_700_000_000
         if model == "malformed" and not body.get("stream"):
-            data = b"<html>502 Bad Gateway</html>"
-            handler.send_response(200)
-            handler.send_header("content-type", "application/json")
-            handler.send_header("content-length", str(len(data)))
-            handler.end_headers()
-            handler.wfile.write(data)
+            handler._bytes(200, b"<html>502 Bad Gateway</html>", "application/json")  # says JSON, is not
             return
         if model == "empty-choices" and not body.get("stream"):
             handler._json(200, {"id": "chatcmpl-fake", "object": "chat.completion", "created": created, "model": model,

@@ -18,6 +18,7 @@ from lab.cli.common import (
     read_prompt,
     warn_problems,
 )
+from lab.i18n import ENGLISH
 
 if TYPE_CHECKING:
     import argparse
@@ -225,7 +226,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 class OrderedStream:
     """Streams one call at a time to the terminal while the others run, buffering theirs until their turn."""
 
-    def __init__(self, slots: list[tuple[str, int]], stream: TextIO, samples: int, paint: Any, tr: Any = None):
+    def __init__(self, slots: list[tuple[str, int]], stream: TextIO, samples: int, paint: Any, tr: Any = ENGLISH):
         self.slots, self.stream, self.samples, self.paint = slots, stream, samples, paint
         self.tr = tr  # the exercise's language, for "sample N"
         self.buffers: dict[tuple[str, int], list[str]] = {s: [] for s in slots}
@@ -237,8 +238,7 @@ class OrderedStream:
     def _header(self, index: int) -> None:
         if index < len(self.slots):
             case, sample = self.slots[index]
-            sample_word = self.tr.gettext("sample {n}") if self.tr is not None else "sample {n}"
-            label = case if self.samples == 1 else f"{case} · " + sample_word.format(n=sample + 1)
+            label = case if self.samples == 1 else f"{case} · " + self.tr.gettext("sample {n}").format(n=sample + 1)
             self.stream.write(self.paint.dim(f"── {label} ──") + "\n")
             self.stream.flush()
 
@@ -352,14 +352,12 @@ def cost_allows(args: argparse.Namespace, exercise: Any, text: str, samples: int
     estimate to send, or None to send nothing.
 
     A declined attempt is not recorded: nothing was tried, and the prompt is still where it came from."""
-    from lab.attempts import needs_judge
     from lab.errors import LabError
     from lab.spending import check_cap, estimate_attempt, spent
 
-    judging = needs_judge(exercise)
-    judge_model = (judge or config).model if judging and (judge or config) is not None else None
+    judge_config = judge or config  # counted only where a criterion asks a judge (estimate_attempt knows which)
     estimate = estimate_attempt(exercise, text, model=config.model if config is not None else None, samples=samples,
-                                judge_model=judge_model)
+                                judge_model=judge_config.model if judge_config is not None else None)
     if estimate.calls or estimate.judge_calls:  # an answer graded without a model costs nothing to estimate
         print(paint.dim(estimate.summary(t)), file=out)
     check = check_cap(spent(store).today_usd, estimate.cost_usd, settings.max_cost)

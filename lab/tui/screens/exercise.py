@@ -200,12 +200,10 @@ class ExerciseScreen(LabScreen):
 
     def _estimate_of(self, text: str) -> Estimate:
         """The cost of sending `text` with the session's model and judge (prices read as data, no litellm)."""
-        from lab.attempts import needs_judge
-
         config = self.session.call_config()
-        judge = self.session.judge_config() or config
-        judge_model = judge.model if judge is not None and needs_judge(self.exercise) else None
-        return estimate_attempt(self.exercise, text, model=config.model if config else None, judge_model=judge_model)
+        judge = self.session.judge_config() or config  # counted only where a criterion asks a judge
+        return estimate_attempt(self.exercise, text, model=config.model if config else None,
+                                judge_model=judge.model if judge is not None else None)
 
     @work(thread=True, exclusive=True, group="estimate", exit_on_error=False)
     def estimate_worker(self, text: str) -> None:
@@ -344,7 +342,7 @@ class ExerciseScreen(LabScreen):
             if go:
                 self._launch(text, built)
             else:  # nothing is sent and nothing recorded: the learner did not try
-                self._status(f"Nothing was sent: {over}. Your prompt is still in the editor.", "")
+                self._status(self.tr.gettext("Nothing was sent: {reason}. Your prompt is still in the editor.").format(reason=over), "")
 
         self.app.push_screen(CostCapScreen(over, self.tr), answered)
 
