@@ -23,6 +23,7 @@ from textual.content import Content
 from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from lab.report import clip
 from lab.tui.format import bar, score_text, status_mark
 from lab.tui.screens.base import LabScreen
 from lab.tui.summary import CatalogRow, by_track, load_cached, save_cached
@@ -71,10 +72,6 @@ def fit_skills(skills: tuple[str, ...], width: int) -> str:
         if len(text) <= width:
             return text
     return skills[0] if skills else ""  # longer than the column: clipped like any other cell
-
-
-def clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 def line(cells: tuple[str, ...], widths: list[int]) -> str:
