@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from graders.errors import JudgeCancelled, JudgeError
 
@@ -25,6 +26,14 @@ class Problem:
         where = f"{self.path}:{self.line}" if self.line else str(self.path)
         text = f"{where}: {self.message}"
         return f"{text}\n  fix: {self.fix}" if self.fix else text
+
+    def as_json(self) -> dict[str, Any]:
+        """The problem as the JSON of `lab validate --json` and the catalogue index."""
+        return {"path": str(self.path), "line": self.line, "message": self.message, "fix": self.fix}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Problem":
+        return cls(Path(data["path"]), data["line"], data["message"], data["fix"])
 
 
 class ExerciseError(LabError):

@@ -58,7 +58,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.json:
         print_json({
             "exercises": len(catalog.exercises),
-            "problems": [{"path": str(p.path), "line": p.line, "message": p.message, "fix": p.fix} for p in catalog.problems],
+            "problems": [p.as_json() for p in catalog.problems],
         })
     else:
         for problem in catalog.problems:
@@ -107,7 +107,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"exercises": report, "contradictions": contradictions, "undecided": undecided,
                     **({"failed_solutions": failed_solutions} if solutions is not None else {}),
-                     "problems": [{"path": str(p.path), "line": p.line, "message": p.message, "fix": p.fix} for p in catalog.problems]})
+                     "problems": [p.as_json() for p in catalog.problems]})
     else:
         for problem in catalog.problems:
             print(problem)

@@ -13,7 +13,6 @@ import os
 import sys
 import subprocess
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
@@ -28,10 +27,10 @@ from lab.tui.screens.catalog import CatalogScreen
 if TYPE_CHECKING:  # at run time these load in the session worker, off the first frame
     from lab.catalog_index import CatalogIndex
     from lab.tui.session import LabSession
+    from lab.validation_process import BrokenExercise
 
 
 INDEX_BUILDER_WAIT_S = 30.0  # far beyond a thousand files; a builder slower than this is stuck
-TYPING_PAUSE_S = 0.4  # background validation waits this long after a keystroke in the filter or an opening
 
 
 class LabApp(App[int]):
@@ -59,7 +58,7 @@ class LabApp(App[int]):
         self.session: LabSession | None = None
         self.load_error: str | None = None
         self.running_palette_action = False
-        self.active_at = 0.0  # time.monotonic() of the learner's last filter keystroke or opened exercise
+        self.validation: "subprocess.Popen[str] | None" = None  # lab.validation_process, once started
         self._saved_theme: str | None = None
         config = early_config()
         theme = early_theme(config)
@@ -89,8 +88,9 @@ class LabApp(App[int]):
             # the index reads front matter only (no pydantic, no Jinja): on a first start, with no cached
             # catalog and no progress yet, its rows are the list, drawn before the settings and the store load
             first_start = not paths.database_file().exists()
-            self._wait_for_index_builder()
-            catalog = load_index(self.exercise_dirs)
+            catalog = self._catalog_from_builder()
+            if catalog is None:
+                catalog = load_index(self.exercise_dirs)
             if first_start:
                 drawn = threading.Event()
                 self.call_from_thread(self._catalog_listed, catalog, drawn)
@@ -103,16 +103,18 @@ class LabApp(App[int]):
             return
         self.call_from_thread(self._session_ready, session)
 
-    def _wait_for_index_builder(self) -> None:
+    def _catalog_from_builder(self) -> "CatalogIndex | None":
         builder = self.index_builder  # kept on the app meanwhile: quitting kills it (run_app), which ends this wait
         if builder is None:
-            return
-        try:
-            builder.wait(timeout=INDEX_BUILDER_WAIT_S)
-        except subprocess.TimeoutExpired:
-            builder.kill()  # stuck (a network folder?): load_index builds the index itself, as without it
-            builder.wait()
+            return None
+        from lab.tui.launch import built_catalog
+
+        from lab.listing import exercise_roots
+
+        catalog = built_catalog(builder, INDEX_BUILDER_WAIT_S)
         self.index_builder = None
+        # the child read its roots from the same arguments and environment; anything else is not ours to draw
+        return catalog if catalog is not None and catalog.roots == exercise_roots(self.exercise_dirs) else None
 
     def _catalog_listed(self, catalog: "CatalogIndex", drawn: threading.Event) -> None:
         for screen in self.screen_stack:
@@ -145,28 +147,48 @@ class LabApp(App[int]):
 
     @work(thread=True, group="start-up", exit_on_error=False)
     def warm_screens(self) -> None:
-        """Import the other screens while the learner reads the catalog, so opening one is quick."""
+        """Import the other screens and the engine's loader, graders and Jinja while the learner reads
+        the catalog, so opening the first exercise is as quick as opening the next (about 150 ms of
+        imports and first parses otherwise)."""
         importlib.import_module("lab.tui.screens.exercise")
+        session = self.session
+        if session is None or not session.exercises:
+            return
+        from lab.loader import load_exercise
+
+        entry = session.exercises[0]
+        try:
+            load_exercise(entry.path, entry.root)  # thrown away: opening loads it afresh and records it
+        except Exception:  # a broken file is the background check's to report
+            pass
 
     @work(thread=True, group="validate", exit_on_error=False)
     def validate_catalog(self) -> None:
-        """Full validation of every exercise the index has not validated, off the main thread; the
-        broken ones leave the catalog with their problems in its info line."""
-        from textual.worker import get_current_worker
+        """Full validation of every exercise the index has not validated, in a second process
+        (lab.validation_process); each broken one leaves the catalog with its problems in the info line."""
+        from lab import validation_process
+        from lab.tui.threads import run_watched
 
-        session, worker = self.session, get_current_worker()
-        if session is None:
+        try:
+            process = self.validation = validation_process.start(self.exercise_dirs)
+        except OSError:
+            return  # opening an exercise still validates it and names its problems
+
+        def report() -> None:
+            assert process.stdout is not None
+            for broken in validation_process.findings(process.stdout):
+                self.call_threadsafe(self._exercise_broken, broken)
+            process.wait()
+
+        run_watched(report, "lab-validate", on_abandon=process.kill)
+
+    def _exercise_broken(self, broken: "BrokenExercise") -> None:
+        session = self.session
+        entry = next((e for e in session.catalog.entries if e.path == broken.path), None) if session else None
+        if entry is None or entry.broken:
             return
-
-        def stop() -> bool:
-            # validating holds the GIL: while the learner types in the filter or opens an exercise it waits,
-            # so a keystroke redraws and an exercise opens at once (checked between two exercises, ms apart)
-            while time.monotonic() - self.active_at < TYPING_PAUSE_S and not worker.is_cancelled:
-                time.sleep(0.05)
-            return worker.is_cancelled
-
-        if session.validate_all(cancelled=stop):
-            self.call_threadsafe(self._catalog_changed)
+        session.catalog.mark_broken(entry, broken.problems)
+        self._catalog_changed()
 
     def _catalog_changed(self) -> None:
         for screen in self.screen_stack:
@@ -245,7 +267,6 @@ class LabApp(App[int]):
 
         if self.session is None:
             return
-        self.active_at = time.monotonic()
         try:
             exercise = self.session.open_exercise(exercise_id)
         except LabError as exc:
@@ -284,9 +305,10 @@ def run_app(exercise_dirs: list[str], index_builder: "subprocess.Popen[bytes] | 
     """Open the lab; returns the process exit code."""
     app = LabApp(exercise_dirs, index_builder=index_builder)
     app.run()
-    if app.index_builder is not None and app.index_builder.poll() is None:  # quit before the session loaded
-        app.index_builder.kill()
-        app.index_builder.wait()
+    for process in (app.index_builder, app.validation):  # quit before the index was built or the check ended
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
     code = int(app.return_code or 0)
     if app.session is not None:
         app.session.abandon_in_flight()

@@ -6,11 +6,11 @@ Plain Python (no Textual) so it loads in a worker thread and can be tested on it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from lab.catalog_index import CatalogIndex, IndexEntry, UnloadableExercise, load_index, open_entry
 from lab.config import Settings, load_settings, settings_warnings
-from lab.errors import LabError, Problem
+from lab.errors import LabError
 from lab.exercise import Exercise
 from lab.llm import CallConfig
 from lab.store import AttemptRecord, ExerciseProgress, Store
@@ -70,21 +70,6 @@ class LabSession:
                 self.catalog.mark_broken(entry, exc.problems)
                 raise
         return exercise
-
-    def validate_all(self, cancelled: Callable[[], bool] = lambda: False) -> list[Problem]:
-        """Fully load every listed exercise not validated yet (the TUI runs this in the background),
-        recording each result in the index; the broken ones leave the catalog. Returns their problems."""
-        found: list[Problem] = []
-        for entry in list(self.catalog.exercises):
-            if cancelled():
-                break
-            if entry.id in self.loaded or (entry.validated and not entry.broken):
-                continue
-            try:
-                self.open_exercise(entry.id)
-            except UnloadableExercise as exc:
-                found.extend(exc.problems)
-        return found
 
     def progress(self) -> dict[str, ExerciseProgress]:
         return self.store.progress()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from lab.tui import app as app_module
 from lab.tui.launch import start_index_builder
 from lab.tui.screens.catalog import ExerciseList
@@ -31,7 +33,8 @@ async def test_a_start_with_a_catalog_to_draw_spawns_nothing(lab_home):
     assert cache_file().exists() and start_index_builder([]) is None
 
 
-async def test_the_lab_waits_for_the_builder_then_lists_the_exercises(lab_home):
+async def test_the_lab_waits_for_the_builder_and_ignores_a_catalogue_of_other_roots(lab_home):
+    # the child lists the real bundled curriculum; these tests' bundled folder is another one
     from lab.tui.app import LabApp
 
     builder = start_index_builder([])
@@ -40,6 +43,36 @@ async def test_the_lab_waits_for_the_builder_then_lists_the_exercises(lab_home):
         await ready(pilot)
         assert app.screen.query_one(ExerciseList).ids == IDS
         assert app.index_builder is None and builder.returncode == 0
+
+
+async def test_the_lab_draws_the_catalogue_the_builder_hands_back_without_reading_the_index_again(lab_home, monkeypatch):
+    from lab import catalog_index
+    from lab.tui.app import LabApp
+
+    from lab import paths
+    from lab.tui.launch import BUILD_INDEX
+
+    as_here = f"import pathlib, lab.paths; lab.paths.bundled_exercises_dir = lambda: pathlib.Path({str(paths.bundled_exercises_dir())!r}); "
+    builder = subprocess.Popen([sys.executable, "-c", as_here + BUILD_INDEX], stdout=subprocess.PIPE)
+    loads = []
+    monkeypatch.setattr(catalog_index, "load_index", lambda *a, **k: loads.append(a) or pytest.fail("read again"))
+    app = LabApp([], cursor_blink=False, preload_litellm=False, index_builder=builder)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        assert app.screen.query_one(ExerciseList).ids == IDS
+    assert loads == []
+
+
+@pytest.mark.parametrize("child", ["import sys; sys.stdout.write('not a pickle')", "import sys; sys.exit(3)",
+                                   "import pickle, sys; sys.stdout.buffer.write(pickle.dumps([1, 2]))"])
+async def test_a_builder_that_answers_nothing_usable_leaves_the_lab_to_build_the_index(lab_home, child):
+    from lab.tui.app import LabApp
+
+    odd = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE)
+    app = LabApp([], cursor_blink=False, preload_litellm=False, index_builder=odd)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        assert app.screen.query_one(ExerciseList).ids == IDS
 
 
 async def test_a_stuck_builder_is_stopped_and_the_lab_builds_the_index_itself(lab_home, monkeypatch):

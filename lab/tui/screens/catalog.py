@@ -10,8 +10,8 @@ cells cost about 40 ms of the first frame, an OptionList about 13 ms (bench/tui_
 
 from __future__ import annotations
 
+import functools
 import re
-import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.markup import escape
@@ -79,6 +79,7 @@ def line(cells: tuple[str, ...], widths: list[int]) -> str:
 
 
 MAX_TRACK_LINES = 6
+REST_PER_FRAME = 100  # rows added to the list per frame after the first screenful
 
 
 
@@ -93,8 +94,14 @@ def _words(text: str) -> str:
 
 def _matches(words: list[str], row: CatalogRow) -> bool:
     """Every typed word occurs in the row's title, id or skills, in any order."""
-    haystack = _words(" ".join([row.title, row.id, *row.skills]))
+    haystack = _haystack(row)
     return all(word in haystack for word in words)
+
+
+@functools.lru_cache(maxsize=8192)
+def _haystack(row: CatalogRow) -> str:
+    # once per row, not once per row and keystroke: over a thousand rows that is most of a keystroke's time
+    return _words(" ".join([row.title, row.id, *row.skills]))
 
 class CatalogScreen(LabScreen):
     NAMESPACE = "Catalog"
@@ -120,6 +127,7 @@ class CatalogScreen(LabScreen):
         self.status: str | None = None
         self._pending_open: str | None = None
         self._listed_width = 0
+        self._shown: dict[str, str | Content] = {}  # the text last put in each Static by _show
         self._rest_of_list: list[CatalogRow] = []  # listed right after the frame (their options built then)
         self._rest_widths: list[int] = []
         self._rest_track: str | None = None
@@ -160,10 +168,18 @@ class CatalogScreen(LabScreen):
         elif self.lab.load_error:
             self.session_failed(self.lab.load_error)
 
-    def _list_the_rest(self) -> None:
-        rest, self._rest_of_list = self._rest_of_list, []
-        if rest:
-            self.query_one(ExerciseList).add_options(self._options(rest, self._rest_widths, self._rest_track))
+    def _list_the_rest(self, all_now: bool = False) -> None:
+        """Add the next rows below the first screenful, a slice per frame: a keystroke that comes
+        meanwhile waits for one slice, never for the whole list (and a new filter replaces the rest)."""
+        rest = self._rest_of_list
+        if not rest:
+            return
+        size = len(rest) if all_now else REST_PER_FRAME
+        chunk, self._rest_of_list = rest[:size], rest[size:]
+        self.query_one(ExerciseList).add_options(self._options(chunk, self._rest_widths, self._rest_track))
+        self._rest_track = chunk[-1].track
+        if self._rest_of_list:
+            self.call_after_refresh(self._list_the_rest)
 
     # ------------------------------------------------------------------ data
     def session_ready(self, session: "LabSession") -> None:
@@ -183,7 +199,7 @@ class CatalogScreen(LabScreen):
         self._draw()
 
     def session_failed(self, message: str) -> None:
-        self.query_one("#catalog-info", Static).update(Content(f"The lab could not start: {message}"))
+        self._show("#catalog-info", Content(f"The lab could not start: {message}"))
 
     def on_screen_resume(self) -> None:
         if self.session is not None:
@@ -226,8 +242,8 @@ class CatalogScreen(LabScreen):
                 f"status: [b]{self.status or 'any'}[/b] (s)")
 
     def _show_tracks(self) -> None:
-        self.query_one("#tracks", Static).update(self._tracks_text())
-        self.query_one("#filter-keys", Static).update(self._filter_keys_text())
+        self._show("#tracks", self._tracks_text())
+        self._show("#filter-keys", self._filter_keys_text())
 
     def _visible(self, text: str | None = None) -> list[CatalogRow]:
         if text is None:
@@ -249,7 +265,7 @@ class CatalogScreen(LabScreen):
         # others right after the frame, so a keystroke in the filter redraws at once at any size
         heading, page = self._list_content(rows, max(self.app.size.height, keep + 1, 1))
         self._listed_count = len(rows)
-        self.query_one("#list-heading", Static).update(heading)
+        self._show("#list-heading", heading)
         listing.set_options(page)
         if ids:
             listing.highlighted = keep
@@ -298,7 +314,14 @@ class CatalogScreen(LabScreen):
         return "\n".join(lines)
 
     def _show_info(self) -> None:
-        self.query_one("#catalog-info", Static).update(self._info_text_for(self._listed_count))
+        self._show("#catalog-info", self._info_text_for(self._listed_count))
+
+    def _show(self, selector: str, text: "str | Content") -> None:
+        """Update a Static only when its text changes: each update lays the whole screen out again,
+        which is most of a filter keystroke's time when the line under the list stays the same."""
+        if self._shown.get(selector) != text:
+            self._shown[selector] = text
+            self.query_one(selector, Static).update(text)
 
     def _info_text_for(self, listed: int) -> str:
         if listed:
@@ -317,8 +340,13 @@ class CatalogScreen(LabScreen):
 
     # ------------------------------------------------------------------ events and actions
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.lab.active_at = time.monotonic()
-        self._refilter()
+        self._refilter_text()
+
+    def _refilter_text(self) -> None:
+        """The typed filter changed: the track lines and the filter keys' line stay as they are."""
+        self._fill_list()
+        self._show_info()
+        self.refresh_bindings()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.set_focus(self.query_one(ExerciseList))  # at once: the next key goes to the list
@@ -327,7 +355,7 @@ class CatalogScreen(LabScreen):
         exercise_id = str(event.option.id)
         if self.session is None:  # chosen from the cached catalog: open it once the files are loaded
             self._pending_open = exercise_id
-            self.query_one("#catalog-info", Static).update("Opening as soon as the exercises are loaded…")
+            self._show("#catalog-info", "Opening as soon as the exercises are loaded…")
             return
         self.lab.open_exercise(exercise_id)
 
@@ -369,7 +397,7 @@ class CatalogScreen(LabScreen):
             self.track = self.status = self.level = None
             self._refilter()
         listing = self.query_one(ExerciseList)
-        self._list_the_rest()  # the suggestion may lie below the rows drawn so far
+        self._list_the_rest(all_now=True)  # the suggestion may lie below the rows drawn so far
         if exercise_id in listing.ids:
             listing.highlighted = listing.ids.index(exercise_id)
         self.set_focus(listing)
