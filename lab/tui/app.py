@@ -107,9 +107,8 @@ class LabApp(App[int]):
         builder = self.index_builder  # kept on the app meanwhile: quitting kills it (run_app), which ends this wait
         if builder is None:
             return None
-        from lab.tui.launch import built_catalog
-
         from lab.listing import exercise_roots
+        from lab.tui.launch import built_catalog
 
         catalog = built_catalog(builder, INDEX_BUILDER_WAIT_S)
         self.index_builder = None
