@@ -131,21 +131,20 @@ class CatalogIndex:
 
 def load_index(extra_roots: Sequence[str | Path] = ()) -> CatalogIndex:
     """The catalogue of every root, from the index where files are unchanged, parsed where not."""
-    from lab.listing import exercise_roots, search
+    from lab.listing import exercise_roots, search_stats
 
     roots = exercise_roots(extra_roots)
-    found: list[tuple[Path, Path, str]] = []  # (root, path, stamp)
+    found: list[tuple[str, str, str]] = []  # (root, real path, stamp), strings: a thousand Paths cost a listing's time
     problems: list[Problem] = []
     for root in roots:
         if not root.is_dir():
             if root != paths.bundled_exercises_dir().resolve():
                 problems.append(Problem(root, None, "exercise folder not found", "check the path given to --exercises or LAB_EXERCISES"))
             continue
-        files, unsearchable = search(root)  # a symlink loop or unreadable folder is one problem, never a traceback
+        files, unsearchable = search_stats(root)  # a symlink loop or unreadable folder is one problem, never a traceback
         problems.extend(unsearchable)
-        folders: dict[str, str] = {}  # each folder's real path, resolved once for all its files
-        for path in files:
-            found.append((root, _real_in(path, folders), stamp_of(path)))
+        top = str(root)
+        found += [(top, f.real, _stamp(f.stat)) for f in files]  # the search's own stat: one per file
 
     with _Index.open() as index:
         rows = index.rows([str(r) for r in roots])
@@ -153,20 +152,20 @@ def load_index(extra_roots: Sequence[str | Path] = ()) -> CatalogIndex:
         voided: list[str] = []
         dep_stamps: dict[str, str] = {}
         for root, path, stamp in found:
-            row = rows.get(str(path))
-            if row is None or row.stamp != stamp or row.root != str(root):
-                fresh.append((root, path, stamp))
+            row = rows.get(path)
+            if row is None or row.stamp != stamp or row.root != root:
+                fresh.append((Path(root), Path(path), stamp))
             elif row.validated and not _deps_hold(row.deps, dep_stamps):
-                voided.append(str(path))
+                voided.append(path)
         parsed = [_parse(root, path, stamp) for root, path, stamp in fresh]
-        present = {str(path) for _, path, _ in found}
-        gone = [p for p, row in rows.items() if p not in present]
+        present = {path for _, path, _ in found}
+        gone = [p for p in rows if p not in present]
         if parsed or voided or gone:
             index.write(parsed, voided, gone)
             rows = index.rows([str(r) for r in roots])
 
-    known = {str(path): path for _, path, _ in found}
-    return _catalog(roots, [rows[p] for p in known if p in rows], problems, known)
+    known = dict.fromkeys(path for _, path, _ in found)  # each real path once, in search order
+    return _catalog(roots, [rows[p] for p in known if p in rows], problems)
 
 
 def open_entry(entry: IndexEntry) -> Any:
@@ -216,23 +215,16 @@ def _real(path: str | Path) -> Path:
     return Path(os.path.realpath(path))  # Path.resolve() raises on a symlink loop
 
 
-def _real_in(path: Path, folders: dict[str, str]) -> Path:
-    """The real path of a file, resolving its folder once: a thousand realpath calls cost a listing's time."""
-    if os.path.islink(path):
-        return _real(path)
-    folder = str(path.parent)
-    real = folders.get(folder)
-    if real is None:
-        real = folders[folder] = os.path.realpath(folder)
-    return path if real == folder else Path(real, path.name)
-
-
 def stamp_of(path: Path) -> str:
     """What identifies a version of a file without reading it; 'missing' when there is none."""
     try:
         st = os.stat(path)
     except OSError:
         return "missing"
+    return _stamp(st)
+
+
+def _stamp(st: os.stat_result) -> str:
     return f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}"
 
 
@@ -307,26 +299,28 @@ def _deps_hold(deps: dict[str, str], seen: dict[str, str]) -> bool:
     return True
 
 
-def _catalog(roots: list[Path], rows: list[_Row], problems: list[Problem], known: dict[str, Path] | None = None) -> CatalogIndex:
-    known = known or {}
+def _catalog(roots: list[Path], rows: list[_Row], problems: list[Problem]) -> CatalogIndex:
     entries: dict[str, IndexEntry] = {}
     broken: list[Path] = []
     root_paths: dict[str, Path] = {}
     for row in rows:
-        row_problems = tuple(Problem(Path(p["path"]), p["line"], p["message"], p["fix"]) for p in row.problems)
+        row_problems = tuple(Problem(Path(p["path"]), p["line"], p["message"], p["fix"]) for p in row.problems) if row.problems else ()
         problems.extend(row_problems)
-        if row.summary is None:
-            broken.append(Path(row.path))
-            continue
+        path = Path(row.path)  # the one Path made per file
         s = row.summary
+        if s is None:
+            broken.append(path)
+            continue
+        root = root_paths.get(row.root)
+        if root is None:
+            root = root_paths[row.root] = Path(row.root)
         entry = IndexEntry(s["id"], s["title"], s["track"], int(s["level"]), tuple(s["skills"]), s["lang"], s["writes"],
-                           known.get(row.path) or Path(row.path), root_paths.setdefault(row.root, Path(row.root)), row_problems,
-                           row.validated)
-        if entry.broken:
-            broken.append(entry.path)
-        if entry.id in entries:
-            other = entries[entry.id]
-            problems.append(Problem(entry.path, None, f"id '{entry.id}' is already used by {other.path}; this file is ignored",
+                           path, root, row_problems, row.validated)
+        if row_problems:
+            broken.append(path)
+        other = entries.get(entry.id)
+        if other is not None:
+            problems.append(Problem(path, None, f"id '{entry.id}' is already used by {other.path}; this file is ignored",
                                     "give one of them another `id:` or file name"))
             continue
         entries[entry.id] = entry

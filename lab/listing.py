@@ -9,7 +9,7 @@ import errno
 import os
 import stat as stat_module
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from lab import paths, yamlines
 from lab.errors import Problem
@@ -36,50 +36,99 @@ def search(root: Path) -> tuple[list[Path], list[Problem]]:
     as a file (a symlink loop, a dangling link, a folder named `x.j2`, an unreadable folder).
 
     Symlinked folders are followed, but each real folder once: a link back to an ancestor is a loop."""
-    found: list[Path] = []
+    found, problems = search_stats(root)
+    return [Path(f.path) for f in found], problems
+
+
+class Found(NamedTuple):
+    """One exercise file as `search_stats` found it: its path under the root, its real path, and its stat."""
+
+    path: str
+    real: str
+    stat: os.stat_result
+
+
+def search_stats(root: Path) -> tuple[list[Found], list[Problem]]:
+    """`search`, with each file's real path and the one stat taken of it (a catalogue's stamp), sorted by path.
+
+    One pass of os.scandir: a file costs one stat (the folder entry says whether it is a link), and a
+    folder's real path is its parent's plus its name unless it is a link, so realpath runs for links only."""
+    found: list[Found] = []
     problems: list[Problem] = []
-
-    def unreadable(error: OSError) -> None:
-        problems.append(Problem(Path(error.filename or root), None, f"cannot read the folder: {error.strerror}",
-                                "check its permissions, or move it out of the exercise folder"))
-
-    seen: dict[tuple[int, int], str] = {}  # (device, inode) of each real folder searched
-    for folder, dirs, files in os.walk(root, onerror=unreadable, followlinks=True):
-        here = Path(folder)
+    seen: set[tuple[int, int]] = set()  # (device, inode) of each real folder searched
+    top = str(root)
+    stack: list[tuple[str, str | None]] = [(top, None)]  # (folder, its real path when known without realpath)
+    while stack:  # depth first, each folder's subfolders in sorted order: the order os.walk(topdown) reports in
+        folder, real = stack.pop()
         try:
-            stat = here.stat()
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError as error:
+            problems.append(Problem(Path(error.filename or root), None, f"cannot read the folder: {error.strerror}",
+                                    "check its permissions, or move it out of the exercise folder"))
+            continue
+        try:
+            status = os.stat(folder)
         except OSError:
-            dirs[:] = []
             continue
-        if (stat.st_dev, stat.st_ino) in seen:  # a second link to a folder searched already
-            dirs[:] = []
+        if (status.st_dev, status.st_ino) in seen:  # a second link to a folder searched already
             continue
-        real = os.path.realpath(here)
-        seen[(stat.st_dev, stat.st_ino)] = real
-        kept = []
-        for name in sorted(dirs):
-            child = here / name
-            if name.startswith(".") or not reachable(child, problems):
+        seen.add((status.st_dev, status.st_ino))
+        if real is None:
+            real = os.path.realpath(folder)
+        dirs: list[os.DirEntry[str]] = []
+        files: list[os.DirEntry[str]] = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()  # follows a link; a dangling or looping one is not a folder
+            except OSError:
+                is_dir = False
+            (dirs if is_dir else files).append(entry)
+        kept: list[tuple[str, str | None]] = []
+        for entry in sorted(dirs, key=_name):
+            name = entry.name
+            if name.startswith("."):
                 continue
-            target = os.path.realpath(child)
-            if _is_ancestor(target, real):
-                problems.append(Problem(child, None, f"symlink loop: this link leads back to {target}, a folder that contains it; it is skipped",
+            child = entry.path
+            linked = entry.is_symlink()
+            if linked and not reachable(Path(child), problems):
+                continue
+            target = os.path.realpath(child) if linked else os.path.join(real, name)
+            if linked and _is_ancestor(target, real):
+                problems.append(Problem(Path(child), None, f"symlink loop: this link leads back to {target}, a folder that contains it; it is skipped",
                                         "remove the link, or point it outside the exercise folder"))
                 continue
             if name.endswith(".j2") and not name.startswith("_"):
-                problems.append(Problem(child, None, "a folder named like an exercise file: only files ending in .j2 are exercises",
+                problems.append(Problem(Path(child), None, "a folder named like an exercise file: only files ending in .j2 are exercises",
                                         "rename the folder (its .j2 files inside are still found)"))
-            kept.append(name)
-        dirs[:] = kept
-        for name in sorted(files):
-            path = here / name
+            kept.append((child, None if linked else target))
+        stack.extend(reversed(kept))
+        for entry in sorted(files, key=_name):
+            name = entry.name
+            path = entry.path
             if not name.endswith(".j2") or name.startswith("_"):
-                if os.path.islink(path) and not os.path.exists(path) and _loops(path):
-                    reachable(path, problems)  # a link looping on itself (a folder's, most likely): one problem
+                if entry.is_symlink() and not os.path.exists(path) and _loops(Path(path)):
+                    reachable(Path(path), problems)  # a link looping on itself (a folder's, most likely): one problem
                 continue
-            if reachable(path, problems) and regular_file(path, problems):
-                found.append(path)
-    return sorted(found), problems
+            try:
+                status = os.stat(path)
+            except OSError:
+                reachable(Path(path), problems)  # says why: a loop, a dangling link, a file gone meanwhile
+                continue
+            if not stat_module.S_ISREG(status.st_mode):
+                problems.append(_not_plain(Path(path)))
+                continue
+            found.append(Found(path, os.path.realpath(path) if entry.is_symlink() else os.path.join(real, name), status))
+    found.sort(key=_path_parts)
+    return found, problems
+
+
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
+def _path_parts(found: Found) -> list[str]:
+    return found.path.split(os.sep)  # Path ordering: part by part, so "a/b" sorts before "a-b/c"
 
 
 MAX_FILE_BYTES = 1024 * 1024  # far beyond a real exercise; what a catalogue can afford to read per file
@@ -93,9 +142,13 @@ def regular_file(path: Path, problems: list[Problem]) -> bool:
         return True  # reachable() reported it
     if stat_module.S_ISREG(mode):
         return True
-    problems.append(Problem(path, None, "not a plain file (a named pipe, socket or device): it cannot be read as an exercise",
-                            "remove it from the exercise folder"))
+    problems.append(_not_plain(path))
     return False
+
+
+def _not_plain(path: Path) -> Problem:
+    return Problem(path, None, "not a plain file (a named pipe, socket or device): it cannot be read as an exercise",
+                   "remove it from the exercise folder")
 
 
 def reachable(path: Path, problems: list[Problem]) -> bool:
