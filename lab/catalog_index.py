@@ -251,10 +251,6 @@ def _summary(meta: Any, exercise_id: str) -> dict[str, Any]:
             "skills": list(meta.skills), "lang": meta.lang, "writes": meta.writes}
 
 
-def _problem_dicts(problems: Iterable[Problem]) -> list[dict[str, Any]]:
-    return [{"path": str(p.path), "line": p.line, "message": p.message, "fix": p.fix} for p in problems]
-
-
 def _parse(root: Path, path: Path, stamp: str) -> _Row:
     """Front matter only; a file whose front matter does not validate is loaded fully for exact problems."""
     from lab.listing import read_listing
@@ -285,7 +281,7 @@ def _validated_row(root: Path, path: Path, stamp: str, exercise: Any, problems: 
     deps = {p: stamp_of(Path(p)) if s is None else s for p, s in deps.items() if p != str(path)}
     if not problems and exercise is None:
         problems = [Problem(path, None, "the file could not be loaded", "run `lab validate` on it")]
-    return _Row(str(path), str(root), stamp, summary, _problem_dicts(problems), True, deps)
+    return _Row(str(path), str(root), stamp, summary, [p.as_json() for p in problems], True, deps)
 
 
 def _deps_hold(deps: dict[str, str], seen: dict[str, str]) -> bool:
@@ -304,7 +300,7 @@ def _catalog(roots: list[Path], rows: list[_Row], problems: list[Problem]) -> Ca
     broken: list[Path] = []
     root_paths: dict[str, Path] = {}
     for row in rows:
-        row_problems = tuple(Problem(Path(p["path"]), p["line"], p["message"], p["fix"]) for p in row.problems) if row.problems else ()
+        row_problems = tuple(Problem.from_json(p) for p in row.problems) if row.problems else ()
         problems.extend(row_problems)
         path = Path(row.path)  # the one Path made per file
         s = row.summary
