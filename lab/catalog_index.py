@@ -22,7 +22,7 @@ import sqlite3
 import stat as stat_module
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from lab import paths
 from lab.curriculum import curriculum_order
@@ -129,8 +129,11 @@ class CatalogIndex:
 # ---------------------------------------------------------------- building
 
 
-def load_index(extra_roots: Sequence[str | Path] = ()) -> CatalogIndex:
-    """The catalogue of every root, from the index where files are unchanged, parsed where not."""
+def load_index(extra_roots: Sequence[str | Path] = (), *,
+               before_write: Callable[[CatalogIndex], None] | None = None) -> CatalogIndex:
+    """The catalogue of every root, from the index where files are unchanged, parsed where not.
+    `before_write` is given the catalogue before the index is written (the TUI's first-start builder
+    hands it to the lab at once)."""
     from lab.listing import exercise_roots, search_stats
 
     roots = exercise_roots(extra_roots)
@@ -148,24 +151,30 @@ def load_index(extra_roots: Sequence[str | Path] = ()) -> CatalogIndex:
 
     with _Index.open() as index:
         rows = index.rows([str(r) for r in roots])
-        fresh: list[tuple[Path, Path, str]] = []
+        fresh: list[tuple[str, str, str]] = []
         voided: list[str] = []
         dep_stamps: dict[str, str] = {}
         for root, path, stamp in found:
             row = rows.get(path)
             if row is None or row.stamp != stamp or row.root != root:
-                fresh.append((Path(root), Path(path), stamp))
+                fresh.append((root, path, stamp))
             elif row.validated and not _deps_hold(row.deps, dep_stamps):
                 voided.append(path)
         parsed = [_parse(root, path, stamp) for root, path, stamp in fresh]
         present = {path for _, path, _ in found}
         gone = [p for p in rows if p not in present]
+        # the rows as the write leaves them, without reading them back
+        rows.update((row.path, row) for row in parsed)
+        for path in voided:
+            if rows[path].summary is not None:
+                rows[path] = replace(rows[path], validated=False, problems=[], deps={})
+        known = dict.fromkeys(path for _, path, _ in found)  # each real path once, in search order
+        catalog = _catalog(roots, [rows[p] for p in known if p in rows], problems)
+        if before_write is not None:
+            before_write(catalog)
         if parsed or voided or gone:
             index.write(parsed, voided, gone)
-            rows = index.rows([str(r) for r in roots])
-
-    known = dict.fromkeys(path for _, path, _ in found)  # each real path once, in search order
-    return _catalog(roots, [rows[p] for p in known if p in rows], problems)
+    return catalog
 
 
 def open_entry(entry: IndexEntry) -> Any:
@@ -231,7 +240,7 @@ def _stamp(st: os.stat_result) -> str:
 # ---------------------------------------------------------------- rows
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ is four times slower, over a thousand rows per command
 class _Row:
     path: str
     root: str
@@ -251,15 +260,16 @@ def _summary(meta: Any, exercise_id: str) -> dict[str, Any]:
             "skills": list(meta.skills), "lang": meta.lang, "writes": meta.writes}
 
 
-def _parse(root: Path, path: Path, stamp: str) -> _Row:
+def _parse(root: str, path: str, stamp: str) -> _Row:
     """Front matter only; a file whose front matter does not validate is loaded fully for exact problems."""
     from lab.listing import read_listing
 
     listing = read_listing(path, root)
     if listing is not None:
-        return _Row(str(path), str(root), stamp, listing, [], False, {})
+        return _Row(path, root, stamp, listing, [], False, {})
     from lab.loader import load_exercise  # the full load only for a file whose front matter does not look right
 
+    root, path = Path(root), Path(path)
     try:
         exercise = load_exercise(path, root)
     except ExerciseError as exc:

@@ -50,6 +50,11 @@ def config_file() -> Path:
     return config_dir() / "config.toml"
 
 
+def catalog_cache_file() -> Path:
+    """The catalog the TUI drew last (lab.tui.summary): its next first frame."""
+    return data_dir() / "tui-catalog.json"
+
+
 def database_file() -> Path:
     return data_dir() / "lab.db"
 

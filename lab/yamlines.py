@@ -24,7 +24,7 @@ def _without_yes_no(base: type) -> type:
 _Loader = _without_yes_no(yaml.SafeLoader)
 # libyaml's parser, when PyYAML has it, is several times faster with the same nodes and line marks;
 # its error messages differ, so a file that fails is parsed again by the Python one to explain why.
-_FastLoader = _without_yes_no(yaml.CSafeLoader) if getattr(yaml, "__with_libyaml__", False) else _Loader
+FastLoader = _without_yes_no(yaml.CSafeLoader) if getattr(yaml, "__with_libyaml__", False) else _Loader
 
 
 class YamlProblem(ValueError):
@@ -62,7 +62,7 @@ class _TooDeep(Exception):
     pass
 
 
-def _check_size(node: yaml.Node | None, first_line: int) -> None:
+def check_size(node: yaml.Node | None, first_line: int) -> None:
     if node is None:
         return
     try:
@@ -97,9 +97,9 @@ def _unclosed(exc: yaml.MarkedYAMLError, text: str, first_line: int) -> YamlProb
 def load(text: str, first_line: int) -> tuple[Any, dict[Path_, int]]:
     """Parse `text` (which starts at file line `first_line`) into data and a path -> line map."""
     try:
-        return _load(_FastLoader, text, first_line)
+        return _load(FastLoader, text, first_line)
     except YamlProblem:
-        if _FastLoader is _Loader:
+        if FastLoader is _Loader:
             raise
         return _load(_Loader, text, first_line)
 
@@ -108,7 +108,7 @@ def _load(loader_class: type, text: str, first_line: int) -> tuple[Any, dict[Pat
     loader = loader_class(text)
     try:
         node = loader.get_single_node()
-        _check_size(node, first_line)
+        check_size(node, first_line)
         data = loader.construct_document(node) if node is not None else None
     except RecursionError:
         raise YamlProblem(f"the front matter nests more than {MAX_DEPTH} levels deep", first_line,
@@ -126,98 +126,6 @@ def _load(loader_class: type, text: str, first_line: int) -> tuple[Any, dict[Pat
     if node is not None:
         _walk(node, (), lines, first_line)
     return data, lines
-
-
-_TOP_KEY = re.compile(r"([A-Za-z_][\w-]*)\s*:(?:\s|$)")
-
-
-def load_keys(text: str, keys: frozenset[str]) -> dict[str, Any] | None:
-    """Only the top-level `keys` of a mapping, without building the rest (a listing needs a title,
-    not every case and example). None when the text is not a plain mapping or does not parse: the
-    caller then loads it fully to say why.
-
-    The lines of each wanted key (its line and the indented ones after it) are cut out and parsed
-    alone; text laid out any other way at the top level (flow mappings, anchors, document markers)
-    falls back to libyaml's node tree of the whole text."""
-    wanted: list[str] = []
-    keep = False
-    for line in text.split("\n"):
-        if not line or line[0] in " \t#" or line.startswith("- "):
-            if keep:
-                wanted.append(line)
-            continue
-        match = _TOP_KEY.match(line)
-        if match is None or "&" in line or "*" in line.split(":", 1)[1][:3]:
-            return _load_keys_from_nodes(text, keys)
-        keep = match.group(1) in keys
-        if keep:
-            wanted.append(line)
-    quick = _quick_mapping(wanted)
-    if quick is not None:
-        return quick
-    try:
-        data = yaml.load("\n".join(wanted), Loader=_FastLoader) if wanted else {}
-    except (yaml.YAMLError, RecursionError):
-        return _load_keys_from_nodes(text, keys)
-    return data if isinstance(data, dict) else None
-
-
-# The values a listing's keys usually hold, read without building YAML nodes (a catalogue of a
-# thousand files pays most of its cold start in PyYAML's constructor): a small integer, a plain word
-# or phrase that starts with a letter, or a flow list of plain words. Anything else (quotes, comments,
-# continuation lines, YAML's special words, a colon) goes to the real parser; tests/test_yamlines.py
-# checks that every quick value is the one YAML gives.
-_QUICK_INT = re.compile(r"(?:0|[1-9][0-9]{0,8})")
-_QUICK_TEXT = re.compile(r"[^\W\d_][^:#\[\]{}&*!|>%@`\\\t]*")
-_QUICK_QUOTED = re.compile(r'"[^"\\\t]*"')  # double quotes with no escape in them: the text between
-_QUICK_WORD = re.compile(r"[^\W\d_][\w.-]*")
-_YAML_WORDS = frozenset({"true", "false", "null", "~"})
-
-
-def _quick_value(raw: str) -> tuple[bool, Any]:
-    value = raw.strip()
-    if _QUICK_INT.fullmatch(value):
-        return True, int(value)
-    if value.startswith("[") and value.endswith("]"):
-        items = [item.strip() for item in value[1:-1].split(",")]
-        if items == [""]:
-            return True, []
-        if all(_QUICK_WORD.fullmatch(item) and item.lower() not in _YAML_WORDS for item in items):
-            return True, items
-        return False, None
-    if _QUICK_QUOTED.fullmatch(value):
-        return True, value[1:-1]
-    if _QUICK_TEXT.fullmatch(value) and value.lower() not in _YAML_WORDS:
-        return True, value
-    return False, None
-
-
-def _quick_mapping(lines: list[str]) -> dict[str, Any] | None:
-    data: dict[str, Any] = {}
-    for line in lines:
-        match = _TOP_KEY.match(line)
-        if match is None or match.group(1) in data:
-            return None  # a continuation line, or a key given twice: YAML decides
-        ok, value = _quick_value(line[match.end():])
-        if not ok:
-            return None
-        data[match.group(1)] = value
-    return data
-
-
-def _load_keys_from_nodes(text: str, keys: frozenset[str]) -> dict[str, Any] | None:
-    loader = _FastLoader(text)
-    try:
-        node = loader.get_single_node()
-        if not isinstance(node, yaml.MappingNode):
-            return None
-        _check_size(node, 1)
-        return {key.value: loader.construct_object(value, deep=True) for key, value in node.value
-                if isinstance(key, yaml.ScalarNode) and key.value in keys}
-    except (yaml.YAMLError, YamlProblem, RecursionError):
-        return None  # the full load says why
-    finally:
-        loader.dispose()
 
 
 def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], offset: int) -> None:

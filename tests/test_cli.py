@@ -427,3 +427,26 @@ def test_ctrl_c_during_lab_run_exits_130_and_says_it_was_cancelled(capsys, cours
     monkeypatch.setattr(attempts, "run_attempt", interrupted)
     code, out, err = lab(capsys, *run_args(course, "http://127.0.0.1:9/v1", "--prompt", "Hello"))
     assert (code, err) == (130, "lab: The run was cancelled.\n")
+
+
+@pytest.mark.parametrize("argv, dirs", [
+    ([], []), (["--exercises", "a"], ["a"]), (["--exercises", "a", "--exercises=b"], ["a", "b"]),
+    (["--exer", "a"], ["a"]),  # an abbreviation: argparse's to read, with the same outcome
+])
+def test_lab_with_only_exercise_folders_opens_the_lab_with_them(monkeypatch, argv: list[str], dirs: list[str]):
+    from lab.tui import launch
+
+    opened: list[list[str]] = []
+    monkeypatch.setattr(launch, "open_lab", lambda d: opened.append(list(d)) or 0)
+    assert main(argv) == 0
+    assert opened == [dirs]
+
+
+def test_a_missing_exercise_folder_after_the_option_is_argparses_error(monkeypatch, capsys):
+    from lab.tui import launch
+
+    monkeypatch.setattr(launch, "open_lab", lambda d: pytest.fail("opened the lab"))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--exercises"])
+    assert exit_info.value.code == 2
+    assert "--exercises: expected one argument" in capsys.readouterr().err

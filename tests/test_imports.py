@@ -125,3 +125,17 @@ def test_the_errors_module_stays_light_for_the_tuis_start_up_worker(lab_home: Pa
     """, lab_home)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
+
+
+def test_listing_plain_front_matter_never_imports_yaml(lab_home: Path):
+    # the first-start index builder races Textual's import for the first frame: PyYAML's import is a
+    # tenth of its time, and the bundled front matter is all plain enough to read without it
+    done = run_in_fresh_python("""
+        import sys
+        from lab.catalog_index import load_index
+        catalog = load_index()
+        assert len(catalog.exercises) >= 40, len(catalog.exercises)
+        print(",".join(sorted(m for m in ("yaml", "pydantic", "jinja2") if m in sys.modules)))
+    """, lab_home)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""

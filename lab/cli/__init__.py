@@ -38,13 +38,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _only_exercise_dirs(argv: list[str]) -> list[str] | None:
+    """The folders of `--exercises DIR` / `--exercises=DIR` when that is all argv holds; None for anything
+    else (a command, another option, an abbreviation, a folder named like an option), left to argparse."""
+    dirs: list[str] = []
+    rest = iter(argv)
+    for arg in rest:
+        if arg.startswith("--exercises="):
+            value = arg.removeprefix("--exercises=")
+        elif arg == "--exercises":
+            value = next(rest, "-")
+            if value.startswith("-"):
+                return None
+        else:
+            return None
+        dirs.append(value)
+    return dirs
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv:
-        # `lab` alone opens the lab: parsing options for every command would only delay its first frame
+    dirs = _only_exercise_dirs(argv)
+    if dirs is not None:
+        # `lab` alone (or with --exercises) opens the lab: building the parser of every command would
+        # only delay its first frame, and the index builder that races Textual's import for it
         from lab.tui.launch import open_lab
 
-        return open_lab([])
+        return open_lab(dirs)
     args = build_parser().parse_args(argv)
     args.exercises = [*args.exercises, *getattr(args, "command_exercises", [])]
     from lab.errors import LabError

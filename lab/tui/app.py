@@ -27,10 +27,12 @@ from lab.tui.screens.catalog import CatalogScreen
 if TYPE_CHECKING:  # at run time these load in the session worker, off the first frame
     from lab.catalog_index import CatalogIndex
     from lab.tui.session import LabSession
+    from lab.tui.launch import IndexBuilder
     from lab.validation_process import BrokenExercise
 
 
 INDEX_BUILDER_WAIT_S = 30.0  # far beyond a thousand files; a builder slower than this is stuck
+FIRST_FRAME_WAIT_S = 0.5  # how long the first frame waits for the builder; then it shows "Loading" and the worker waits
 
 
 class LabApp(App[int]):
@@ -49,10 +51,11 @@ class LabApp(App[int]):
     ]
 
     def __init__(self, exercise_dirs: Sequence[str] = (), *, cursor_blink: bool = True, preload_litellm: bool = True,
-                 index_builder: "subprocess.Popen[bytes] | None" = None):
+                 index_builder: "IndexBuilder | None" = None):
         super().__init__()
         self.exercise_dirs = list(exercise_dirs)
         self.index_builder = index_builder  # lab.tui.launch: a process building the index on a first start
+        self.listed_catalog: "CatalogIndex | None" = None  # the builder's catalogue, drawn in the first frame
         self.cursor_blink = cursor_blink
         self.preload = preload_litellm
         self.session: LabSession | None = None
@@ -78,6 +81,24 @@ class LabApp(App[int]):
         self.call_after_refresh(self.load_session)
 
     # ------------------------------------------------------------------ start-up workers
+    def first_catalog(self) -> "CatalogIndex | None":
+        """On a first start, the catalogue from the index builder if it comes within FIRST_FRAME_WAIT_S, for
+        the catalog screen's first frame: the list itself rather than an empty frame and the list after it.
+        The builder reads the files while this process imports Textual, so it is mostly done by now."""
+        builder = self.index_builder
+        if builder is None:
+            return None
+        from lab import paths
+
+        if paths.database_file().exists():
+            return None  # the learner has statuses: the rows wait for the store (the builder is the worker's)
+        try:
+            catalog = builder.catalog(FIRST_FRAME_WAIT_S)
+        except TimeoutError:
+            return None  # a large course on a slow disk: the worker waits for the rest after the first frame
+        self.listed_catalog = self._ours(catalog)
+        return self.listed_catalog
+
     @work(thread=True, group="start-up", exit_on_error=False)
     def load_session(self) -> None:
         from lab import paths
@@ -88,10 +109,10 @@ class LabApp(App[int]):
             # the index reads front matter only (no pydantic, no Jinja): on a first start, with no cached
             # catalog and no progress yet, its rows are the list, drawn before the settings and the store load
             first_start = not paths.database_file().exists()
-            catalog = self._catalog_from_builder()
+            catalog = self.listed_catalog or self._catalog_from_builder()
             if catalog is None:
                 catalog = load_index(self.exercise_dirs)
-            if first_start:
+            if first_start and catalog is not self.listed_catalog:
                 drawn = threading.Event()
                 self.call_from_thread(self._catalog_listed, catalog, drawn)
                 drawn.wait(2.0)  # importing the rest holds the GIL: let the list reach the screen first
@@ -104,15 +125,21 @@ class LabApp(App[int]):
         self.call_from_thread(self._session_ready, session)
 
     def _catalog_from_builder(self) -> "CatalogIndex | None":
-        builder = self.index_builder  # kept on the app meanwhile: quitting kills it (run_app), which ends this wait
+        builder = self.index_builder  # quitting meanwhile kills it (run_app), which ends this wait
         if builder is None:
             return None
-        from lab.listing import exercise_roots
-        from lab.tui.launch import built_catalog
+        try:
+            catalog = builder.catalog(INDEX_BUILDER_WAIT_S)
+        except TimeoutError:
+            builder.stop()
+            return None
+        return self._ours(catalog)
 
-        catalog = built_catalog(builder, INDEX_BUILDER_WAIT_S)
-        self.index_builder = None
-        # the child read its roots from the same arguments and environment; anything else is not ours to draw
+    def _ours(self, catalog: "CatalogIndex | None") -> "CatalogIndex | None":
+        """The builder's catalogue, if it is of this lab's folders: the child read its roots from the same
+        arguments and environment, and anything else is not ours to draw."""
+        from lab.listing import exercise_roots
+
         return catalog if catalog is not None and catalog.roots == exercise_roots(self.exercise_dirs) else None
 
     def _catalog_listed(self, catalog: "CatalogIndex", drawn: threading.Event) -> None:
@@ -300,14 +327,17 @@ def binding_owners() -> list[tuple[str, Any]]:
     ]
 
 
-def run_app(exercise_dirs: list[str], index_builder: "subprocess.Popen[bytes] | None" = None) -> int:
+def run_app(exercise_dirs: list[str], index_builder: "IndexBuilder | None" = None) -> int:
     """Open the lab; returns the process exit code."""
     app = LabApp(exercise_dirs, index_builder=index_builder)
     app.run()
-    for process in (app.index_builder, app.validation):  # quit before the index was built or the check ended
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
+    # quit before the builder answered or the check ended; a builder that answered is writing the
+    # index for next time and ends by itself in a moment
+    if index_builder is not None and not index_builder.answered:
+        index_builder.stop()
+    if app.validation is not None and app.validation.poll() is None:
+        app.validation.kill()
+        app.validation.wait()
     code = int(app.return_code or 0)
     if app.session is not None:
         app.session.abandon_in_flight()

@@ -72,7 +72,7 @@ def by_track(rows: Iterable[CatalogRow]) -> list[Mastery]:
 
 
 def cache_file() -> Path:
-    return paths.data_dir() / "tui-catalog.json"
+    return paths.catalog_cache_file()
 
 
 def cache_key(exercise_dirs: Sequence[str]) -> list[str]:

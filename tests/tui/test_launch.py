@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from lab.tui import app as app_module
-from lab.tui.launch import start_index_builder
+from lab.tui.launch import BUILD_INDEX, IndexBuilder, start_index_builder
 from lab.tui.screens.catalog import ExerciseList
 from lab.tui.summary import cache_file
 from tui_helpers import make_app, ready, wait_for
@@ -20,7 +20,7 @@ def test_a_first_start_spawns_a_builder_that_builds_the_index(lab_home):
     assert not cache_file().exists()
     builder = start_index_builder([])
     assert builder is not None
-    assert builder.wait(timeout=60) == 0
+    assert builder.process.wait(timeout=60) == 0
     from lab import paths
 
     assert any(paths.cache_dir().rglob("*.db")), "the builder left no index in the cache folder"
@@ -42,18 +42,22 @@ async def test_the_lab_waits_for_the_builder_and_ignores_a_catalogue_of_other_ro
     async with app.run_test(size=(100, 32)) as pilot:
         await ready(pilot)
         assert app.screen.query_one(ExerciseList).ids == IDS
-        assert app.index_builder is None and builder.returncode == 0
+    assert builder.process.wait(timeout=60) == 0
+
+
+def builder_of_the_test_curriculum(before: str = "") -> IndexBuilder:
+    """The real builder, over these tests' bundled folder (a child process does not see the conftest's patch)."""
+    from lab import paths
+
+    as_here = f"import pathlib, lab.paths; lab.paths.bundled_exercises_dir = lambda: pathlib.Path({str(paths.bundled_exercises_dir())!r}); "
+    return IndexBuilder(subprocess.Popen([sys.executable, "-c", before + as_here + BUILD_INDEX], stdout=subprocess.PIPE))
 
 
 async def test_the_lab_draws_the_catalogue_the_builder_hands_back_without_reading_the_index_again(lab_home, monkeypatch):
     from lab import catalog_index
     from lab.tui.app import LabApp
 
-    from lab import paths
-    from lab.tui.launch import BUILD_INDEX
-
-    as_here = f"import pathlib, lab.paths; lab.paths.bundled_exercises_dir = lambda: pathlib.Path({str(paths.bundled_exercises_dir())!r}); "
-    builder = subprocess.Popen([sys.executable, "-c", as_here + BUILD_INDEX], stdout=subprocess.PIPE)
+    builder = builder_of_the_test_curriculum()
     loads = []
     monkeypatch.setattr(catalog_index, "load_index", lambda *a, **k: loads.append(a) or pytest.fail("read again"))
     app = LabApp([], cursor_blink=False, preload_litellm=False, index_builder=builder)
@@ -63,12 +67,49 @@ async def test_the_lab_draws_the_catalogue_the_builder_hands_back_without_readin
     assert loads == []
 
 
+async def test_the_first_frame_is_the_builders_list_not_an_empty_one(lab_home, monkeypatch):
+    from lab.tui.app import LabApp
+
+    monkeypatch.setattr(LabApp, "load_session", lambda self: None)  # nothing after the first frame
+    app = LabApp([], cursor_blink=False, preload_litellm=False, index_builder=builder_of_the_test_curriculum())
+    monkeypatch.setattr(app_module, "FIRST_FRAME_WAIT_S", 30.0)  # a loaded test machine: this test is not about the wait
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.pause()
+        assert app.screen.query_one(ExerciseList).ids == IDS
+        assert "Checking the exercises" in str(app.screen.query_one("#catalog-info").render())
+
+
+async def test_a_builder_slower_than_the_first_frame_fills_the_list_after_it(lab_home, monkeypatch):
+    from lab.tui.app import LabApp
+
+    monkeypatch.setattr(app_module, "FIRST_FRAME_WAIT_S", 0.05)
+    app = LabApp([], cursor_blink=False, preload_litellm=False,
+                 index_builder=builder_of_the_test_curriculum(before="import time; time.sleep(1); "))
+    async with app.run_test(size=(100, 32)) as pilot:
+        assert app.listed_catalog is None  # the first frame did not wait for it
+        await ready(pilot)
+        assert app.screen.query_one(ExerciseList).ids == IDS
+
+
+def test_the_builder_answers_before_it_writes_the_index(lab_home):
+    slow_write = ("import time, lab.catalog_index as c; w = c._Index.write; "
+                  "c._Index.write = lambda *a: (time.sleep(30), w(*a)); ")
+    builder = builder_of_the_test_curriculum(before=slow_write)
+    try:
+        catalog = builder.catalog(timeout=20)
+        assert catalog is not None and [e.id for e in catalog.exercises] == IDS
+        assert builder.process.poll() is None  # still writing
+    finally:
+        builder.stop()
+    assert builder.process.returncode is not None
+
+
 @pytest.mark.parametrize("child", ["import sys; sys.stdout.write('not a pickle')", "import sys; sys.exit(3)",
                                    "import pickle, sys; sys.stdout.buffer.write(pickle.dumps([1, 2]))"])
 async def test_a_builder_that_answers_nothing_usable_leaves_the_lab_to_build_the_index(lab_home, child):
     from lab.tui.app import LabApp
 
-    odd = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE)
+    odd = IndexBuilder(subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE))
     app = LabApp([], cursor_blink=False, preload_litellm=False, index_builder=odd)
     async with app.run_test(size=(100, 32)) as pilot:
         await ready(pilot)
@@ -79,10 +120,10 @@ async def test_a_stuck_builder_is_stopped_and_the_lab_builds_the_index_itself(la
     from lab.tui.app import LabApp
 
     monkeypatch.setattr(app_module, "INDEX_BUILDER_WAIT_S", 0.5)
-    stuck = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    stuck = IndexBuilder(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], stdout=subprocess.PIPE))
     app = LabApp([], cursor_blink=False, preload_litellm=False, index_builder=stuck)
     async with app.run_test(size=(100, 32)) as pilot:
         await wait_for(pilot, lambda: app.session is not None, "the session, without the builder")
         await ready(pilot)
         assert app.screen.query_one(ExerciseList).ids == IDS
-    assert stuck.poll() is not None  # killed, not left behind
+    assert stuck.process.poll() is not None  # killed, not left behind

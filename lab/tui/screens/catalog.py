@@ -10,7 +10,6 @@ cells cost about 40 ms of the first frame, an OptionList about 13 ms (bench/tui_
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from lab.tui.session import LabSession
 
 STATUSES = ("new", "tried", "passed")
+CHECKING = "Checking the exercises…"  # the info line while the session loads behind the index's rows
 HEADINGS = (" ", "Track", "Exercise", "Lvl", "Skills", "Best")
 
 
@@ -80,6 +80,7 @@ def line(cells: tuple[str, ...], widths: list[int]) -> str:
 
 MAX_TRACK_LINES = 6
 REST_PER_FRAME = 100  # rows added to the list per frame after the first screenful
+REST_AFTER_TYPING_S = 0.15  # after a typed filter change, the rest is listed once typing pauses this long
 
 
 
@@ -92,16 +93,20 @@ def _words(text: str) -> str:
     return _SEPARATORS.sub(" ", text.lower())
 
 
-def _matches(words: list[str], row: CatalogRow) -> bool:
-    """Every typed word occurs in the row's title, id or skills, in any order."""
-    haystack = _haystack(row)
-    return all(word in haystack for word in words)
-
-
-@functools.lru_cache(maxsize=8192)
 def _haystack(row: CatalogRow) -> str:
-    # once per row, not once per row and keystroke: over a thousand rows that is most of a keystroke's time
+    """What the filter searches in a row: its title, id and skills."""
     return _words(" ".join([row.title, row.id, *row.skills]))
+
+
+def matching(rows: list[CatalogRow], haystacks: list[str], words: list[str]) -> list[CatalogRow]:
+    """The rows in which every typed word occurs (title, id or skills, in any order); `haystacks` are the
+    rows' search texts, built once per list of rows rather than once per row and keystroke."""
+    if not words:
+        return rows
+    if len(words) == 1:  # the usual case while typing, and twice as quick without all()
+        word = words[0]
+        return [row for row, haystack in zip(rows, haystacks) if word in haystack]
+    return [row for row, haystack in zip(rows, haystacks) if all(word in haystack for word in words)]
 
 class CatalogScreen(LabScreen):
     NAMESPACE = "Catalog"
@@ -132,7 +137,11 @@ class CatalogScreen(LabScreen):
         self._rest_widths: list[int] = []
         self._rest_track: str | None = None
         self._listed_count = 0
+        self._rest_generation = 0  # a new list stops the slices of the old one (_list_the_rest)
         self.level: int | None = None
+        self._searched_rows: list[CatalogRow] | None = None  # the rows _haystacks were built for
+        self._haystacks: list[str] = []
+        self._clearable: bool | None = None  # what the footer's keys were last refreshed for (refresh_bindings)
 
     def compose(self) -> ComposeResult:
         # the cached catalog goes straight into the widgets: filling them after mounting would
@@ -141,6 +150,10 @@ class CatalogScreen(LabScreen):
             cached = load_cached(self.lab.exercise_dirs)
             if cached is not None:
                 self.rows, self.info = cached.rows, cached.info
+            else:
+                catalog = self.lab.first_catalog()
+                if catalog is not None:
+                    self.rows, self.info = self._new_rows(catalog), CHECKING
         rows = self._visible("")
         self._listed_width = self._width()
         # only the rows a terminal can show go into the first frame; the others follow right after it
@@ -161,25 +174,36 @@ class CatalogScreen(LabScreen):
 
     def on_mount(self) -> None:
         self.query_one(ExerciseList).focus()
-        if self._rest_of_list:
-            self.call_after_refresh(self._list_the_rest)
+        self._schedule_rest()
         if self.lab.session is not None:
             self.session_ready(self.lab.session)
         elif self.lab.load_error:
             self.session_failed(self.lab.load_error)
 
-    def _list_the_rest(self, all_now: bool = False) -> None:
+    def _schedule_rest(self, typing: bool = False) -> None:
+        """List the rows below the first screenful after the frame; after a typed change, only once
+        typing pauses: each slice lays the screen out again, which the next keystroke would wait for."""
+        self._rest_generation += 1
+        if not self._rest_of_list:
+            return
+        generation = self._rest_generation
+        if typing:
+            self.set_timer(REST_AFTER_TYPING_S, lambda: self._list_the_rest(generation=generation))
+        else:
+            self.call_after_refresh(self._list_the_rest, False, generation)
+
+    def _list_the_rest(self, all_now: bool = False, generation: int | None = None) -> None:
         """Add the next rows below the first screenful, a slice per frame: a keystroke that comes
-        meanwhile waits for one slice, never for the whole list (and a new filter replaces the rest)."""
+        meanwhile waits for one slice, never for the whole list (and a new list stops the old slices)."""
         rest = self._rest_of_list
-        if not rest:
+        if not rest or (generation is not None and generation != self._rest_generation):
             return
         size = len(rest) if all_now else REST_PER_FRAME
         chunk, self._rest_of_list = rest[:size], rest[size:]
         self.query_one(ExerciseList).add_options(self._options(chunk, self._rest_widths, self._rest_track))
         self._rest_track = chunk[-1].track
         if self._rest_of_list:
-            self.call_after_refresh(self._list_the_rest)
+            self.call_after_refresh(self._list_the_rest, False, self._rest_generation)
 
     # ------------------------------------------------------------------ data
     def session_ready(self, session: "LabSession") -> None:
@@ -194,9 +218,12 @@ class CatalogScreen(LabScreen):
         exercise is new); the session's rows replace them when it arrives."""
         if self.session is not None or self.rows:
             return
-        self.rows = [CatalogRow(e.id, e.title, e.track, e.level, tuple(e.skills), "new", None, 0) for e in catalog.exercises]
-        self.info = "Checking the exercises…"
+        self.rows, self.info = self._new_rows(catalog), CHECKING
         self._draw()
+
+    @staticmethod
+    def _new_rows(catalog: "CatalogIndex") -> list[CatalogRow]:
+        return [CatalogRow(e.id, e.title, e.track, e.level, tuple(e.skills), "new", None, 0) for e in catalog.exercises]
 
     def session_failed(self, message: str) -> None:
         self._show("#catalog-info", Content(f"The lab could not start: {message}"))
@@ -248,13 +275,13 @@ class CatalogScreen(LabScreen):
     def _visible(self, text: str | None = None) -> list[CatalogRow]:
         if text is None:
             text = self.query_one("#filter-text", Input).value
-        words = _words(text).split()
-        return [r for r in self.rows
-                if (not words or _matches(words, r))
-                and (self.track is None or r.track == self.track) and (self.status is None or r.status == self.status)
+        if self._searched_rows is not self.rows:  # rows are replaced, never changed in place
+            self._searched_rows, self._haystacks = self.rows, [_haystack(r) for r in self.rows]
+        return [r for r in matching(self.rows, self._haystacks, _words(text).split())
+                if (self.track is None or r.track == self.track) and (self.status is None or r.status == self.status)
                 and (self.level is None or r.level == self.level)]
 
-    def _fill_list(self) -> None:
+    def _fill_list(self, typing: bool = False) -> None:
         listing = self.query_one(ExerciseList)
         highlighted = listing.highlighted_option.id if listing.highlighted_option is not None else None
         rows = self._visible()
@@ -269,8 +296,7 @@ class CatalogScreen(LabScreen):
         listing.set_options(page)
         if ids:
             listing.highlighted = keep
-        if self._rest_of_list:
-            self.call_after_refresh(self._list_the_rest)
+        self._schedule_rest(typing)
 
     def _list_content(self, rows: list[CatalogRow], page: int) -> tuple[Content, list[Option]]:
         """The heading and the options of the first `page` rows; the rest wait in `_rest_of_list`, their
@@ -343,10 +369,17 @@ class CatalogScreen(LabScreen):
         self._refilter_text()
 
     def _refilter_text(self) -> None:
-        """The typed filter changed: the track lines and the filter keys' line stay as they are."""
-        self._fill_list()
+        """The typed filter changed: the track lines and the filter keys' line stay as they are, and so
+        do the footer's keys unless the text decides one (the footer is rebuilt on each refresh_bindings,
+        a third of a keystroke's time over a large course)."""
+        self._fill_list(typing=True)
         self._show_info()
-        self.refresh_bindings()
+        if self.can_run("clear_filter") != self._clearable:
+            self.refresh_bindings()
+
+    def refresh_bindings(self) -> None:
+        self._clearable = self.can_run("clear_filter")
+        super().refresh_bindings()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.set_focus(self.query_one(ExerciseList))  # at once: the next key goes to the list

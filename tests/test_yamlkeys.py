@@ -1,4 +1,4 @@
-"""The listing's quick reading of front-matter values (lab/yamlines.py) gives exactly what YAML gives.
+"""The listing's quick reading of front-matter values (lab/yamlkeys.py) gives exactly what YAML gives.
 
 A catalogue of a thousand files pays most of its cold start in PyYAML's constructor, so simple values
 (a small integer, a phrase, a flow list of words, a double-quoted text without escapes) are read
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab import yamlines
+from lab import yamlines, yamlkeys
 from lab.listing import LISTING_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,12 +31,12 @@ VALUES = [
 
 
 def yaml_value(raw: str):
-    return yaml.load(f"key: {raw}", Loader=yamlines._FastLoader)["key"]
+    return yaml.load(f"key: {raw}", Loader=yamlines.FastLoader)["key"]
 
 
 @pytest.mark.parametrize("raw", VALUES)
 def test_a_quick_value_is_the_value_yaml_gives(raw: str):
-    ok, value = yamlines._quick_value(raw)
+    ok, value = yamlkeys._quick_value(raw)
     if ok:
         assert value == yaml_value(raw) and type(value) is type(yaml_value(raw))
 
@@ -47,14 +47,36 @@ def test_the_quick_path_reads_most_bundled_front_matter_and_agrees_with_yaml():
     for path in files:
         text = path.read_text(encoding="utf-8")
         front = text[4: text.find("\n---", 4) + 1]
-        whole = yaml.load(front, Loader=yamlines._FastLoader)
-        read = yamlines.load_keys(front, LISTING_KEYS)
+        whole = yaml.load(front, Loader=yamlines.FastLoader)
+        read = yamlkeys.load_keys(front, LISTING_KEYS)
         assert read == {k: v for k, v in whole.items() if k in LISTING_KEYS}, path
-        wanted = [line for line in front.split("\n") if (m := yamlines._TOP_KEY.match(line)) and m.group(1) in LISTING_KEYS]
-        quick += yamlines._quick_mapping(wanted) is not None
+        wanted = [line for line in front.split("\n") if (m := yamlkeys._TOP_KEY.match(line)) and m.group(1) in LISTING_KEYS]
+        quick += yamlkeys._quick_mapping(wanted) is not None
     assert quick >= len(files) * 0.9  # the point of the quick path: the usual file never reaches PyYAML
 
 
 def test_a_key_given_twice_or_a_continued_value_goes_to_yaml():
-    assert yamlines._quick_mapping(["title: A", "title: B"]) is None
-    assert yamlines._quick_mapping(["skills:", "  - a"]) is None
+    assert yamlkeys._quick_mapping(["title: A", "title: B"]) is None
+    assert yamlkeys._quick_mapping(["skills:", "  - a"]) is None
+
+
+FRONTS = [
+    "title: A\n\nlevel: 2\n", "title: A\n# a note\nlevel: 2\n", "title: A\n  # an indented note\nlevel: 2\n",
+    "title: Hello\n  world\nlevel: 2\n", "title: Hello\n\n  world\n", "title: Hello\n# c\n  world\n",
+    "skills:\n  - a\n  - b\ntitle: T\n", "skills:\n- a\n- b\ntitle: T\n", "cases:\n  - x: 1\ntitle: T\nlevel: 3",
+    "title: &x A\nlevel: 2\n", "title: A\ntitle: B\n", "title: A\r\nlevel: 2\r\n", "\n\ntitle: A\n", "# head\ntitle: A\n",
+    "title: A\n...\n", "{title: A}\n", "title: [a,\n  b]\n", "title: A\n\n\n",
+]
+
+
+@pytest.mark.parametrize("front", FRONTS)
+def test_the_keys_read_are_the_keys_yaml_gives(front: str):
+    try:
+        whole = yaml.load(front, Loader=yamlines.FastLoader)
+    except yaml.YAMLError:
+        whole = None
+    read = yamlkeys.load_keys(front, LISTING_KEYS)
+    if isinstance(whole, dict):
+        assert read == {k: v for k, v in whole.items() if k in LISTING_KEYS}
+    else:
+        assert read is None
