@@ -68,6 +68,8 @@ class IndexBuilder:
         self.process = process
         self._answer = b""
         self._answered = threading.Event()
+        self._decoded = False
+        self._catalog: "CatalogIndex | None" = None
         threading.Thread(target=self._read, name="lab-index-builder", daemon=True).start()
 
     def _read(self) -> None:
@@ -85,16 +87,21 @@ class IndexBuilder:
 
     def catalog(self, timeout: float) -> "CatalogIndex | None":
         """The catalogue the builder handed back; None when it failed or said nothing usable. Raises
-        TimeoutError when it has not answered within `timeout` seconds (a later call can wait again)."""
+        TimeoutError when it has not answered within `timeout` seconds (a later call can wait again).
+        Decoded once: the first frame and the session worker may both ask."""
         if not self._answered.wait(timeout):
             raise TimeoutError
+        if self._decoded:
+            return self._catalog
         from lab.catalog_index import CatalogIndex
 
         try:
             catalog = pickle.loads(self._answer)
         except Exception:  # cut short or not ours: the lab builds the index itself
-            return None
-        return catalog if isinstance(catalog, CatalogIndex) else None
+            catalog = None
+        self._catalog = catalog if isinstance(catalog, CatalogIndex) else None
+        self._decoded, self._answer = True, b""
+        return self._catalog
 
     def stop(self) -> None:
         """Kill the builder if it still runs (the lab quit first, or it is stuck), and reap it."""
