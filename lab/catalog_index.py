@@ -16,6 +16,7 @@ version of Prompt Lab, or cannot be written (then it lives in memory for the one
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import os
 import sqlite3
@@ -56,10 +57,15 @@ class IndexEntry:
     skills: tuple[str, ...]
     lang: str
     writes: str
-    path: Path
+    file: str  # the file's real path as text; `path` makes the Path when asked (a listing never asks)
     root: Path
     problems: tuple[Problem, ...] = ()  # from the last full validation, when it still holds
     validated: bool = False  # a full validation of the file as it is now found `problems`
+
+    @functools.cached_property
+    def path(self) -> Path:
+        # made on demand: a Path per entry was a sixth of a warm `lab list` over a thousand exercises
+        return Path(self.file)
 
     @property
     def broken(self) -> bool:
@@ -116,7 +122,7 @@ class CatalogIndex:
 
     def mark_broken(self, entry: IndexEntry, problems: Sequence[Problem]) -> None:
         """Record in this listing what validation found (the index file already has it)."""
-        self.entries = [replace(e, problems=tuple(problems), validated=True) if e.path == entry.path else e for e in self.entries]
+        self.entries = [replace(e, problems=tuple(problems), validated=True) if e.file == entry.file else e for e in self.entries]
         if entry.path not in self.broken_files:
             self.problems.extend(problems)
             self.broken_files.append(entry.path)
@@ -312,21 +318,20 @@ def _catalog(roots: list[Path], rows: list[_Row], problems: list[Problem]) -> Ca
     for row in rows:
         row_problems = tuple(Problem.from_json(p) for p in row.problems) if row.problems else ()
         problems.extend(row_problems)
-        path = Path(row.path)  # the one Path made per file
         s = row.summary
         if s is None:
-            broken.append(path)
+            broken.append(Path(row.path))
             continue
         root = root_paths.get(row.root)
         if root is None:
             root = root_paths[row.root] = Path(row.root)
         entry = IndexEntry(s["id"], s["title"], s["track"], int(s["level"]), tuple(s["skills"]), s["lang"], s["writes"],
-                           path, root, row_problems, row.validated)
+                           row.path, root, row_problems, row.validated)
         if row_problems:
-            broken.append(path)
+            broken.append(entry.path)
         other = entries.get(entry.id)
         if other is not None:
-            problems.append(Problem(path, None, f"id '{entry.id}' is already used by {other.path}; this file is ignored",
+            problems.append(Problem(entry.path, None, f"id '{entry.id}' is already used by {other.path}; this file is ignored",
                                     "give one of them another `id:` or file name"))
             continue
         entries[entry.id] = entry

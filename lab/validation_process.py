@@ -61,7 +61,7 @@ def main(exercise_dirs: list[str]) -> int:
             open_entry(entry)
         except UnloadableExercise as exc:
             problems = [p.as_json() for p in exc.problems]
-            print(json.dumps({"path": str(entry.path), "problems": problems}, ensure_ascii=False), flush=True)
+            print(json.dumps({"path": entry.file, "problems": problems}, ensure_ascii=False), flush=True)
         except Exception:  # a bug in one file's load must not hide the others' problems
             continue
     return 0

@@ -210,7 +210,8 @@ class LabApp(App[int]):
 
     def _exercise_broken(self, broken: "BrokenExercise") -> None:
         session = self.session
-        entry = next((e for e in session.catalog.entries if e.path == broken.path), None) if session else None
+        file = str(broken.path)
+        entry = next((e for e in session.catalog.entries if e.file == file), None) if session else None
         if entry is None or entry.broken:
             return
         session.catalog.mark_broken(entry, broken.problems)
