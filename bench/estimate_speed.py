@@ -19,8 +19,8 @@ def main() -> int:
     parser.add_argument("--model", default="openai/gpt-4o-mini")
     args = parser.parse_args()
 
-    from lab.catalog_index import load_index
-    from lab.spending import estimate_attempt
+    from lab.format.catalog import load_index
+    from lab.practice.spending import estimate_attempt
 
     exercise = load_index([]).open(args.exercise)
     text = "Summarise the email between the tags in one sentence. <email>{{ email }}</email> " * 5

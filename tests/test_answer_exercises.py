@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import minimal, write_exercise
-from lab import paths
+
 from lab.cli import main
 from lab.errors import ExerciseError
-from lab.loader import load_exercise
-from lab.store import Store
+from lab.format.loader import load_exercise
+from lab.practice.store import Store
+from lab.settings import paths
 
 REVIEW = minimal(
     id="hitl/review", writes="answer", vars={"code": "total = price * qty"},
@@ -40,7 +40,7 @@ def run(capsys, course: Path, text: str, *extra: str) -> tuple[int, str, str]:
 
 
 def test_an_answer_is_graded_with_no_model_and_no_request(capsys, course: Path, monkeypatch: pytest.MonkeyPatch):
-    from lab import llm
+    from lab.models import llm
 
     def no_call(*args, **kwargs):
         raise AssertionError("a writes: answer attempt called a model")

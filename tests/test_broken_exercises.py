@@ -9,10 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import minimal, write_exercise
+
 from lab.errors import ExerciseError, Problem
-from lab.loader import load_catalog, load_exercise
+from lab.format.loader import load_catalog, load_exercise
 
 BROKEN = Path(__file__).resolve().parent / "broken"
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import CASSETTES, cassette_path
 from vcr.serialize import serialize
 from vcr.serializers import yamlserializer
 
-from conftest import CASSETTES, cassette_path
-from lab import llm
+from lab.models import llm
 
 FAKE_KEY = "sk-test-PromptLabFakeKey0123456789abcdef"
 

@@ -14,11 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import minimal, write_exercise
-from lab import paths
-from lab.catalog_index import INDEX_VERSION, load_index
+
 from lab.cli import main
+from lab.format.catalog import INDEX_VERSION, load_index
+from lab.settings import paths
 
 LAB = Path(sys.executable).with_name("lab")
 LAYOUT = '{% block brief %}{% endblock %}{% block starter %}Write here.{% endblock %}\n'
@@ -173,7 +173,7 @@ def test_two_processes_building_the_index_at_once_both_succeed(tmp_path: Path, r
 
 def test_the_listing_matches_full_validation_on_the_bundled_curriculum():
     """The fast front-matter read gives what a full load gives, for every bundled exercise."""
-    from lab.loader import load_catalog
+    from lab.format.loader import load_catalog
 
     full = load_catalog()
     index = load_index()

@@ -11,15 +11,16 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-
 from fixtures.exercise_files import minimal, write_exercise
-from lab.certificates import CertificateInvalid, NotACertificate, canonical, fingerprint, load_private_key, sign, verify
-from lab.cli import main
-from lab.cohort import CohortStore, task_key
-from lab.review import decide, queue
-from lab.store import Store
-from lab.submissions import Submission
 from review_cohort import graded_cohort
+
+from lab.classroom.certificates import CertificateInvalid, NotACertificate, canonical, fingerprint, load_private_key, sign, verify
+from lab.classroom.cohort import CohortStore
+from lab.classroom.records import task_key
+from lab.classroom.review import decide, queue
+from lab.classroom.submissions import Submission
+from lab.cli import main
+from lab.practice.store import Store
 
 TRACK = "basics"
 LEVELS = {"t/one": 1, "t/two": 2, "t/three": 3}
@@ -392,7 +393,7 @@ def test_key_mismatch_names_both_fingerprints(capsys, certificate: Path, keys: P
 
 
 def lab_public_b64(capsys, folder: Path) -> str:
-    from lab.certificates import read_public_key
+    from lab.classroom.certificates import read_public_key
 
     return base64.b64encode(read_public_key(str(folder / "certificate-key.pub"))).decode()
 

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from fixtures.exercise_files import minimal, write_exercise
+
 from graders import CheckContext, CheckResult, get_check
 from lab.errors import ExerciseError
-from lab.loader import load_exercise
+from lab.format.loader import load_exercise
 
 
 def run(check: str, output: str, **params: Any) -> CheckResult:

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-
-from lab.store import Store
-from test_cli import BRIEF, GREETING, lab
 from fixtures.exercise_files import write_exercise
+from test_cli import BRIEF, GREETING, lab
+
+from lab.practice.store import Store
 
 
 @pytest.fixture

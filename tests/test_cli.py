@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import minimal, write_exercise
+
 from lab.cli import main
 
 BROKEN = Path(__file__).resolve().parent / "broken"
@@ -418,8 +418,8 @@ def _rebound(parser, handler):
 
 
 def test_ctrl_c_during_lab_run_exits_130_and_says_it_was_cancelled(capsys, course: Path, monkeypatch: pytest.MonkeyPatch):
-    from lab import attempts
     from lab.errors import CancelledError
+    from lab.practice import attempts
 
     def interrupted(*args, **kwargs):
         raise CancelledError()  # what run_attempt raises after recording a Ctrl-C as cancelled

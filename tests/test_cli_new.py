@@ -10,7 +10,7 @@ import pytest
 
 from lab.cli import main
 from lab.errors import LabError
-from lab.skeleton import write_skeleton
+from lab.format.skeleton import write_skeleton
 
 
 def lab(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import minimal, write_exercise
+
 from lab.cli import main
-from lab.store import Store
+from lab.practice.store import Store
 
 EXERCISE = minimal(
     id="basics/greet", title="Greet", track="basics", vars={"_expected": "hello", "tone": "warm"},

@@ -6,11 +6,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import load, minimal
-from lab import paths, yamlines
-from lab.config import load_settings, save_settings
+
 from lab.errors import ExerciseError, LabError
+from lab.format import yamlines
+from lab.settings import paths
+from lab.settings.config import load_settings, save_settings
 
 
 def test_model_comes_from_the_flag_then_lab_model_then_the_config_file(lab_home: Path, monkeypatch: pytest.MonkeyPatch):
@@ -100,8 +101,8 @@ def test_a_hosted_judge_is_not_sent_to_the_learners_local_server(monkeypatch: py
 
 
 def test_the_judges_missing_key_is_named_not_blamed_on_the_local_server(monkeypatch: pytest.MonkeyPatch):
-    from lab import llm
     from lab.errors import ModelError
+    from lab.models import llm
 
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     judge = load_settings(model="openai/llama3.2", api_base="http://127.0.0.1:9/v1",
@@ -115,7 +116,7 @@ def test_the_judges_missing_key_is_named_not_blamed_on_the_local_server(monkeypa
 def test_docs_config_lists_exactly_the_settings():
     import re
 
-    from lab.config import Settings
+    from lab.settings.config import Settings
 
     page = (Path(__file__).resolve().parent.parent / "docs" / "config.md").read_text(encoding="utf-8")
     listed = re.findall(r"^\| `([a-z_]+)` \| `LAB_", page, re.MULTILINE)

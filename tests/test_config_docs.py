@@ -3,8 +3,8 @@
 import re
 from pathlib import Path
 
-from lab.config import Settings
-from lab.config_reference import BEGIN, END, reference_table
+from lab.settings.config import Settings
+from lab.settings.reference import BEGIN, END, reference_table
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "config.md"
@@ -20,7 +20,7 @@ def test_the_page_lists_exactly_the_settings_fields():
 
 
 def test_the_table_is_what_the_generator_writes_now():
-    # a changed default, bound or description fails here: run `python -m lab.config_reference docs/config.md`
+    # a changed default, bound or description fails here: run `python -m lab.settings.reference docs/config.md`
     assert _section() == reference_table()
 
 

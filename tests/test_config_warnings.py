@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import paths
 from lab.cli import main
-from lab.config import settings_warnings
+from lab.settings import paths
+from lab.settings.config import settings_warnings
 from lab.tui.session import LabSession
 
 

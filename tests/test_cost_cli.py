@@ -7,10 +7,10 @@ import io
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import minimal, write_exercise
+
 from lab.cli import main
-from lab.store import Store
+from lab.practice.store import Store
 
 EXERCISE = minimal(id="t/pair", title="Pair", track="t", cases=[{"name": "a", "vars": {"name": "Ana"}}, {"name": "b", "vars": {"name": "Bo"}}],
                    rubric={"samples": 2, "criteria": [{"id": "says-hello", "check": "icontains", "value": "hello"}]})

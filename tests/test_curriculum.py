@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 
 from graders.leak import find_leak
-from lab import paths
-from lab.attempts import Usage, outcome_dict
-from lab.checking import check_examples
 from lab.cli import main
-from lab.exercise import Exercise
-from lab.grading import grade
-from lab.loader import Catalog, load_paths
-from lab.prompts import build_messages, render_text
-from lab.templating import render_learner_text
-from lab.store import Store, iter_outputs
+from lab.format.exercise import Exercise
+from lab.format.loader import Catalog, load_paths
+from lab.format.messages import build_messages, render_text
+from lab.format.templating import render_learner_text
+from lab.practice.attempts import Usage, outcome_dict
+from lab.practice.checking import check_examples
+from lab.practice.grading import grade
+from lab.practice.store import Store, iter_outputs
+from lab.settings import paths
 
 MINIMUM_PER_TRACK = {"prompt-engineering": 12, "ethical-alignment": 8, "adversarial": 8, "data-storytelling": 6,
                      "human-in-the-loop": 8}
@@ -209,8 +209,8 @@ def test_french_text_round_trips_from_file_through_grading_to_the_store(exercise
 
 
 def test_a_french_defence_runs_end_to_end_through_a_model_into_the_store(catalog: Catalog, cassette, api_base, provider):
-    from lab import llm
-    from lab.attempts import run_attempt
+    from lab.models import llm
+    from lab.practice.attempts import run_attempt
 
     exercise = catalog.get("adversarial/defend-banque")
     example = next(x for x in exercise.meta.examples if x.expect == "pass")
@@ -251,7 +251,7 @@ def test_answer_examples_grade_the_attempt_itself(exercises: list[Exercise]):
 
 
 def test_answer_examples_are_decided_with_no_model_call(exercises: list[Exercise], monkeypatch: pytest.MonkeyPatch):
-    from lab import llm
+    from lab.models import llm
 
     def no_call(*args, **kwargs):
         raise AssertionError("grading a writes: answer example called a model")

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from lab.checking import check_examples
-from lab.loader import load_catalog
+from lab.format.loader import load_catalog
+from lab.practice.checking import check_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 

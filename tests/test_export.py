@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.classroom.submissions import FORMAT, pick, read_submissions
 from lab.cli import main
-from lab.store import Store
-from lab.submissions import FORMAT, pick, read_submissions
+from lab.practice.store import Store
 
 
 def record(store: Store, exercise: str, prompt: str, *, score: float | None = 0.5, status: str = "graded", track: str = "basics") -> int:

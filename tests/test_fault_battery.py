@@ -14,10 +14,10 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import minimal, write_exercise
-from lab import paths
+
 from lab.cli import main
+from lab.settings import paths
 
 PROMPT = "Say {{ word }} back."
 EXERCISE = minimal(id="faults/one", vars={"word": "hello"},

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import load, minimal
-from lab import llm
-from lab.attempts import run_attempt
+
 from lab.errors import ModelError
-from lab.store import Store
+from lab.models import llm
+from lab.practice.attempts import run_attempt
+from lab.practice.store import Store
 
 # an exercise an empty answer would pass: every criterion is a negation
 DEFENCE = minimal(rubric={"criteria": [{"id": "keeps-secret", "check": "max-chars", "value": 400}]})

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import minimal, write_exercise
+
 from lab.cli import main
-from lab.store import Store
+from lab.practice.store import Store
 
 LAB = Path(sys.executable).with_name("lab")
 GREET = minimal(
@@ -219,8 +219,8 @@ class Terminal(io.StringIO):
 
 
 def test_progress_is_a_bar_on_a_terminal_and_plain_lines_elsewhere():
+    from lab.classroom.grading import Progress
     from lab.cli.trainer import ProgressLine
-    from lab.cohort_grading import Progress
 
     p = Progress(total=4, done=2, cost_usd=0.0123)
     p.started -= 2.0
@@ -306,7 +306,7 @@ def test_a_broken_exercise_is_named_and_its_submissions_skipped(capsys, course: 
 
 
 def test_a_cohort_database_that_is_not_one(tmp_path: Path):
-    from lab.cohort import CohortStore
+    from lab.classroom.cohort import CohortStore
     from lab.errors import LabError
 
     (tmp_path / "c").mkdir()
@@ -318,7 +318,7 @@ def test_a_cohort_database_that_is_not_one(tmp_path: Path):
 
 
 def test_a_cohort_database_of_a_newer_prompt_lab(tmp_path: Path):
-    from lab.cohort import SCHEMA_VERSION, CohortStore
+    from lab.classroom.cohort import SCHEMA_VERSION, CohortStore
     from lab.errors import LabError
 
     CohortStore(tmp_path / "c").close()
@@ -331,7 +331,7 @@ def test_a_cohort_database_of_a_newer_prompt_lab(tmp_path: Path):
 
 
 async def test_rpm_spaces_request_starts_evenly(monkeypatch):
-    from lab import llm
+    from lab.models import llm
 
     slept: list[float] = []
     clock = [100.0]

@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-
 from fixtures.exercise_files import load, minimal
-from graders import CheckResult, register
-from graders import registry
+
+from graders import CheckResult, register, registry
 from graders.registry import Params
-from lab.grading import grade, grade_to_dict
+from lab.practice.grading import grade, grade_to_dict
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import minimal, write_exercise
+
 from lab.cli import main
-from lab.loader import load_catalog, load_paths
+from lab.format.loader import load_catalog, load_paths
 
 
 def assert_no_traceback(text: str) -> None:

@@ -1,6 +1,6 @@
 """The lab's own words around a French exercise are French; around any other, English.
 
-The catalogues (lab/locale) are complete and current: every marked string is in both, every French
+The catalogues (lab/settings/locale) are complete and current: every marked string is in both, every French
 one is translated with the same placeholders, and the committed .mo files are the .po compiled.
 """
 
@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import load, minimal, write_exercise
+
 from lab.cli import main
-from lab.grading import grade
-from lab.i18n import language, translator
+from lab.practice.grading import grade
+from lab.settings.i18n import language, translator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -197,8 +197,8 @@ def test_a_marked_string_missing_from_the_catalogue_is_reported(tmp_path: Path, 
     (source / "new.py").write_text('def f(t):\n    return t.gettext("A sentence nobody translated yet.")\n', encoding="utf-8")
     monkeypatch.setattr(catalogues, "ROOT", tmp_path)
     monkeypatch.setattr(catalogues, "SOURCES", ("lab",))
-    monkeypatch.setattr(catalogues, "po_path", lambda lang: ROOT / "lab" / "locale" / lang / "LC_MESSAGES" / "lab.po")
-    monkeypatch.setattr(catalogues, "mo_path", lambda lang: ROOT / "lab" / "locale" / lang / "LC_MESSAGES" / "lab.mo")
+    monkeypatch.setattr(catalogues, "po_path", lambda lang: ROOT / "lab" / "settings" / "locale" / lang / "LC_MESSAGES" / "lab.po")
+    monkeypatch.setattr(catalogues, "mo_path", lambda lang: ROOT / "lab" / "settings" / "locale" / lang / "LC_MESSAGES" / "lab.mo")
     found = catalogues.problems()
     assert "en: 'A sentence nobody translated yet.' is marked in the code but not in the catalogue: run `python tools/i18n.py update`." in found
     assert any(p.startswith("fr: 'A sentence nobody translated yet.' is marked in the code but not") for p in found)
@@ -215,8 +215,8 @@ def test_a_translation_call_the_extractor_cannot_read_is_reported(tmp_path: Path
 
 
 def test_the_daily_cap_refuses_in_french_around_a_french_exercise(capsys, tmp_path: Path, monkeypatch):
-    from lab.spending import check_cap
-    from lab.i18n import translator
+    from lab.practice.spending import check_cap
+    from lab.settings.i18n import translator
 
     message = check_cap(1.5, 0.25, 1.0).message(translator("fr"))
     assert message == ("Vous avez dépensé $1.50 aujourd'hui, au-delà de votre plafond quotidien de $1.00 (max_cost, LAB_MAX_COST) ; "

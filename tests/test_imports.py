@@ -72,7 +72,7 @@ def test_lab_grade_against_an_openai_compatible_server_never_imports_litellm(lab
     assert "ana · prompt-engineering/delimiters: Could not reach http://127.0.0.1:9/v1: is the server running and the address right?" in done.stderr
 
 
-@pytest.mark.parametrize("module", ["lab", "lab.cli", "lab.loader", "lab.grading", "lab.store", "lab.attempts", "lab.prompts", "lab.submissions", "lab.cohort", "lab.cohort_grading", "lab.cohort_report", "lab.mastery", "lab.certificates"])
+@pytest.mark.parametrize("module", ["lab", "lab.cli", "lab.format.loader", "lab.practice.grading", "lab.practice.store", "lab.practice.attempts", "lab.format.messages", "lab.classroom.submissions", "lab.classroom.cohort", "lab.classroom.grading", "lab.classroom.report", "lab.practice.mastery", "lab.classroom.certificates"])
 def test_engine_modules_import_without_litellm_or_textual(module: str, lab_home: Path):
     done = run_in_fresh_python(f"""
         import sys, importlib
@@ -86,7 +86,7 @@ def test_engine_modules_import_without_litellm_or_textual(module: str, lab_home:
 
 def test_lab_run_says_apart_that_the_model_library_was_loading(lab_home: Path, live_provider):
     done = run_in_fresh_python(f"""
-        from lab import llm
+        from lab.models import llm
         from lab.cli import main
         code = main(["run", "prompt-engineering/delimiters", "--prompt", "Summarise {{{{ email }}}}",
                      "--model", "openai/echo", "--api-base", "{live_provider.url}"])
@@ -132,7 +132,7 @@ def test_listing_plain_front_matter_never_imports_yaml(lab_home: Path):
     # tenth of its time, and the bundled front matter is all plain enough to read without it
     done = run_in_fresh_python("""
         import sys
-        from lab.catalog_index import load_index
+        from lab.format.catalog import load_index
         catalog = load_index()
         assert len(catalog.exercises) >= 40, len(catalog.exercises)
         print(",".join(sorted(m for m in ("yaml", "pydantic", "jinja2") if m in sys.modules)))

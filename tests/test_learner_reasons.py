@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from lab import paths
-from lab.checking import check_examples
-from lab.loader import load_paths
+from lab.format.loader import load_paths
+from lab.practice.checking import check_examples
+from lab.settings import paths
 
 LIST_CHECKS = ("contains-any", "icontains-any", "contains-all", "icontains-all")
 

@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from lab import llm
 from lab.errors import CancelledError, ModelError
+from lab.models import llm
 
 HELLO = [{"role": "user", "content": "one two three four five"}]
 

@@ -6,11 +6,11 @@ import itertools
 import json
 
 import pytest
-
 from fixtures.exercise_files import minimal, write_exercise
+
 from lab.cli import main
-from lab.mastery import ExerciseInfo, Try, band, exercise_credit, mastery, next_exercise, tries_from_attempts
-from lab.store import Store
+from lab.practice.mastery import ExerciseInfo, Try, band, exercise_credit, mastery, next_exercise, tries_from_attempts
+from lab.practice.store import Store
 
 E = ExerciseInfo
 
@@ -157,11 +157,11 @@ def test_progress_text_prints_each_tracks_band_and_the_suggestion(capsys, tmp_pa
 
 def test_progress_says_so_when_everything_is_passed(capsys, tmp_path, monkeypatch):
     # only the course: LAB_HOME has no bundled curriculum of its own, so point the bundled folder at an empty one
-    import lab.paths
+    import lab.settings.paths
 
     empty = tmp_path / "none"
     empty.mkdir()
-    monkeypatch.setattr(lab.paths, "bundled_exercises_dir", lambda: empty)
+    monkeypatch.setattr(lab.settings.paths, "bundled_exercises_dir", lambda: empty)
     course = course_of(tmp_path / "course", ("zz/one", 1, ["zeta-skill"]))
     record("zz/one", 1.0, True)
     assert main(["progress", "--json", "--exercises", str(course)]) == 0

@@ -9,10 +9,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import minimal, write_exercise
+
 from lab.cli import main
-from lab.store import MIGRATIONS, SCHEMA_VERSION, Store
+from lab.practice.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 EXERCISE = minimal(id="basics/greet", title="Greet", track="basics", cases=[{"name": "a"}, {"name": "b"}])
 

@@ -30,7 +30,7 @@ def test_wheel_holds_every_bundled_exercise_and_partial(wheel: Path):
     expected = {f"lab/_bundled_exercises/{p.relative_to(ROOT / 'exercises').as_posix()}" for p in (ROOT / "exercises").rglob("*.j2")}
     assert expected and expected <= names
     assert any(Path(n).name.startswith("_") for n in expected), "partials (_*.j2) must ship too"
-    assert {"lab/cli/__init__.py", "lab/llm.py", "graders/registry.py", "graders/text.py"} <= names
+    assert {"lab/cli/__init__.py", "lab/models/llm.py", "graders/registry.py", "graders/text.py"} <= names
     assert not any(n.startswith(("tests/", "cassettes/")) for n in names)
 
 
@@ -49,7 +49,7 @@ def test_unpacked_wheel_finds_its_bundled_exercises(wheel: Path, tmp_path: Path,
     code = """
 import json, sys
 import lab
-from lab import paths
+from lab.settings import paths
 from lab.cli import main
 print(json.dumps({"package": lab.__file__, "bundled": str(paths.bundled_exercises_dir())}))
 sys.exit(main(["list", "--json"]))
@@ -87,10 +87,10 @@ def test_the_wheel_ships_the_no_model_server(wheel: Path, tmp_path: Path):
 
 def test_the_wheel_carries_the_compiled_catalogues_and_speaks_french_from_them(wheel: Path, tmp_path: Path, lab_home: Path):
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"lab/locale/en/LC_MESSAGES/lab.mo", "lab/locale/fr/LC_MESSAGES/lab.mo"} <= names
+    assert {"lab/settings/locale/en/LC_MESSAGES/lab.mo", "lab/settings/locale/fr/LC_MESSAGES/lab.mo"} <= names
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
-    code = "from lab.i18n import translator; print(translator('fr-CA').gettext('PASSED'), translator('de').gettext('PASSED'))"
+    code = "from lab.settings.i18n import translator; print(translator('fr-CA').gettext('PASSED'), translator('de').gettext('PASSED'))"
     env = {**os.environ, "PYTHONPATH": str(site), "LAB_HOME": str(lab_home)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr

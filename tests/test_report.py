@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.classroom.cohort import CohortStore
+from lab.classroom.report import Cluster, near_identical, render
 from lab.cli import main
-from lab.cohort import CohortStore
-from lab.cohort_report import Cluster, near_identical, render
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -53,7 +53,7 @@ def test_the_report_is_self_contained_and_has_every_section(tmp_path: Path, live
 
 
 def test_near_identical_prompts_are_grouped_across_learners():
-    from lab.cohort import ResultRow
+    from lab.classroom.records import ResultRow
 
     def row(learner: str, prompt: str, exercise: str = "x") -> ResultRow:
         return ResultRow(0, learner, exercise, "t", "s", prompt, "h", "tr", (), "m", None, "graded", None, 1.0, True, None, 0, 0, 0.0, None, None)

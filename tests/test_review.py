@@ -1,4 +1,4 @@
-"""lab/review.py and lab/overrides.py over a real graded cohort: the queue, decisions, overrides
+"""lab/classroom/review.py and lab/classroom/overrides.py over a real graded cohort: the queue, decisions, overrides
 everywhere (results(), `lab grade --json`, the report), agreement and Cohen's kappa."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
+from review_cohort import grade_argv, graded_cohort
 
+from lab.classroom.cohort import CohortStore
+from lab.classroom.review import Agreement, Session, agreement, cohen_kappa, decide, queue
 from lab.cli import main
-from lab.cohort import CohortStore
 from lab.errors import LabError
-from lab.review import Agreement, Session, agreement, cohen_kappa, decide, queue
-from review_cohort import graded_cohort, grade_argv
 
 
 def by_key(items):
@@ -75,7 +75,7 @@ def test_overrides_count_in_results_the_json_and_the_report(tmp_path: Path, cass
     criteria = report[report.index('<h2 id="criteria">'):report.index('<h2 id="skills">')]
     changed = dict(re.findall(r'<b>(\w+)</b>.*?<td class="overridden">(.*?)</td>', criteria))
     assert changed == {"meets": "1 †", "rated": "1 †", "hello": '<span class="muted">0</span>'}
-    # mastery per skill is lab.mastery's over the reviewed grades: bob's override makes his 0.375 a pass worth 1.0
+    # mastery per skill is lab.practice.mastery's over the reviewed grades: bob's override makes his 0.375 a pass worth 1.0
     assert 'title="bob · judgement: mastered">1.00</td>' in report
     assert 'title="cleo · judgement: started">0.06</td>' in report  # not passed: 0.5 × 0.125
 

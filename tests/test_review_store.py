@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.cohort import MIGRATIONS, CohortStore
+from lab.classroom.cohort import MIGRATIONS, CohortStore
 from lab.errors import LabError
-from lab.store import _statements
+from lab.settings.sqlite import _statements
 
 
 def schema_one(folder: Path) -> Path:

@@ -6,12 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import minimal, write_exercise
-from lab import llm, paths
-from lab.attempts import run_attempt
-from lab.loader import exercise_roots, load_catalog
-from lab.store import Store
+
+from lab.format.loader import exercise_roots, load_catalog
+from lab.models import llm
+from lab.practice.attempts import run_attempt
+from lab.practice.store import Store
+from lab.settings import paths
 
 
 def titled(title: str, **extra: object) -> dict:

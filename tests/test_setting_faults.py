@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import paths
 from lab.cli import main
+from lab.settings import paths
 
 RUN = ["run", "prompt-engineering/delimiters", "--prompt", "Summarise it.", "--model", "openai/echo", "--api-base", "http://127.0.0.1:9/v1"]
 

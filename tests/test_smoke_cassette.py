@@ -1,4 +1,4 @@
-from lab import llm
+from lab.models import llm
 
 
 def test_streamed_completion_replays(cassette, api_base):

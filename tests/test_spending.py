@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import load, minimal
+
 from lab.errors import PromptError
-from lab.spending import (
+from lab.practice.spending import (
     ANSWER_TOKENS_GUESS,
     JUDGE_ANSWER_TOKENS,
     JUDGE_PROMPT_TOKENS,
@@ -22,7 +22,7 @@ from lab.spending import (
     local_day_bounds,
     spent,
 )
-from lab.store import Store
+from lab.practice.store import Store
 
 PRICES = {"paid/model": (1e-6, 2e-6), "paid/judge": (3e-6, 5e-6)}
 
@@ -90,7 +90,7 @@ def test_the_real_price_table_is_read_without_importing_litellm(three_cases):
     import subprocess
     import sys
 
-    code = ("import sys; from lab.llm import price_per_token; p = price_per_token('openai/gpt-4o-mini');"
+    code = ("import sys; from lab.models.llm import price_per_token; p = price_per_token('openai/gpt-4o-mini');"
             "assert p and p[0] > 0, p; assert 'litellm' not in sys.modules; print('ok')")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "ok"
 
@@ -204,8 +204,8 @@ def test_the_message_names_the_estimate_and_the_setting():
 
 
 def test_a_bad_cap_says_what_to_change(monkeypatch: pytest.MonkeyPatch):
-    from lab.config import load_settings
     from lab.errors import LabError
+    from lab.settings.config import load_settings
 
     monkeypatch.setenv("LAB_MAX_COST", "-1")
     with pytest.raises(LabError) as info:

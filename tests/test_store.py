@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import load, minimal
-from lab import llm, paths
-from lab.attempts import run_attempt
+
 from lab.errors import CancelledError, LabError, ModelError, PromptError
-from lab.store import MIGRATIONS, SCHEMA_VERSION, Store
+from lab.models import llm
+from lab.practice.attempts import run_attempt
+from lab.practice.store import MIGRATIONS, SCHEMA_VERSION, Store
+from lab.settings import paths
 
 
 @pytest.fixture
@@ -197,7 +198,7 @@ def test_cancel_if_running_marks_an_abandoned_attempt_but_never_a_finished_one(s
 
 OPEN_AND_RECORD = """
 import sys, time
-from lab.store import Store
+from lab.practice.store import Store
 start = float(sys.argv[2])
 time.sleep(max(0.0, start - time.time()))  # every process opens the fresh database at the same moment
 with Store() as store:
@@ -231,8 +232,9 @@ def test_kill_9_in_mid_call_leaves_an_interrupted_attempt_with_its_prompt(tmp_pa
     import sys
 
     from fixtures.exercise_files import write_exercise
+
     from lab.cli import main
-    from lab.store import INTERRUPTED
+    from lab.practice.store import INTERRUPTED
 
     live_provider.slow_seconds = 30.0
     write_exercise(tmp_path / "ex", "t/slow.j2", minimal())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lab.submissions import FORMAT, Submission, pick, read_submissions
+from lab.classroom.submissions import FORMAT, Submission, pick, read_submissions
 
 
 def line(**fields) -> str:

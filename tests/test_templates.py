@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import load, minimal
+
 from lab.errors import PromptError
-from lab.prompts import build_messages, render_text
-from lab.templating import render_learner_text
+from lab.format.messages import build_messages, render_text
+from lab.format.templating import render_learner_text
 
 LAYOUT = """\
 {% set house_style = "plain English" %}

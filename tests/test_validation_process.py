@@ -1,4 +1,4 @@
-"""lab.validation_process: the TUI's background check, in a process of its own."""
+"""lab.format.validation: the TUI's background check, in a process of its own."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import io
 from pathlib import Path
 
 from fixtures.exercise_files import minimal, write_exercise
-from lab import validation_process
-from lab.catalog_index import load_index
+
+from lab.format import validation as validation_process
+from lab.format.catalog import load_index
 
 BROKEN_TEMPLATE = "{% block brief %}Hello {{ nobody_defined_this }}.{% endblock %}\n"
 

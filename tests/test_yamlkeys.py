@@ -1,4 +1,4 @@
-"""The listing's quick reading of front-matter values (lab/yamlkeys.py) gives exactly what YAML gives.
+"""The listing's quick reading of front-matter values (lab/format/yamlkeys.py) gives exactly what YAML gives.
 
 A catalogue of a thousand files pays most of its cold start in PyYAML's constructor, so simple values
 (a small integer, a phrase, a flow list of words, a double-quoted text without escapes) are read
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab import yamlines, yamlkeys
-from lab.listing import LISTING_KEYS
+from lab.format import yamlines, yamlkeys
+from lab.format.listing import LISTING_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 

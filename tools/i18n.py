@@ -1,4 +1,4 @@
-"""The lab's message catalogues (lab/locale/<lang>/LC_MESSAGES/lab.po and .mo), kept with Babel.
+"""The lab's message catalogues (lab/settings/locale/<lang>/LC_MESSAGES/lab.po and .mo), kept with Babel.
 
     python tools/i18n.py update    # extract the marked strings from lab/ and graders/, merge them
                                    # into every .po (English filled in as itself), compile the .mo
@@ -23,7 +23,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCALE = ROOT / "lab" / "locale"
+LOCALE = ROOT / "lab" / "settings" / "locale"
 SOURCES = ("lab", "graders")
 LANGUAGES = ("en", "fr")
 SOURCE_LANGUAGE = "en"

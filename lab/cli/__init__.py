@@ -1,5 +1,5 @@
 """The `lab` command: a thin face over the engine. Nothing here imports litellm; `lab run` and
-`lab check --model` reach it through `lab.llm` only when a model is actually called.
+`lab check --model` reach it through `lab.models.llm` only when a model is actually called.
 
 Each module of this package registers its own subcommands (`register(sub, common, model)`) and
 sets `handler` on them, so a new command is a new module and one line in `COMMAND_MODULES`.

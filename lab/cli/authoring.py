@@ -32,10 +32,10 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
 def cmd_new(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from lab import paths
-    from lab.catalog_index import load_index
     from lab.errors import LabError
-    from lab.skeleton import check_new_id, write_skeleton
+    from lab.format.catalog import load_index
+    from lab.format.skeleton import check_new_id, write_skeleton
+    from lab.settings import paths
 
     check_new_id(args.id)
     existing = load_index(args.exercises).entry(args.id)
@@ -50,8 +50,8 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from lab.catalog_index import record_catalog
-    from lab.loader import load_paths
+    from lab.format.catalog import record_catalog
+    from lab.format.loader import load_paths
 
     catalog = load_paths(args.paths, args.exercises)
     record_catalog(catalog)
@@ -70,16 +70,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from lab.catalog_index import record_catalog
-    from lab.checking import check_examples, coverage_warnings
-    from lab.loader import load_paths
-    from lab.report import Paint
+    from lab.format.catalog import record_catalog
+    from lab.format.loader import load_paths
+    from lab.practice.checking import check_examples, coverage_warnings
+    from lab.practice.report import Paint
 
     catalog = load_paths(args.paths, args.exercises)
     record_catalog(catalog)
     judge = None
     if args.model or args.judge_model:
-        from lab.judging import ModelJudge
+        from lab.practice.judging import ModelJudge
 
         judge = ModelJudge(settings_from(args).judge_call_config())
     solutions = solution_run(args, catalog.exercises) if args.solution else None
@@ -127,8 +127,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def solution_run(args: argparse.Namespace, exercises: Any) -> Any:
     """What `--solution` does for one exercise; checks first that the model it needs is chosen."""
-    from lab.checking import check_solution
     from lab.errors import LabError
+    from lab.practice.checking import check_solution
 
     settings = settings_from(args)
     config, judge_config = settings.call_config(), settings.judge_call_config()

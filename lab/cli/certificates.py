@@ -34,7 +34,7 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
-    from lab.certificates import keygen
+    from lab.classroom.certificates import keygen
 
     pair = keygen(Path(args.out) if args.out else None)
     # the private key's path only: its bytes never reach a terminal, a log or a screen share
@@ -46,7 +46,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def cmd_certify(args: argparse.Namespace) -> int:
-    from lab.certificates import load_private_key
+    from lab.classroom.certificates import load_private_key
     from lab.errors import LabError
 
     if args.self_attest and args.cohort:
@@ -60,8 +60,8 @@ def cmd_certify(args: argparse.Namespace) -> int:
 
 
 def certify_cohort(args: argparse.Namespace, key: Any) -> int:
-    from lab.catalog_index import load_index
-    from lab.certificates import certify
+    from lab.classroom.certificates import certify
+    from lab.format.catalog import load_index
 
     levels = {e.id: e.level for e in load_index(args.exercises).entries}
     outcome = certify(Path(args.cohort), args.track, key, levels=levels, learner=args.learner)
@@ -77,11 +77,11 @@ def certify_cohort(args: argparse.Namespace, key: Any) -> int:
 
 
 def certify_self(args: argparse.Namespace, key: Any) -> int:
-    from lab.catalog_index import load_index
-    from lab.certificates import Written, self_attest
+    from lab.classroom.certificates import Written, self_attest
     from lab.cli.common import open_store
     from lab.cli.trainer import learner_name
-    from lab.mastery import infos_from_catalog
+    from lab.format.catalog import load_index
+    from lab.practice.mastery import infos_from_catalog
 
     learner = learner_name(args.learner)
     catalogue = infos_from_catalog(load_index(args.exercises).exercises)
@@ -96,7 +96,7 @@ def certify_self(args: argparse.Namespace, key: Any) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from lab.certificates import CertificateInvalid, NotACertificate, read_public_key, verify_file
+    from lab.classroom.certificates import CertificateInvalid, NotACertificate, read_public_key, verify_file
 
     expected = read_public_key(args.key) if args.key else None
     try:

@@ -38,7 +38,7 @@ def model_options() -> argparse.ArgumentParser:
 
 def load_exercises(args: argparse.Namespace) -> Any:
     """The catalogue index (front matter of every exercise); `.open(id)` fully loads one."""
-    from lab.catalog_index import load_index
+    from lab.format.catalog import load_index
 
     return load_index(args.exercises)
 
@@ -54,7 +54,7 @@ def warn_problems(catalog: Any) -> None:
 
 
 def open_store() -> Any:
-    from lab.store import Store
+    from lab.practice.store import Store
 
     return Store()
 
@@ -70,7 +70,7 @@ NO_MODEL = ("No model chosen: pass --model (e.g. --model openai/gpt-4o-mini, or 
 
 
 def settings_from(args: argparse.Namespace) -> Any:
-    from lab.config import load_settings, settings_warnings
+    from lab.settings.config import load_settings, settings_warnings
 
     overrides = dict(model=args.model, api_base=args.api_base, judge_model=args.judge_model,
                      judge_api_base=getattr(args, "judge_api_base", None), timeout=args.timeout)
@@ -89,7 +89,7 @@ def call_configs(args: argparse.Namespace, exercise: Any = None) -> tuple[Any, A
     config = settings.call_config()
     judge = settings.judge_call_config()
     if config is None and exercise is not None and exercise.writes == "answer":
-        from lab.attempts import needs_judge
+        from lab.practice.attempts import needs_judge
 
         if needs_judge(exercise, only_required=True) and judge is None:
             raise LabError("This exercise grades your answer with a judge model: pass --judge-model M (or --model M), "

@@ -18,7 +18,7 @@ from lab.cli.common import (
     read_prompt,
     warn_problems,
 )
-from lab.i18n import ENGLISH
+from lab.settings.i18n import ENGLISH
 
 if TYPE_CHECKING:
     import argparse
@@ -71,7 +71,7 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from lab.report import output_width
+    from lab.practice.report import output_width
 
     catalog = load_exercises(args)
     with open_store() as store:
@@ -103,7 +103,7 @@ def list_lines(rows: list[dict[str, Any]], width: int | None) -> list[str]:
     unique), fitted to a terminal's width: skills give up room first, then titles."""
     from collections import Counter
 
-    from lab.report import fitted_table
+    from lab.practice.report import fitted_table
 
     names = Counter(r["id"].rpartition("/")[2] for r in rows)
     shown = [r["id"].rpartition("/")[2] if names[r["id"].rpartition("/")[2]] == 1 else r["id"] for r in rows]
@@ -124,8 +124,8 @@ def list_lines(rows: list[dict[str, Any]], width: int | None) -> list[str]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from lab.practice import case_inputs
-    from lab.prompts import render_text
+    from lab.format.messages import render_text
+    from lab.practice.learner import case_inputs
 
     exercise = load_exercises(args).open(args.id)
     brief = render_text(exercise, "brief") or ""
@@ -140,7 +140,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             "pass_mark": exercise.rubric.pass_, "hints": len(exercise.hints), "path": str(exercise.path),
         })
         return EXIT_OK
-    from lab.i18n import translator
+    from lab.settings.i18n import translator
 
     t = translator(exercise.lang)  # the lab's words around a French exercise are French
     what = {"system": t.gettext("you write the system prompt"), "answer": t.gettext("you write the answer")}.get(
@@ -166,8 +166,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_hint(args: argparse.Namespace) -> int:
-    from lab.i18n import translator
-    from lab.practice import reveal_hint
+    from lab.practice.learner import reveal_hint
+    from lab.settings.i18n import translator
 
     exercise = load_exercises(args).open(args.id)
     with open_store() as store:
@@ -187,7 +187,7 @@ def cmd_hint(args: argparse.Namespace) -> int:
 
 
 def cmd_solution(args: argparse.Namespace) -> int:
-    from lab.practice import NotYetPassed, solution_after_pass
+    from lab.practice.learner import NotYetPassed, solution_after_pass
 
     exercise = load_exercises(args).open(args.id)
     with open_store() as store:
@@ -201,8 +201,8 @@ def cmd_solution(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from lab.practice import history
-    from lab.report import table
+    from lab.practice.learner import history
+    from lab.practice.report import table
 
     entry = load_exercises(args).find(args.id)
     with open_store() as store:
@@ -270,10 +270,10 @@ class OrderedStream:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from lab.attempts import cut_off_notice, run_attempt
     from lab.errors import CancelledError, ModelError
-    from lab.i18n import translator
-    from lab.report import Paint, grade_lines
+    from lab.practice.attempts import cut_off_notice, run_attempt
+    from lab.practice.report import Paint, grade_lines
+    from lab.settings.i18n import translator
 
     if args.samples is not None and not 1 <= args.samples <= 20:
         from lab.errors import LabError
@@ -289,7 +289,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     t = translator(exercise.lang)
     stream = OrderedStream(slots, out, samples, paint, t)
     answering = exercise.writes == "answer"
-    from lab import llm
+    from lab.models import llm
 
     library_was_loaded = llm.is_loaded()  # said once, apart, when this run is the one that loads it
     with open_store() as store:
@@ -314,7 +314,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(paint.dim(spent_line(store, settings, t)), file=out)  # a failed call may have used tokens
             # Ctrl-C ends like any interrupted command (130); the attempt is recorded as cancelled
             return 130 if isinstance(exc, CancelledError) else EXIT_BAD
-        from lab.spending import spent
+        from lab.practice.spending import spent
 
         now_spent = spent(store)
         after = now_spent.summary(settings.max_cost, t)
@@ -353,7 +353,7 @@ def cost_allows(args: argparse.Namespace, exercise: Any, text: str, samples: int
 
     A declined attempt is not recorded: nothing was tried, and the prompt is still where it came from."""
     from lab.errors import LabError
-    from lab.spending import check_cap, estimate_attempt, spent
+    from lab.practice.spending import check_cap, estimate_attempt, spent
 
     judge_config = judge or config  # counted only where a criterion asks a judge (estimate_attempt knows which)
     estimate = estimate_attempt(exercise, text, model=config.model if config is not None else None, samples=samples,
@@ -382,7 +382,7 @@ def _is_terminal(stream: Any) -> bool:
 
 
 def spent_line(store: Any, settings: Any, t: Any) -> str:
-    from lab.spending import spent
+    from lab.practice.spending import spent
 
     return spent(store).summary(settings.max_cost, t)
 
@@ -390,10 +390,9 @@ def spent_line(store: Any, settings: Any, t: Any) -> str:
 def cmd_attempt(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from lab.judging import stored_exchanges
-    from lab.report import Paint
-
-    from lab.practice import attempt_by_ref
+    from lab.practice.judging import stored_exchanges
+    from lab.practice.learner import attempt_by_ref
+    from lab.practice.report import Paint
 
     with open_store() as store:
         record = attempt_by_ref(store, args.attempt_id)
@@ -416,7 +415,7 @@ def cmd_attempt(args: argparse.Namespace) -> int:
             label = case["name"] if len(outputs) == 1 else f"{case['name']} · sample {n}"
             print(f"\n## Output: {label}\n\n{output}")
     if result.get("criteria"):
-        from lab.report import grade_lines
+        from lab.practice.report import grade_lines
 
         print("\n## Grade\n")
         print("\n".join(grade_lines(result, paint)))
@@ -432,9 +431,8 @@ def cmd_attempt(args: argparse.Namespace) -> int:
 
 
 def cmd_progress(args: argparse.Namespace) -> int:
-    from lab.report import table
-
-    from lab.mastery import infos_from_catalog, mastery, tries_from_attempts
+    from lab.practice.mastery import infos_from_catalog, mastery, tries_from_attempts
+    from lab.practice.report import table
 
     catalog = load_exercises(args)
     with open_store() as store:

@@ -41,10 +41,10 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
 
 def learner_name(given: str | None) -> str:
     """--learner, else LAB_LEARNER, else the config file's `learner`; a LabError saying how to set one."""
-    from lab import paths
-    from lab.config import load_settings
+    from lab.classroom.submissions import NO_LEARNER
     from lab.errors import LabError
-    from lab.submissions import NO_LEARNER
+    from lab.settings import paths
+    from lab.settings.config import load_settings
 
     if given is not None:
         if not given.strip():
@@ -57,8 +57,8 @@ def learner_name(given: str | None) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from lab.classroom.submissions import export_lines, line_json
     from lab.errors import LabError
-    from lab.submissions import export_lines, line_json
 
     learner = learner_name(args.learner)
     with open_store() as store:
@@ -133,9 +133,9 @@ class ProgressLine:
 def load_exercises_for(submissions: list[Any], exercise_dirs: list[str]) -> tuple[dict[str, Any], list[Any], list[Any]]:
     """The trainer's version of every exercise the submissions name; the submissions of an unknown or
     broken one become problems (each with its file and line) and are dropped."""
-    from lab.catalog_index import UnloadableExercise, load_index
+    from lab.classroom.submissions import InputProblem
     from lab.errors import LabError
-    from lab.submissions import InputProblem
+    from lab.format.catalog import UnloadableExercise, load_index
 
     catalog = load_index(exercise_dirs)
     exercises: dict[str, Any] = {}
@@ -155,11 +155,11 @@ def load_exercises_for(submissions: list[Any], exercise_dirs: list[str]) -> tupl
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    from lab.classroom.cohort import CohortStore
+    from lab.classroom.grading import grade_cohort
+    from lab.classroom.submissions import read_submissions
     from lab.cli.common import EXIT_NOT_PASSED, call_configs, print_json
-    from lab.cohort import CohortStore
-    from lab.cohort_grading import grade_cohort
     from lab.errors import LabError
-    from lab.submissions import read_submissions
 
     for name, value, low in (("--concurrency", args.concurrency, 1), ("--rpm", args.rpm, 1)):
         if value is not None and value < low:
@@ -182,7 +182,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
                                problems=problems, on_progress=progress)
         total_usage = store.usage()
         report = write_report_for(store, Path(args.out), args.exercises)
-    from lab.cohort_grading import Progress
+    from lab.classroom.grading import Progress
 
     final = Progress(total=len(outcome.results), done=len(outcome.results) - len(outcome.left),
                      failed=sum(r.status in ("failed", "ungraded") for r in outcome.results), cost_usd=outcome.run_usage.cost_usd)
@@ -198,8 +198,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def write_report_for(store: Any, folder: Path, exercise_dirs: list[str]) -> Path:
-    from lab.catalog_index import load_index
-    from lab.cohort_report import write_report
+    from lab.classroom.report import write_report
+    from lab.format.catalog import load_index
 
     # the levels of every exercise the trainer has (mastery's weights), not only of those graded in this run
     levels = {e.id: e.level for e in load_index(exercise_dirs).entries}
@@ -239,7 +239,7 @@ def money(amount: float) -> str:
 
 
 def print_summary(outcome: Any, args: Any, report: Path | None) -> None:
-    from lab.report import table
+    from lab.practice.report import table
 
     graded = len(outcome.results) - len(outcome.left)
     rows = [(r.learner, r.exercise, r.status, "" if r.score is None else f"{r.score:.2f}",
@@ -264,7 +264,7 @@ def print_summary(outcome: Any, args: Any, report: Path | None) -> None:
 
 def open_cohort(folder: str) -> Any:
     """The cohort store of DIR, which must hold a cohort.db already (review never creates one)."""
-    from lab.cohort import DATABASE, CohortStore
+    from lab.classroom.cohort import DATABASE, CohortStore
     from lab.errors import LabError
 
     path = Path(folder)
@@ -282,8 +282,8 @@ def cmd_review(args: argparse.Namespace) -> int:
     with open_cohort(args.folder) as store:
         if args.agreement:
             return print_agreement(store, args.json)
-        from lab.cohort_report import write_report
-        from lab.review import Session
+        from lab.classroom.report import write_report
+        from lab.classroom.review import Session
         from lab.tui.review_app import run_review
 
         code = run_review(Session.open(store))
@@ -294,9 +294,9 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def print_agreement(store: Any, as_json: bool) -> int:
+    from lab.classroom.review import UNTRUSTED_KAPPA, UNTRUSTED_MIN_REVIEWS, agreement
     from lab.cli.common import print_json
-    from lab.report import table
-    from lab.review import UNTRUSTED_KAPPA, UNTRUSTED_MIN_REVIEWS, agreement
+    from lab.practice.report import table
 
     found = agreement(store)
     if as_json:

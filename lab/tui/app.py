@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
@@ -25,10 +25,10 @@ from lab.tui.keys import early_config, early_theme, hide_while_typing, keymap_fr
 from lab.tui.screens.catalog import CatalogScreen
 
 if TYPE_CHECKING:  # at run time these load in the session worker, off the first frame
-    from lab.catalog_index import CatalogIndex
-    from lab.tui.session import LabSession
+    from lab.format.catalog import CatalogIndex
+    from lab.format.validation import BrokenExercise
     from lab.tui.launch import IndexBuilder
-    from lab.validation_process import BrokenExercise
+    from lab.tui.session import LabSession
 
 
 INDEX_BUILDER_WAIT_S = 30.0  # far beyond a thousand files; a builder slower than this is stuck
@@ -61,7 +61,7 @@ class LabApp(App[int]):
         self.session: LabSession | None = None
         self.load_error: str | None = None
         self.running_palette_action = False
-        self.validation: "subprocess.Popen[str] | None" = None  # lab.validation_process, once started
+        self.validation: "subprocess.Popen[str] | None" = None  # lab.format.validation, once started
         self._saved_theme: str | None = None
         config = early_config()
         theme = early_theme(config)
@@ -88,7 +88,7 @@ class LabApp(App[int]):
         builder = self.index_builder
         if builder is None:
             return None
-        from lab import paths
+        from lab.settings import paths
 
         if paths.database_file().exists():
             return None  # the learner has statuses: the rows wait for the store (the builder is the worker's)
@@ -101,9 +101,9 @@ class LabApp(App[int]):
 
     @work(thread=True, group="start-up", exit_on_error=False)
     def load_session(self) -> None:
-        from lab import paths
-        from lab.catalog_index import load_index
         from lab.errors import LabError
+        from lab.format.catalog import load_index
+        from lab.settings import paths
 
         try:
             # the index reads front matter only (no pydantic, no Jinja): on a first start, with no cached
@@ -138,7 +138,7 @@ class LabApp(App[int]):
     def _ours(self, catalog: "CatalogIndex | None") -> "CatalogIndex | None":
         """The builder's catalogue, if it is of this lab's folders: the child read its roots from the same
         arguments and environment, and anything else is not ours to draw."""
-        from lab.listing import exercise_roots
+        from lab.format.listing import exercise_roots
 
         return catalog if catalog is not None and catalog.roots == exercise_roots(self.exercise_dirs) else None
 
@@ -180,7 +180,7 @@ class LabApp(App[int]):
         session = self.session
         if session is None or not session.exercises:
             return
-        from lab.loader import load_exercise
+        from lab.format.loader import load_exercise
 
         entry = session.exercises[0]
         try:
@@ -191,8 +191,8 @@ class LabApp(App[int]):
     @work(thread=True, group="validate", exit_on_error=False)
     def validate_catalog(self) -> None:
         """Full validation of every exercise the index has not validated, in a second process
-        (lab.validation_process); each broken one leaves the catalog with its problems in the info line."""
-        from lab import validation_process
+        (lab.format.validation); each broken one leaves the catalog with its problems in the info line."""
+        from lab.format import validation as validation_process
         from lab.tui.threads import run_watched
 
         try:
@@ -231,7 +231,7 @@ class LabApp(App[int]):
     @work(thread=True, group="start-up", exit_on_error=False)
     def preload_litellm(self) -> None:
         """Import litellm off the main thread, watched so that quitting meanwhile is not held up."""
-        from lab import llm
+        from lab.models import llm
         from lab.tui.threads import run_watched
 
         run_watched(llm.load_litellm, "lab-import-litellm")
@@ -241,8 +241,8 @@ class LabApp(App[int]):
         name = getattr(theme, "name", None)
         if not name or name == self._saved_theme:
             return
-        from lab.config import save_settings
         from lab.errors import LabError
+        from lab.settings.config import save_settings
 
         try:
             save_settings(theme=name)
@@ -288,9 +288,8 @@ class LabApp(App[int]):
             self.push_screen(screen_type(self.session))
 
     def open_exercise(self, exercise_id: str) -> None:
-        from lab.tui.screens.exercise import ExerciseScreen
-
         from lab.errors import LabError
+        from lab.tui.screens.exercise import ExerciseScreen
 
         if self.session is None:
             return

@@ -9,7 +9,7 @@ from typing import Any
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from lab import paths
+from lab.settings import paths
 
 
 def early_config() -> dict[str, Any]:

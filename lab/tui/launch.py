@@ -19,7 +19,7 @@ import threading
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
-    from lab.catalog_index import CatalogIndex
+    from lab.format.catalog import CatalogIndex
 
 BUILD_INDEX = "from lab.tui.launch import build_and_hand_back; build_and_hand_back()"
 
@@ -33,7 +33,7 @@ def open_lab(exercise_dirs: Sequence[str]) -> int:
 
 def start_index_builder(exercise_dirs: Sequence[str]) -> "IndexBuilder | None":
     """A process building the index, or None when the lab has a catalog to draw already (or cannot spawn)."""
-    from lab import paths
+    from lab.settings import paths
 
     if paths.catalog_cache_file().exists():  # checked first: on a first start the builder leaves at once
         from lab.tui.summary import load_cached
@@ -50,7 +50,7 @@ def start_index_builder(exercise_dirs: Sequence[str]) -> "IndexBuilder | None":
 
 def build_and_hand_back() -> None:
     """The builder's own work (in the child): the catalogue to stdout, closed at once, then the index written."""
-    from lab.catalog_index import load_index
+    from lab.format.catalog import load_index
 
     def hand_back(catalog: "CatalogIndex") -> None:
         sys.stdout.buffer.write(pickle.dumps(catalog))
@@ -93,7 +93,7 @@ class IndexBuilder:
             raise TimeoutError
         if self._decoded:
             return self._catalog
-        from lab.catalog_index import CatalogIndex
+        from lab.format.catalog import CatalogIndex
 
         try:
             catalog = pickle.loads(self._answer)

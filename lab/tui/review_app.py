@@ -1,5 +1,5 @@
 """`lab review DIR`: the trainer's review of a graded cohort's judged verdicts, its own small app
-(the lab's theme and house styles) over `lab.review`. Nothing here imports litellm: no model is called."""
+(the lab's theme and house styles) over `lab.classroom.review`. Nothing here imports litellm: no model is called."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
-from lab.review import Session
+from lab.classroom.review import Session
 from lab.tui.keys import early_config, early_theme
 
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
-from lab.catalog_index import CatalogIndex, IndexEntry, UnloadableExercise, load_index, open_entry
-from lab.config import Settings, load_settings, settings_warnings
 from lab.errors import LabError
-from lab.exercise import Exercise
-from lab.llm import CallConfig
-from lab.store import AttemptRecord, ExerciseProgress, Store
+from lab.format.catalog import CatalogIndex, IndexEntry, UnloadableExercise, load_index, open_entry
+from lab.format.exercise import Exercise
+from lab.practice.store import AttemptRecord, ExerciseProgress, Store
+from lab.settings.calls import CallConfig
+from lab.settings.config import Settings, load_settings, settings_warnings
 from lab.tui.summary import CatalogRow
 
 if TYPE_CHECKING:
-    from lab.mastery import MasteryReport
+    from lab.practice.mastery import MasteryReport
 
 NO_MODEL_MESSAGE = (
     "No model chosen yet, so sending is off. Press m (or ctrl+p, then 'Choose model') to pick one, "
@@ -130,7 +130,7 @@ class LabSession:
     def learnt(self) -> "MasteryReport":
         """Mastery per track and skill and the suggested next exercise, by docs/mastery.md: the very
         computation `lab progress` makes, over the same catalogue and attempts, so the figures match."""
-        from lab.mastery import infos_from_catalog, mastery, tries_from_attempts
+        from lab.practice.mastery import infos_from_catalog, mastery, tries_from_attempts
 
         return mastery(infos_from_catalog(self.catalog.exercises), tries_from_attempts(self.store.attempts()))
 

@@ -1,5 +1,5 @@
 """The catalog as the screens draw it (one row per exercise with the learner's status), each
-track's passed count and mean best (the catalog's track lines; mastery itself is lab/mastery.py),
+track's passed count and mean best (the catalog's track lines; mastery itself is lab/practice/mastery.py),
 and the start-up cache of the last catalog drawn.
 
 Standard library only: this module is imported before the first frame. The cache lets the first
@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from lab import paths
+from lab.settings import paths
 
 CACHE_VERSION = 1
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from lab import llm
-from lab.judging import ModelJudge
+from lab.models import llm
+from lab.practice.judging import ModelJudge
 
 
 class ScriptedJudge:

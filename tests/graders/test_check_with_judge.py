@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import minimal, write_exercise
+
 from lab.cli import main
 
 RUBRIC = {"criteria": [
@@ -88,7 +88,8 @@ def test_check_without_a_model_never_imports_litellm(root: Path):
 
 def test_an_ungraded_criterion_says_ungraded_not_failed(tmp_path: Path):
     from fixtures.exercise_files import load
-    from lab.grading import grade
+
+    from lab.practice.grading import grade
 
     exercise = load(tmp_path, "t/two.j2", minimal(cases=[{"name": "a"}, {"name": "b"}], rubric={"criteria": [RUBRIC["criteria"][0]]}))
     (criterion,) = grade(exercise, {"a": ["x"], "b": ["y"]}).criteria

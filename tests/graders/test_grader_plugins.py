@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fixtures.exercise_files import load, minimal
+
 from graders import registry
-from lab.grading import grade
+from lab.practice.grading import grade
 
 PLUGIN = '''
 from graders import CheckResult, register

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 from fixtures.exercise_files import load, minimal
-from lab import llm
-from lab.attempts import run_attempt
+
 from lab.cli import build_parser, main
 from lab.cli.common import call_configs
-from lab.config import save_settings
-from lab.store import Store
+from lab.models import llm
+from lab.practice.attempts import run_attempt
+from lab.practice.store import Store
+from lab.settings.config import save_settings
 
 
 def config(model: str, api_base: str) -> llm.CallConfig:

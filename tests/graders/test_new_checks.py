@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from fixtures.exercise_files import load, minimal
+
 from graders import CheckContext, CheckResult, get_check
-from lab.checking import check_examples
-from lab.grading import grade
+from lab.practice.checking import check_examples
+from lab.practice.grading import grade
 
 
 def run(check: str, output: str, ctx: CheckContext | None = None, **params: Any) -> CheckResult:

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-
 from fixtures.exercise_files import load, minimal
+
 from lab.errors import ExerciseError
-from lab.grading import grade
+from lab.practice.grading import grade
 
 Verdict = Literal["pass", "fail", "error"]
 NFD_CAFE = "Cafe\u0301"  # "Café" as e + combining accent: what some keyboards and PDFs produce

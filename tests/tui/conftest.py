@@ -15,9 +15,9 @@ TUI_EXERCISES = Path(__file__).resolve().parent / "exercises"
 @pytest.fixture(autouse=True)
 def tui_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Only the tests' own exercises, so a new bundled exercise never changes a screen under test."""
-    import lab.paths
+    import lab.settings.paths
 
-    monkeypatch.setattr(lab.paths, "bundled_exercises_dir", lambda: TUI_EXERCISES)
+    monkeypatch.setattr(lab.settings.paths, "bundled_exercises_dir", lambda: TUI_EXERCISES)
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     monkeypatch.setenv("LAB_MAX_RETRIES", "0")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 
+from tui_helpers import make_app, ready, screen_text, wait_for
+
 from lab.tui.screens.catalog import ExerciseList
 from lab.tui.screens.exercise import ExerciseScreen
 from lab.tui.summary import cache_file
-from tui_helpers import make_app, ready, screen_text, wait_for
 
 
 async def test_cached_catalog_is_drawn_before_the_files_load_and_enter_waits_for_them(seeded, monkeypatch):
@@ -53,7 +54,7 @@ async def test_an_unreadable_cache_is_ignored(seeded):
 async def test_a_first_start_lists_the_exercises_from_their_front_matter_before_the_session(lab_home, monkeypatch):
     # no cached catalog and no database yet: the index's rows are the first list (every exercise new),
     # drawn before the settings, pydantic and the store have loaded
-    from lab import paths
+    from lab.settings import paths
     from lab.tui.session import LabSession
 
     assert not paths.database_file().exists() and not cache_file().exists()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lab import paths
-from lab.catalog_index import load_index
+from lab.format.catalog import load_index
+from lab.settings import paths
 from lab.tui.screens.catalog import columns, fit_skills
 from lab.tui.summary import CatalogRow
 

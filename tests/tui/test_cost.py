@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Static
-
-from lab.store import Store
-from lab.tui.screens.cost_cap import CostCapScreen
 from tui_helpers import make_app, open_exercise, send_and_wait, wait_for
+
+from lab.practice.store import Store
+from lab.tui.screens.cost_cap import CostCapScreen
 
 OVER = "You have spent $0.2500 today, over your daily cap of $0.1000 (max_cost, LAB_MAX_COST)"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Static, TextArea
+from tui_helpers import editor_text, make_app, open_exercise, screen_text, send_and_wait, wait_for
 
-from lab.store import Store
-from tui_helpers import editor_text, make_app, open_exercise, send_and_wait, screen_text, wait_for
+from lab.practice.store import Store
 
 PROMPT = "say hello"
 
@@ -88,7 +88,7 @@ async def test_bad_prompt_is_reported_and_nothing_is_recorded(use_model):
 
 
 async def test_broken_config_file_opens_the_lab_with_a_message(monkeypatch):
-    from lab import paths
+    from lab.settings import paths
 
     paths.config_file().write_text("model = [unclosed\n")
     app = make_app()
@@ -103,7 +103,7 @@ async def test_broken_config_file_opens_the_lab_with_a_message(monkeypatch):
 
 
 async def test_an_unknown_config_key_is_reported_when_the_lab_opens():
-    from lab import paths
+    from lab.settings import paths
 
     paths.config_file().write_text('modle = "openai/gpt-4o-mini"\n')
     app = make_app()

@@ -5,17 +5,17 @@ from __future__ import annotations
 import tomllib
 
 import pytest
+from conftest import TUI_EXERCISES
 from textual.widgets import DataTable, Input, OptionList, TextArea
+from tui_helpers import editor_text, make_app, open_exercise, ready, screen_text, send_and_wait, wait_for
 
-from lab.store import Store
+from lab.practice.store import Store
 from lab.tui.screens.catalog import CatalogScreen, ExerciseList
 from lab.tui.screens.exercise import ExerciseScreen
 from lab.tui.screens.history import AttemptScreen, DiffScreen, HistoryScreen
 from lab.tui.screens.model import ModelScreen
 from lab.tui.screens.progress import ProgressScreen
 from lab.tui.session import NO_MODEL_MESSAGE
-from conftest import TUI_EXERCISES
-from tui_helpers import editor_text, make_app, open_exercise, ready, screen_text, send_and_wait, wait_for
 
 GOOD = "- {{ topic }} one\n- two\n- three"
 
@@ -192,7 +192,7 @@ async def test_choose_a_model_from_discovery_and_save_it(live_provider, monkeypa
         await wait_for(pilot, lambda: isinstance(app.screen, CatalogScreen), "the catalog")
         assert app.session.settings.model == "openai/echo"
         assert "Model: openai/echo" in screen_text(app)
-    from lab import paths
+    from lab.settings import paths
 
     saved = tomllib.loads(paths.config_file().read_text())
     assert saved["model"] == "openai/echo" and saved["api_base"] == live_provider.url
@@ -318,7 +318,7 @@ async def test_palette_offers_every_action_of_the_screen(seeded):
 
 
 async def test_theme_change_is_saved(monkeypatch):
-    from lab import paths
+    from lab.settings import paths
 
     app = make_app()
     async with app.run_test(size=(100, 32)) as pilot:
@@ -332,7 +332,7 @@ async def test_theme_change_is_saved(monkeypatch):
 
 
 async def test_keymap_in_config_rebinds_a_key():
-    from lab import paths
+    from lab.settings import paths
 
     paths.config_file().write_text('[keymap]\n"exercise.hint" = "g"\n"no.such" = "z"\n')
     app = make_app()
@@ -370,9 +370,10 @@ class _ScriptedJudge:
 
 async def test_an_attempt_shows_what_the_judge_was_sent_and_answered(tmp_path):
     from fixtures.exercise_files import load, minimal
-    from lab.attempts import Usage, outcome_dict
-    from lab.grading import grade
-    from lab.store import Store
+
+    from lab.practice.attempts import Usage, outcome_dict
+    from lab.practice.grading import grade
+    from lab.practice.store import Store
 
     exercise = load(tmp_path, "kids.j2", minimal(rubric={"criteria": [{"id": "for-kids", "check": "judge", "rubric": "Written for a ten-year-old."}]}))
     outputs = {"only": ["Plants eat sunlight."]}
@@ -426,8 +427,8 @@ async def test_ctrl_j_right_after_a_paste_sends_what_the_editor_holds(live_provi
 
 
 async def test_model_picker_highlights_the_first_row_and_filters_as_one_types(monkeypatch):
-    from lab import models
-    from lab.models import ModelChoice
+    from lab.models import discovery as models
+    from lab.models.discovery import ModelChoice
 
     base = "http://127.0.0.1:8000/v1"
     listed = [ModelChoice("hosted_vllm/echo", base, "vLLM on 127.0.0.1:8000"),

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, Collapsible, Static
-
 from fixtures.exercise_files import minimal, write_exercise
+from textual.widgets import Button, Collapsible, Static
 from tui_helpers import make_app, open_exercise, screen_text, wait_for
 
 FRENCH = minimal(
@@ -52,8 +51,8 @@ async def test_the_screen_of_a_french_exercise_shows_french_labels(french_course
 
 
 async def test_a_french_grade_on_screen_is_in_french(french_course: Path):
-    from lab.grading import grade, grade_to_dict
-    from lab.loader import load_exercise
+    from lab.format.loader import load_exercise
+    from lab.practice.grading import grade, grade_to_dict
     from lab.tui.widgets.grade import GradeView
 
     exercise = load_exercise(french_course / "bases" / "saluer.j2", french_course)

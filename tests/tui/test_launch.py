@@ -6,12 +6,12 @@ import subprocess
 import sys
 
 import pytest
+from tui_helpers import make_app, ready, wait_for
 
 from lab.tui import app as app_module
 from lab.tui.launch import BUILD_INDEX, IndexBuilder, start_index_builder
 from lab.tui.screens.catalog import ExerciseList
 from lab.tui.summary import cache_file
-from tui_helpers import make_app, ready, wait_for
 
 IDS = ["basics/bullets", "basics/greeting", "systems/labels"]
 
@@ -21,7 +21,7 @@ def test_a_first_start_spawns_a_builder_that_builds_the_index(lab_home):
     builder = start_index_builder([])
     assert builder is not None
     assert builder.process.wait(timeout=60) == 0
-    from lab import paths
+    from lab.settings import paths
 
     assert any(paths.cache_dir().rglob("*.db")), "the builder left no index in the cache folder"
 
@@ -47,14 +47,14 @@ async def test_the_lab_waits_for_the_builder_and_ignores_a_catalogue_of_other_ro
 
 def builder_of_the_test_curriculum(before: str = "") -> IndexBuilder:
     """The real builder, over these tests' bundled folder (a child process does not see the conftest's patch)."""
-    from lab import paths
+    from lab.settings import paths
 
-    as_here = f"import pathlib, lab.paths; lab.paths.bundled_exercises_dir = lambda: pathlib.Path({str(paths.bundled_exercises_dir())!r}); "
+    as_here = f"import pathlib, lab.settings.paths; lab.settings.paths.bundled_exercises_dir = lambda: pathlib.Path({str(paths.bundled_exercises_dir())!r}); "
     return IndexBuilder(subprocess.Popen([sys.executable, "-c", before + as_here + BUILD_INDEX], stdout=subprocess.PIPE))
 
 
 async def test_the_lab_draws_the_catalogue_the_builder_hands_back_without_reading_the_index_again(lab_home, monkeypatch):
-    from lab import catalog_index
+    from lab.format import catalog as catalog_index
     from lab.tui.app import LabApp
 
     builder = builder_of_the_test_curriculum()
@@ -92,7 +92,7 @@ async def test_a_builder_slower_than_the_first_frame_fills_the_list_after_it(lab
 
 
 def test_the_builder_answers_before_it_writes_the_index(lab_home):
-    slow_write = ("import time, lab.catalog_index as c; w = c._Index.write; "
+    slow_write = ("import time, lab.format.catalog as c; w = c._Index.write; "
                   "c._Index.write = lambda *a: (time.sleep(30), w(*a)); ")
     builder = builder_of_the_test_curriculum(before=slow_write)
     try:

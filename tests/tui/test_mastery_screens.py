@@ -1,4 +1,4 @@
-"""Mastery in the learner's TUI: the progress screen shows lab.mastery's figures (the ones `lab progress`
+"""Mastery in the learner's TUI: the progress screen shows lab.practice.mastery's figures (the ones `lab progress`
 prints), and the catalog's `n` highlights the suggested next exercise with its reason."""
 
 from __future__ import annotations
@@ -7,14 +7,14 @@ import json
 from typing import Any
 
 from textual.widgets import DataTable, Input, Static
+from tui_helpers import make_app, ready, wait_for
 
 from lab.cli import main
-from lab.store import Store
+from lab.practice.store import Store
 from lab.tui.screens.catalog import CatalogScreen, ExerciseList
 from lab.tui.screens.exercise import ExerciseScreen
 from lab.tui.screens.help import HelpScreen
 from lab.tui.screens.progress import ProgressScreen
-from tui_helpers import make_app, ready, wait_for
 
 
 def progress_json(capsys: Any) -> dict[str, Any]:

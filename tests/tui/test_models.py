@@ -1,4 +1,4 @@
-"""Model discovery (lab/models.py): keys in the environment and local servers, probed quickly."""
+"""Model discovery (lab/models/discovery.py): keys in the environment and local servers, probed quickly."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from lab import models
-from lab.models import LocalServer, ModelChoice, hosted_choices, probe_local
+from lab.models import discovery as models
+from lab.models.discovery import LocalServer, ModelChoice, hosted_choices, probe_local
 
 
 def test_hosted_models_only_for_providers_whose_key_is_set():

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from lab.cohort import CohortStore
-from lab.review import Session
-from lab.tui.review_app import ReviewApp
 from review_cohort import graded_cohort
 from tui_helpers import screen_text, wait_for
+
+from lab.classroom.cohort import CohortStore
+from lab.classroom.review import Session
+from lab.tui.review_app import ReviewApp
 
 
 def app_for(store: CohortStore) -> ReviewApp:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable
 
 import pytest
-
-from lab.models import ModelChoice
 from tui_helpers import make_app, open_exercise, ready, wait_for
+
+from lab.models.discovery import ModelChoice
 
 SIZES = [pytest.param((100, 32), id="100x32"), pytest.param((80, 24), id="80x24")]
 

@@ -23,7 +23,7 @@ PROBE = textwrap.dedent("""
 
     sys.meta_path.insert(0, Watch())
     from lab.tui.app import LabApp
-    heavy = ["litellm", "pydantic", "jinja2", "lab.loader", "lab.store"]
+    heavy = ["litellm", "pydantic", "jinja2", "lab.format.loader", "lab.practice.store"]
     at_import = [m for m in heavy if m in sys.modules]
 
     class Probe(LabApp):
@@ -35,7 +35,7 @@ PROBE = textwrap.dedent("""
             self.at_first_frame = [m for m in heavy if m in sys.modules]
 
     async def main():
-        from lab import llm
+        from lab.models import llm
         app = Probe([], cursor_blink=False)
         async with app.run_test() as pilot:
             for _ in range(1200):  # bounded: 60 s

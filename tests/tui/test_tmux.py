@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.store import Store
+from lab.practice.store import Store
 
 TMUX = shutil.which("tmux") or "/usr/bin/tmux"
 LAB = str(Path(sys.executable).with_name("lab"))
@@ -95,9 +95,10 @@ def test_lab_command_completes_a_graded_attempt(live_provider, lab_home, tmp_pat
 def test_lab_review_in_a_terminal_saves_each_decision_and_redraws_the_report(live_provider, lab_home, tmp_path, capsys):
     """The trainer's walk: a judged cohort graded, `lab review DIR` driven by its keys, and on quitting the
     report redrawn from cohort.db with the overrides (the levels `lab grade` recorded)."""
-    from lab.cli import main
-    from lab.cohort import CohortStore
     from review_cohort import grade_argv
+
+    from lab.classroom.cohort import CohortStore
+    from lab.cli import main
 
     assert main(grade_argv(tmp_path, live_provider.url)) == 0
     capsys.readouterr()

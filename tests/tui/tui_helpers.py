@@ -67,10 +67,10 @@ SEED_TIMES = ["2026-01-05T09:00:00+00:00", "2026-01-05T09:10:00+00:00", "2026-01
 
 def seed_attempts(home: Path) -> None:
     """Three finished attempts with real grades (graded by the engine) and fixed times."""
-    from lab.attempts import Usage, outcome_dict
-    from lab.grading import grade
-    from lab.loader import load_catalog
-    from lab.store import Store
+    from lab.format.loader import load_catalog
+    from lab.practice.attempts import Usage, outcome_dict
+    from lab.practice.grading import grade
+    from lab.practice.store import Store
 
     catalog = load_catalog([])
     bullets = catalog.get("basics/bullets")

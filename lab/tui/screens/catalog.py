@@ -22,13 +22,13 @@ from textual.content import Content
 from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from lab.report import clip
+from lab.practice.report import clip
 from lab.tui.format import bar, score_text, status_mark
 from lab.tui.screens.base import LabScreen
 from lab.tui.summary import CatalogRow, by_track, load_cached, save_cached
 
 if TYPE_CHECKING:
-    from lab.catalog_index import CatalogIndex
+    from lab.format.catalog import CatalogIndex
     from lab.tui.session import LabSession
 
 STATUSES = ("new", "tried", "passed")
@@ -408,7 +408,7 @@ class CatalogScreen(LabScreen):
         self.lab.open_exercise(last.id)
 
     def action_suggest_next(self) -> None:
-        """rustlings' `n`: the suggestion of lab.mastery (docs/mastery.md), highlighted in the list with its reason."""
+        """rustlings' `n`: the suggestion of lab.practice.mastery (docs/mastery.md), highlighted in the list with its reason."""
         if self.session is None:
             self.notify("The exercises are still loading: press n again in a moment.")
             return

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
-from lab.i18n import ENGLISH
+from lab.settings.i18n import ENGLISH
 from lab.tui.screens.base import LabModal, stylesheet
 
 

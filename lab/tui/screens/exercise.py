@@ -1,6 +1,6 @@
 """One exercise: the task on the left, the learner's editor and the model's answers on the right.
 
-The attempt runs in a thread worker through `lab.attempts.run_attempt`; each streamed piece hops
+The attempt runs in a thread worker through `lab.practice.attempts.run_attempt`; each streamed piece hops
 to the UI with `call_from_thread` into its case's `OutputText` (raw text unless `t` asks for Markdown). Every run carries a token:
 once cancelled (or replaced), its late pieces and its result are ignored, so `escape` frees the
 screen at once even when the model is still silent.
@@ -19,12 +19,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Button, Collapsible, Footer, Header, Markdown, Static, TextArea
 
-from lab.attempts import AttemptOutcome, cut_off_notice, run_attempt
 from lab.errors import CancelledError, LabError, PromptError
-from lab.exercise import Exercise
-from lab.i18n import N_, translator
-from lab.prompts import build_messages, render_text
-from lab.spending import Estimate, check_cap, estimate_attempt, spent
+from lab.format.exercise import Exercise
+from lab.format.messages import build_messages, render_text
+from lab.practice.attempts import AttemptOutcome, cut_off_notice, run_attempt
+from lab.practice.spending import Estimate, check_cap, estimate_attempt, spent
+from lab.settings.i18n import N_, translator
 from lab.tui.format import score_text
 from lab.tui.keys import typing
 from lab.tui.screens.base import LabScreen, stylesheet

@@ -15,8 +15,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
-from lab.exercise import Exercise
-from lab.store import AttemptRecord, iter_outputs
+from lab.format.exercise import Exercise
+from lab.practice.store import AttemptRecord, iter_outputs
 from lab.tui.format import score_text, when_text
 from lab.tui.screens.base import LabScreen, stylesheet
 from lab.tui.session import LabSession
@@ -178,7 +178,7 @@ class AttemptScreen(LabScreen):
         """What each judge was sent and answered: a learner can see why a model gave the grade it did."""
         from textual.widgets import Collapsible
 
-        from lab.judging import stored_exchanges
+        from lab.practice.judging import stored_exchanges
 
         exchanges = stored_exchanges(self.attempt.result)
         if not exchanges:

@@ -15,7 +15,7 @@ from textual.fuzzy import Matcher
 from textual.widgets import Button, Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from lab.models import ModelChoice, discover
+from lab.models.discovery import ModelChoice, discover
 from lab.tui.screens.base import LabScreen, stylesheet
 from lab.tui.session import LabSession
 
@@ -148,8 +148,8 @@ class ModelScreen(LabScreen):
             self.action_close()
 
     def action_save(self) -> None:
-        from lab.config import save_settings
         from lab.errors import LabError
+        from lab.settings.config import save_settings
 
         model = self.query_one("#model-name", Input).value.strip()
         base = self.query_one("#model-base", Input).value.strip() or None
@@ -157,7 +157,7 @@ class ModelScreen(LabScreen):
         if not model:
             status.update("Type a model name first, e.g. openai/gpt-4o-mini.")
             return
-        from lab import llm
+        from lab.models import llm
 
         problem = llm.model_name_shape_problem(model)
         if problem is None and llm.is_loaded():  # litellm's own router, when it costs nothing to ask

@@ -1,6 +1,6 @@
 """One judged verdict at a time: the output, the rubric the judge was given, its exchange and verdict;
 the trainer confirms or overrides it (pass, fail or a score on the criterion's scale), with a note.
-Each decision is committed to cohort.db by `lab.review` the moment a key is pressed."""
+Each decision is committed to cohort.db by `lab.classroom.review` the moment a key is pressed."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Input, Static
 
+from lab.classroom.review import ReviewItem, Session
 from lab.errors import LabError
-from lab.review import ReviewItem, Session
 from lab.tui.screens.base import LabScreen, stylesheet
 
 EMPTY = ("Nothing to review: no criterion of this cohort was decided by a judge model "

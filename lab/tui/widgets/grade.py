@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
-from lab.i18n import ENGLISH
+from lab.settings.i18n import ENGLISH
 from lab.tui.format import usage_text
 
 PASS_STYLE, FAIL_STYLE, UNGRADED_STYLE = "bold green", "bold red", "bold yellow"

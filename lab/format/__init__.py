@@ -1,0 +1,1 @@
+"""The exercise format and the catalogue: reading, checking and rendering exercise files."""

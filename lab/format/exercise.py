@@ -1,0 +1,203 @@
+"""Exercise format v1: the front-matter models and the loaded `Exercise`.
+
+The field names are the trainers' contract (shared/exercise-format.md): extend, never rename.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CallSettings(BaseModel):
+    """Call settings for every model call of an attempt; the model itself is the learner's choice."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    temperature: float | None = Field(default=0, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _no_model_name(self) -> "CallSettings":
+        for banned in ("model", "api_key", "api_base", "messages"):
+            if banned in (self.model_extra or {}):
+                raise ValueError(f"'{banned}' cannot be set by an exercise; the learner chooses the model and keys")
+        return self
+
+    def as_kwargs(self) -> dict[str, Any]:
+        extra = dict(self.model_extra or {})
+        base = {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        return {k: v for k, v in {**base, **extra}.items() if v is not None}
+
+
+class Case(_Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    vars: dict[str, Any] = Field(default_factory=dict)
+
+
+class Criterion(BaseModel):
+    """One rubric line. Check-specific parameters are kept as extra fields and checked by the check."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+    id: str = Field(pattern=NAME_PATTERN)
+    check: str
+    weight: float = Field(default=1, ge=0)
+    cases: list[str] | None = None
+    feedback: str | None = None
+    negate: bool = Field(default=False, alias="not")
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+    def applies_to(self, case_name: str) -> bool:
+        if self.cases is None:
+            return True
+        return any(fnmatch.fnmatchcase(case_name, pattern) for pattern in self.cases)
+
+
+class Rubric(_Strict):
+    pass_: float = Field(default=1.0, ge=0, le=1, alias="pass")
+    samples: int = Field(default=1, ge=1, le=20)
+    criteria: list[Criterion] = Field(min_length=1)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Example(_Strict):
+    attempt: str
+    outputs: dict[str, str | list[str]]
+    expect: Literal["pass", "fail"]
+    name: str | None = None
+
+    def outputs_for(self, case_name: str) -> list[str]:
+        value = self.outputs[case_name]
+        return [value] if isinstance(value, str) else list(value)
+
+
+class FrontMatter(_Strict):
+    format: Literal[1]
+    id: str | None = Field(default=None, pattern=ID_PATTERN)
+    title: str = Field(min_length=1)
+    track: str | None = Field(default=None, pattern=NAME_PATTERN)
+    level: int = Field(ge=1, le=5)
+    skills: list[str] = Field(default_factory=list)
+    minutes: int | None = Field(default=None, gt=0)
+    lang: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    writes: Literal["prompt", "system", "answer"] = "prompt"
+    model: CallSettings = Field(default_factory=CallSettings)
+    vars: dict[str, Any] = Field(default_factory=dict)
+    cases: list[Case] = Field(min_length=1)
+    rubric: Rubric
+    hints: list[str] = Field(default_factory=list)
+    examples: list[Example] = Field(default_factory=list)
+
+    @field_validator("skills")
+    @classmethod
+    def _skills_are_names(cls, value: list[str]) -> list[str]:
+        for skill in value:
+            if not skill or any(ch.isspace() for ch in skill):
+                raise ValueError(f"skill {skill!r} must be one word, e.g. 'delimiters' or 'few-shot'")
+        return value
+
+
+BLOCKS = ("brief", "system", "user", "starter", "solution")
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """A loaded, validated exercise. Texts are rendered on demand by `lab.format.templating`."""
+
+    id: str
+    path: Path
+    root: Path
+    meta: FrontMatter
+    content_hash: str
+    blocks: frozenset[str]
+    template_name: str
+    criterion_params: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
+    compiled: Any = field(default=None, compare=False, repr=False)  # lab.format.templating.CompiledExercise
+
+    @property
+    def title(self) -> str:
+        return self.meta.title
+
+    @property
+    def skills(self) -> tuple[str, ...]:
+        return tuple(self.meta.skills)
+
+    @property
+    def track(self) -> str:
+        return self.meta.track or "general"
+
+    @property
+    def level(self) -> int:
+        return self.meta.level
+
+    @property
+    def lang(self) -> str:
+        return self.meta.lang
+
+    @property
+    def writes(self) -> str:
+        return self.meta.writes
+
+    @property
+    def cases(self) -> list[Case]:
+        return self.meta.cases
+
+    @property
+    def rubric(self) -> Rubric:
+        return self.meta.rubric
+
+    @property
+    def hints(self) -> list[str]:
+        return self.meta.hints
+
+    def case(self, name: str) -> Case:
+        for case in self.meta.cases:
+            if case.name == name:
+                return case
+        raise KeyError(name)
+
+    def variables(self, case_name: str | None, attempt: str = "") -> dict[str, Any]:
+        return block_variables(self.meta, case_name, attempt)
+
+    def learner_variables(self, case_name: str) -> dict[str, Any]:
+        return learner_variables(self.meta, case_name)
+
+
+def learner_variables(meta: FrontMatter, case_name: str) -> dict[str, Any]:
+    """What the learner's text sees: the exercise's vars and the case's vars (case wins), nothing else.
+
+    Not the case's name nor the list of cases: a prompt must not be able to tell which case it is in.
+    Nor a var whose name starts with `_`: that is the rubric's (expected answers), like a `_` partial.
+    """
+    case = next(c for c in meta.cases if c.name == case_name)
+    return {k: v for k, v in {**meta.vars, **case.vars}.items() if not k.startswith("_")}
+
+
+def block_variables(meta: FrontMatter, case_name: str | None, attempt: str) -> dict[str, Any]:
+    """What a block sees: the exercise's vars, the case's vars (case wins), `case`, `attempt`, `cases`.
+
+    Exercise-level blocks (brief, starter, solution) see the first case.
+    """
+    case = next((c for c in meta.cases if c.name == case_name), meta.cases[0])
+    variables = dict(meta.vars)
+    variables.update(case.vars)
+    variables["case"] = case.name
+    variables["attempt"] = attempt
+    variables["cases"] = [{"name": c.name, "vars": c.vars} for c in meta.cases]
+    return variables

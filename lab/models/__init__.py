@@ -1,0 +1,1 @@
+"""Calling models: the one module that imports litellm, and finding the models a learner can use."""

@@ -1,0 +1,257 @@
+"""Running an attempt: render the messages, record the attempt, call the model per case and sample,
+grade, record the result. The CLI and the TUI both call `run_attempt`; neither talks to litellm.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from lab.errors import CancelledError, LabError, ModelError, PromptError
+from lab.format.exercise import Exercise
+from lab.format.messages import build_messages
+from lab.models import llm
+from lab.practice.grading import GROUP_CASE, Grade, grade, grade_to_dict
+from lab.practice.judging import ModelJudge
+from lab.practice.store import Store
+from lab.settings.i18n import ENGLISH
+
+DeltaHandler = Callable[[str, int, str], None]  # (case, sample, text)
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(self.prompt_tokens + other.prompt_tokens, self.completion_tokens + other.completion_tokens, self.cost_usd + other.cost_usd)
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    attempt_id: int
+    exercise: Exercise
+    model: str
+    grade: Grade
+    outputs: dict[str, list[str]]
+    usage: Usage
+    duration_s: float
+    judge: dict[str, Any] | None = None
+    finish_reasons: dict[str, list[str | None]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return outcome_dict(self.exercise, self.model, self.grade, self.outputs, self.usage, self.attempt_id, self.duration_s,
+                            self.finish_reasons)
+
+
+def outcome_dict(exercise: Exercise, model: str, g: Grade, outputs: dict[str, list[str]], usage: Usage,
+                 attempt_id: int | None, duration_s: float | None,
+                 finish_reasons: dict[str, list[str | None]] | None = None) -> dict[str, Any]:
+    """The JSON shape of `lab run --json` (also what the store keeps as the attempt's result).
+
+    `cases[i].finish_reasons` runs parallel to `outputs`: "length" there means the answer was cut off
+    at max_tokens, which a learner must be told before puzzling over a criterion it had no room for."""
+    finish_reasons = finish_reasons or {}
+    graded = grade_to_dict(g)
+    cases = []
+    for case in exercise.cases:
+        per_case = []
+        for criterion in g.criteria:
+            results = [r for r in criterion.results if r.case == case.name]
+            if not results:
+                continue
+            graded_results = [r for r in results if not r.ungraded]
+            per_case.append({
+                "id": criterion.id,
+                "score": round(sum(r.score for r in graded_results) / len(results), 4),
+                "passed": all(r.passed and not r.ungraded for r in results),
+                "ungraded": any(r.ungraded for r in results),
+                "reason": results[0].reason if len(results) == 1 else "; ".join(f"#{r.sample + 1}: {r.reason}" for r in results),
+            })
+        case_outputs = outputs.get(case.name, [])
+        reasons = list(finish_reasons.get(case.name, []))
+        cases.append({"name": case.name, "outputs": case_outputs, "criteria": per_case,
+                      "finish_reasons": (reasons + [None] * len(case_outputs))[: len(case_outputs)]})
+    group = [c for c in graded["criteria"] if any(r.get("case") == GROUP_CASE for r in c["results"])]
+    return {
+        "exercise": exercise.id,
+        "exercise_hash": exercise.content_hash,
+        "model": model,
+        "passed": graded["passed"],
+        "score": graded["score"],
+        "pass_mark": graded["pass_mark"],
+        "decided": graded["decided"],
+        "criteria": graded["criteria"],
+        "cases": cases,
+        "group_criteria": [c["id"] for c in group],
+        "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens, "cost_usd": round(usage.cost_usd, 6)},
+        "duration_s": None if duration_s is None else round(duration_s, 3),
+        "attempt_id": attempt_id,
+    }
+
+
+ANSWER_MODEL = "none (your answer)"  # what an attempt at a `writes: answer` exercise records as its model
+
+
+def cut_off_notice(result: dict[str, Any], max_tokens: int | None, tr: Any = None) -> str | None:
+    """One sentence naming the cases whose answer stopped at the token limit, or None when none did.
+    `tr` is the exercise's language (a gettext translator); English without."""
+    t = tr if tr is not None else ENGLISH
+    cut = []
+    for case in result.get("cases", []):
+        reasons = case.get("finish_reasons") or []
+        samples = [i for i, reason in enumerate(reasons) if reason == "length"]
+        if samples:
+            several = len(reasons) > 1
+            which = t.gettext(" (sample {samples})").format(
+                samples=", ".join(str(i + 1) for i in samples))
+            cut.append(f"'{case['name']}'" + (which if several else ""))
+    if not cut:
+        return None
+    if max_tokens:
+        setting = t.gettext("max_tokens: {max_tokens}, set by the exercise").format(max_tokens=max_tokens)
+    else:
+        setting = t.gettext("the model's own token limit (the exercise sets no max_tokens)")
+    which = t.ngettext("case {cases}", "cases {cases}", len(cut)).format(cases=", ".join(cut))
+    return t.gettext("The answer was cut off for {which}: the model stopped at {setting}. "
+                     "A criterion it fails may only lack room; ask for a shorter answer.").format(which=which, setting=setting)
+
+
+def call_config_for(exercise: Exercise, base: llm.CallConfig) -> llm.CallConfig:
+    """The learner's model and endpoint with the exercise's call settings (temperature, max_tokens...)."""
+    return replace(base, params={**exercise.meta.model.as_kwargs(), **base.params})
+
+
+def run_attempt(
+    exercise: Exercise,
+    text: str,
+    *,
+    config: llm.CallConfig | None,
+    store: Store,
+    samples: int | None = None,
+    hints_used: int = 0,
+    concurrency: int = 4,
+    judge_config: llm.CallConfig | None = None,
+    on_delta: DeltaHandler | None = None,
+    on_output: Callable[[str, int, str], None] | None = None,
+    on_started: Callable[[int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> AttemptOutcome:
+    """Run one graded attempt. Raises PromptError before anything is recorded when the text is
+    unusable; ModelError or CancelledError after recording the attempt as failed or cancelled.
+
+    For `writes: answer` no model is called: the learner's text, rendered per case, is each case's
+    output (one sample), and `config` may be None; a judge is asked only by judge criteria."""
+    built = build_messages(exercise, text)  # PromptError: the learner's text stays where it is
+    answering = exercise.writes == "answer"
+    if config is None and not answering:
+        raise PromptError("No model is chosen for this exercise: pass --model (or set LAB_MODEL).")
+    n_samples = 1 if answering else (samples or exercise.rubric.samples)
+    model = ANSWER_MODEL if answering else config.model
+    attempt_id = store.begin_attempt(
+        exercise_id=exercise.id, exercise_hash=exercise.content_hash, track=exercise.track, model=model,
+        api_base=None if answering else config.api_base, prompt=text, samples=n_samples, hints_used=hints_used,
+    )
+    if on_started is not None:
+        on_started(attempt_id)
+    started = time.monotonic()
+    cancel = cancel or threading.Event()
+    exercise_config = None if answering else call_config_for(exercise, config)  # the same for every call
+    outputs: dict[str, list[str | None]] = {b.case: [None] * n_samples for b in built}
+    finish_reasons: dict[str, list[str | None]] = {b.case: [None] * n_samples for b in built}
+    usage = Usage()
+    lock = threading.Lock()
+
+    def one_call(case: str, sample: int, messages: list[dict[str, str]]) -> None:
+        nonlocal usage
+        assert config is not None
+        handler = (lambda delta: on_delta(case, sample, delta)) if on_delta else None
+        completion = llm.complete(messages, exercise_config, on_delta=handler, cancel=cancel)
+        with lock:
+            outputs[case][sample] = completion.text
+            finish_reasons[case][sample] = completion.finish_reason
+            usage = usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
+        if on_output:
+            on_output(case, sample, completion.text)
+
+    try:
+        if answering:
+            for b in built:
+                outputs[b.case][0] = b.attempt
+                if on_output:
+                    on_output(b.case, 0, b.attempt)
+        else:
+            _call_every_case(built, n_samples, concurrency, one_call, cancel)
+        complete_outputs = {case: [o or "" for o in outs] for case, outs in outputs.items()}
+        judge_base = judge_config or (replace(config, params={}) if config is not None else None)
+        judge = ModelJudge(judge_base, cancel=cancel) if judge_base is not None and needs_judge(exercise) else None
+        g = grade(exercise, complete_outputs, judge=judge, attempts={b.case: b.attempt for b in built})
+        if judge is not None:
+            usage = usage + Usage(judge.usage.prompt_tokens, judge.usage.completion_tokens, judge.usage.cost_usd)
+    except BaseException as exc:
+        status = "cancelled" if isinstance(exc, (CancelledError, KeyboardInterrupt)) else "failed"
+        if not_sent(exc, outputs, usage):
+            status = "not_sent"
+        if isinstance(exc, KeyboardInterrupt):
+            message = str(CancelledError())
+        else:
+            message = str(exc) if isinstance(exc, LabError) else f"internal error: {type(exc).__name__}: {exc}"
+        partial = {case: [o for o in outs if o is not None] for case, outs in outputs.items()}
+        store.finish_attempt(
+            attempt_id, status=status, error=message, result={"cases": [{"name": c, "outputs": o} for c, o in partial.items()]},
+            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd,
+            duration_s=time.monotonic() - started - llm.load_overlap(started),
+        )
+        if isinstance(exc, ModelError | CancelledError):
+            raise
+        if isinstance(exc, KeyboardInterrupt):
+            raise CancelledError() from exc
+        raise
+    # the model library's one-off import is not the model's time (`llm.load_seconds()` says it apart)
+    duration = time.monotonic() - started - llm.load_overlap(started)
+    outcome = AttemptOutcome(attempt_id, exercise, model, g, complete_outputs, usage, duration,
+                             finish_reasons=finish_reasons)
+    store.finish_attempt(
+        attempt_id, status="graded", score=g.score, passed=g.passed, result=outcome.to_dict(),
+        prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd, duration_s=duration,
+    )
+    return outcome
+
+
+def not_sent(exc: BaseException, outputs: dict[str, list[str | None]], usage: Usage) -> bool:
+    """True when no call of the attempt reached a model: it failed before sending, and no other call
+    (of another case or sample) got an answer or used a token meanwhile."""
+    if not isinstance(exc, ModelError) or exc.sent:
+        return False
+    answered = any(o is not None for outs in outputs.values() for o in outs)
+    return not answered and usage.prompt_tokens == 0 and usage.completion_tokens == 0
+
+
+def _call_every_case(built: list[Any], n_samples: int, concurrency: int,
+                     one_call: Callable[[str, int, list[dict[str, str]]], None], cancel: threading.Event) -> None:
+    """Every case's calls, `concurrency` at a time; the first failure cancels the rest and is raised."""
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="lab-call") as pool:
+        futures = [pool.submit(one_call, b.case, s, b.messages) for b in built for s in range(n_samples)]
+        try:
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:
+            cancel.set()  # Ctrl-C: queued calls must not start while the pool waits for those in flight
+            raise
+        failure = next((f.exception() for f in done if f.exception() is not None), None)
+        if failure is not None:
+            cancel.set()  # stop the other calls: the attempt has failed already
+            wait(pending)
+            raise failure
+
+
+def needs_judge(exercise: Exercise, *, only_required: bool = False) -> bool:
+    """Whether a criterion asks a judge model (with `only_required`: one that cannot grade without it)."""
+    from graders import get_check
+
+    kinds = ("always",) if only_required else ("always", "optional")
+    return any(get_check(c.check).uses_model in kinds for c in exercise.rubric.criteria)

@@ -1,0 +1,224 @@
+"""Rubric scoring: run each criterion's check over the outputs and combine the scores.
+
+A criterion's score is the mean over the outputs it applies to; the exercise's score is the
+weighted mean of its criteria. An ungraded result counts as 0 for the score and as 1 for
+`score_high`: a pass is never granted on the strength of something that was not graded, and
+`decided` says whether grading what is missing could change the verdict.
+"""
+
+from __future__ import annotations
+
+import gettext
+from dataclasses import dataclass, field
+from typing import Any
+
+from graders import CheckContext, CheckResult, get_check
+from graders.registry import Judge
+from lab.errors import CancelledError
+from lab.format.exercise import Exercise
+from lab.settings.i18n import ENGLISH, translator
+
+GROUP_CASE = "*"
+
+
+@dataclass(frozen=True)
+class OutputResult:
+    case: str
+    sample: int
+    score: float
+    passed: bool
+    reason: str
+    ungraded: bool = False
+    details: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class CriterionGrade:
+    id: str
+    check: str
+    weight: float
+    negate: bool
+    feedback: str | None
+    results: tuple[OutputResult, ...]
+    # the exercise's language, for the summary of several outputs (the checks' own reasons come translated)
+    tr: gettext.NullTranslations = field(default=ENGLISH, compare=False, repr=False)
+
+    @property
+    def graded(self) -> tuple[OutputResult, ...]:
+        return tuple(r for r in self.results if not r.ungraded)
+
+    @property
+    def ungraded(self) -> bool:
+        return any(r.ungraded for r in self.results)
+
+    @property
+    def score(self) -> float:
+        return sum(r.score for r in self.graded) / len(self.results) if self.results else 0.0
+
+    @property
+    def score_high(self) -> float:
+        return (sum(r.score for r in self.graded) + (len(self.results) - len(self.graded))) / len(self.results) if self.results else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.passed and not r.ungraded for r in self.results)
+
+    @property
+    def pass_rate(self) -> float:
+        return sum(1 for r in self.graded if r.passed) / len(self.graded) if self.graded else 0.0
+
+    @property
+    def unstable(self) -> bool:
+        """Passed in some samples of a case and failed in others."""
+        by_case: dict[str, set[bool]] = {}
+        for r in self.graded:
+            by_case.setdefault(r.case, set()).add(r.passed)
+        return any(len(verdicts) > 1 for verdicts in by_case.values())
+
+    @property
+    def rule(self) -> str | None:
+        """What the check looked for (a pattern, the accepted wordings) where its reason leaves it out: for authors."""
+        failing = [r for r in self.results if not r.passed] or list(self.results)
+        return next((r.details["rule"] for r in failing if r.details and r.details.get("rule")), None)
+
+    @property
+    def reason(self) -> str:
+        if len(self.results) == 1:
+            return self.results[0].reason
+        t = self.tr
+        total = len(self.results)
+        failing = [r for r in self.results if r.ungraded or not r.passed]
+        if not failing:
+            return t.ngettext("Passed on the {total} output.", "Passed on all {total} outputs.", total).format(total=total)
+        first = failing[0]
+        if first.case == GROUP_CASE:
+            return first.reason
+        label = first.case if _samples(self) == 1 else f"{first.case} #{first.sample + 1}"
+        others = ", ".join(sorted({r.case for r in failing[1:]} - {first.case}))
+        if all(r.ungraded for r in failing):  # a missing judge is not a failure
+            head = t.ngettext("Ungraded on {n} of {total} outputs.", "Ungraded on {n} of {total} outputs.", total)
+            more = t.gettext(" Also ungraded on: {cases}.") if others else ""
+        else:
+            head = t.ngettext("Failed on {n} of {total} outputs.", "Failed on {n} of {total} outputs.", total)
+            more = t.gettext(" Also failed on: {cases}.") if others else ""
+        where = t.gettext("{case}: {reason}").format(case=label, reason=first.reason)
+        return f"{head.format(n=len(failing), total=total)} {where}{more.format(cases=others)}"
+
+
+def _samples(criterion: CriterionGrade) -> int:
+    return max((r.sample for r in criterion.results), default=0) + 1
+
+
+@dataclass(frozen=True)
+class Grade:
+    pass_mark: float
+    criteria: tuple[CriterionGrade, ...]
+
+    def _weighted(self, attr: str) -> float:
+        total = sum(c.weight for c in self.criteria)
+        return sum(c.weight * getattr(c, attr) for c in self.criteria) / total if total else 0.0
+
+    @property
+    def score(self) -> float:
+        return self._weighted("score")
+
+    @property
+    def score_high(self) -> float:
+        return self._weighted("score_high")
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.pass_mark - 1e-9
+
+    @property
+    def decided(self) -> bool:
+        """False when grading the ungraded criteria could still turn a fail into a pass."""
+        return self.passed or self.score_high < self.pass_mark - 1e-9
+
+    @property
+    def ungraded(self) -> list[str]:
+        return [c.id for c in self.criteria if c.ungraded]
+
+
+def _negated(result: CheckResult) -> CheckResult:
+    """`not: true`: passes exactly when the check fails. A passed negation scores 1 even when the
+    check gave partial credit (`not` min-words 4 on 3 words fully meets "fewer than 4 words")."""
+    if result.ungraded:
+        return result
+    if result.passed:
+        return CheckResult(1.0 - result.score, False, result.reason, details=result.details)
+    return CheckResult(1.0, True, result.reason, details=result.details)
+
+
+def _safe(fn: Any, output: Any, params: Any, ctx: CheckContext) -> CheckResult:
+    t = ctx.tr
+    try:
+        result = fn(output, params, ctx)
+    except CancelledError:
+        raise  # the learner stopped the run: not a check's failure
+    except Exception as exc:  # a check's own bug must not lose the attempt; it shows as ungraded
+        return CheckResult.not_graded(t.gettext("The check failed to run ({problem}).").format(problem=f"{type(exc).__name__}: {exc}"))
+    if not isinstance(result, CheckResult):
+        return CheckResult.not_graded(t.gettext("The check returned {type}, not a CheckResult.").format(type=type(result).__name__))
+    return result
+
+
+def grade(exercise: Exercise, outputs: dict[str, list[str]], judge: Judge | None = None,
+          attempts: dict[str, str] | None = None, *, lang: str | None = None) -> Grade:
+    """Grade the outputs of every case (a list per case: one per sample). `attempts` holds the
+    learner's rendered text per case, for checks on the learner's own text (`prompt-max-words`).
+    Reasons are in `lang`, by default the exercise's (`"en"` for what authors read)."""
+    attempts = attempts or {}
+    tr = ENGLISH if lang == "en" else translator(exercise.lang if lang is None else lang)
+    criteria = []
+    for criterion in exercise.rubric.criteria:
+        check = get_check(criterion.check)
+        params = exercise.criterion_params[criterion.id]
+        results: list[OutputResult] = []
+        if check.scope == "group":
+            scoped = {name: outs for name, outs in outputs.items() if criterion.applies_to(name)}
+            ctx = CheckContext(case=None, sample=0, judge=judge, tr=tr)
+            r = _safe(check.fn, scoped, params[GROUP_CASE], ctx)
+            r = _negated(r) if criterion.negate else r
+            results.append(OutputResult(GROUP_CASE, 0, r.score, r.passed, r.reason, r.ungraded, r.details))
+        else:
+            for case in exercise.cases:
+                if case.name not in params or case.name not in outputs:
+                    continue
+                for sample, output in enumerate(outputs[case.name]):
+                    ctx = CheckContext(case=case.name, sample=sample, judge=judge, case_vars=exercise.variables(case.name),
+                                       attempt=attempts.get(case.name), tr=tr)
+                    r = _safe(check.fn, output, params[case.name], ctx)
+                    r = _negated(r) if criterion.negate else r
+                    results.append(OutputResult(case.name, sample, r.score, r.passed, r.reason, r.ungraded, r.details))
+        criteria.append(CriterionGrade(criterion.id, check.name, criterion.weight, criterion.negate, criterion.feedback, tuple(results), tr))
+    return Grade(exercise.rubric.pass_, tuple(criteria))
+
+
+def grade_to_dict(g: Grade) -> dict[str, Any]:
+    """The grade as JSON-ready data (the `criteria` part of `lab run --json`)."""
+    return {
+        "passed": g.passed,
+        "score": round(g.score, 4),
+        "pass_mark": g.pass_mark,
+        "decided": g.decided,
+        "criteria": [
+            {
+                "id": c.id,
+                "check": c.check,
+                "weight": c.weight,
+                "score": round(c.score, 4),
+                "passed": c.passed,
+                "ungraded": c.ungraded,
+                "pass_rate": round(c.pass_rate, 4),
+                "unstable": c.unstable,
+                "reason": c.reason,
+                "feedback": c.feedback if not c.passed else None,
+                "results": [
+                    {k: v for k, v in vars(r).items() if v is not None}
+                    for r in c.results
+                ],
+            }
+            for c in g.criteria
+        ],
+    }

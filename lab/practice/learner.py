@@ -1,0 +1,107 @@
+"""What practising from the command line needs beyond an attempt: each case's input, hints revealed
+one at a time (recorded in the store exactly as the TUI's `h` records them), the model solution once
+passed, and an exercise's history. The CLI prints these; the engine decides them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lab.errors import LabError
+from lab.format.exercise import Exercise
+from lab.format.messages import render_text
+from lab.practice.store import AttemptRecord, Store
+from lab.settings.i18n import translator
+
+
+@dataclass(frozen=True)
+class CaseInput:
+    """One case as the model will see it: the data the learner's text can place, and the messages the
+    exercise itself sets (the learner's text shown as a placeholder)."""
+
+    name: str
+    variables: dict[str, Any]
+    system: str | None
+    user: str | None
+
+
+def case_inputs(exercise: Exercise) -> list[CaseInput]:
+    """Each case's input. Variables starting with `_` are the rubric's (expected answers) and are left out,
+    as they are from the learner's own text."""
+    t = translator(exercise.lang)
+    # what stands for the learner's text when a case's messages are shown before anything is written
+    placeholder = t.gettext("«your system prompt»") if exercise.writes == "system" else t.gettext("«your prompt»")
+    inputs = []
+    for case in exercise.cases:
+        variables = exercise.variables(case.name, placeholder)
+        system = exercise.compiled.render_block("system", variables) if "system" in exercise.blocks else None
+        user = exercise.compiled.render_block("user", variables) if "user" in exercise.blocks else None
+        own = {k: v for k, v in case.vars.items() if not k.startswith("_")}
+        inputs.append(CaseInput(case.name, own, system, user))
+    return inputs
+
+
+@dataclass(frozen=True)
+class HintsShown:
+    revealed: int  # how many hints the store now records as revealed
+    total: int
+    hints: list[str]  # the revealed hints, in order
+
+
+def reveal_hint(store: Store, exercise: Exercise, number: int | None = None) -> HintsShown:
+    """Reveal the next hint, or every hint up to `number` (1-based), and record it as the TUI does."""
+    t = translator(exercise.lang)
+    total = len(exercise.hints)
+    if not total:
+        raise LabError(t.gettext("{id} has no hints.").format(id=exercise.id))
+    if number is not None and not 1 <= number <= total:
+        raise LabError(t.ngettext("{id} has {total} hint(s): ask for a number from 1 to {total}.",
+                                  "{id} has {total} hint(s): ask for a number from 1 to {total}.", total).format(id=exercise.id, total=total))
+    revealed = store.hints_revealed(exercise.id)
+    if number is None:
+        revealed = store.reveal_hint(exercise.id, total)
+    else:
+        while revealed < number:
+            revealed = store.reveal_hint(exercise.id, total)
+    return HintsShown(revealed, total, list(exercise.hints[:revealed]))
+
+
+class NotYetPassed(LabError):
+    """The solution was asked for before the exercise was passed."""
+
+
+def solution_after_pass(store: Store, exercise: Exercise) -> str:
+    """The model solution, only once the learner has passed the exercise."""
+    t = translator(exercise.lang)
+    progress = store.progress().get(exercise.id)
+    if progress is None or not progress.passed:
+        mark = f"{exercise.rubric.pass_:.2f}"
+        if progress is None or progress.best_score is None:
+            raise NotYetPassed(t.gettext("The solution of {id} opens once you pass it: pass mark {pass_mark}.").format(
+                id=exercise.id, pass_mark=mark))
+        raise NotYetPassed(t.gettext("The solution of {id} opens once you pass it: pass mark {pass_mark} (best so far {best}).").format(
+            id=exercise.id, pass_mark=mark, best=f"{progress.best_score:.2f}"))
+    solution = render_text(exercise, "solution")
+    if not solution:
+        raise LabError(t.gettext("{id} has no model solution.").format(id=exercise.id))
+    return solution
+
+
+def history(store: Store, exercise_id: str) -> list[AttemptRecord]:
+    """An exercise's attempts, newest first."""
+    return store.attempts(exercise_id)
+
+
+def attempt_by_ref(store: Store, ref: str) -> AttemptRecord:
+    """An attempt by its number, or `last` for the newest one."""
+    if ref.strip().lower() == "last":
+        newest = store.attempts(limit=1)
+        if not newest:
+            raise LabError("No attempts yet: `lab run ID --prompt ...` records one.")
+        return newest[0]
+    try:
+        number = int(ref.lstrip("#"))
+    except ValueError:
+        raise LabError(f"'{ref}' is not an attempt: give its number (as `lab run` prints it) or `last`.") from None
+    return store.attempt(number)

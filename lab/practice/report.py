@@ -1,0 +1,105 @@
+"""Plain-text rendering for the CLI: grades, tables, colours only on a terminal."""
+
+from __future__ import annotations
+
+import gettext
+import os
+import sys
+from typing import Any, Sequence, TextIO
+
+from lab.settings.i18n import ENGLISH
+
+
+def use_colour(stream: TextIO) -> bool:
+    return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+class Paint:
+    def __init__(self, stream: TextIO | None = None):
+        self.on = use_colour(stream or sys.stdout)
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.on else text
+
+    def good(self, text: str) -> str:
+        return self(text, "32")
+
+    def bad(self, text: str) -> str:
+        return self(text, "31")
+
+    def warn(self, text: str) -> str:
+        return self(text, "33")
+
+    def dim(self, text: str) -> str:
+        return self(text, "2")
+
+    def bold(self, text: str) -> str:
+        return self(text, "1")
+
+
+def mark(passed: bool, ungraded: bool, paint: Paint) -> str:
+    if ungraded:
+        return paint.warn("?")
+    return paint.good("✓") if passed else paint.bad("✗")
+
+
+def grade_lines(result: dict[str, Any], paint: Paint, tr: gettext.NullTranslations = ENGLISH) -> list[str]:
+    """The rubric of a result as `lab run --json` prints it and the store keeps it, in the words of `tr`
+    (the exercise's language)."""
+    t = tr
+    lines = []
+    for c in result["criteria"]:
+        extra = paint.warn("  " + t.gettext("unstable: passed {share} of samples").format(share=f"{c['pass_rate']:.0%}")) if c.get("unstable") else ""
+        lines.append(f" {mark(c['passed'], c.get('ungraded', False), paint)} {c['id']:<24} {c['score']:>5.2f}  ×{c['weight']:g}  {c['reason']}{extra}")
+        if not c["passed"] and c.get("feedback"):
+            lines.append(f"   {'':<24}              {paint.dim('→ ' + c['feedback'])}")
+    verdict = paint.good(t.gettext("PASSED")) if result["passed"] else paint.bad(t.gettext("NOT PASSED"))
+    lines.append(t.gettext("Score {score} (pass mark {pass_mark}): {verdict}").format(
+        score=f"{result['score']:.2f}", pass_mark=f"{result['pass_mark']:.2f}", verdict=verdict))
+    ungraded = [c["id"] for c in result["criteria"] if c.get("ungraded")]
+    if ungraded:
+        lines.append(paint.warn(t.gettext("Ungraded (counted as 0): {criteria}").format(criteria=", ".join(ungraded))))
+    return lines
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> list[str]:
+    return fitted_table(rows, headers)
+
+
+def fitted_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], width: int | None = None,
+                 shrink: Sequence[tuple[str, int]] = (), indent: Sequence[str] | None = None) -> list[str]:
+    """A plain table; with a width, the `shrink` columns (header, narrowest) give up room, in order, with an
+    ellipsis, so that every line fits. `indent[n]` is a prefix for data row n (a group's rows, a heading)."""
+    cells = [[str(h) for h in headers]] + [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    pad = max((len(i) for i in indent), default=0) if indent else 0
+    if width is not None:
+        over = pad + sum(widths) + 2 * (len(widths) - 1) - width
+        for header, narrowest in shrink:
+            if over <= 0:
+                break
+            i = list(headers).index(header)
+            give = min(over, max(0, widths[i] - max(narrowest, len(header))))
+            widths[i] -= give
+            over -= give
+    out = []
+    for n, row in enumerate(cells):
+        prefix = (indent[n - 1] if indent and n else "").ljust(pad)
+        out.append(prefix + "  ".join(clip(v, widths[i]).ljust(widths[i]) for i, v in enumerate(row)).rstrip())
+        if n == 0:
+            out.append(" " * pad + "  ".join("-" * w for w in widths))
+    return out
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def output_width(stream: TextIO | None = None) -> int | None:
+    """The width to fit a table to: the terminal's (or COLUMNS'), and none when the output is a file or a pipe,
+    which gets every column whole."""
+    import shutil
+
+    if os.environ.get("COLUMNS", "").isdigit() or (stream or sys.stdout).isatty():
+        return shutil.get_terminal_size().columns
+    return None

@@ -1,0 +1,89 @@
+"""How the lab opens and changes its SQLite files (the learner's progress, a cohort's database): WAL,
+a busy timeout shared by every writer, migrations in one write transaction, and UTC time stamps.
+
+Several `lab` processes may share one file (a class on one machine, a trainer grading while reviewing),
+so every writer waits for the others instead of failing.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator, Sequence
+
+BUSY_TIMEOUT_S = 30.0  # how long a write waits for another process's transaction (a migration, a classmate's attempt)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration, one by one: `executescript` would COMMIT the transaction they belong in."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+    if pending.strip():
+        yield pending.strip()
+
+
+class Transaction:
+    """BEGIN IMMEDIATE ... COMMIT under the store's lock (ROLLBACK on error)."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock):
+        self.db, self.lock, self.outer = db, lock, False
+
+    def __enter__(self) -> None:
+        self.lock.acquire()
+        self.outer = not self.db.in_transaction
+        if self.outer:
+            self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: Any, *rest: Any) -> None:
+        try:
+            if self.outer:
+                self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.lock.release()
+
+
+def migrate(db: sqlite3.Connection, migrations: Sequence[str], too_new: Callable[[int], Exception]) -> None:
+    """Apply the migrations past the file's `user_version` in one write transaction (BEGIN IMMEDIATE waits,
+    busy_timeout, for another process's); a failure leaves the previous version intact, and a file newer
+    than `migrations` raises `too_new(version)`."""
+    target_version = len(migrations)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > target_version:
+            raise too_new(version)
+        for target in range(version + 1, target_version + 1):
+            for statement in _statements(migrations[target - 1]):
+                db.execute(statement)
+        if version != target_version:
+            db.execute(f"PRAGMA user_version = {target_version}")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def use_wal(db: sqlite3.Connection) -> None:
+    """Switch a new database to WAL. The switch takes an exclusive lock that SQLite does not wait
+    for (no busy handler), so a first run racing another one retries until the other is done."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02 + random.random() * 0.05)
