@@ -48,11 +48,11 @@ def make_cohort(folder: Path, rows: list[tuple[str, str, str, float | None, bool
             for n, (learner, exercise, _track, _s, _p, hints, _st) in enumerate(rows)}
     with CohortStore(folder) as store:
         store.add_submissions(subs.values())
-        prepared = store.prepare([{
+        store.prepare([{
             "learner": learner, "exercise": exercise, "task": task_key(learner, exercise), "submission": subs[(learner, exercise)].key,
             "prompt": subs[(learner, exercise)].prompt, "exercise_hash": f"trainer-{exercise}", "track": track, "skills": ["clarity"],
             "model": "openai/echo", "judge_model": None} for learner, exercise, track, *_ in rows])
-        by = {(r.learner, r.exercise): r for r in prepared}
+        by = {(r.learner, r.exercise): r for r in store.results()}
         for learner, exercise, _track, score, passed, _hints, status in rows:
             if status != "pending":
                 store.finish(by[(learner, exercise)].id, status=status, score=score, passed=passed)
