@@ -476,20 +476,34 @@ class CohortStore:
         rows = self._db.execute("SELECT call, text, prompt_tokens, completion_tokens, cost_usd, duration_s FROM calls WHERE result_id=?", (result_id,))
         return {r[0]: RecordedCall(r[1], r[2], r[3], r[4], r[5]) for r in rows}
 
+    def calls_of(self, result_ids: Sequence[int]) -> dict[int, dict[str, RecordedCall]]:
+        """The recorded calls of several results at once, by result."""
+        found: dict[int, dict[str, RecordedCall]] = {}
+        for chunk in _chunks(result_ids):
+            rows = self._db.execute("SELECT result_id, call, text, prompt_tokens, completion_tokens, cost_usd, duration_s FROM calls "
+                                    f"WHERE result_id IN ({', '.join('?' * len(chunk))})", tuple(chunk))
+            for r in rows:
+                found.setdefault(r[0], {})[r[1]] = RecordedCall(r[2], r[3], r[4], r[5], r[6])
+        return found
+
+    _CALL = "INSERT OR IGNORE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
     def record_call(self, result_id: int, call: str, kind: str, completion: Any) -> None:
         """Commit one model answer at once: it is never asked for again."""
         with self._tx():
-            self._db.execute(
-                "INSERT OR IGNORE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (result_id, call, kind, completion.text, completion.prompt_tokens, completion.completion_tokens,
-                 completion.cost_usd, completion.duration_s, now()))
+            self._db.execute(self._CALL, (result_id, call, kind, completion.text, completion.prompt_tokens, completion.completion_tokens,
+                                          completion.cost_usd, completion.duration_s, now()))
 
     def finish(self, result_id: int, *, status: str, score: float | None = None, passed: bool | None = None,
                result: dict[str, Any] | None = None, error: str | None = None, duration_s: float | None = None,
-               usage: tuple[int, int, float] | None = None) -> None:
-        """The grading of one result; `usage` (prompt tokens, completion tokens, cost) is its calls' total,
-        summed from cohort.db when not given."""
+               usage: tuple[int, int, float] | None = None, calls: Sequence[tuple[str, str, Any]] = ()) -> None:
+        """The grading of one result, with the answers it holds not committed yet (`calls`: call, kind,
+        completion); `usage` (prompt tokens, completion tokens, cost) is its calls' total, summed from
+        cohort.db when not given."""
         with self._tx():
+            for call, kind, completion in calls:
+                self._db.execute(self._CALL, (result_id, call, kind, completion.text, completion.prompt_tokens, completion.completion_tokens,
+                                              completion.cost_usd, completion.duration_s, now()))
             if usage is None:
                 usage = self._db.execute("SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0)"
                                          " FROM calls WHERE result_id=?", (result_id,)).fetchone()

@@ -18,6 +18,7 @@ for the next run.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import math
@@ -246,13 +247,28 @@ class _RecordedJudge:
         return future.result()
 
 
+@dataclass(frozen=True)
+class _Exercise:
+    """What every grading of one exercise shares, worked out once per run."""
+
+    exercise: Any
+    config: llm.CallConfig  # the trainer's model with the exercise's call settings
+    judged: bool
+    samples: int
+
+
 class _Grading:
     """One result being graded: the calls it needs (read back from cohort.db when recorded, else made and
-    committed at once) and what they cost."""
+    committed at once) and what they cost.
+
+    The answer that completes a grading without a judge is not committed on its own: it goes into
+    cohort.db in the same transaction as the grade, computed right after it arrives with nothing awaited
+    in between (`held`); should anything stop the grading first, it is committed alone (`keep_held`)."""
 
     def __init__(self, grader: "_Grader", row: ResultRow, recorded: dict[str, RecordedCall]):
         self.grader, self.row, self.recorded = grader, row, recorded
         self.usage = [0, 0, 0.0]
+        self.held: list[tuple[str, str, llm.Completion]] = []
         for call in recorded.values():
             self._count(call)
 
@@ -261,28 +277,52 @@ class _Grading:
         self.usage[1] += call.completion_tokens
         self.usage[2] += call.cost_usd
 
-    async def call(self, call: str, kind: str, messages: list[dict[str, str]], config: llm.CallConfig) -> str:
+    async def call(self, call: str, kind: str, messages: list[dict[str, str]], config: llm.CallConfig,
+                   hold: Callable[[], bool] | None = None) -> str:
+        """The answer to one call; `hold()`, asked once it has arrived, says whether it waits for the grade's transaction."""
         found = self.recorded.get(call)
         if found is not None:
             return found.text
         completion = await self.grader.call(self.row.id, call, kind, messages, config)
+        if hold is not None and hold():
+            self.held.append((call, kind, completion))
+        else:
+            self.grader.store.record_call(self.row.id, call, kind, completion)  # committed before the answer is used
         self._count(completion)
         return completion.text
 
-    async def answers(self, built: list[CaseMessages], samples: int, config: llm.CallConfig) -> dict[str, list[str]]:
+    def keep_held(self) -> None:
+        """Commit the answers not committed yet (a grading stopped before its grade was written)."""
+        for call, kind, completion in self.held:
+            self.grader.store.record_call(self.row.id, call, kind, completion)
+        self.held = []
+
+    async def answers(self, built: list[CaseMessages], plan: _Exercise) -> dict[str, list[str]]:
         """The model's answer to every case and sample: the calls a submission needs (`answer:CASE:SAMPLE`)."""
-        outputs: dict[str, list[str]] = {b.case: [""] * samples for b in built}
+        outputs: dict[str, list[str]] = {b.case: [""] * plan.samples for b in built}
+        jobs = [(b.case, s, b.messages) for b in built for s in range(plan.samples)]
+        left = [len(jobs)]
+
+        def last() -> bool:  # the answer that completes a grading without a judge waits for its grade
+            left[0] -= 1
+            return not plan.judged and left[0] == 0
+
+        if len(jobs) == 1:  # the common case: one call, awaited as it is (no task to schedule)
+            case, sample, messages = jobs[0]
+            outputs[case][sample] = await self.call(f"answer:{case}:{sample}", "answer", messages, plan.config, last)
+            return outputs
 
         async def answer(case: str, sample: int, messages: list[dict[str, str]]) -> None:
-            outputs[case][sample] = await self.call(f"answer:{case}:{sample}", "answer", messages, config)
+            outputs[case][sample] = await self.call(f"answer:{case}:{sample}", "answer", messages, plan.config, last)
 
-        jobs = [asyncio.ensure_future(answer(b.case, s, b.messages)) for b in built for s in range(samples)]
+        left[0] = sum(f"answer:{case}:{sample}" not in self.recorded for case, sample, _ in jobs)
+        tasks = [asyncio.ensure_future(answer(*job)) for job in jobs]
         try:
-            await asyncio.gather(*jobs)
+            await asyncio.gather(*tasks)
         except BaseException:
-            for job in jobs:
-                job.cancel()
-            await asyncio.gather(*jobs, return_exceptions=True)  # the answers already in are recorded; the others wait for the next run
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)  # the answers already in are recorded; the others wait for the next run
             raise
         return outputs
 
@@ -295,6 +335,7 @@ class _Grader:
         self.usage = Usage()
 
     async def call(self, result_id: int, call: str, kind: str, messages: list[dict[str, str]], config: llm.CallConfig) -> llm.Completion:
+        """One model call within the budget; the caller commits the answer (`_Grading.call`)."""
         estimate = self.budget.estimate(messages, config)
         held = 0.0
 
@@ -308,44 +349,50 @@ class _Grader:
             completion = await self.caller.complete(messages, config, before_send=reserve)
         finally:
             self.budget.settle(held, completion, config.model)
-        self.store.record_call(result_id, call, kind, completion)  # committed before the answer is used
         self.calls += 1
         self.usage = self.usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
         self.progress.calls += 1
         self.progress.cost_usd += completion.cost_usd
         return completion
 
-    async def grade_one(self, row: ResultRow, exercise: Any, config: llm.CallConfig, judge_config: llm.CallConfig | None) -> str:
+    async def grade_one(self, row: ResultRow, plan: _Exercise, config: llm.CallConfig, judge_config: llm.CallConfig | None,
+                        recorded: dict[str, RecordedCall]) -> str:
         started = time.monotonic()
+        exercise = plan.exercise
         try:
             built = build_messages(exercise, row.prompt)
         except PromptError as exc:
             self.store.finish(row.id, status="failed", error=f"the prompt cannot be used: {exc}", usage=(0, 0, 0.0))
             return "failed"
-        grading = _Grading(self, row, self.store.calls(row.id))
+        grading = _Grading(self, row, recorded)
         try:
-            outputs = await grading.answers(built, exercise.rubric.samples, call_config_for(exercise, config))
-        except CapReached:
-            return "pending"
-        except ModelError as exc:
-            self.store.finish(row.id, status="failed", error=str(exc), usage=tuple(grading.usage))  # type: ignore[arg-type]
-            return "failed"
-        attempts = {b.case: b.attempt for b in built}
-        if needs_judge(exercise):
-            judge = _RecordedJudge(grading, judge_config or replace(config, params={}))
             try:
-                g = await asyncio.to_thread(grade, exercise, outputs, judge, attempts)
+                outputs = await grading.answers(built, plan)
             except CapReached:
                 return "pending"
-        else:
-            g = grade(exercise, outputs, None, attempts)
-        usage = Usage(int(grading.usage[0]), int(grading.usage[1]), float(grading.usage[2]))
-        result = outcome_dict(exercise, config.model, g, outputs, usage, None, time.monotonic() - started)
-        status = "ungraded" if g.ungraded else "graded"
-        error = f"ungraded criteria: {', '.join(g.ungraded)} (the judge gave no usable answer)" if g.ungraded else None
-        self.store.finish(row.id, status=status, score=g.score, passed=g.passed, result=result, error=error,
-                          duration_s=time.monotonic() - started, usage=(usage.prompt_tokens, usage.completion_tokens, usage.cost_usd))
-        return status
+            except ModelError as exc:
+                self.store.finish(row.id, status="failed", error=str(exc), usage=tuple(grading.usage))  # type: ignore[arg-type]
+                return "failed"
+            attempts = {b.case: b.attempt for b in built}
+            if plan.judged:
+                judge = _RecordedJudge(grading, judge_config or replace(config, params={}))
+                try:
+                    g = await asyncio.to_thread(grade, exercise, outputs, judge, attempts)
+                except CapReached:
+                    return "pending"
+            else:
+                g = grade(exercise, outputs, None, attempts)
+            usage = Usage(int(grading.usage[0]), int(grading.usage[1]), float(grading.usage[2]))
+            result = outcome_dict(exercise, config.model, g, outputs, usage, None, time.monotonic() - started)
+            status = "ungraded" if g.ungraded else "graded"
+            error = f"ungraded criteria: {', '.join(g.ungraded)} (the judge gave no usable answer)" if g.ungraded else None
+            self.store.finish(row.id, status=status, score=g.score, passed=g.passed, result=result, error=error,
+                              duration_s=time.monotonic() - started, usage=(usage.prompt_tokens, usage.completion_tokens, usage.cost_usd),
+                              calls=grading.held)
+            grading.held = []
+            return status
+        finally:
+            grading.keep_held()
 
 
 # ---------------------------------------------------------------- the run
@@ -385,12 +432,13 @@ async def _run(store: CohortStore, run: int, exercises: dict[str, Any], config: 
     caller = llm.AsyncCaller(concurrency, rpm)
     budget = Budget(max_cost)
     grader = _Grader(store, caller, budget, progress)
+    plans = {x: _Exercise(e, call_config_for(e, config), needs_judge(e), e.rubric.samples) for x, e in exercises.items()}
     if not llm.speaks_openai(config) or (judge_config is not None and not llm.speaks_openai(judge_config)):
         asyncio.get_running_loop().run_in_executor(None, llm.load_litellm)  # the import overlaps the first gradings' set-up
     # gradings start in order, a few more than there are call slots (so a slot never waits for a grading
     # to be set up), and the cap stops the queue's tail, not random rows; only these are held in memory
     lanes = max(1, concurrency) * 2
-    queue: asyncio.Queue[ResultRow | None] = asyncio.Queue(maxsize=lanes)
+    queue: asyncio.Queue[tuple[ResultRow, dict[str, RecordedCall]] | None] = asyncio.Queue(maxsize=lanes)
     holders: dict[int, RunInfo] = {}
     held = 0
 
@@ -404,21 +452,23 @@ async def _run(store: CohortStore, run: int, exercises: dict[str, Any], config: 
             after = batch[-1][0]
             mine, others = store.claim(run, [row.id for _, row in batch])  # before any of their calls is made
             holders.update((r.id, r) for r in others)
+            recorded = store.calls_of(sorted(mine))  # what an earlier run already paid for, read back
             for _, row in batch:
                 if row.id not in mine:
                     held += 1
                     continue
-                await queue.put(row)
+                await queue.put((row, recorded.get(row.id, {})))
                 if budget.reached:
                     break
         for _ in range(lanes):
             await queue.put(None)
 
     async def work() -> None:
-        while (row := await queue.get()) is not None:
+        while (item := await queue.get()) is not None:
             if budget.reached:
                 continue  # left pending for the next run
-            status = await grader.grade_one(row, exercises[row.exercise], config, judge_config)
+            row, recorded = item
+            status = await grader.grade_one(row, plans[row.exercise], config, judge_config, recorded)
             if status == "graded":
                 progress.done += 1
             elif status != "pending":
@@ -432,12 +482,19 @@ async def _run(store: CohortStore, run: int, exercises: dict[str, Any], config: 
             store.heartbeat(run)
 
     beating = asyncio.create_task(heartbeat())
+    # what was loaded so far (modules, exercises) lives until the end: the collector stops walking it, and
+    # runs less often (a run's garbage is a few short-lived objects a grading; the walk was a tenth of its CPU)
+    gc.freeze()
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], 20_000), *threshold[1:])
     try:
         async with asyncio.TaskGroup() as group:
             group.create_task(feed())
             for _ in range(lanes):
                 group.create_task(work())
     finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
         beating.cancel()
         await caller.aclose()
     return CohortOutcome(run, 0, 0, grader.calls, grader.usage, 0.0, budget.reached, held, list(holders.values()))

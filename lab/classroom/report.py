@@ -46,8 +46,14 @@ _CONTROLS = {c: 0x2400 + c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)}
 _CONTROLS.update({0x7F: 0x2421, **{c: 0xFFFD for c in range(0x80, 0xA0)}})
 
 
+_PLAIN = re.compile(r"[^<>&\"'\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*")
+
+
 def e(value: Any) -> str:
-    return html.escape(("" if value is None else str(value)).translate(_CONTROLS), quote=True)
+    text = "" if value is None else str(value)
+    if _PLAIN.fullmatch(text):  # most names and figures: nothing to escape or replace
+        return text
+    return html.escape(text.translate(_CONTROLS), quote=True)
 
 
 # ---------------------------------------------------------------- near-identical prompts
@@ -67,7 +73,7 @@ def _signature(shingles: frozenset[str]) -> list[int]:
     """MinHash: one CRC per shingle, turned into BANDS * ROWS hash functions by XOR with fixed masks
     (deterministic across runs, unlike hash())."""
     hashes = [zlib.crc32(s.encode()) for s in shingles]
-    return [min([h ^ mask for h in hashes]) for mask in _MASKS]
+    return [min(map(mask.__xor__, hashes)) for mask in _MASKS]
 
 
 def _bands(shingles: frozenset[str]) -> list[int]:
@@ -116,36 +122,36 @@ class NearIdentical:
 
     def clusters(self) -> list[Cluster]:
         self._flush()
-        parent: dict[int, int] = {}
+        parent: dict[int, int] = {}  # only the prompts that joined a group: memory follows what is found, not the class
         lowest: dict[int, float] = {}
-        shingles: dict[int, frozenset[str]] = {}
 
         def root(i: int) -> int:
-            parent.setdefault(i, i)
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
+            while parent.get(i, i) != i:
+                parent[i] = parent.get(parent[i], parent[i])
                 i = parent[i]
             return i
 
         def shingles_of(n: int) -> frozenset[str]:
-            if n not in shingles:
-                shingles[n] = _shingles(self.db.execute("SELECT prompt FROM p WHERE n=?", (n,)).fetchone()[0])
-            return shingles[n]
+            return _shingles(self.db.execute("SELECT prompt FROM p WHERE n=?", (n,)).fetchone()[0])
 
-        checked: set[tuple[int, int]] = set()
+        checked: set[tuple[int, int]] = set()  # pairs met in an earlier band; forgotten now and then, to stay bounded
         for number in range(BANDS):
             buckets = self.db.execute(f"SELECT group_concat(n) FROM p GROUP BY exercise, b{number} HAVING COUNT(*) > 1")
             for (members,) in buckets:
                 numbers = sorted(int(x) for x in members.split(","))
                 first = numbers[0]
+                first_shingles = shingles_of(first)
                 for other in numbers[1:]:  # against the bucket's first: enough to join a group, linear per bucket
                     if (first, other) in checked or root(first) == root(other):
                         continue
+                    if len(checked) > 100_000:
+                        checked.clear()
                     checked.add((first, other))
-                    similarity = jaccard(shingles_of(first), shingles_of(other))
+                    similarity = jaccard(first_shingles, shingles_of(other))
                     if similarity >= self.threshold:
                         a, b = root(first), root(other)
                         parent[b] = a
+                        parent.setdefault(a, a)
                         lowest[a] = min(lowest.get(a, 1.0), lowest.get(b, 1.0), similarity)
         groups: dict[int, list[int]] = defaultdict(list)
         for n in parent:
@@ -153,10 +159,10 @@ class NearIdentical:
         clusters = []
         for top, members in groups.items():
             members.sort()
-            rows = [self.db.execute("SELECT exercise, learner, prompt FROM p WHERE n=?", (n,)).fetchone() for n in members]
-            learners = sorted({r[1] for r in rows})
+            first_row = self.db.execute("SELECT exercise, prompt FROM p WHERE n=?", (members[0],)).fetchone()
+            learners = sorted({self.db.execute("SELECT learner FROM p WHERE n=?", (n,)).fetchone()[0] for n in members})
             if len(learners) >= 2:
-                clusters.append(Cluster(rows[0][0], tuple(learners), rows[0][2], lowest.get(top, 1.0)))
+                clusters.append(Cluster(first_row[0], tuple(learners), first_row[1], lowest.get(top, 1.0)))
         self.db.close()
         return sorted(clusters, key=lambda c: (-len(c.learners), c.exercise))
 
