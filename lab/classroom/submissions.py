@@ -354,6 +354,27 @@ def _record(start: int, parts: list[bytes], size: int) -> tuple[int, str | None,
         return start, None, -1
 
 
+def _csv_rows(text: str, start: int) -> list[tuple[int, list[str]]]:
+    """The rows of one record (usually one) with the line each starts on, counted in \\n as the file's
+    lines are (a lone \\r ends a CSV row but not a line)."""
+    pieces = list(io.StringIO(text, newline=""))  # as csv reads a file: split after \r, \n or \r\n
+    pulled = [0]
+
+    def feed() -> Iterator[str]:
+        while pulled[0] < len(pieces):
+            pulled[0] += 1
+            yield pieces[pulled[0] - 1]
+
+    reader = csv.reader(feed())
+    rows = []
+    while True:
+        line = start + sum(piece.count("\n") for piece in pieces[:pulled[0]])
+        try:
+            rows.append((line, next(reader)))
+        except StopIteration:
+            return rows
+
+
 def _read_csv(path: Path, lines: Iterator[_Line]) -> Iterator[Submission | InputProblem]:
     header: list[str] | None = None
     for start, text, size in _records(lines):
@@ -363,7 +384,7 @@ def _read_csv(path: Path, lines: Iterator[_Line]) -> Iterator[Submission | Input
                 return
             continue
         try:
-            rows = list(csv.reader(io.StringIO(text, newline="")))
+            rows = _csv_rows(text, start)
         except csv.Error as exc:
             if "field larger than field limit" in str(exc):
                 why = (f"a field is over {csv.field_size_limit():,} characters long; the row was skipped "
@@ -372,10 +393,7 @@ def _read_csv(path: Path, lines: Iterator[_Line]) -> Iterator[Submission | Input
                 why = f"cannot be read as a CSV row ({exc}); check its quotes"
             yield InputProblem(path, start, why)
             continue
-        offset = 0
-        for values in rows:
-            number = start + offset
-            offset += 1 + sum(v.count("\n") for v in values)
+        for number, values in rows:
             if header is None:
                 header = [v.strip().lower() for v in values]
                 missing = [c for c in CSV_COLUMNS if c not in header]
