@@ -349,6 +349,9 @@ class _Grader:
             completion = await self.caller.complete(messages, config, before_send=reserve)
         finally:
             self.budget.settle(held, completion, config.model)
+        # the call waiting for this slot goes out before this answer is recorded and graded: answers come in
+        # waves, and grading each before the next request left the wave's last slots idle for its whole length
+        await asyncio.sleep(0)
         self.calls += 1
         self.usage = self.usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
         self.progress.calls += 1

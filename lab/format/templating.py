@@ -411,12 +411,27 @@ def _learner_construct(tree: nodes.Node) -> tuple[str, int] | None:
     return None
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def plain_text(text: str) -> str:
+    """What the learner's environment renders a text without any `{` into, without compiling it: the
+    text, its line breaks as \\n and one trailing line break dropped (Jinja's lexer, keep_trailing_newline
+    off). Compiling a text as a template costs about 0.2 ms; `lab grade` renders thousands."""
+    lines = _LINE_BREAK.split(text)
+    if lines[-1] == "":
+        lines.pop()
+    return "\n".join(lines)
+
+
 def render_learner_text(text: str, variables: dict[str, Any], case_name: str | None = None) -> str:
     """Render the learner's text as a sandboxed template with the case's variables.
 
     The text may place values (`{{ email }}`, `{{ name | upper }}`) but not branch on them.
     """
     where = f" for case '{case_name}'" if case_name else ""
+    if "{" not in text:
+        return plain_text(text)
     try:
         if "{" in text:
             construct = _learner_construct(_learner_env.parse(text))
