@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import socket
 import sqlite3
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -488,11 +490,28 @@ class CohortStore:
 
     _CALL = "INSERT OR IGNORE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
+    @classmethod
+    def call_statement(cls, result_id: int, call: str, kind: str, completion: Any) -> tuple[str, tuple[Any, ...]]:
+        return cls._CALL, (result_id, call, kind, completion.text, completion.prompt_tokens, completion.completion_tokens,
+                           completion.cost_usd, completion.duration_s, now())
+
     def record_call(self, result_id: int, call: str, kind: str, completion: Any) -> None:
         """Commit one model answer at once: it is never asked for again."""
         with self._tx():
-            self._db.execute(self._CALL, (result_id, call, kind, completion.text, completion.prompt_tokens, completion.completion_tokens,
-                                          completion.cost_usd, completion.duration_s, now()))
+            self._db.execute(*self.call_statement(result_id, call, kind, completion))
+
+    @classmethod
+    def finish_statements(cls, result_id: int, *, status: str, score: float | None = None, passed: bool | None = None,
+                          result: dict[str, Any] | None = None, error: str | None = None, duration_s: float | None = None,
+                          usage: tuple[int, int, float], calls: Sequence[tuple[str, str, Any]] = ()) -> list[tuple[str, tuple[Any, ...]]]:
+        """The writes that finish a grading (see `finish`), for a `Writer`."""
+        statements = [cls.call_statement(result_id, call, kind, completion) for call, kind, completion in calls]
+        statements.append((
+            "UPDATE results SET status=?, score=?, passed=?, result=?, error=?, prompt_tokens=?, completion_tokens=?, cost_usd=?,"
+            " duration_s=?, graded_at=? WHERE id=?",
+            (status, score, None if passed is None else int(passed), json.dumps(result, ensure_ascii=False) if result is not None else None,
+             error, usage[0], usage[1], usage[2], duration_s, now(), result_id)))
+        return statements
 
     def finish(self, result_id: int, *, status: str, score: float | None = None, passed: bool | None = None,
                result: dict[str, Any] | None = None, error: str | None = None, duration_s: float | None = None,
@@ -501,17 +520,18 @@ class CohortStore:
         completion); `usage` (prompt tokens, completion tokens, cost) is its calls' total, summed from
         cohort.db when not given."""
         with self._tx():
-            for call, kind, completion in calls:
-                self._db.execute(self._CALL, (result_id, call, kind, completion.text, completion.prompt_tokens, completion.completion_tokens,
-                                              completion.cost_usd, completion.duration_s, now()))
             if usage is None:
+                for statement in (self.call_statement(result_id, call, kind, completion) for call, kind, completion in calls):
+                    self._db.execute(*statement)
+                calls = ()
                 usage = self._db.execute("SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0)"
                                          " FROM calls WHERE result_id=?", (result_id,)).fetchone()
-            self._db.execute(
-                "UPDATE results SET status=?, score=?, passed=?, result=?, error=?, prompt_tokens=?, completion_tokens=?, cost_usd=?,"
-                " duration_s=?, graded_at=? WHERE id=?",
-                (status, score, None if passed is None else int(passed), json.dumps(result, ensure_ascii=False) if result is not None else None,
-                 error, usage[0], usage[1], usage[2], duration_s, now(), result_id))
+            for statement in self.finish_statements(result_id, status=status, score=score, passed=passed, result=result, error=error,
+                                                    duration_s=duration_s, usage=usage, calls=calls):  # type: ignore[arg-type]
+                self._db.execute(*statement)
+
+    def writer(self) -> "Writer":
+        return Writer(self.path)
 
     def usage(self) -> dict[str, Any]:
         row = self._db.execute("SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0), COUNT(*)"
@@ -541,3 +561,71 @@ class CohortStore:
 
     def count_calls(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+
+
+class Writer:
+    """The writes of a grading run, on a connection and a thread of their own: the SQLite work (and the WAL
+    checkpoints it sets off) runs beside the event loop, not in it, and writes queued while one commits go
+    into the next transaction together. `submit` returns a future set once the write is committed."""
+
+    def __init__(self, path: Path):
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._queue: queue.SimpleQueue[tuple[list[tuple[str, tuple[Any, ...]]], Future[None]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name="lab-cohort-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, statements: list[tuple[str, tuple[Any, ...]]]) -> "Future[None]":
+        done: Future[None] = Future()
+        self._queue.put((statements, done))
+        return done
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)  # seen again once this batch is in
+                    break
+                batch.append(more)
+            try:
+                self._commit([s for statements, _ in batch for s in statements])
+                results: list[BaseException | None] = [None] * len(batch)
+            except sqlite3.Error:
+                results = []  # one of them failed: each on its own, so each future says whether it is in
+                for statements, _ in batch:
+                    try:
+                        self._commit(statements)
+                        results.append(None)
+                    except sqlite3.Error as exc:
+                        results.append(exc)
+            for (_, done), error in zip(batch, results):
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+
+    def _commit(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, params in statements:
+                self._db.execute(sql, params)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        """Wait for every write submitted, then close."""
+        self._queue.put(None)
+        self._thread.join()
+        self._db.close()

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
-from lab.classroom.cohort import CohortStore, RunInfo
+from lab.classroom.cohort import CohortStore, RunInfo, Writer
 from lab.classroom.records import RecordedCall, ResultRow, task_key
 from lab.classroom.submissions import InputProblem, Pick, Submission, iter_submissions, pick_one
 from lab.errors import CancelledError, LabError, ModelError, PromptError
@@ -286,8 +286,8 @@ class _Grading:
         completion = await self.grader.call(self.row.id, call, kind, messages, config)
         if hold is not None and hold():
             self.held.append((call, kind, completion))
-        else:
-            self.grader.store.record_call(self.row.id, call, kind, completion)  # committed before the answer is used
+        else:  # committed before the answer is used
+            await self.grader.write([CohortStore.call_statement(self.row.id, call, kind, completion)])
         self._count(completion)
         return completion.text
 
@@ -328,11 +328,15 @@ class _Grading:
 
 
 class _Grader:
-    def __init__(self, store: CohortStore, caller: llm.AsyncCaller, budget: Budget, progress: Progress):
-        self.store, self.caller, self.budget, self.progress = store, caller, budget, progress
+    def __init__(self, store: CohortStore, caller: llm.AsyncCaller, budget: Budget, progress: Progress, writer: Writer):
+        self.store, self.caller, self.budget, self.progress, self.writer = store, caller, budget, progress, writer
         self.loop = asyncio.get_running_loop()
         self.calls = 0
         self.usage = Usage()
+
+    async def write(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Commit, on the writer's thread; returns once the write is in cohort.db."""
+        await asyncio.wrap_future(self.writer.submit(statements))
 
     async def call(self, result_id: int, call: str, kind: str, messages: list[dict[str, str]], config: llm.CallConfig) -> llm.Completion:
         """One model call within the budget; the caller commits the answer (`_Grading.call`)."""
@@ -365,7 +369,7 @@ class _Grader:
         try:
             built = build_messages(exercise, row.prompt)
         except PromptError as exc:
-            self.store.finish(row.id, status="failed", error=f"the prompt cannot be used: {exc}", usage=(0, 0, 0.0))
+            await self.write(CohortStore.finish_statements(row.id, status="failed", error=f"the prompt cannot be used: {exc}", usage=(0, 0, 0.0)))
             return "failed"
         grading = _Grading(self, row, recorded)
         try:
@@ -374,7 +378,7 @@ class _Grader:
             except CapReached:
                 return "pending"
             except ModelError as exc:
-                self.store.finish(row.id, status="failed", error=str(exc), usage=tuple(grading.usage))  # type: ignore[arg-type]
+                await self.write(CohortStore.finish_statements(row.id, status="failed", error=str(exc), usage=tuple(grading.usage)))  # type: ignore[arg-type]
                 return "failed"
             attempts = {b.case: b.attempt for b in built}
             if plan.judged:
@@ -389,10 +393,11 @@ class _Grader:
             result = outcome_dict(exercise, config.model, g, outputs, usage, None, time.monotonic() - started)
             status = "ungraded" if g.ungraded else "graded"
             error = f"ungraded criteria: {', '.join(g.ungraded)} (the judge gave no usable answer)" if g.ungraded else None
-            self.store.finish(row.id, status=status, score=g.score, passed=g.passed, result=result, error=error,
-                              duration_s=time.monotonic() - started, usage=(usage.prompt_tokens, usage.completion_tokens, usage.cost_usd),
-                              calls=grading.held)
-            grading.held = []
+            write = self.writer.submit(CohortStore.finish_statements(
+                row.id, status=status, score=g.score, passed=g.passed, result=result, error=error, duration_s=time.monotonic() - started,
+                usage=(usage.prompt_tokens, usage.completion_tokens, usage.cost_usd), calls=grading.held))
+            grading.held = []  # in the writer's hands: committed with the grade
+            await asyncio.wrap_future(write)
             return status
         finally:
             grading.keep_held()
@@ -434,7 +439,8 @@ async def _run(store: CohortStore, run: int, exercises: dict[str, Any], config: 
                progress: Progress, on_progress: Callable[[Progress], None] | None) -> CohortOutcome:
     caller = llm.AsyncCaller(concurrency, rpm)
     budget = Budget(max_cost)
-    grader = _Grader(store, caller, budget, progress)
+    writer = store.writer()
+    grader = _Grader(store, caller, budget, progress, writer)
     plans = {x: _Exercise(e, call_config_for(e, config), needs_judge(e), e.rubric.samples) for x, e in exercises.items()}
     if not llm.speaks_openai(config) or (judge_config is not None and not llm.speaks_openai(judge_config)):
         asyncio.get_running_loop().run_in_executor(None, llm.load_litellm)  # the import overlaps the first gradings' set-up
@@ -500,4 +506,5 @@ async def _run(store: CohortStore, run: int, exercises: dict[str, Any], config: 
         gc.unfreeze()
         beating.cancel()
         await caller.aclose()
+        await asyncio.to_thread(writer.close)  # every write submitted is in before the run's figures are read
     return CohortOutcome(run, 0, 0, grader.calls, grader.usage, 0.0, budget.reached, held, list(holders.values()))
