@@ -102,12 +102,19 @@ def solution_after_pass(store: Store, exercise: Exercise) -> str:
                 id=exercise.id, pass_mark=mark))
         raise NotYetPassed(t.gettext("The solution of {id} opens once you pass it: pass mark {pass_mark} (best so far {best}).").format(
             id=exercise.id, pass_mark=mark, best=f"{progress.best_score:.2f}"))
+    solution = solution_text(exercise)
+    if not solution:
+        raise LabError(t.gettext("{id} has no model solution.").format(id=exercise.id))
+    return solution
+
+
+def solution_text(exercise: Exercise) -> str | None:
+    """The model solution as one text: the `solution` block, or each text's under its heading when the
+    learner writes several (`solution_system`, `solution_prompt`...)."""
+    t = translator(exercise.lang)
     texts = text_blocks(exercise, "solution")
     if len(exercise.texts) == 1 or not texts:
-        solution = render_text(exercise, "solution") or ""
-        if not solution:
-            raise LabError(t.gettext("{id} has no model solution.").format(id=exercise.id))
-        return solution
+        return render_text(exercise, "solution") or None
     return "\n\n".join(f"## {text_heading(name, t)}\n\n{value}" for name, value in texts.items())
 
 

@@ -67,6 +67,7 @@ def grade_lines(result: dict[str, Any], paint: Paint, tr: gettext.NullTranslatio
 
 
 ROLE_WORDS = {"system": N_("system"), "user": N_("user"), "assistant": N_("assistant")}
+ANSWER_WORD = N_("answer")
 
 
 def message_label(message: Any, tr: gettext.NullTranslations = ENGLISH) -> str:
@@ -74,7 +75,7 @@ def message_label(message: Any, tr: gettext.NullTranslations = ENGLISH) -> str:
     exercise's with the learner's inside it), or that it is the model's answer (cut off at the token limit)."""
     t = tr
     if message.author == "model":
-        return t.gettext("answer · cut off") if message.cut_off else t.gettext("answer")
+        return t.gettext("answer · cut off") if message.cut_off else t.gettext(ANSWER_WORD)
     role = t.gettext(ROLE_WORDS.get(message.role, message.role))
     if message.author == "learner":
         return t.gettext("{role} · yours").format(role=role)
@@ -99,7 +100,7 @@ def conversation_lines(messages: Sequence[Any], paint: Paint, tr: gettext.NullTr
         if m.author == "model":
             lines += [paint.bold(label), answer_text(m, paint)]
         elif m.prefill:  # a prefill not answered yet (`lab show`): the answer starts with it
-            lines += [paint.bold(f"[{tr.gettext('answer')}]"), paint.prefill(m.content) + "…"]
+            lines += [paint.bold(f"[{tr.gettext(ANSWER_WORD)}]"), paint.prefill(m.content) + "…"]
         elif m.author == "learner" or m.text:
             lines += [paint.bold(label), m.content]
         else:
