@@ -253,8 +253,9 @@ class Exercise:
                 return case
         raise KeyError(name)
 
-    def variables(self, case_name: str | None, attempt: str = "", texts: dict[str, Any] | None = None) -> dict[str, Any]:
-        return block_variables(self.meta, case_name, attempt, texts)
+    def variables(self, case_name: str | None, attempt: str = "", texts: dict[str, Any] | None = None,
+                  preview: bool = False) -> dict[str, Any]:
+        return block_variables(self.meta, case_name, attempt, texts, preview)
 
     def learner_variables(self, case_name: str) -> dict[str, Any]:
         return learner_variables(self.meta, case_name)
@@ -284,11 +285,15 @@ def writes_label(writes: str | list[str]) -> str:
     return "+".join(writes) if isinstance(writes, list) else writes
 
 
-def block_variables(meta: FrontMatter, case_name: str | None, attempt: str, texts: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What a block sees: the exercise's vars, the case's vars (case wins), `case`, `attempt`, `texts`, `cases`.
+def block_variables(meta: FrontMatter, case_name: str | None, attempt: str, texts: dict[str, Any] | None = None,
+                    preview: bool = False) -> dict[str, Any]:
+    """What a block sees: the exercise's vars, the case's vars (case wins), `case`, `attempt`, `texts`, `cases`
+    and `preview`.
 
     `texts` holds the learner's texts by name (`texts.system`, `texts.prompt`, `texts.prefill`, `texts.turns`),
-    rendered for the case. Exercise-level blocks (brief, starter, solution) see the first case.
+    rendered for the case. `preview` is true when the lab shows a case's messages before anything is written
+    (`lab show`, the lab's list of cases), with placeholders for the learner's texts: an attack level masks its
+    secret then. Exercise-level blocks (brief, starter, solution) see the first case.
     """
     case = next((c for c in meta.cases if c.name == case_name), meta.cases[0])
     variables = dict(meta.vars)
@@ -296,5 +301,6 @@ def block_variables(meta: FrontMatter, case_name: str | None, attempt: str, text
     variables["case"] = case.name
     variables["attempt"] = attempt
     variables["texts"] = dict(texts or {})
+    variables["preview"] = preview
     variables["cases"] = [{"name": c.name, "vars": c.vars} for c in meta.cases]
     return variables

@@ -102,13 +102,15 @@ def build_messages(exercise: Exercise, learner: str | Mapping[str, Any]) -> list
     return plans
 
 
-def plan_case(meta: FrontMatter, compiled: CompiledExercise, root: Any, case_name: str, rendered: LearnerTexts) -> CasePlan:
-    """One case's conversation for texts already rendered for it (the loader uses it with placeholders)."""
+def plan_case(meta: FrontMatter, compiled: CompiledExercise, root: Any, case_name: str, rendered: LearnerTexts,
+              preview: bool = False) -> CasePlan:
+    """One case's conversation for texts already rendered for it (the loader and `lab show` use it with
+    placeholders; `preview` tells the blocks so)."""
     names = written_texts(meta.writes)
     main = main_text(names)
     attempt_value = rendered.get(main, "")
     attempt = attempt_value[0] if isinstance(attempt_value, list) else str(attempt_value)
-    variables = block_variables(meta, case_name, attempt, rendered)
+    variables = block_variables(meta, case_name, attempt, rendered, preview)
     system_block = compiled.render_block("system", variables)
     user_block = compiled.render_block("user", variables)
     prefill_block = compiled.render_block("prefill", variables)

@@ -52,11 +52,11 @@ def case_inputs(exercise: Exercise) -> list[CaseInput]:
     placeholder = shown[exercise.main_text][0] if exercise.main_text == "turns" else shown[exercise.main_text]
     inputs = []
     for case in exercise.cases:
-        variables = exercise.variables(case.name, placeholder, shown)
+        variables = exercise.variables(case.name, placeholder, shown, preview=True)
         system = exercise.compiled.render_block("system", variables) if "system" in exercise.blocks else None
         user = exercise.compiled.render_block("user", variables) if "user" in exercise.blocks else None
         own = {k: v for k, v in case.vars.items() if not k.startswith("_")}
-        plan = plan_case(exercise.meta, exercise.compiled, exercise.root, case.name, shown)
+        plan = plan_case(exercise.meta, exercise.compiled, exercise.root, case.name, shown, preview=True)
         inputs.append(CaseInput(case.name, own, system, user, plan.preview()))
     return inputs
 
