@@ -277,7 +277,7 @@ def written_texts(writes: str | list[str]) -> tuple[str, ...]:
 
 
 def main_text(texts: tuple[str, ...]) -> str:
-    return "prompt" if "prompt" in texts else texts[0]
+    return "prompt" if "prompt" in texts or not texts else texts[0]
 
 
 def writes_label(writes: str | list[str]) -> str:

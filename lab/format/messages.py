@@ -44,11 +44,13 @@ def what_text(name: str) -> str:
     return _WHAT.get(name, "messages" if name == "turns" else name)
 
 
-def learner_texts(exercise: Exercise, given: str | Mapping[str, Any]) -> LearnerTexts:
+def learner_texts(exercise: Exercise, given: str | list[str] | Mapping[str, Any]) -> LearnerTexts:
     """The learner's texts by name, checked against what the exercise has them write; PromptError names
     what is missing, empty, unknown or too many. A plain string is the one text of a single-text exercise
     (for `writes: turns`, its messages separated by lines holding only `---`)."""
     names = exercise.texts
+    if isinstance(given, (list, tuple)) and names == ("turns",):
+        given = {"turns": list(given)}
     if isinstance(given, str):
         if len(names) > 1:
             raise PromptError(f"This exercise takes several texts ({', '.join(what_text(n) for n in names)}): give each of them.")
@@ -86,7 +88,7 @@ def main_of(texts: LearnerTexts, names: tuple[str, ...]) -> str:
     return join_turns(value) if isinstance(value, list) else str(value)
 
 
-def build_messages(exercise: Exercise, learner: str | Mapping[str, Any]) -> list[CasePlan]:
+def build_messages(exercise: Exercise, learner: str | list[str] | Mapping[str, Any]) -> list[CasePlan]:
     """The conversation of every case for the learner's text(s); raises PromptError on bad text."""
     texts = learner_texts(exercise, learner)
     plans = []
