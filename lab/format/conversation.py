@@ -12,7 +12,7 @@ the prefill followed by the model's own words (the continuation).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal, Sequence
 
 Role = Literal["system", "user", "assistant"]
@@ -204,15 +204,3 @@ def transcript_of(plan: CasePlan, continuations: Sequence[str]) -> Transcript:
             break
         dialogue.answer(text)
     return dialogue.transcript()
-
-
-def with_cut_off(transcript: Transcript, cut: bool) -> Transcript:
-    """The transcript with its last answer marked as cut off (when `cut`)."""
-    if not cut or not transcript.messages:
-        return transcript
-    messages = list(transcript.messages)
-    for i in range(len(messages) - 1, -1, -1):
-        if messages[i].author == "model":
-            messages[i] = replace(messages[i], cut_off=True)
-            break
-    return Transcript(tuple(messages))
