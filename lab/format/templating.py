@@ -52,6 +52,10 @@ class UnclosedFrontMatter(ValueError):
     pass
 
 
+class OutsideLink(TemplateError):
+    """A partial that is a link leading out of its exercise root: refused, never read."""
+
+
 class RootLoader(BaseLoader):
     """Serves templates of one exercise root, with their front matter blanked out.
 
@@ -73,10 +77,21 @@ class RootLoader(BaseLoader):
                 return shared
         return path
 
+    def outside(self, path: Path) -> str | None:
+        """Where `path` really leads when that is outside its root (a link to `/etc/passwd`); else None."""
+        real = os.path.realpath(path)
+        folders = [self.root] + ([self.fallback] if self.fallback is not None else [])
+        if any(real == str(f) or real.startswith(str(f).rstrip(os.sep) + os.sep) for f in folders):
+            return None
+        return real
+
     def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
         path = self.path_of(template)
         if not path.is_file():
             raise TemplateNotFound(template)
+        target = self.outside(path)
+        if target is not None:  # never read: a shared pack's link could show any file of the machine
+            raise OutsideLink(f"'{template}' is a link that points outside the exercise folder (to {target}); it is not read")
         try:
             text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:  # an unreadable partial is a problem of the file using it
@@ -296,6 +311,8 @@ def template_dependencies(root: Path, name: str) -> dict[str, str | None]:
         path = loader.path_of(current)
         found[str(root.joinpath(*parts))] = None
         found[str(path)] = None
+        if loader.outside(path) is not None:
+            continue  # never read (loading says so)
         try:
             stat = os.stat(path)
         except OSError:
@@ -343,6 +360,8 @@ def describe_template_error(exc: BaseException, root: Path | None = None) -> tup
         where = f" ({root})" if root else ""
         return (f"template error: no file '{exc.name}' in this exercise root",
                 f"partials are looked up from the exercise root{where}; check the name, or give the course's top folder with --exercises")
+    if isinstance(exc, OutsideLink):
+        return (f"template error: {exc.message}", "copy the partial into the exercise folder instead of linking to it")
     if isinstance(exc, SecurityError):
         return (f"template error: the sandbox refused an operation ({exc})", "exercise templates cannot reach Python internals; use plain Jinja filters and variables")
     if isinstance(exc, MissingLayout):
