@@ -31,9 +31,10 @@ from lab.format.templating import (
     describe_template_error,
     error_line,
     render_learner_text,
+    evaluate,
+    render_string,
     root_environment,
     split_front_matter,
-    string_template,
 )
 from lab.settings import paths
 
@@ -354,7 +355,7 @@ def _known_keys(loc: tuple[Any, ...]) -> list[str]:
 def _compile(root: Path, rel_name: str, path: Path, out: _Collector) -> CompiledExercise | None:
     try:
         return compile_exercise(root, rel_name)
-    except TemplateError as exc:
+    except (TemplateError, RecursionError) as exc:  # RecursionError: expressions nested thousands deep
         file, line = error_line(exc)
         message, fix = describe_template_error(exc, root)
         out.add(Problem(Path(file) if file else path, line, message, fix))
@@ -395,7 +396,7 @@ def _check_renders(meta: FrontMatter, compiled: CompiledExercise, out: _Collecto
         for block in BLOCKS:
             try:
                 compiled.render_block(block, variables)
-            except TemplateError as exc:
+            except Exception as exc:  # a Jinja error, a bound met, or Python's own (`1 / 0`): a problem with its line
                 file, line = error_line(exc)
                 message, fix = describe_template_error(exc, compiled.env.loader.root)  # type: ignore[union-attr]
                 if (file, line, message) in seen:
@@ -415,10 +416,10 @@ def _render_param(value: Any, env: Any, variables: dict[str, Any]) -> Any:
             return value
         single = _SINGLE_EXPRESSION.match(value)
         if single:
-            result = env.compile_expression(single.group("expr"), undefined_to_none=False)(**variables)
+            result = evaluate(env, single.group("expr"), variables)
             if isinstance(result, (list, tuple, dict)):
                 return list(result) if isinstance(result, tuple) else result
-        return string_template(env, value).render(variables)
+        return render_string(env, value, variables)
     if isinstance(value, list):
         return [_render_param(v, env, variables) for v in value]
     if isinstance(value, dict):
@@ -465,7 +466,7 @@ def _check_rubric(meta: FrontMatter, root: Path, out: _Collector) -> dict[str, d
             variables = block_variables(meta, case_name, "") if case_name else dict(meta.vars)
             try:
                 rendered = _render_param(criterion.params, env, variables)
-            except TemplateError as exc:
+            except Exception as exc:  # a Jinja error, a bound met, or Python's own
                 message, fix = describe_template_error(exc)
                 out.at(loc, f"criterion '{criterion.id}': {message}" + (f" (case '{case_name}')" if case_name else ""), fix)
                 break
