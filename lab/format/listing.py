@@ -200,6 +200,14 @@ def points_outside(path: Path, target: str) -> Problem:
                    "copy what it points at into the exercise folder, or give that folder as a root of its own with --exercises")
 
 
+def claimed(exercise_id: str, files: Sequence[str | Path], at: Path) -> Problem:
+    """One problem for an id that several files claim, naming them all; the first is the one used."""
+    named = ", ".join([f"{files[0]} (used)"] + [f"{f} (ignored)" for f in files[1:]])
+    return Problem(at, None, f"id '{exercise_id}' is claimed by {len(files)} files: {named}",
+                   "give all but one another `id:` or file name (a file of an earlier exercise folder takes over a bundled "
+                   "exercise of the same id: remove it if that is not what you meant)")
+
+
 def _is_ancestor(candidate: str, of: str) -> bool:
     return of == candidate or of.startswith(candidate.rstrip(os.sep) + os.sep)
 

@@ -22,7 +22,7 @@ from lab.errors import ExerciseError, LabError, Problem, PromptError
 from lab.format import yamlines
 from lab.format.curriculum import curriculum_order
 from lab.format.exercise import BLOCKS, Exercise, FrontMatter, block_variables, learner_variables
-from lab.format.listing import MAX_FILE_BYTES, exercise_roots, inside, points_outside, reachable, regular_file, search
+from lab.format.listing import MAX_FILE_BYTES, claimed, exercise_roots, inside, points_outside, reachable, regular_file, search
 from lab.format.templating import (
     CompiledExercise,
     SplitFile,
@@ -99,17 +99,9 @@ def load_catalog(extra_roots: Sequence[str | Path] = ()) -> Catalog:
                 continue
             claims.setdefault(exercise.id, []).append(exercise.path)
             exercises.setdefault(exercise.id, exercise)
-    problems += [_claimed(i, files, files[1]) for i, files in claims.items() if len(files) > 1]
+    problems += [claimed(i, files, files[1]) for i, files in claims.items() if len(files) > 1]
     ordered = sorted(exercises.values(), key=lambda e: curriculum_order(e.track, e.level, e.id))
     return Catalog(ordered, problems, roots, broken, by_file)
-
-
-def _claimed(exercise_id: str, files: Sequence[Path], at: Path) -> Problem:
-    """One problem for an id that several files claim, naming them all; the first is the one used."""
-    named = ", ".join([f"{files[0]} (used)"] + [f"{f} (ignored)" for f in files[1:]])
-    return Problem(at, None, f"id '{exercise_id}' is claimed by {len(files)} files: {named}",
-                   "give all but one another `id:` or file name (a file of an earlier exercise folder takes over a bundled "
-                   "exercise of the same id: remove it if that is not what you meant)")
 
 
 def _duplicate_ids(loaded: Sequence[Exercise], known: Sequence[Path]) -> list[Problem]:
@@ -132,7 +124,7 @@ def _duplicate_ids(loaded: Sequence[Exercise], known: Sequence[Path]) -> list[Pr
         files = list(dict.fromkeys(claims.get(exercise.id, []) + [exercise.path]))
         files += [e.path for e in loaded if e.id == exercise.id and e.path not in files]
         if len(files) > 1 and exercise.path == next(e.path for e in loaded if e.id == exercise.id):
-            problems.append(_claimed(exercise.id, files, exercise.path))
+            problems.append(claimed(exercise.id, files, exercise.path))
     return problems
 
 
