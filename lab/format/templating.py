@@ -539,8 +539,17 @@ def _expression_sources(text: str) -> list[tuple[str, int]]:
     return found
 
 
-@lru_cache(maxsize=512)
 def _learner_pieces(text: str) -> tuple[_Piece, ...]:
+    # the same text renders once per case: cached, but only while short (a class's thousand long prompts would fill memory)
+    return _cached_pieces(text) if len(text) <= 20_000 else _cut(text)
+
+
+@lru_cache(maxsize=512)
+def _cached_pieces(text: str) -> tuple[_Piece, ...]:
+    return _cut(text)
+
+
+def _cut(text: str) -> tuple[_Piece, ...]:
     """The text cut into literal stretches and placed expressions; PromptError for a construct it may not use."""
     tree = _learner_env.parse(text)
     sources = _expression_sources(text)
