@@ -58,6 +58,8 @@ def problem_of(tmp_path: Path, body: str) -> str:
     ("{% for i in range(99999) %}" + "A" * 100 + "{% endfor %}", "template error: the template makes more than 4,000,000 characters of text in one render"),
     ("{{ lipsum(100000000) }}", "template error: lipsum(100000000, …, max=100) would write more than 100,000 words"),
     ("{{ [1] | batch(999999999, 'x') | list }}", f"template error: `batch(999999999)` would make 999,999,999 characters (or list items); {LIMIT}"),
+    ("{{ ('a' * 999999).translate({97: 'x' * 1000}) }}", f"template error: this translate would make 999,999,000 characters (or list items); {LIMIT}"),
+    ("{{ 'a'.encode().zfill(999999999) }}", f"template error: `zfill(999999999)` would make 999,999,999 characters (or list items); {LIMIT}"),
     ("{{ 'x' | wordwrap(0) }}", "template error: invalid width 0 (must be > 0)"),
     ("{{ 1 / 0 }}", "template error: division by zero"),
 ])

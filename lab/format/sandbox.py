@@ -169,19 +169,27 @@ def _check_method(method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
     target = getattr(method, "__wrapped__", method)  # str.format reaches templates wrapped by the sandbox
     owner = getattr(target, "__self__", None)
     name = getattr(target, "__name__", "")
-    if isinstance(owner, str):
+    if isinstance(owner, (str, bytes, bytearray)):
         if name in ("center", "ljust", "rjust", "zfill"):
             _check_width(f"`{name}({_arg(args, kwargs, 0, 'width')})`", _arg(args, kwargs, 0, "width"))
         elif name == "expandtabs":
-            size = _arg(args, kwargs, 0, "tabsize", 8)
-            if _number(size) and abs(size) * owner.count("\t") > MAX_CHARS:
-                raise _too_large(f"`expandtabs({size})`", abs(size) * owner.count("\t"))
-        elif name == "replace":
+            size, tabs = _arg(args, kwargs, 0, "tabsize", 8), owner.count("\t" if isinstance(owner, str) else b"\t")
+            if _number(size) and abs(size) * tabs > MAX_CHARS:
+                raise _too_large(f"`expandtabs({size})`", abs(size) * tabs)
+        elif name == "translate" and args and isinstance(args[0], dict):
+            longest = max((len(v) for v in args[0].values() if isinstance(v, str)), default=1)
+            if longest * len(owner) > MAX_CHARS:
+                raise _too_large("this translate", longest * len(owner))
+        elif name == "replace" and isinstance(owner, str):
             _check_replace(owner, _arg(args, kwargs, 0, "old"), _arg(args, kwargs, 1, "new"), _arg(args, kwargs, 2, "count", -1))
         elif name == "join":
             _check_join(list(args[0]) if args and isinstance(args[0], (list, tuple)) else None, owner)
-        elif name in ("format", "format_map"):
+        elif name in ("format", "format_map") and isinstance(owner, str):
             _check_format_spec(owner)
+        elif name == "replace" and len(_arg(args, kwargs, 1, "new", b"") or b"") > len(_arg(args, kwargs, 0, "old", b"") or b""):
+            size = len(owner) * max(len(_arg(args, kwargs, 1, "new", b"") or b""), 1) * 2
+            if size > MAX_CHARS:
+                raise _too_large("this replace", size)
     elif isinstance(owner, list) and name == "extend" and args:
         extra = _size(args[0])
         if extra is not None and len(owner) + extra > MAX_CHARS:
