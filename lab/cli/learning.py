@@ -271,7 +271,7 @@ class OrderedStream:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from lab.errors import CancelledError, ModelError
-    from lab.practice.attempts import cut_off_notice, run_attempt
+    from lab.practice.attempts import cut_off_notice, empty_notice, run_attempt
     from lab.practice.report import Paint, grade_lines
     from lab.settings.i18n import translator
 
@@ -331,9 +331,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = outcome.to_dict()
         if not answering:
             print()
-        notice = cut_off_notice(result, exercise.meta.model.max_tokens, t)
-        if notice:
-            print(p.warn(notice))
+        for notice in (cut_off_notice(result, exercise.meta.model.max_tokens, t), empty_notice(result, t)):
+            if notice:
+                print(p.warn(notice))
         print("\n".join(grade_lines(result, p, t)))
         u = outcome.usage
         tokens = t.gettext("{prompt} prompt + {completion} completion tokens").format(prompt=u.prompt_tokens, completion=u.completion_tokens)
@@ -390,6 +390,7 @@ def spent_line(store: Any, settings: Any, t: Any) -> str:
 def cmd_attempt(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from lab.practice.attempts import output_note
     from lab.practice.judging import stored_exchanges
     from lab.practice.learner import attempt_by_ref
     from lab.practice.report import Paint
@@ -413,7 +414,8 @@ def cmd_attempt(args: argparse.Namespace) -> int:
         outputs = case.get("outputs", [])
         for n, output in enumerate(outputs, 1):
             label = case["name"] if len(outputs) == 1 else f"{case['name']} · sample {n}"
-            print(f"\n## Output: {label}\n\n{output}")
+            note = output_note(case, n - 1)
+            print(f"\n## Output: {label}" + (f" ({note})" if note else "") + f"\n\n{output}")
     if result.get("criteria"):
         from lab.practice.report import grade_lines
 
