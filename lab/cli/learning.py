@@ -306,7 +306,7 @@ def conversation_preambles(exercise: Any, plans: list[Any], paint: Any, t: Any) 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from lab.errors import CancelledError, ModelError
-    from lab.practice.attempts import cut_off_notice, run_attempt
+    from lab.practice.attempts import cut_off_notice, empty_notice, run_attempt
     from lab.practice.report import Paint, grade_lines
     from lab.settings.i18n import translator
 
@@ -374,9 +374,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = outcome.to_dict()
         if not answering:
             print()
-        notice = cut_off_notice(result, exercise.meta.model.max_tokens, t)
-        if notice:
-            print(p.warn(notice))
+        for notice in (cut_off_notice(result, exercise.meta.model.max_tokens, t), empty_notice(result, t)):
+            if notice:
+                print(p.warn(notice))
         if any(plan_prefill for plan_prefill in preambles.values() if "⟦" in plan_prefill):
             from lab.practice.report import PREFILL_LEGEND
 
@@ -437,6 +437,7 @@ def spent_line(store: Any, settings: Any, t: Any) -> str:
 def cmd_attempt(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from lab.practice.attempts import output_note
     from lab.practice.judging import stored_exchanges
     from lab.practice.learner import attempt_by_ref
     from lab.practice.report import Paint
@@ -469,15 +470,17 @@ def cmd_attempt(args: argparse.Namespace) -> int:
         conversations = case.get("conversations") or []
         for n, output in enumerate(outputs, 1):
             label = case["name"] if len(outputs) == 1 else f"{case['name']} · sample {n}"
+            note = output_note(case, n - 1)
             if n <= len(conversations):
                 from lab.format.conversation import Transcript
                 from lab.practice.report import conversation_lines
 
                 transcript = Transcript.from_json(conversations[n - 1])
                 prefilled = prefilled or any(m.prefill for m in transcript.messages)
-                print(f"\n## Conversation: {label}\n\n" + "\n".join(conversation_lines(transcript.messages, paint)))
+                print(f"\n## Conversation: {label}" + (f" ({note})" if note else "") + "\n\n"
+                      + "\n".join(conversation_lines(transcript.messages, paint)))
             else:
-                print(f"\n## Output: {label}\n\n{output}")
+                print(f"\n## Output: {label}" + (f" ({note})" if note else "") + f"\n\n{output}")
     if prefilled:
         from lab.practice.report import PREFILL_LEGEND
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from jinja2.exceptions import TemplateError
+
 from lab.errors import PromptError
 from lab.format.conversation import CasePlan, Message, split_turns
 from lab.format.exercise import TEXT_NAMES, Exercise, FrontMatter, block_variables, main_text, written_texts
-from lab.format.templating import CompiledExercise, render_learner_text, root_environment, string_template
+from lab.format.templating import CompiledExercise, render_learner_text, render_string, root_environment
 
 CaseMessages = CasePlan  # the name callers knew before conversations: one case's messages
 LearnerTexts = dict[str, Any]  # name -> text (`turns` -> a list of texts)
@@ -113,9 +115,9 @@ def plan_case(meta: FrontMatter, compiled: CompiledExercise, root: Any, case_nam
     attempt_value = rendered.get(main, "")
     attempt = attempt_value[0] if isinstance(attempt_value, list) else str(attempt_value)
     variables = block_variables(meta, case_name, attempt, rendered, preview)
-    system_block = compiled.render_block("system", variables)
-    user_block = compiled.render_block("user", variables)
-    prefill_block = compiled.render_block("prefill", variables)
+    system_block = _exercise_block(compiled, "system", variables, case_name)
+    user_block = _exercise_block(compiled, "user", variables, case_name)
+    prefill_block = _exercise_block(compiled, "prefill", variables, case_name)
 
     opening: list[Message] = []
     if "system" in rendered:
@@ -131,7 +133,10 @@ def plan_case(meta: FrontMatter, compiled: CompiledExercise, root: Any, case_nam
     for turn in turns:
         content = turn.content
         if "{" in content:
-            content = string_template(env, content).render(variables).strip()
+            try:
+                content = render_string(env, content, variables).strip()
+            except TemplateError as exc:
+                raise PromptError(f"The exercise's earlier turns cannot be made for case '{case_name}': {str(exc).rstrip('.')}.") from None
         opening.append(Message(turn.role, content))  # type: ignore[arg-type]
 
     learner_turns = "turns" in names
@@ -151,6 +156,16 @@ def plan_case(meta: FrontMatter, compiled: CompiledExercise, root: Any, case_nam
     prefill = prefill.rstrip()
     return CasePlan(case_name, tuple(opening), attempt, dict(rendered), prefill, author if prefill else None,  # type: ignore[arg-type]
                     tuple(rendered.get("turns", ())) if learner_turns else (), learner_turns)
+
+
+def _exercise_block(compiled: CompiledExercise, block: str, variables: dict[str, Any], case: str) -> str | None:
+    """A per-case block with the learner's text in it. Validation rendered it with a placeholder text; a
+    learner's text can still meet a bound of the sandbox (a text placed three times, past its limit)."""
+    try:
+        return compiled.render_block(block, variables)
+    except TemplateError as exc:
+        raise PromptError(f"The exercise's {block} message cannot be made with your text for case '{case}': "
+                          f"{str(exc).rstrip('.')}.") from None
 
 
 def placeholder_texts(meta: FrontMatter, placeholder: Any = None) -> LearnerTexts:

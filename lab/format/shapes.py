@@ -13,7 +13,7 @@ from jinja2.exceptions import TemplateError
 
 from lab.errors import PromptError
 from lab.format.exercise import TEXT_NAMES, FrontMatter, main_text, written_texts
-from lab.format.templating import CompiledExercise, describe_template_error, render_learner_text, root_environment, string_template
+from lab.format.templating import CompiledExercise, describe_template_error, render_learner_text, render_string, root_environment
 
 LIST_NAMES = ", ".join(TEXT_NAMES)
 
@@ -92,7 +92,7 @@ def check_turns(meta: FrontMatter, compiled: CompiledExercise, root: Any, out: A
             if loc in reported or "{" not in turn.content:
                 continue
             try:
-                string_template(env, turn.content).render(block_variables(meta, case.name, attempt, texts))
+                render_string(env, turn.content, block_variables(meta, case.name, attempt, texts))
             except TemplateError as exc:
                 reported.add(loc)
                 message, fix = describe_template_error(exc)
@@ -109,7 +109,7 @@ def check_texts_sent(meta: FrontMatter, compiled: CompiledExercise, root: Any, o
     texts = placeholder_texts(meta)
     try:
         plan = plan_case(meta, compiled, root, meta.cases[0].name, texts)
-    except TemplateError:
+    except (TemplateError, PromptError):
         return  # reported where the block is rendered
     sent = "\n".join(m.content for m in plan.preview()).lower()
     block_of = {"system": "system", "prompt": "user", "prefill": "prefill"}

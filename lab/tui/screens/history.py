@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from lab.format.conversation import Transcript, join_turns
 from lab.format.exercise import Exercise
+from lab.practice.attempts import output_note
 from lab.practice.learner import text_heading
 from lab.practice.store import AttemptRecord, iter_outputs
 from lab.tui.format import score_text, when_text
@@ -172,13 +173,15 @@ class AttemptScreen(LabScreen):
                 yield Static(a.prompt, id="attempt-prompt", markup=False)
             if a.error:
                 yield Static(a.error, id="attempt-error", markup=False)
-            conversations = {c.get("name"): c.get("conversations") or [] for c in (a.result or {}).get("cases", [])}
+            cases = {c.get("name"): c for c in (a.result or {}).get("cases", [])}
             for case, outputs in iter_outputs(a.result):
+                conversations = cases.get(case, {}).get("conversations") or []
                 for n, text in enumerate(outputs):
                     label = case if len(outputs) == 1 else f"{case} · sample {n + 1}"
-                    yield Static(f"── {label}", classes="output-title", markup=False)
-                    if n < len(conversations.get(case, [])):  # the whole conversation, the prefill marked in the answer
-                        yield ConversationView(Transcript.from_json(conversations[case][n]).messages, classes="conversation")
+                    note = output_note(cases.get(case, {}), n)
+                    yield Static(f"── {label}" + (f" · {note}" if note else ""), classes="output-title", markup=False)
+                    if n < len(conversations):  # the whole conversation, the prefill marked in the answer
+                        yield ConversationView(Transcript.from_json(conversations[n]).messages, classes="conversation")
                     else:
                         yield OutputText(text, classes="output")
             grade = GradeView(id="attempt-grade")
