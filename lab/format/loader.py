@@ -18,10 +18,10 @@ from typing import Any, Iterable, Sequence
 from jinja2.exceptions import TemplateError
 from pydantic import BaseModel, ValidationError
 
-from lab.errors import ExerciseError, LabError, Problem, PromptError
-from lab.format import yamlines
+from lab.errors import ExerciseError, LabError, Problem
+from lab.format import shapes, yamlines
 from lab.format.curriculum import curriculum_order
-from lab.format.exercise import BLOCKS, Exercise, FrontMatter, block_variables, learner_variables
+from lab.format.exercise import BLOCKS, Exercise, FrontMatter, block_variables
 from lab.format.listing import MAX_FILE_BYTES, claimed, exercise_roots, inside, points_outside, reachable, regular_file, search
 from lab.format.templating import (
     CompiledExercise,
@@ -30,7 +30,6 @@ from lab.format.templating import (
     compile_exercise,
     describe_template_error,
     error_line,
-    render_learner_text,
     evaluate,
     render_string,
     root_environment,
@@ -267,10 +266,17 @@ def load_exercise(path: Path, root: Path) -> Exercise:
         out.raise_if_any()
         raise AssertionError  # unreachable: a None above always comes with a problem
 
+    shaped = shapes.check_writes(meta, out)
     blocks = _check_blocks(meta, compiled, out, template_line=split.template_line)
     _check_renders(meta, compiled, out)
+    if shaped:
+        shapes.check_blocks(meta, blocks, out)
+        shapes.check_turns(meta, compiled, root, out)
+        if not out.problems:  # a block that does not render has been reported; its texts cannot be traced
+            shapes.check_texts_sent(meta, compiled, root, out)
+        shapes.check_reads(meta, blocks, out)
     params = _check_rubric(meta, root, out)
-    _check_examples(meta, out)
+    _check_examples(meta, out, shaped)
     out.raise_if_any()
 
     digest = hashlib.sha256(raw)
@@ -334,10 +340,10 @@ def _validate_front_matter(data: dict[str, Any], out: _Collector) -> FrontMatter
 
 
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:
-    from lab.format.exercise import Case, Example, Rubric
+    from lab.format.exercise import Case, Example, Rubric, Turn
 
     model: type[BaseModel] = FrontMatter
-    names = {"rubric": Rubric, "cases": Case, "examples": Example}
+    names = {"rubric": Rubric, "cases": Case, "examples": Example, "turns": Turn}
     for part in loc:
         if isinstance(part, str) and part in names:
             model = names[part]
@@ -360,13 +366,10 @@ def _check_blocks(meta: FrontMatter, compiled: CompiledExercise, out: _Collector
         out.add(Problem(out.path, template_line, "no {% block brief %}: the learner would have no task to read",
                         "add {% block brief %}What to do and why it matters.{% endblock %}"))
     if meta.writes == "answer":
-        for block in ("system", "user"):
+        for block in ("system", "user"):  # (a prefill block: lab/format/shapes.py)
             if block in names:
                 out.at(("writes",), f"`writes: answer` calls no model, so its {{% block {block} %}} is never sent",
                        "remove the block: the learner's own text is graded as the output of every case")
-    if meta.writes == "system" and "user" not in names:
-        out.at(("writes",), "`writes: system` needs a {% block user %}: the learner writes the system prompt, so the exercise supplies the user message",
-               "add {% block user %}{{ input }}{% endblock %} with `input` in each case's vars")
     own = compiled.env.get_template(compiled.name).blocks
     for name in own:
         if name not in BLOCKS:
@@ -383,8 +386,13 @@ PLACEHOLDER_ATTEMPT = "(the learner's text)"
 def _check_renders(meta: FrontMatter, compiled: CompiledExercise, out: _Collector) -> None:
     """Render every block for every case so an undefined name is caught now, not in front of a learner."""
     seen: set[tuple[str | None, int | None, str]] = set()
+    from lab.format.exercise import main_text, written_texts
+    from lab.format.messages import placeholder_texts
+
+    texts = placeholder_texts(meta, lambda name: PLACEHOLDER_ATTEMPT)
+    first = texts.get(main_text(written_texts(meta.writes)), PLACEHOLDER_ATTEMPT)
     for case in meta.cases:
-        variables = block_variables(meta, case.name, PLACEHOLDER_ATTEMPT)
+        variables = block_variables(meta, case.name, first[0] if isinstance(first, list) else first, texts)
         for block in BLOCKS:
             try:
                 compiled.render_block(block, variables)
@@ -476,7 +484,7 @@ def _check_rubric(meta: FrontMatter, root: Path, out: _Collector) -> dict[str, d
                         fix = f"add `{name}:` to the criterion (docs/graders.md describes '{check.name}')"
                     elif error["type"] == "extra_forbidden":
                         known = [n.rstrip("_") for n in check.params.model_fields]
-                        criterion_keys = ["id", "check", "weight", "cases", "feedback", "not"]
+                        criterion_keys = ["id", "check", "weight", "cases", "feedback", "not", "reads"]
                         close = difflib.get_close_matches(name, known + criterion_keys, n=1)
                         message = f"criterion '{criterion.id}': check '{check.name}' has no parameter '{name}'" + (f" (did you mean '{close[0]}'?)" if close else "")
                         fix = f"its parameters are: {', '.join(known) or 'none'}; every criterion also takes {', '.join(criterion_keys)}"
@@ -501,7 +509,7 @@ def _repeats(names: list[str]) -> list[int]:
     return [i for i, name in enumerate(names) if name in names[:i]]
 
 
-def _check_examples(meta: FrontMatter, out: _Collector) -> None:
+def _check_examples(meta: FrontMatter, out: _Collector, shaped: bool = True) -> None:
     case_names = [c.name for c in meta.cases]
     for index, example in enumerate(meta.examples):
         loc = ("examples", index)
@@ -516,9 +524,5 @@ def _check_examples(meta: FrontMatter, out: _Collector) -> None:
         for name in case_names:
             if name in example.outputs and not example.outputs_for(name):
                 out.at(loc + ("outputs", name), f"example {index + 1}: the output list for case '{name}' is empty", "give at least one output")
-        for case in meta.cases:
-            try:
-                render_learner_text(example.attempt, learner_variables(meta, case.name), case.name)
-            except PromptError as exc:
-                out.at(loc + ("attempt",), f"example {index + 1}'s attempt: {exc}", "fix the example's attempt text")
-                break
+    if shaped:
+        shapes.check_examples(meta, out)
