@@ -149,7 +149,10 @@ def empty_notice(result: dict[str, Any], tr: Any = None) -> str | None:
     for case in result.get("cases", []):
         outputs = case.get("outputs") or []
         marks = case.get("empty") or [is_empty(o) for o in outputs]
-        samples = [i for i, output in enumerate(outputs) if i < len(marks) and marks[i]]
+        reasons = case.get("finish_reasons") or []
+        # an answer cut off while the model still called tools is named by `rounds_notice`
+        samples = [i for i, output in enumerate(outputs) if i < len(marks) and marks[i]
+                   and not (i < len(reasons) and reasons[i] == ROUNDS_SPENT)]
         if samples:
             which = t.gettext(" (sample {samples})").format(samples=", ".join(str(i + 1) for i in samples))
             empty.append(f"'{case['name']}'" + (which if len(outputs) > 1 else ""))
@@ -166,6 +169,8 @@ def output_note(case: dict[str, Any], sample: int, tr: Any = None) -> str | None
     outputs = case.get("outputs") or []
     reasons = case.get("finish_reasons") or []
     marks = case.get("empty") or [is_empty(o) for o in outputs]
+    if sample < len(reasons) and reasons[sample] == ROUNDS_SPENT:
+        return t.gettext("cut off: still calling tools when the rounds ran out")
     if sample < len(marks) and marks[sample]:
         return t.gettext("empty: the model wrote nothing")
     if sample < len(reasons) and reasons[sample] == "length":
