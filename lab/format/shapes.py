@@ -270,7 +270,7 @@ def check_tools(meta: FrontMatter, blocks: frozenset[str], root: Any, out: Any) 
                 variables = block_variables(meta, case.name, main[0] if isinstance(main, list) else main, placeholder)
                 why = check_result_renders(tool, env, variables)
                 if why is not None:
-                    out.at(loc + ("result",), f"tool '{tool.name}': its result cannot be made: {why.removeprefix('template error: ')} "
+                    out.at(loc + ("description" if "(in its description)" in why else "result",), f"tool '{tool.name}': it cannot be made: {why.removeprefix('template error: ')} "
                            f"(case '{case.name}')", "use the case's vars, `args.NAME` for an argument (`args.NAME | default('')` "
                            "for one that is not required) and `attempt`")
                     break

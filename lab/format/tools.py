@@ -63,10 +63,21 @@ class ToolAnswer:
     error: bool = False  # the call could not be taken (unknown tool, arguments that are not JSON or break the schema)
 
 
-def tool_specs(tools: Sequence[Tool]) -> list[dict[str, Any]]:
-    """The tools as a chat API takes them (litellm's and OpenAI's `tools`)."""
-    return [{"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+def tool_specs(tools: Sequence[Tool], descriptions: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The tools as a chat API takes them (litellm's and OpenAI's `tools`), with each description as rendered."""
+    said = descriptions or {}
+    return [{"type": "function", "function": {"name": t.name, "description": said.get(t.name, t.description), "parameters": t.parameters}}
             for t in tools]
+
+
+def render_description(tool: Tool, env: Any, variables: dict[str, Any]) -> str:
+    """A tool's description for a case: a template too, so the learner's text can be the description
+    (`description: "{{ attempt }}"`). Raises what the sandbox raises (the loader renders each one first)."""
+    if "{" not in tool.description:
+        return tool.description
+    from lab.format.templating import render_string
+
+    return render_string(env, tool.description, variables).strip()
 
 
 def argument_problem(tool: Tool, args: Any) -> str | None:
@@ -95,7 +106,7 @@ class Toolbox:
 
     @property
     def specs(self) -> list[dict[str, Any]]:
-        return tool_specs(list(self.tools.values()))
+        return tool_specs(list(self.tools.values()), {t.name: render_description(t, self.env, self.variables) for t in self.tools.values()})
 
     def answer(self, call: ToolCall) -> ToolAnswer:
         tool = self.tools.get(call.name)
@@ -163,6 +174,10 @@ def check_result_renders(tool: Tool, env: Any, variables: dict[str, Any]) -> str
     parameter filled in and with the required ones alone: a call may leave the others out."""
     from lab.format.templating import describe_template_error, render_string
 
+    try:
+        render_description(tool, env, variables)
+    except Exception as exc:
+        return describe_template_error(exc)[0] + " (in its description)"
     full = sample_arguments(tool.parameters)
     least = sample_arguments(tool.parameters, required_only=True)
     for args, which in ((full, ""), (least, " when a call gives only the required arguments")):
