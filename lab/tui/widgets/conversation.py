@@ -72,7 +72,8 @@ class ConversationView(Vertical):
                               classes="tool-result" + (" -refused" if m.error else ""))
             return
         if m.content or m.cut_off:
-            yield Static(f"[{message_label(m, t) if m.cut_off else t.gettext('assistant')}]", classes="message-label", markup=False)
+            said = message_label(m, t) if m.cut_off else message_label(Message("assistant", "", "exercise"), t)
+            yield Static(f"[{said}]", classes="message-label", markup=False)
             if m.content:
                 yield OutputText(m.content, rendered=self.rendered, classes="message output")
         label = t.gettext("call · not answered: the rounds ran out") if m.cut_off else t.gettext("call")
