@@ -184,6 +184,14 @@ def check_result_renders(tool: Tool, env: Any, variables: dict[str, Any]) -> str
         try:
             render_string(env, tool.result, {**variables, "args": args})
         except (TemplateError, Exception) as exc:
+            import re
+
+            missing = re.search(r"has no attribute '([^']+)'", str(exc))
+            if missing and isinstance(full, dict) and missing.group(1) in full:
+                return (f"the argument '{missing.group(1)}' is not in `required`, so a call may leave it out "
+                        f"(write `args.{missing.group(1)} | default('')`)")
+            if missing:
+                return f"'{missing.group(1)}' is not an argument of the tool (its parameters have no such property)"
             message, _ = describe_template_error(exc)
             return message + which
     return None
