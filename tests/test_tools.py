@@ -201,6 +201,16 @@ def test_lab_grade_calls_the_tools_through_its_own_client_and_records_each_round
     assert [m["role"] for m in conversation] == ["user", "assistant", "tool", "assistant"]
     assert conversation[1]["calls"] == [{"id": "call_1", "name": "get_order", "arguments": '{"order_id": "5512"}'}]
     assert not any(b.get("stream") for b in bodies(cassette))
+    # the cohort report shows each call with its arguments, its result one line until opened
+    page = (tmp_path / "cohort" / "report.html").read_text(encoding="utf-8")
+    assert '<h2 id="tools">Tool calls</h2>' in page
+    assert ('<details><summary><code>get_order {&quot;order_id&quot;: &quot;5512&quot;}</code> → <span>{&quot;order&quot;: &quot;5512&quot;, '
+            '&quot;status&quot;: &quot;shipped&quot;}</span></summary>') in page
+    # lab review's text of a conversation (what a trainer reads beside a judge's verdict) has the calls and results
+    from lab.classroom.review import _output_of
+
+    text = _output_of(row.result, "shipped", 0)
+    assert '[tool call]\nget_order {"order_id": "5512"}\n\n[tool result: get_order]\n{"order": "5512", "status": "shipped"}' in text
 
 
 # ---------------------------------------------------------------- grading and lab check
