@@ -391,3 +391,11 @@ def test_lab_run_and_lab_attempt_show_each_call_and_each_result_in_order(course,
     assert main(["attempt", "last", "--open"]) == 0
     opened = capsys.readouterr().out
     assert '[result · get_order]\n{"order": "' + "5" * 120 + '", "status": "shipped"}' in opened
+
+
+def test_the_estimate_counts_the_calls_tool_rounds_may_add(course):
+    from lab.practice.spending import estimate_attempt
+
+    estimate = estimate_attempt(order(course), ASK, model="openai/echo", samples=3)
+    assert (estimate.calls, estimate.tool_calls) == (3, 6)  # tool_rounds: 2, a round each
+    assert "Estimate: 3 calls (1 case × 3 samples) · + up to 6 calls for tool rounds · " in estimate.summary()
