@@ -123,7 +123,12 @@ MIGRATIONS: list[str] = [
         level INTEGER NOT NULL
     );
     """,
-    # 4: who runs (a run claims each result before its calls are made, so two runs never pay for one
+    # 4: the texts of a submission whose learner writes several (system and prompt, a prefill, turns), as JSON by name
+    """
+    ALTER TABLE submissions ADD COLUMN texts TEXT;
+    ALTER TABLE results ADD COLUMN texts TEXT;
+    """,
+    # 5: who runs (a run claims each result before its calls are made, so two runs never pay for one
     # call twice) and what a run's input held that could not be graded (named in the report)
     """
     ALTER TABLE runs ADD COLUMN pid INTEGER;
@@ -143,7 +148,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 DATABASE = "cohort.db"
 BATCH = 500  # rows written in one transaction, or read at once
 ALIVE_S = 60.0  # a run that has not said it is alive for this long is taken as gone (killed, its machine off)
-PLAN_COLUMNS = ("learner", "exercise", "submission", "prompt", "task", "exercise_hash", "track", "skills", "model", "judge_model")
+PLAN_COLUMNS = ("learner", "exercise", "submission", "prompt", "task", "exercise_hash", "track", "skills", "model", "judge_model", "texts")
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,10 @@ class RunInfo:
 
     def __str__(self) -> str:
         return f"pid {self.pid} on {self.host}, since {self.started_at}"
+
+
+def _texts(texts: Any) -> str | None:
+    return json.dumps(texts, ensure_ascii=False) if texts else None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -257,9 +266,11 @@ class CohortStore:
         for chunk in _chunks(submissions):
             rows = [(s.key, s.learner, s.exercise, s.exercise_hash, s.prompt, s.model, s.created, s.status, s.score,
                      None if s.passed is None else int(s.passed), s.hints_used, json.dumps(s.outputs, ensure_ascii=False),
-                     str(s.source), s.line, stamp) for s in chunk]
+                     str(s.source), s.line, stamp, _texts(getattr(s, "texts", None))) for s in chunk]
             with self._tx():
-                self._db.executemany("INSERT OR IGNORE INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO submissions (key, learner, exercise, exercise_hash, prompt, model, created, status, score, passed,"
+                    " hints_used, outputs, source, line, read_at, texts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 self._db.executemany("INSERT INTO run_submissions (key, source, line) VALUES (?, ?, ?)",
                                      [(row[0], row[12], row[13]) for row in rows])
 
@@ -298,12 +309,12 @@ class CohortStore:
 
     def candidates(self, exercises: Iterable[str]) -> Iterator[tuple[Any, ...]]:
         """This run's submissions of `exercises`, ordered by learner, exercise and the order read:
-        (learner, exercise, key, prompt, created, status, score, order)."""
+        (learner, exercise, key, prompt, created, status, score, order, texts)."""
         with self._tx():
             self._db.execute("DELETE FROM usable")
             self._db.executemany("INSERT OR IGNORE INTO usable VALUES (?)", [(x,) for x in exercises])
         return self._rows(
-            "SELECT s.learner, s.exercise, s.key, s.prompt, s.created, s.status, s.score, rs.ord FROM run_submissions rs "
+            "SELECT s.learner, s.exercise, s.key, s.prompt, s.created, s.status, s.score, rs.ord, s.texts FROM run_submissions rs "
             "JOIN submissions s ON s.key = rs.key WHERE s.exercise IN (SELECT exercise FROM usable) ORDER BY s.learner, s.exercise, rs.ord")
 
     # ------------------------------------------------------------ the run's plan and its results
@@ -315,11 +326,12 @@ class CohortStore:
             self._db.execute("DELETE FROM plan")
         placeholders = ", ".join("?" * len(PLAN_COLUMNS))
         for chunk in _chunks(items):
-            rows = [tuple(json.dumps(list(item[c])) if c == "skills" else item[c] for c in PLAN_COLUMNS) for item in chunk]
+            rows = [tuple(json.dumps(list(item[c])) if c == "skills" else _texts(item.get(c)) if c == "texts" else item[c] for c in PLAN_COLUMNS)
+                    for item in chunk]
             with self._tx():
                 self._db.executemany(f"INSERT OR REPLACE INTO plan ({', '.join(PLAN_COLUMNS)}) VALUES ({placeholders})", rows)
         changed = ("SELECT r.id FROM results r JOIN plan p ON p.learner = r.learner AND p.exercise = r.exercise WHERE r.task != p.task")
-        fields = ("task", "submission", "prompt", "exercise_hash", "track", "skills", "model", "judge_model")
+        fields = ("task", "submission", "prompt", "exercise_hash", "track", "skills", "model", "judge_model", "texts")
         with self._tx():
             self._db.execute(f"DELETE FROM calls WHERE result_id IN ({changed})")
             self._db.execute(f"DELETE FROM reviews WHERE result_id IN ({changed})")  # they reviewed the old grading

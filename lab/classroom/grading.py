@@ -30,7 +30,8 @@ from lab.classroom.cohort import CohortStore, RunInfo, Writer
 from lab.classroom.records import RecordedCall, ResultRow, task_key
 from lab.classroom.submissions import InputProblem, Pick, Submission, iter_submissions, pick_one
 from lab.errors import CancelledError, LabError, ModelError, PromptError
-from lab.format.messages import CaseMessages, build_messages
+from lab.format.conversation import CasePlan, Dialogue, Transcript
+from lab.format.messages import build_messages
 from lab.models import llm
 from lab.practice.attempts import Usage, call_config_for, needs_judge, outcome_dict
 from lab.practice.grading import grade
@@ -133,6 +134,7 @@ class _Candidate(NamedTuple):
     status: str | None
     score: float | None
     order: int
+    texts: str | None  # as cohort.db keeps them (JSON)
 
 
 def _picked(rows: Iterable[tuple[Any, ...]], how: Pick) -> Iterator[_Candidate]:
@@ -157,11 +159,14 @@ def plan(store: CohortStore, exercises: dict[str, Any], how: Pick, config: llm.C
         for s in _picked(store.candidates(sorted(exercises)), how):
             exercise = exercises[s.exercise]
             judge = (judge_config or config).model if needs_judge(exercise) else None
+            texts = json.loads(s.texts) if s.texts else None
+            # several texts make part of what is graded; a submission of one text keeps the task key it always had
+            extra = (texts,) if texts else ()
             yield {
-                "learner": s.learner, "exercise": s.exercise, "submission": s.key, "prompt": s.prompt,
+                "learner": s.learner, "exercise": s.exercise, "submission": s.key, "prompt": s.prompt, "texts": texts,
                 "exercise_hash": exercise.content_hash, "track": exercise.track, "skills": list(exercise.skills),
                 "model": config.model, "judge_model": judge,
-                "task": task_key(s.prompt, exercise.content_hash, config.model, config.api_base, judge, exercise.rubric.samples),
+                "task": task_key(s.prompt, exercise.content_hash, config.model, config.api_base, judge, exercise.rubric.samples, *extra),
             }
 
     store.prepare(items())
@@ -297,34 +302,39 @@ class _Grading:
             self.grader.store.record_call(self.row.id, call, kind, completion)
         self.held = []
 
-    async def answers(self, built: list[CaseMessages], plan: _Exercise) -> dict[str, list[str]]:
-        """The model's answer to every case and sample: the calls a submission needs (`answer:CASE:SAMPLE`)."""
+    async def answers(self, built: list[CasePlan], plan: _Exercise) -> tuple[dict[str, list[str]], dict[str, list[Transcript]]]:
+        """Every case's conversation with the model, per sample: the calls a submission needs (`answer:CASE:SAMPLE`,
+        and `:TURN` after it when the learner writes turns), a case's calls one after the other."""
         outputs: dict[str, list[str]] = {b.case: [""] * plan.samples for b in built}
-        jobs = [(b.case, s, b.messages) for b in built for s in range(plan.samples)]
-        left = [len(jobs)]
+        transcripts: dict[str, list[Transcript | None]] = {b.case: [None] * plan.samples for b in built}
+        # one call in all (the common case): its answer waits for the grade's own transaction, and it is awaited
+        # as it is (no task to schedule)
+        single = len(built) == 1 and plan.samples == 1 and built[0].calls == 1
 
-        def last() -> bool:  # the answer that completes a grading without a judge waits for its grade
-            left[0] -= 1
-            return not plan.judged and left[0] == 0
+        def hold() -> bool:
+            return not plan.judged
 
-        if len(jobs) == 1:  # the common case: one call, awaited as it is (no task to schedule)
-            case, sample, messages = jobs[0]
-            outputs[case][sample] = await self.call(f"answer:{case}:{sample}", "answer", messages, plan.config, last)
-            return outputs
+        async def answer(case: CasePlan, sample: int) -> None:
+            dialogue = Dialogue(case)  # each message the learner wrote goes after the answer before it
+            while (messages := dialogue.next_call()) is not None:
+                key = f"answer:{case.case}:{sample}" + (f":{dialogue.turn}" if case.learner_turns else "")
+                dialogue.answer(await self.call(key, "answer", messages, plan.config, hold if single else None))
+            transcript = dialogue.transcript()
+            outputs[case.case][sample] = transcript.output
+            transcripts[case.case][sample] = transcript
 
-        async def answer(case: str, sample: int, messages: list[dict[str, str]]) -> None:
-            outputs[case][sample] = await self.call(f"answer:{case}:{sample}", "answer", messages, plan.config, last)
-
-        left[0] = sum(f"answer:{case}:{sample}" not in self.recorded for case, sample, _ in jobs)
-        tasks = [asyncio.ensure_future(answer(*job)) for job in jobs]
-        try:
-            await asyncio.gather(*tasks)
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)  # the answers already in are recorded; the others wait for the next run
-            raise
-        return outputs
+        if single:
+            await answer(built[0], 0)
+        else:
+            tasks = [asyncio.ensure_future(answer(b, sample)) for b in built for sample in range(plan.samples)]
+            try:
+                await asyncio.gather(*tasks)
+            except BaseException:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)  # the answers already in are recorded; the others wait for the next run
+                raise
+        return outputs, {case: [t for t in ts if t is not None] for case, ts in transcripts.items()}
 
 
 class _Grader:
@@ -367,30 +377,30 @@ class _Grader:
         started = time.monotonic()
         exercise = plan.exercise
         try:
-            built = build_messages(exercise, row.prompt)
+            built = build_messages(exercise, row.learner_texts)
         except PromptError as exc:
             await self.write(CohortStore.finish_statements(row.id, status="failed", error=f"the prompt cannot be used: {exc}", usage=(0, 0, 0.0)))
             return "failed"
         grading = _Grading(self, row, recorded)
         try:
             try:
-                outputs = await grading.answers(built, plan)
+                outputs, transcripts = await grading.answers(built, plan)
             except CapReached:
                 return "pending"
             except ModelError as exc:
                 await self.write(CohortStore.finish_statements(row.id, status="failed", error=str(exc), usage=tuple(grading.usage)))  # type: ignore[arg-type]
                 return "failed"
-            attempts = {b.case: b.attempt for b in built}
+            plans = {b.case: b for b in built}
             if plan.judged:
                 judge = _RecordedJudge(grading, judge_config or replace(config, params={}))
                 try:
-                    g = await asyncio.to_thread(grade, exercise, outputs, judge, attempts)
+                    g = await asyncio.to_thread(grade, exercise, outputs, judge, None, transcripts=transcripts, plans=plans)
                 except CapReached:
                     return "pending"
             else:
-                g = grade(exercise, outputs, None, attempts)
+                g = grade(exercise, outputs, None, None, transcripts=transcripts, plans=plans)
             usage = Usage(int(grading.usage[0]), int(grading.usage[1]), float(grading.usage[2]))
-            result = outcome_dict(exercise, config.model, g, outputs, usage, None, time.monotonic() - started)
+            result = outcome_dict(exercise, config.model, g, outputs, usage, None, time.monotonic() - started, transcripts=transcripts)
             status = "ungraded" if g.ungraded else "graded"
             error = f"ungraded criteria: {', '.join(g.ungraded)} (the judge gave no usable answer)" if g.ungraded else None
             write = self.writer.submit(CohortStore.finish_statements(

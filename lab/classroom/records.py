@@ -27,7 +27,7 @@ class RecordedCall:
 # the columns of `results` a ResultRow holds, in its order (`r.` is the results table in every query)
 RESULT_COLUMNS = ("r.id, r.learner, r.exercise, r.task, r.submission, r.prompt, r.exercise_hash, r.track, r.skills, r.model, "
                   "r.judge_model, r.status, r.error, r.score, r.passed, r.result, r.prompt_tokens, r.completion_tokens, r.cost_usd, "
-                  "r.duration_s, r.graded_at")
+                  "r.duration_s, r.graded_at, r.texts")
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,21 @@ class ResultRow:
     duration_s: float | None
     graded_at: str | None
     overridden: tuple[str, ...] = ()  # criteria whose verdict a trainer's review replaced (lab/classroom/overrides.py)
+    texts: dict[str, Any] | None = None  # every text of a learner who writes several; `prompt` is the main one
     handed_in_hash: str | None = None  # the exercise version the learner practised on (their submission's)
     hints_used: int = 0  # hints the learner had revealed (their submission's)
+
+    @property
+    def learner_texts(self) -> str | dict[str, Any]:
+        """What the learner wrote, as `build_messages` takes it."""
+        return dict(self.texts) if self.texts else self.prompt
+
+    @property
+    def all_text(self) -> str:
+        """Every text the learner wrote, one after the other (to compare two learners' work)."""
+        if not self.texts:
+            return self.prompt
+        return "\n\n".join("\n\n".join(v) if isinstance(v, list) else str(v) for v in self.texts.values())
 
     @classmethod
     def from_row(cls, row: sqlite3.Row | tuple[Any, ...], *, with_result: bool = True) -> "ResultRow":
@@ -65,9 +78,10 @@ class ResultRow:
         skills = tuple(json.loads(values[8] or "[]"))
         passed = None if values[14] is None else bool(values[14])
         result = json.loads(values[15]) if with_result and values[15] else None
-        extra = values[21:23]
+        texts = json.loads(values[21]) if values[21] else None
+        extra = values[22:24]
         return cls(*values[:8], skills, *values[9:14], passed, result, *values[16:21],  # type: ignore[arg-type]
-                   handed_in_hash=extra[0] if extra else None, hints_used=int(extra[1] or 0) if len(extra) > 1 else 0)
+                   texts=texts, handed_in_hash=extra[0] if extra else None, hints_used=int(extra[1] or 0) if len(extra) > 1 else 0)
 
     @property
     def version_mismatch(self) -> bool:

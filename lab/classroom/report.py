@@ -170,7 +170,7 @@ class NearIdentical:
 def near_identical(rows: Iterable[ResultRow], threshold: float = NEAR) -> list[Cluster]:
     found = NearIdentical(threshold)
     for r in rows:
-        found.add(r.exercise, r.learner, r.prompt)
+        found.add(r.exercise, r.learner, r.all_text)
     return found.clusters()
 
 
@@ -388,7 +388,7 @@ def write_html(store: CohortStore, out: IO[str], levels: Mapping[str, int] | Non
             spool.write("</tr>")
             for r in group:
                 _add(found, r)
-                near.add(r.exercise, r.learner, r.prompt)
+                near.add(r.exercise, r.learner, r.all_text)  # every text a learner wrote, not the main one alone
         if found.learners:
             w("</table></div>" + ("</details>" if learners > PAGE else ""))
             spool.write("</table></div>" + ("</details>" if learners > PAGE else ""))

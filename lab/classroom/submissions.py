@@ -84,6 +84,8 @@ class SubmissionLine(BaseModel):
     passed: bool | None = None
     hints_used: int = Field(default=0, ge=0, le=MAX_HINTS)
     outputs: dict[str, list[str]] = Field(default_factory=dict)
+    # every text, by name, of an exercise whose learner writes several (`writes: [system, prompt]`, prefill, turns)
+    texts: dict[str, str | list[str]] | None = None
 
     _normalise = field_validator("learner", "exercise", mode="before")(normalise)
 
@@ -121,17 +123,25 @@ class Submission:
     passed: bool | None = None
     hints_used: int = 0
     outputs: dict[str, list[str]] = field(default_factory=dict)
+    texts: dict[str, Any] | None = None  # several texts by name; `prompt` is the main one
 
     @property
     def where(self) -> str:
         return f"{self.source}:{self.line}"
 
     @property
+    def learner_texts(self) -> str | dict[str, Any]:
+        """What the learner wrote, as `run_attempt` and `build_messages` take it."""
+        return dict(self.texts) if self.texts else self.prompt
+
+    @property
     def key(self) -> str:
         """Identity of the submission's content (not of where it was read): the same line read twice is one submission."""
-        data = [self.learner, self.exercise, self.prompt, self.exercise_hash, self.model, self.created, self.status,
-                self.score, self.passed, self.hints_used]
-        return hashlib.sha256(json.dumps(data, ensure_ascii=False).encode()).hexdigest()[:32]
+        data: list[Any] = [self.learner, self.exercise, self.prompt, self.exercise_hash, self.model, self.created, self.status,
+                           self.score, self.passed, self.hints_used]
+        if self.texts:  # only then: a submission of one text keeps the key it always had
+            data.append(self.texts)
+        return hashlib.sha256(json.dumps(data, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -270,11 +280,18 @@ def _first_error(exc: ValidationError) -> str:
     return f"`{where}`: {error['msg']}"
 
 
-def _checked(path: Path, number: int, learner: str, exercise: str, prompt: str) -> InputProblem | None:
-    """The problem with a line's learner, exercise or prompt, or None."""
+def _written(prompt: str, texts: dict[str, Any] | None) -> int:
+    """How much the learner wrote: the prompt and every other text (a list of turns counted whole)."""
+    others = (v for k, v in (texts or {}).items() if k != "prompt" or v != prompt)
+    return len(prompt) + sum(sum(map(len, v)) if isinstance(v, list) else len(v) for v in others)
+
+
+def _checked(path: Path, number: int, learner: str, exercise: str, prompt: str, texts: dict[str, Any] | None = None) -> InputProblem | None:
+    """The problem with a line's learner, exercise or prompt (with its other texts), or None."""
     problem = name_problem(learner) or name_problem(exercise, "exercise id", MAX_EXERCISE_CHARS)
-    if problem is None and len(prompt) > MAX_PROMPT_CHARS:
-        problem = (f"the prompt is {len(prompt):,} characters long, over the limit of {MAX_PROMPT_CHARS:,}; it was skipped "
+    size = _written(prompt, texts)
+    if problem is None and size > MAX_PROMPT_CHARS:
+        problem = (f"the prompt is {size:,} characters long, over the limit of {MAX_PROMPT_CHARS:,}; it was skipped "
                    "(nothing of it is sent to a model)")
     return InputProblem(path, number, problem) if problem else None
 
@@ -311,7 +328,7 @@ def _read_jsonl(path: Path, lines: Iterator[_Line]) -> Iterator[Submission | Inp
         except ValidationError as exc:
             yield InputProblem(path, number, _first_error(exc))
             continue
-        problem = _checked(path, number, parsed.learner, parsed.exercise, parsed.prompt)
+        problem = _checked(path, number, parsed.learner, parsed.exercise, parsed.prompt, parsed.texts)
         if problem is not None:
             yield problem
             continue
@@ -319,6 +336,7 @@ def _read_jsonl(path: Path, lines: Iterator[_Line]) -> Iterator[Submission | Inp
             learner=parsed.learner, exercise=parsed.exercise, prompt=parsed.prompt, source=path, line=number,
             exercise_hash=parsed.exercise_hash, model=parsed.model, created=parsed.created.isoformat() if parsed.created else None,
             status=parsed.status, score=parsed.score, passed=parsed.passed, hints_used=parsed.hints_used, outputs=parsed.outputs,
+            texts=parsed.texts or None,
         )
 
 
@@ -489,11 +507,13 @@ def export_lines(store: Any, learner: str, exercises: Sequence[str] = (), track:
             format=FORMAT, learner=name, exercise=record.exercise_id, exercise_hash=record.exercise_hash,
             prompt=record.prompt, model=record.model, created=datetime.fromisoformat(record.started_at),
             status=record.status, score=record.score, passed=record.passed, hints_used=record.hints_used,
-            outputs=dict(iter_outputs(record.result)),
+            outputs=dict(iter_outputs(record.result)), texts=record.texts,
         ))
     return lines
 
 
 def line_json(line: SubmissionLine) -> str:
     data = line.model_dump(mode="json")
+    if data.get("texts") is None:
+        data.pop("texts", None)  # only an attempt at several texts carries them (the contract's shape)
     return json.dumps(data, ensure_ascii=False)

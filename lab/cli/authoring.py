@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 def register(sub: Any, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:
     p = sub.add_parser("new", parents=[common], help="write a new exercise that validates, to edit (in your exercise folder, or --exercises DIR)")
     p.add_argument("id", metavar="TRACK/NAME")
+    from lab.format.skeleton import KIND_HELP, KINDS
+
+    p.add_argument("--kind", choices=KINDS, default="prompt", help=f"what the learner writes (default prompt); {KIND_HELP}")
     p.set_defaults(handler=cmd_new)
 
     p = sub.add_parser("validate", parents=[common], help="check exercise files for format and template errors")
@@ -42,7 +45,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     if existing is not None:
         raise LabError(f"An exercise {args.id} exists already ({existing.path}): choose another NAME.")
     root = Path(args.exercises[0]).expanduser() if args.exercises else paths.user_exercises_dir()
-    path = write_skeleton(root, args.id)
+    path = write_skeleton(root, args.id, args.kind)
     print(f"Wrote {path}")
     extra = "".join(f" --exercises {d}" for d in args.exercises)
     print(f"Edit it, then `lab check{extra} {path}`; `lab show{extra} {args.id}` shows it as a learner sees it.")
@@ -85,7 +88,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     solutions = solution_run(args, catalog.exercises) if args.solution else None
     paint = Paint(sys.stdout)
     report: list[dict[str, Any]] = []
-    contradictions = undecided = failed_solutions = 0
+    contradictions = undecided = needs_model = failed_solutions = 0
     for exercise in catalog.exercises:
         verdicts = check_examples(exercise, judge=judge)
         warnings = coverage_warnings(exercise)
@@ -93,8 +96,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         for v in verdicts:
             contradictions += v.contradicts
             undecided += v.verdict == "undecided"
+            needs_model += v.needs_model
             entry["examples"].append({"index": v.index, "expect": v.expect, "verdict": v.verdict, "score": round(v.grade.score, 4),
-                                      "needs_model": v.verdict == "undecided" and judge is None, "ungraded": v.grade.ungraded})
+                                      "needs_model": v.needs_model and judge is None, "ungraded": v.grade.ungraded})
             if not args.json:
                 print_example(exercise.id, v, judge is not None, paint)
         if solutions is not None:
@@ -113,9 +117,11 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(problem)
         n = sum(len(e["examples"]) for e in report)
         summary = f"{len(catalog.exercises)} exercise(s), {n} example(s): {contradictions} contradict their expectation"
-        if undecided and judge is None:
-            summary += f", {undecided} need a model to decide (run `lab check --model M`)"
-        elif undecided:
+        if judge is None and needs_model:
+            summary += f", {needs_model} need a model to decide (run `lab check --model M`)"
+        if judge is None and undecided > needs_model:
+            summary += f", {undecided - needs_model} stay undecided (a criterion could not be graded: its reason says why)"
+        elif judge is not None and undecided:
             summary += f", {undecided} stay undecided (the judge gave no usable answer)"
         if solutions is not None:
             summary += f"; {failed_solutions} solution(s) fail to pass"
@@ -158,7 +164,7 @@ def print_example(exercise_id: str, v: Any, with_judge: bool, paint: Any) -> Non
     if v.contradicts:
         what = paint.bad("CONTRADICTS")
     elif v.verdict == "undecided":
-        what = paint.warn("UNDECIDED" if with_judge else "NEEDS A MODEL")
+        what = paint.warn("NEEDS A MODEL" if v.needs_model and not with_judge else "UNDECIDED")
     else:
         what = paint.good("ok")
     print(f"{what} {exercise_id} {v.label}: expected {v.expect}, graded {v.verdict} (score {v.grade.score:.2f})")

@@ -18,11 +18,11 @@ from typing import Any, Iterable, Sequence
 from jinja2.exceptions import TemplateError
 from pydantic import BaseModel, ValidationError
 
-from lab.errors import ExerciseError, LabError, Problem, PromptError
-from lab.format import yamlines
+from lab.errors import ExerciseError, LabError, Problem
+from lab.format import shapes, yamlines
 from lab.format.curriculum import curriculum_order
-from lab.format.exercise import BLOCKS, Exercise, FrontMatter, block_variables, learner_variables
-from lab.format.listing import MAX_FILE_BYTES, exercise_roots, reachable, regular_file, search
+from lab.format.exercise import BLOCKS, Exercise, FrontMatter, block_variables
+from lab.format.listing import MAX_FILE_BYTES, claimed, exercise_roots, inside, points_outside, reachable, regular_file, search
 from lab.format.templating import (
     CompiledExercise,
     SplitFile,
@@ -30,10 +30,10 @@ from lab.format.templating import (
     compile_exercise,
     describe_template_error,
     error_line,
-    render_learner_text,
+    evaluate,
+    render_string,
     root_environment,
     split_front_matter,
-    string_template,
 )
 from lab.settings import paths
 
@@ -76,6 +76,7 @@ def load_catalog(extra_roots: Sequence[str | Path] = ()) -> Catalog:
     """Load every exercise of every root. Earlier roots win when two files claim one id."""
     roots = exercise_roots(extra_roots)
     exercises: dict[str, Exercise] = {}
+    claims: dict[str, list[Path]] = {}
     problems: list[Problem] = []
     broken: list[Path] = []
     by_file: dict[Path, list[Problem]] = {}
@@ -95,14 +96,35 @@ def load_catalog(extra_roots: Sequence[str | Path] = ()) -> Catalog:
                 broken.append(path)
                 by_file[path.resolve()] = exc.problems
                 continue
-            if exercise.id in exercises:
-                other = exercises[exercise.id]
-                problems.append(Problem(path, None, f"id '{exercise.id}' is already used by {other.path}; this file is ignored",
-                                        "give one of them another `id:` or file name"))
-                continue
-            exercises[exercise.id] = exercise
+            claims.setdefault(exercise.id, []).append(exercise.path)
+            exercises.setdefault(exercise.id, exercise)
+    problems += [claimed(i, files, files[1]) for i, files in claims.items() if len(files) > 1]
     ordered = sorted(exercises.values(), key=lambda e: curriculum_order(e.track, e.level, e.id))
     return Catalog(ordered, problems, roots, broken, by_file)
+
+
+def _duplicate_ids(loaded: Sequence[Exercise], known: Sequence[Path]) -> list[Problem]:
+    """For `lab validate PATH`: each id that a loaded file shares with another file of any exercise root
+    (read from front matter alone, as `lab list` does), naming every file that claims it."""
+    from lab.format.listing import read_listing
+
+    if not loaded:
+        return []
+    claims: dict[str, list[Path]] = {}
+    for root in known:
+        if not root.is_dir():
+            continue
+        for path in search(root)[0]:
+            listing = read_listing(path, root)
+            if listing is not None:
+                claims.setdefault(listing["id"], []).append(Path(os.path.realpath(path)))
+    problems = []
+    for exercise in loaded:
+        files = list(dict.fromkeys(claims.get(exercise.id, []) + [exercise.path]))
+        files += [e.path for e in loaded if e.id == exercise.id and e.path not in files]
+        if len(files) > 1 and exercise.path == next(e.path for e in loaded if e.id == exercise.id):
+            problems.append(claimed(exercise.id, files, exercise.path))
+    return problems
 
 
 def load_paths(targets: Sequence[str | Path], extra_roots: Sequence[str | Path] = ()) -> Catalog:
@@ -122,11 +144,19 @@ def load_paths(targets: Sequence[str | Path], extra_roots: Sequence[str | Path] 
             broken.append(given)
             continue
         if target.is_dir():
-            files, unsearchable = search(target)
+            root = _root_of(target, known) or target
+            files, unsearchable = search(target, within=root)
             problems.extend(unsearchable)
             broken.extend(p.path for p in unsearchable)
-            root = _root_of(target, known) or target
         elif target.is_file():
+            # a link is judged by where it lies: one in an exercise folder (or, outside every root, in its
+            # own folder) that points elsewhere is not read
+            placed = Path(os.path.realpath(given.parent)) / given.name
+            fence = _root_of(placed, known) or placed.parent
+            if not inside(str(target), str(fence)):
+                problems.append(points_outside(given, str(target)))
+                broken.append(given)
+                continue
             files, root = [target], _root_of(target, known) or target.parent
         elif target.exists():
             regular_file(target, problems)
@@ -143,6 +173,7 @@ def load_paths(targets: Sequence[str | Path], extra_roots: Sequence[str | Path] 
                 problems.extend(exc.problems)
                 broken.append(path)
                 by_file[path.resolve()] = exc.problems
+    problems += _duplicate_ids(exercises, known)
     return Catalog(exercises, problems, roots, broken, by_file)
 
 
@@ -222,7 +253,10 @@ def _read_front_matter(path: Path, root: Path) -> tuple[bytes, SplitFile, dict[s
 
 def load_exercise(path: Path, root: Path) -> Exercise:
     """Load and fully validate one exercise file; raises `ExerciseError` listing every problem."""
+    given = path
     path, root = Path(os.path.realpath(path)), Path(os.path.realpath(root))  # resolve() raises on a symlink loop
+    if not inside(str(path), str(root)):
+        raise ExerciseError([points_outside(Path(given), str(path))])
     raw, split, data, out = _read_front_matter(path, root)
     rel_name = path.relative_to(root).as_posix()
 
@@ -232,10 +266,18 @@ def load_exercise(path: Path, root: Path) -> Exercise:
         out.raise_if_any()
         raise AssertionError  # unreachable: a None above always comes with a problem
 
+    shaped = shapes.check_writes(meta, out)
     blocks = _check_blocks(meta, compiled, out, template_line=split.template_line)
     _check_renders(meta, compiled, out)
+    if shaped:
+        shapes.check_blocks(meta, blocks, out)
+        shapes.check_turns(meta, compiled, root, out)
+        if not out.problems:  # a block that does not render has been reported; its texts cannot be traced
+            shapes.check_texts_sent(meta, compiled, root, out)
+        shapes.check_reads(meta, blocks, out)
+        shapes.check_tools(meta, blocks, root, out)
     params = _check_rubric(meta, root, out)
-    _check_examples(meta, out)
+    _check_examples(meta, out, shaped)
     out.raise_if_any()
 
     digest = hashlib.sha256(raw)
@@ -299,10 +341,14 @@ def _validate_front_matter(data: dict[str, Any], out: _Collector) -> FrontMatter
 
 
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:
-    from lab.format.exercise import Case, Example, Rubric
+    from lab.format.exercise import Case, Example, Rubric, Turn
 
     model: type[BaseModel] = FrontMatter
-    names = {"rubric": Rubric, "cases": Case, "examples": Example}
+    from lab.format.exercise import CallSettings, ExampleCall, Tool
+
+    names = {"rubric": Rubric, "cases": Case, "examples": Example, "turns": Turn, "tools": Tool, "model": CallSettings}
+    if len(loc) >= 2 and loc[0] == "examples" and "calls" in loc:
+        names["calls"] = ExampleCall
     for part in loc:
         if isinstance(part, str) and part in names:
             model = names[part]
@@ -312,7 +358,7 @@ def _known_keys(loc: tuple[Any, ...]) -> list[str]:
 def _compile(root: Path, rel_name: str, path: Path, out: _Collector) -> CompiledExercise | None:
     try:
         return compile_exercise(root, rel_name)
-    except TemplateError as exc:
+    except (TemplateError, RecursionError) as exc:  # RecursionError: expressions nested thousands deep
         file, line = error_line(exc)
         message, fix = describe_template_error(exc, root)
         out.add(Problem(Path(file) if file else path, line, message, fix))
@@ -325,13 +371,10 @@ def _check_blocks(meta: FrontMatter, compiled: CompiledExercise, out: _Collector
         out.add(Problem(out.path, template_line, "no {% block brief %}: the learner would have no task to read",
                         "add {% block brief %}What to do and why it matters.{% endblock %}"))
     if meta.writes == "answer":
-        for block in ("system", "user"):
+        for block in ("system", "user"):  # (a prefill block: lab/format/shapes.py)
             if block in names:
                 out.at(("writes",), f"`writes: answer` calls no model, so its {{% block {block} %}} is never sent",
                        "remove the block: the learner's own text is graded as the output of every case")
-    if meta.writes == "system" and "user" not in names:
-        out.at(("writes",), "`writes: system` needs a {% block user %}: the learner writes the system prompt, so the exercise supplies the user message",
-               "add {% block user %}{{ input }}{% endblock %} with `input` in each case's vars")
     own = compiled.env.get_template(compiled.name).blocks
     for name in own:
         if name not in BLOCKS:
@@ -348,12 +391,17 @@ PLACEHOLDER_ATTEMPT = "(the learner's text)"
 def _check_renders(meta: FrontMatter, compiled: CompiledExercise, out: _Collector) -> None:
     """Render every block for every case so an undefined name is caught now, not in front of a learner."""
     seen: set[tuple[str | None, int | None, str]] = set()
+    from lab.format.exercise import main_text, written_texts
+    from lab.format.messages import placeholder_texts
+
+    texts = placeholder_texts(meta, lambda name: PLACEHOLDER_ATTEMPT)
+    first = texts.get(main_text(written_texts(meta.writes)), PLACEHOLDER_ATTEMPT)
     for case in meta.cases:
-        variables = block_variables(meta, case.name, PLACEHOLDER_ATTEMPT)
+        variables = block_variables(meta, case.name, first[0] if isinstance(first, list) else first, texts)
         for block in BLOCKS:
             try:
                 compiled.render_block(block, variables)
-            except TemplateError as exc:
+            except Exception as exc:  # a Jinja error, a bound met, or Python's own (`1 / 0`): a problem with its line
                 file, line = error_line(exc)
                 message, fix = describe_template_error(exc, compiled.env.loader.root)  # type: ignore[union-attr]
                 if (file, line, message) in seen:
@@ -373,10 +421,10 @@ def _render_param(value: Any, env: Any, variables: dict[str, Any]) -> Any:
             return value
         single = _SINGLE_EXPRESSION.match(value)
         if single:
-            result = env.compile_expression(single.group("expr"), undefined_to_none=False)(**variables)
+            result = evaluate(env, single.group("expr"), variables)
             if isinstance(result, (list, tuple, dict)):
                 return list(result) if isinstance(result, tuple) else result
-        return string_template(env, value).render(variables)
+        return render_string(env, value, variables)
     if isinstance(value, list):
         return [_render_param(v, env, variables) for v in value]
     if isinstance(value, dict):
@@ -423,7 +471,7 @@ def _check_rubric(meta: FrontMatter, root: Path, out: _Collector) -> dict[str, d
             variables = block_variables(meta, case_name, "") if case_name else dict(meta.vars)
             try:
                 rendered = _render_param(criterion.params, env, variables)
-            except TemplateError as exc:
+            except Exception as exc:  # a Jinja error, a bound met, or Python's own
                 message, fix = describe_template_error(exc)
                 out.at(loc, f"criterion '{criterion.id}': {message}" + (f" (case '{case_name}')" if case_name else ""), fix)
                 break
@@ -441,7 +489,7 @@ def _check_rubric(meta: FrontMatter, root: Path, out: _Collector) -> dict[str, d
                         fix = f"add `{name}:` to the criterion (docs/graders.md describes '{check.name}')"
                     elif error["type"] == "extra_forbidden":
                         known = [n.rstrip("_") for n in check.params.model_fields]
-                        criterion_keys = ["id", "check", "weight", "cases", "feedback", "not"]
+                        criterion_keys = ["id", "check", "weight", "cases", "feedback", "not", "reads"]
                         close = difflib.get_close_matches(name, known + criterion_keys, n=1)
                         message = f"criterion '{criterion.id}': check '{check.name}' has no parameter '{name}'" + (f" (did you mean '{close[0]}'?)" if close else "")
                         fix = f"its parameters are: {', '.join(known) or 'none'}; every criterion also takes {', '.join(criterion_keys)}"
@@ -466,7 +514,7 @@ def _repeats(names: list[str]) -> list[int]:
     return [i for i, name in enumerate(names) if name in names[:i]]
 
 
-def _check_examples(meta: FrontMatter, out: _Collector) -> None:
+def _check_examples(meta: FrontMatter, out: _Collector, shaped: bool = True) -> None:
     case_names = [c.name for c in meta.cases]
     for index, example in enumerate(meta.examples):
         loc = ("examples", index)
@@ -481,9 +529,5 @@ def _check_examples(meta: FrontMatter, out: _Collector) -> None:
         for name in case_names:
             if name in example.outputs and not example.outputs_for(name):
                 out.at(loc + ("outputs", name), f"example {index + 1}: the output list for case '{name}' is empty", "give at least one output")
-        for case in meta.cases:
-            try:
-                render_learner_text(example.attempt, learner_variables(meta, case.name), case.name)
-            except PromptError as exc:
-                out.at(loc + ("attempt",), f"example {index + 1}'s attempt: {exc}", "fix the example's attempt text")
-                break
+    if shaped:
+        shapes.check_examples(meta, out)

@@ -8,18 +8,22 @@ import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from lab.errors import CancelledError, LabError, ModelError, PromptError
+from lab.format.conversation import CasePlan, Dialogue, Message, Transcript
 from lab.format.exercise import Exercise
-from lab.format.messages import build_messages
+from lab.format.messages import build_messages, learner_texts, main_of
+from lab.format.tools import ToolCall
 from lab.models import llm
 from lab.practice.grading import GROUP_CASE, Grade, grade, grade_to_dict
 from lab.practice.judging import ModelJudge
 from lab.practice.store import Store
-from lab.settings.i18n import ENGLISH
+from lab.settings.i18n import ENGLISH, translator
 
 DeltaHandler = Callable[[str, int, str], None]  # (case, sample, text)
+TurnHandler = Callable[[str, int, int], None]  # (case, sample, turn): a learner-written message is about to be sent
+ToolHandler = Callable[[str, int, Message], None]  # (case, sample, message): the model's calls, then each tool's answer
 
 
 @dataclass(frozen=True)
@@ -43,20 +47,25 @@ class AttemptOutcome:
     duration_s: float
     judge: dict[str, Any] | None = None
     finish_reasons: dict[str, list[str | None]] = field(default_factory=dict)
+    transcripts: dict[str, list[Transcript]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return outcome_dict(self.exercise, self.model, self.grade, self.outputs, self.usage, self.attempt_id, self.duration_s,
-                            self.finish_reasons)
+                            self.finish_reasons, self.transcripts)
 
 
 def outcome_dict(exercise: Exercise, model: str, g: Grade, outputs: dict[str, list[str]], usage: Usage,
                  attempt_id: int | None, duration_s: float | None,
-                 finish_reasons: dict[str, list[str | None]] | None = None) -> dict[str, Any]:
+                 finish_reasons: dict[str, list[str | None]] | None = None,
+                 transcripts: dict[str, list[Transcript]] | None = None) -> dict[str, Any]:
     """The JSON shape of `lab run --json` (also what the store keeps as the attempt's result).
 
     `cases[i].finish_reasons` runs parallel to `outputs`: "length" there means the answer was cut off
-    at max_tokens, which a learner must be told before puzzling over a criterion it had no room for."""
+    at max_tokens, which a learner must be told before puzzling over a criterion it had no room for.
+    An exercise that shapes the conversation (`Exercise.chat`) also keeps `cases[i].conversations`,
+    one list of messages per output (lab/format/conversation.py)."""
     finish_reasons = finish_reasons or {}
+    transcripts = transcripts or {}
     graded = grade_to_dict(g)
     cases = []
     for case in exercise.cases:
@@ -75,8 +84,14 @@ def outcome_dict(exercise: Exercise, model: str, g: Grade, outputs: dict[str, li
             })
         case_outputs = outputs.get(case.name, [])
         reasons = list(finish_reasons.get(case.name, []))
-        cases.append({"name": case.name, "outputs": case_outputs, "criteria": per_case,
-                      "finish_reasons": (reasons + [None] * len(case_outputs))[: len(case_outputs)]})
+        said = transcripts.get(case.name) or []
+        # an answer that continued a prefill is empty when the model added nothing to it
+        empty = [is_empty(said[i].continuation if i < len(said) else o) for i, o in enumerate(case_outputs)]
+        entry = {"name": case.name, "outputs": case_outputs, "criteria": per_case,
+                 "finish_reasons": (reasons + [None] * len(case_outputs))[: len(case_outputs)], "empty": empty}
+        if exercise.chat and said:
+            entry["conversations"] = [t.as_json() for t in said]
+        cases.append(entry)
     group = [c for c in graded["criteria"] if any(r.get("case") == GROUP_CASE for r in c["results"])]
     return {
         "exercise": exercise.id,
@@ -122,14 +137,106 @@ def cut_off_notice(result: dict[str, Any], max_tokens: int | None, tr: Any = Non
                      "A criterion it fails may only lack room; ask for a shorter answer.").format(which=which, setting=setting)
 
 
+def is_empty(output: str) -> bool:
+    """An answer with no text at all (`""`, or white space): graded as it is, and named wherever it is read."""
+    return not output.strip()
+
+
+def empty_notice(result: dict[str, Any], tr: Any = None) -> str | None:
+    """One sentence naming the cases whose answer was empty, or None when none was."""
+    t = tr if tr is not None else ENGLISH
+    empty = []
+    for case in result.get("cases", []):
+        outputs = case.get("outputs") or []
+        marks = case.get("empty") or [is_empty(o) for o in outputs]
+        reasons = case.get("finish_reasons") or []
+        # an answer cut off while the model still called tools is named by `rounds_notice`
+        samples = [i for i, output in enumerate(outputs) if i < len(marks) and marks[i]
+                   and not (i < len(reasons) and reasons[i] == ROUNDS_SPENT)]
+        if samples:
+            which = t.gettext(" (sample {samples})").format(samples=", ".join(str(i + 1) for i in samples))
+            empty.append(f"'{case['name']}'" + (which if len(outputs) > 1 else ""))
+    if not empty:
+        return None
+    which = t.ngettext("case {cases}", "cases {cases}", len(empty)).format(cases=", ".join(empty))
+    return t.gettext("The model's answer was empty for {which}: it wrote nothing, and the criteria graded that. "
+                     "Send again; if it stays empty, try another model.").format(which=which)
+
+
+def output_note(case: dict[str, Any], sample: int, tr: Any = None) -> str | None:
+    """What a learner must know about one answer before reading it: empty, or cut off at the token limit."""
+    t = tr if tr is not None else ENGLISH
+    outputs = case.get("outputs") or []
+    reasons = case.get("finish_reasons") or []
+    marks = case.get("empty") or [is_empty(o) for o in outputs]
+    if sample < len(reasons) and reasons[sample] == ROUNDS_SPENT:
+        return t.gettext("cut off: still calling tools when the rounds ran out")
+    if sample < len(marks) and marks[sample]:
+        return t.gettext("empty: the model wrote nothing")
+    if sample < len(reasons) and reasons[sample] == "length":
+        return t.gettext("cut off at the token limit")
+    return None
+
+
 def call_config_for(exercise: Exercise, base: llm.CallConfig) -> llm.CallConfig:
     """The learner's model and endpoint with the exercise's call settings (temperature, max_tokens...)."""
     return replace(base, params={**exercise.meta.model.as_kwargs(), **base.params})
 
 
+def tools_notice(exercise: Exercise, model: str, tr: Any = None) -> str | None:
+    """One sentence when an exercise with tools is sent to a model litellm lists as unable to call them (it may
+    answer without calling any); None otherwise, and for a model litellm does not list (a local server's), of which
+    nothing can be said. Asks litellm, so call it where the model is about to be called."""
+    if not exercise.tools or llm.supports_tools(model) is not False:
+        return None
+    t = tr if tr is not None else ENGLISH
+    return t.gettext("litellm lists {model} as unable to call tools, so it may answer without calling any and fail the "
+                     "criteria on its calls; choose a model that can call functions.").format(model=model)
+
+
+def rounds_notice(result: dict[str, Any], rounds: int, tr: Any = None) -> str | None:
+    """One sentence naming the cases whose model was still calling tools when the exercise's rounds ran out."""
+    t = tr if tr is not None else ENGLISH
+    spent = []
+    for case in result.get("cases", []):
+        reasons = case.get("finish_reasons") or []
+        samples = [i for i, reason in enumerate(reasons) if reason == ROUNDS_SPENT]
+        if samples:
+            which = t.gettext(" (sample {samples})").format(samples=", ".join(str(i + 1) for i in samples))
+            spent.append(f"'{case['name']}'" + (which if len(reasons) > 1 else ""))
+    if not spent:
+        return None
+    which = t.ngettext("case {cases}", "cases {cases}", len(spent)).format(cases=", ".join(spent))
+    return t.ngettext("The answer was cut off for {which}: the model was still calling tools after {rounds} round "
+                      "(model.tool_rounds, set by the exercise), so its answer is what it said last. Ask it to answer "
+                      "once it has what it needs.",
+                      "The answer was cut off for {which}: the model was still calling tools after {rounds} rounds "
+                      "(model.tool_rounds, set by the exercise), so its answer is what it said last. Ask it to answer "
+                      "once it has what it needs.", rounds).format(which=which, rounds=rounds)
+
+
+ROUNDS_SPENT = "tool_rounds"  # a case's finish reason when its model was still calling tools as the rounds ran out
+
+
+def prefill_notice(exercise: Exercise, plans: list[CasePlan], model: str, tr: Any = None) -> str | None:
+    """One sentence when an attempt sends a prefill to a model litellm does not list as continuing one
+    (it may answer afresh); None otherwise. Asks litellm, so call it where the model is about to be called."""
+    if not any(p.prefill for p in plans) or llm.supports_prefill(model):
+        return None
+    t = tr if tr is not None else ENGLISH
+    return t.gettext("litellm does not list {model} as continuing a prefill (the start of the answer written for it), "
+                     "so it may answer afresh instead; the answer is still read as the prefill followed by what it writes.").format(model=model)
+
+
+def stored_texts(exercise: Exercise, texts: dict[str, Any]) -> dict[str, Any] | None:
+    """What an attempt keeps beside its `prompt`: every text by name, when the learner writes more than one
+    prompt, system prompt or answer (a prefill, turns, or several texts)."""
+    return None if exercise.texts in (("prompt",), ("system",), ("answer",)) else dict(texts)
+
+
 def run_attempt(
     exercise: Exercise,
-    text: str,
+    text: str | Mapping[str, Any],
     *,
     config: llm.CallConfig | None,
     store: Store,
@@ -140,14 +247,25 @@ def run_attempt(
     on_delta: DeltaHandler | None = None,
     on_output: Callable[[str, int, str], None] | None = None,
     on_started: Callable[[int], None] | None = None,
+    on_turn: TurnHandler | None = None,
+    on_tool: ToolHandler | None = None,
+    on_notice: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> AttemptOutcome:
     """Run one graded attempt. Raises PromptError before anything is recorded when the text is
     unusable; ModelError or CancelledError after recording the attempt as failed or cancelled.
 
+    `text` is the learner's text, or their texts by name when the exercise has them write several
+    (`{"system": ..., "prompt": ...}`; `turns` a list of messages). Each case's conversation is walked
+    call by call (lab/format/conversation.py): a learner-written conversation sends one message per call
+    (`on_turn` says which before it goes), `on_delta` streams each answer's words after any prefill, `on_tool`
+    hears, in order, each message of the model that called tools and each tool's answer (lab/format/tools.py), and
+    `on_notice` hears the one sentence of `prefill_notice` or `tools_notice` before anything is sent.
+
     For `writes: answer` no model is called: the learner's text, rendered per case, is each case's
     output (one sample), and `config` may be None; a judge is asked only by judge criteria."""
-    built = build_messages(exercise, text)  # PromptError: the learner's text stays where it is
+    texts = learner_texts(exercise, text)  # PromptError: the learner's text stays where it is
+    built = build_messages(exercise, texts)
     answering = exercise.writes == "answer"
     if config is None and not answering:
         raise PromptError("No model is chosen for this exercise: pass --model (or set LAB_MODEL).")
@@ -155,7 +273,8 @@ def run_attempt(
     model = ANSWER_MODEL if answering else config.model
     attempt_id = store.begin_attempt(
         exercise_id=exercise.id, exercise_hash=exercise.content_hash, track=exercise.track, model=model,
-        api_base=None if answering else config.api_base, prompt=text, samples=n_samples, hints_used=hints_used,
+        api_base=None if answering else config.api_base, prompt=main_of(texts, exercise.texts), samples=n_samples,
+        hints_used=hints_used, texts=stored_texts(exercise, texts),
     )
     if on_started is not None:
         on_started(attempt_id)
@@ -164,20 +283,39 @@ def run_attempt(
     exercise_config = None if answering else call_config_for(exercise, config)  # the same for every call
     outputs: dict[str, list[str | None]] = {b.case: [None] * n_samples for b in built}
     finish_reasons: dict[str, list[str | None]] = {b.case: [None] * n_samples for b in built}
+    transcripts: dict[str, list[Transcript | None]] = {b.case: [None] * n_samples for b in built}
     usage = Usage()
     lock = threading.Lock()
 
-    def one_call(case: str, sample: int, messages: list[dict[str, str]]) -> None:
+    def one_case(plan: CasePlan, sample: int) -> None:
         nonlocal usage
         assert config is not None
+        case = plan.case
         handler = (lambda delta: on_delta(case, sample, delta)) if on_delta else None
-        completion = llm.complete(messages, exercise_config, on_delta=handler, cancel=cancel)
+        dialogue = Dialogue(plan)
+        reason = None
+        announced = -1
+        while (messages := dialogue.next_call()) is not None:
+            if on_turn is not None and plan.learner_turns and dialogue.turn != announced:
+                announced = dialogue.turn  # once per message, not again for each round of tool calls it causes
+                on_turn(case, sample, dialogue.turn)
+            completion = llm.complete(messages, exercise_config, on_delta=handler, cancel=cancel, tools=plan.tools)
+            before = len(dialogue.messages)
+            said = dialogue.answer(completion.text, completion.finish_reason == "length", calls_of(completion))
+            if on_tool is not None and said.calls:
+                for message in dialogue.messages[before:]:
+                    on_tool(case, sample, message)
+            finish = ROUNDS_SPENT if said.calls and said.cut_off and completion.finish_reason != "length" else completion.finish_reason
+            reason = reason if reason in ("length", ROUNDS_SPENT) else finish
+            with lock:
+                usage = usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
+        transcript = dialogue.transcript()
         with lock:
-            outputs[case][sample] = completion.text
-            finish_reasons[case][sample] = completion.finish_reason
-            usage = usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
+            outputs[case][sample] = transcript.output
+            finish_reasons[case][sample] = reason
+            transcripts[case][sample] = transcript
         if on_output:
-            on_output(case, sample, completion.text)
+            on_output(case, sample, transcript.output)
 
     try:
         if answering:
@@ -186,11 +324,16 @@ def run_attempt(
                 if on_output:
                     on_output(b.case, 0, b.attempt)
         else:
-            _call_every_case(built, n_samples, concurrency, one_call, cancel)
+            for notice in ((prefill_notice(exercise, built, config.model, translator(exercise.lang)),
+                            tools_notice(exercise, config.model, translator(exercise.lang))) if on_notice else ()):
+                if notice and on_notice:
+                    on_notice(notice)
+            _call_every_case(built, n_samples, concurrency, one_case, cancel)
         complete_outputs = {case: [o or "" for o in outs] for case, outs in outputs.items()}
+        complete_transcripts = {case: [t for t in ts if t is not None] for case, ts in transcripts.items() if all(ts)}
         judge_base = judge_config or (replace(config, params={}) if config is not None else None)
         judge = ModelJudge(judge_base, cancel=cancel) if judge_base is not None and needs_judge(exercise) else None
-        g = grade(exercise, complete_outputs, judge=judge, attempts={b.case: b.attempt for b in built})
+        g = grade(exercise, complete_outputs, judge=judge, transcripts=complete_transcripts, plans={b.case: b for b in built})
         if judge is not None:
             usage = usage + Usage(judge.usage.prompt_tokens, judge.usage.completion_tokens, judge.usage.cost_usd)
     except BaseException as exc:
@@ -215,12 +358,17 @@ def run_attempt(
     # the model library's one-off import is not the model's time (`llm.load_seconds()` says it apart)
     duration = time.monotonic() - started - llm.load_overlap(started)
     outcome = AttemptOutcome(attempt_id, exercise, model, g, complete_outputs, usage, duration,
-                             finish_reasons=finish_reasons)
+                             finish_reasons=finish_reasons, transcripts=complete_transcripts)
     store.finish_attempt(
         attempt_id, status="graded", score=g.score, passed=g.passed, result=outcome.to_dict(),
         prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd, duration_s=duration,
     )
     return outcome
+
+
+def calls_of(completion: llm.Completion) -> list[ToolCall]:
+    """The model's calls of one completion as the conversation keeps them."""
+    return [ToolCall(id, name, arguments) for id, name, arguments in completion.tool_calls]
 
 
 def not_sent(exc: BaseException, outputs: dict[str, list[str | None]], usage: Usage) -> bool:
@@ -232,11 +380,12 @@ def not_sent(exc: BaseException, outputs: dict[str, list[str | None]], usage: Us
     return not answered and usage.prompt_tokens == 0 and usage.completion_tokens == 0
 
 
-def _call_every_case(built: list[Any], n_samples: int, concurrency: int,
-                     one_call: Callable[[str, int, list[dict[str, str]]], None], cancel: threading.Event) -> None:
-    """Every case's calls, `concurrency` at a time; the first failure cancels the rest and is raised."""
+def _call_every_case(built: list[CasePlan], n_samples: int, concurrency: int,
+                     one_case: Callable[[CasePlan, int], None], cancel: threading.Event) -> None:
+    """Every case's conversations, `concurrency` at a time (a conversation's own calls one after the
+    other); the first failure cancels the rest and is raised."""
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="lab-call") as pool:
-        futures = [pool.submit(one_call, b.case, s, b.messages) for b in built for s in range(n_samples)]
+        futures = [pool.submit(one_case, b, s) for b in built for s in range(n_samples)]
         try:
             done, pending = wait(futures, return_when=FIRST_EXCEPTION)
         except BaseException:

@@ -21,8 +21,11 @@ from textual.widgets import Button, Collapsible, Footer, Header, Markdown, Stati
 
 from lab.errors import CancelledError, LabError, PromptError
 from lab.format.exercise import Exercise
-from lab.format.messages import build_messages, render_text
-from lab.practice.attempts import AttemptOutcome, cut_off_notice, run_attempt
+from lab.format.conversation import join_turns
+from lab.format.messages import build_messages, render_text, text_blocks
+from lab.practice.attempts import AttemptOutcome, cut_off_notice, empty_notice, output_note, rounds_notice, run_attempt
+from lab.practice.learner import solution_text
+from lab.practice.learner import you_write as learner_writes
 from lab.practice.spending import Estimate, check_cap, estimate_attempt, spent
 from lab.settings.i18n import N_, translator
 from lab.tui.format import score_text
@@ -31,6 +34,7 @@ from lab.tui.screens.base import LabScreen, stylesheet
 from lab.tui.session import NO_MODEL_MESSAGE, LabSession
 from lab.tui.threads import run_watched
 from lab.tui.widgets.grade import GradeView
+from lab.tui.widgets.conversation import ConversationView
 from lab.tui.widgets.output import OutputText, toggle_outputs
 
 DRAFT_DELAY_S = 0.4  # save the draft this long after the last keystroke
@@ -71,19 +75,27 @@ class ExerciseScreen(LabScreen):
         self.exercise = exercise
         self.run_token: int | None = None
         self.cancel_event: threading.Event | None = None
-        self.streams: dict[tuple[str, int], OutputText] = {}
         self.stream_titles: dict[tuple[str, int], Static] = {}
         self.rendered = False  # raw text by default: what a learner sees is what was graded
         self._draft_timer: Timer | None = None
         self._draft_dirty = False
-        self._draft_text = ""
+        self._draft_text: Any = ""
         self._estimate_timer: Timer | None = None
         self.estimate: Estimate | None = None  # of the editor's text, once the worker has made it
         self.estimated_text: str | None = None  # the text `estimate` is of
         self.status_text = ""
         self.runs_started = 0
         self.passed = bool((p := session.progress().get(exercise.id)) and p.passed)
-        self.starter = render_text(exercise, "starter") or ""
+        # one editor per text the learner writes, each with its own starter (`writes: turns`: its messages joined by ---)
+        self.several = len(exercise.texts) > 1
+        self.editor_ids = {name: f"editor-{name}" if self.several else "editor" for name in exercise.texts}
+        if self.several:
+            self.AUTO_FOCUS = f"#{self.editor_ids[exercise.texts[0]]}"
+        starters = text_blocks(exercise, "starter")
+        self.starters = {name: join_turns(v) if isinstance(v, list) else v for name, v in starters.items()}
+        self.starter = self.starters.get(exercise.main_text, "")
+        self.streams: dict[tuple[str, int], Any] = {}  # each output's OutputText, or its case's ConversationView
+        self.plans: dict[str, Any] = {}  # the run's conversation of each case (lab.format.conversation.CasePlan)
         self.tr = translator(exercise.lang)  # the screen's own words in the exercise's language
         self._translate_footer()
 
@@ -103,7 +115,7 @@ class ExerciseScreen(LabScreen):
         with Horizontal(id="exercise"):
             with VerticalScroll(id="task", can_focus=True):
                 minutes = " · " + t.gettext("{minutes} min").format(minutes=e.meta.minutes) if e.meta.minutes else ""
-                you_write = t.gettext("you write the system prompt") if e.writes == "system" else t.gettext("you write the prompt")
+                you_write = learner_writes(e, t)
                 level = t.gettext("level {level}").format(level=e.level)
                 yield Static(f"[b]{e.title}[/b]\n{e.track} · {level}{minutes} · {you_write}", id="meta")
                 yield Markdown(render_text(e, "brief") or "", id="brief")
@@ -112,16 +124,19 @@ class ExerciseScreen(LabScreen):
                     with Collapsible(title=t.gettext("System prompt set by the exercise"), collapsed=False, id="system"):
                         yield Static(system, markup=False)
                 with Collapsible(title=self._cases_title(), collapsed=len(e.cases) > 3, id="cases"):
+                    conversations = self._case_conversations() if e.chat else {}
                     for case in e.cases:
-                        yield Static(self._case_text(case.name, case.vars), classes="case", markup=False)
+                        yield Static(self._case_text(case.name, case.vars) + conversations.get(case.name, ""), classes="case", markup=False)
                 yield Static(id="hints")
                 with Collapsible(title=t.gettext("Model solution"), collapsed=False, id="solution"):
                     yield Static(id="solution-text", markup=False)
             with Vertical(id="work"):
-                label = (t.gettext("Your system prompt (ctrl+j sends; write {{ name }} to place a case's data):") if e.writes == "system"
-                         else t.gettext("Your prompt (ctrl+j sends; write {{ name }} to place a case's data):"))
-                yield Static(label, id="editor-label", markup=False)
-                yield TextArea(id="editor", soft_wrap=True, tab_behavior="focus", show_line_numbers=False)
+                for name in e.texts:
+                    several = " -several" if self.several else ""
+                    yield Static(self._editor_label(name), id="editor-label" if not self.several else f"editor-label-{name}",
+                                 classes="editor-label" + several, markup=False)
+                    yield TextArea(id=self.editor_ids[name], classes="editor" + several, soft_wrap=True, tab_behavior="focus",
+                                   show_line_numbers=False)
                 with Horizontal(id="actions"):
                     yield Button(t.gettext("Send"), id="send", variant="primary", compact=True, tooltip=t.gettext("ctrl+j or alt+enter"))
                     # what sending would cost, updated as the learner types
@@ -133,6 +148,47 @@ class ExerciseScreen(LabScreen):
                     yield GradeView(id="grade", tr=t)
                 yield Static(id="spend", markup=False)  # this session's and today's spend, always in view
         yield Footer()
+
+    def _editor_label(self, name: str) -> str:
+        """The label above one editor: what the text is, and the keys (a single editor says how to send)."""
+        t, e = self.tr, self.exercise
+        if name == "turns":
+            return t.ngettext("Your messages (at most {n}): a line holding only --- starts the next; ctrl+j sends:",
+                              "Your messages (at most {n}): a line holding only --- starts the next; ctrl+j sends:", e.max_turns).format(n=e.max_turns)
+        if not self.several:
+            return {"system": t.gettext("Your system prompt (ctrl+j sends; write {{ name }} to place a case's data):"),
+                    "prefill": t.gettext("Your prefill: the start of the model's answer, which it continues (ctrl+j sends):"),
+                    "answer": t.gettext("Your prompt (ctrl+j sends; write {{ name }} to place a case's data):")}.get(
+                name, t.gettext("Your prompt (ctrl+j sends; write {{ name }} to place a case's data):"))
+        return {"system": t.gettext("Your system prompt:"), "prompt": t.gettext("Your prompt (write {{ name }} to place a case's data):"),
+                "prefill": t.gettext("Your prefill: the start of the model's answer, which it continues:")}[name]
+
+    def _case_conversations(self) -> dict[str, str]:
+        """Each case's conversation as text under its data (the exercise's turns, where the learner's texts go)."""
+        import io
+
+        from lab.practice.learner import case_inputs
+        from lab.practice.report import Paint, conversation_lines
+
+        plain = Paint(io.StringIO())
+        return {i.name: "\n" + "\n".join(conversation_lines(i.conversation, plain, self.tr)) for i in case_inputs(self.exercise)}
+
+    # ------------------------------------------------------------------ editors
+    def editor_value(self) -> Any:
+        """What the editors hold, as `run_attempt` takes it: the text, or the texts by name."""
+        if not self.several:
+            return self.query_one("#editor", TextArea).text
+        return {name: self.query_one(f"#{id_}", TextArea).text for name, id_ in self.editor_ids.items()}
+
+    def _load_editors(self, texts: dict[str, Any] | str) -> None:
+        """Fill the editors (one undoable edit each): a text for a single editor, else texts by name."""
+        if isinstance(texts, str):
+            texts = {self.exercise.texts[0]: texts}
+        for name, id_ in self.editor_ids.items():
+            if name in texts:
+                value = texts[name]
+                editor = self.query_one(f"#{id_}", TextArea)
+                editor.replace(join_turns(value) if isinstance(value, list) else str(value), (0, 0), editor.document.end)
 
     def _cases_title(self) -> str:
         n = len(self.exercise.cases)
@@ -146,15 +202,22 @@ class ExerciseScreen(LabScreen):
         return "\n".join(lines)
 
     def on_mount(self) -> None:
-        editor = self.query_one("#editor", TextArea)
-        draft = self.session.store.draft(self.exercise.id)
-        editor.load_text(draft if draft is not None else self.starter)
-        editor.focus()
+        if self.several:
+            draft = self.session.store.draft_texts(self.exercise.id) or {}
+            for name, id_ in self.editor_ids.items():
+                value = draft.get(name)
+                self.query_one(f"#{id_}", TextArea).load_text(value if isinstance(value, str) else self.starters.get(name, ""))
+            self.query_one(f"#{self.editor_ids[self.exercise.texts[0]]}", TextArea).focus()
+        else:
+            editor = self.query_one("#editor", TextArea)
+            draft = self.session.store.draft(self.exercise.id)
+            editor.load_text(draft if draft is not None else self.starter)
+            editor.focus()
         self.query_one(GradeView).clear()
         self._show_hints()
         self._show_solution()
         self._show_spend()
-        self.estimate_worker(editor.text)
+        self.estimate_worker(self.editor_value())
         last = next((a for a in self.session.attempts(self.exercise.id) if a.status == "graded" and a.result), None)
         if last is not None and last.result:
             self.query_one(GradeView).show_result(last.result)
@@ -171,7 +234,7 @@ class ExerciseScreen(LabScreen):
         config = self.session.call_config()
         if not self.running and config is not None and self.status_text == NO_MODEL_MESSAGE:
             self._status(self.tr.gettext("Model: {model}. Write, then ctrl+j.").format(model=config.model), "")
-        self.estimate_worker(self.query_one("#editor", TextArea).text)  # the model, and so the price, may have changed
+        self.estimate_worker(self.editor_value())  # the model, and so the price, may have changed
         self._show_spend()
 
     def on_unmount(self) -> None:
@@ -183,10 +246,10 @@ class ExerciseScreen(LabScreen):
 
     # ------------------------------------------------------------------ drafts
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
-        if event.text_area.id != "editor":
+        if not event.text_area.has_class("editor"):
             return
         self._draft_dirty = True
-        self._draft_text = event.text_area.text
+        self._draft_text = self.editor_value()
         if self._draft_timer is not None:
             self._draft_timer.stop()
         self._draft_timer = self.set_timer(DRAFT_DELAY_S, self.flush_draft)
@@ -196,9 +259,9 @@ class ExerciseScreen(LabScreen):
 
     # ------------------------------------------------------------------ cost
     def _estimate_now(self) -> None:
-        self.estimate_worker(self.query_one("#editor", TextArea).text)
+        self.estimate_worker(self.editor_value())
 
-    def _estimate_of(self, text: str) -> Estimate:
+    def _estimate_of(self, text: Any) -> Estimate:
         """The cost of sending `text` with the session's model and judge (prices read as data, no litellm)."""
         config = self.session.call_config()
         judge = self.session.judge_config() or config  # counted only where a criterion asks a judge
@@ -206,7 +269,7 @@ class ExerciseScreen(LabScreen):
                                 judge_model=judge.model if judge is not None else None)
 
     @work(thread=True, exclusive=True, group="estimate", exit_on_error=False)
-    def estimate_worker(self, text: str) -> None:
+    def estimate_worker(self, text: Any) -> None:
         # a thread: the first estimate reads litellm's price table (a fifth of a second), never on the UI thread
         try:
             estimate: Estimate | None = self._estimate_of(text)
@@ -214,10 +277,10 @@ class ExerciseScreen(LabScreen):
             estimate = None
         self.lab.call_threadsafe(self._show_estimate, text, estimate)
 
-    def _show_estimate(self, text: str, estimate: Estimate | None) -> None:
+    def _show_estimate(self, text: Any, estimate: Estimate | None) -> None:
         if not self.is_mounted:  # the learner left while the worker was estimating
             return
-        if text != self.query_one("#editor", TextArea).text:  # overtaken by typing: a newer estimate is on its way
+        if text != self.editor_value():  # overtaken by typing: a newer estimate is on its way
             return
         self.estimate, self.estimated_text = estimate, text
         free = estimate is None or not (estimate.calls or estimate.judge_calls)  # an answer graded without a model
@@ -228,7 +291,7 @@ class ExerciseScreen(LabScreen):
         now = spent(self.session.store)
         self.query_one("#spend", Static).update(now.line(cap, self.tr))
 
-    def _cap_question(self, text: str) -> str | None:
+    def _cap_question(self, text: Any) -> str | None:
         """What passing the daily cap would be, or None when sending stays under it (or no cap is set)."""
         cap = self.session.settings.max_cost
         if cap is None:
@@ -242,7 +305,11 @@ class ExerciseScreen(LabScreen):
             return
         self._draft_dirty = False
         try:
-            self.session.store.save_draft(self.exercise.id, self._draft_text)
+            if isinstance(self._draft_text, dict):  # every editor field, the main one also as the draft's text
+                main = self._draft_text.get(self.exercise.main_text, "")
+                self.session.store.save_draft(self.exercise.id, main, self._draft_text)
+            else:
+                self.session.store.save_draft(self.exercise.id, self._draft_text)
         except Exception as exc:  # a full disk must not eat the learner's text: say so, keep it on screen
             self.notify(f"Your draft could not be saved: {exc}", severity="error")
 
@@ -270,7 +337,7 @@ class ExerciseScreen(LabScreen):
         return escape(text)
 
     def _show_solution(self) -> None:
-        solution = render_text(self.exercise, "solution") if self.passed else None
+        solution = solution_text(self.exercise) if self.passed else None
         box = self.query_one("#solution", Collapsible)
         box.display = bool(solution)
         if solution:
@@ -313,7 +380,8 @@ class ExerciseScreen(LabScreen):
     def action_send(self) -> None:
         # a priority key overtakes a paste still queued for the editor: read the text once the editor
         # has handled what it was sent before the key, so what is sent is what the editor holds
-        self.query_one("#editor", TextArea).call_later(self._send)
+        focused = self.focused if isinstance(self.focused, TextArea) else self.query_one(f"#{next(iter(self.editor_ids.values()))}", TextArea)
+        focused.call_later(self._send)
 
     def _send(self) -> None:
         if self.running:
@@ -324,7 +392,7 @@ class ExerciseScreen(LabScreen):
         if config is None and not answering:
             self._status(NO_MODEL_MESSAGE, "-error")
             return
-        text = self._draft_text = self.query_one("#editor", TextArea).text
+        text = self._draft_text = self.editor_value()
         self._draft_dirty = True
         self.flush_draft()
         try:
@@ -346,12 +414,13 @@ class ExerciseScreen(LabScreen):
 
         self.app.push_screen(CostCapScreen(over, self.tr), answered)
 
-    def _launch(self, text: str, built: list[Any]) -> None:
+    def _launch(self, text: Any, built: list[Any]) -> None:
         if self.running:  # a second send queued behind the cap's question
             return
         config = self.session.call_config()
         answering = self.exercise.writes == "answer"
         samples = 1 if answering else self.exercise.rubric.samples
+        self.plans = {b.case: b for b in built}
         self._start_outputs([(b.case, s) for b in built for s in range(samples)], samples)
         token = next(_tokens)
         self.run_token = token
@@ -372,7 +441,13 @@ class ExerciseScreen(LabScreen):
         widgets = []
         for case, sample in slots:
             label = case if samples == 1 else f"{case} · " + self.tr.gettext("sample {n}").format(n=sample + 1)
-            output = OutputText(rendered=self.rendered, classes="output")
+            plan = self.plans.get(case)
+            output: Any
+            if self.exercise.chat and plan is not None:  # the case as a conversation: its messages, then each answer
+                output = ConversationView(plan.opening, pending=not plan.learner_turns, prefill=plan.prefill,
+                                          rendered=self.rendered, tr=self.tr, classes="conversation")
+            else:
+                output = OutputText(rendered=self.rendered, classes="output")
             title = Static(f"── {label}", classes="output-title", markup=False)
             widgets += [title, output]
             self.streams[(case, sample)] = output
@@ -381,7 +456,7 @@ class ExerciseScreen(LabScreen):
         self.query_one("#results", VerticalScroll).anchor()
 
     @work(thread=True, group="attempt", exit_on_error=False)
-    def run_attempt_worker(self, token: int, text: str, hints_used: int, cancel: threading.Event) -> None:
+    def run_attempt_worker(self, token: int, text: Any, hints_used: int, cancel: threading.Event) -> None:
         config, judge = self.session.call_config(), self.session.judge_config()
 
         in_flight = self.session.in_flight  # what is left in it when the app closes is recorded as cancelled
@@ -397,6 +472,9 @@ class ExerciseScreen(LabScreen):
                     on_output=(lambda case, sample, answer: self.lab.call_threadsafe(self._delta, token, case, sample, answer))
                     if self.exercise.writes == "answer" else None,
                     on_started=lambda attempt_id: (started.append(attempt_id), in_flight.add(attempt_id)),
+                    on_turn=lambda case, sample, index: self.lab.call_threadsafe(self._turn, token, case, sample, index),
+                    on_tool=lambda case, sample, message: self.lab.call_threadsafe(self._tool, token, case, sample, message),
+                    on_notice=lambda notice: self.lab.call_threadsafe(self._notice, token, notice),
                 )
             finally:
                 in_flight.difference_update(started)
@@ -416,6 +494,23 @@ class ExerciseScreen(LabScreen):
         if token == self.run_token and stream is not None:
             stream.append(piece)
 
+    async def _turn(self, token: int, case: str, sample: int, index: int) -> None:
+        """A message the learner wrote is going out: it joins the case's conversation, and its answer streams below it."""
+        view = self.streams.get((case, sample))
+        plan = self.plans.get(case)
+        if token == self.run_token and isinstance(view, ConversationView) and plan is not None and index < len(plan.turns):
+            await view.start_turn(plan.turns[index])
+
+    async def _tool(self, token: int, case: str, sample: int, message: Any) -> None:
+        """The model called tools, or a tool answered: drawn in the case's conversation, in order."""
+        view = self.streams.get((case, sample))
+        if token == self.run_token and isinstance(view, ConversationView):
+            await view.add_tool(message)
+
+    async def _notice(self, token: int, notice: str) -> None:
+        if token == self.run_token:
+            self.notify(notice, severity="warning", timeout=12)
+
     async def _stop_streams(self) -> None:
         """Nothing to flush: each piece is drawn as it arrives (kept as the one place a run's outputs end)."""
 
@@ -428,7 +523,9 @@ class ExerciseScreen(LabScreen):
         result = outcome.to_dict()
         self.query_one(GradeView).show_result(result)
         t = self.tr
-        notice = cut_off_notice(result, self.exercise.meta.model.max_tokens, t)
+        notice = " ".join(n for n in (cut_off_notice(result, self.exercise.meta.model.max_tokens, t),
+                                      rounds_notice(result, self.exercise.tool_rounds, t)) if n) or None
+        empty = empty_notice(result, t)
         self._mark_cut_off(result)
         score = f"{outcome.grade.score:.2f}"
         if outcome.grade.passed:
@@ -438,25 +535,26 @@ class ExerciseScreen(LabScreen):
             nxt = self.session.next_exercise(self.exercise.id)
             said = (t.gettext("Passed with {score}! The model solution is on the left; n opens the next exercise.") if nxt
                     else t.gettext("Passed with {score}! The model solution is on the left."))
-            self._status(said.format(score=score), "-success")
+            self._status(said.format(score=score) + (f" {empty}" if empty else ""), "-success")
         else:
             left = len(self.exercise.hints) - self.session.store.hints_revealed(self.exercise.id)
             tip = t.gettext("Read the reasons below, or press h for a hint.") if left else t.gettext("Read the reasons below.")
-            cut = f" {notice}" if notice else ""
+            cut = "".join(f" {n}" for n in (notice, empty) if n)
             head = t.gettext("Not passed yet: {score} of {pass_mark} needed.").format(score=score, pass_mark=f"{outcome.grade.pass_mark:.2f}")
             self._status(f"{head}{cut} {tip}", "-error")
         self.refresh_bindings()
 
     def _mark_cut_off(self, result: dict[str, Any]) -> None:
-        """An answer that stopped at the token limit says so over its text."""
+        """An answer that stopped at the token limit, or that is empty, says so over its text."""
         for case in result["cases"]:
-            reasons = case.get("finish_reasons") or []
-            for sample, reason in enumerate(reasons):
+            outputs = case.get("outputs") or []
+            for sample in range(len(outputs)):
                 title = self.stream_titles.get((case["name"], sample))
-                if reason == "length" and title is not None:
+                note = output_note(case, sample, self.tr)
+                if note is not None and title is not None:
                     t = self.tr
-                    label = case["name"] if len(reasons) == 1 else f"{case['name']} · " + t.gettext("sample {n}").format(n=sample + 1)
-                    title.update(f"── {label} · " + t.gettext("cut off at the token limit"))
+                    label = case["name"] if len(outputs) == 1 else f"{case['name']} · " + t.gettext("sample {n}").format(n=sample + 1)
+                    title.update(f"── {label} · {note}")
                     title.add_class("-cut-off")
 
     async def _failed(self, token: int, error: LabError) -> None:
@@ -494,7 +592,7 @@ class ExerciseScreen(LabScreen):
         self.app.pop_screen()
 
     def action_edit(self) -> None:
-        self.set_focus(self.query_one("#editor", TextArea))
+        self.set_focus(self.query_one(f"#{next(iter(self.editor_ids.values()))}", TextArea))
 
     def action_hint(self) -> None:
         total = len(self.exercise.hints)
@@ -527,7 +625,7 @@ class ExerciseScreen(LabScreen):
     def action_history(self) -> None:
         from lab.tui.screens.history import HistoryScreen
 
-        def restore(prompt: str | None) -> None:
+        def restore(prompt: Any) -> None:
             if prompt is not None:
                 self.set_prompt(prompt)
                 self._status(self.tr.gettext("Restored an earlier prompt into the editor (ctrl+z undoes)."), "")
@@ -546,11 +644,10 @@ class ExerciseScreen(LabScreen):
             self._status(self.tr.gettext("Press x again to replace your prompt with the starter text."), "")
             return
         self._reset_asked_at = -1e9
-        self.set_prompt(self.starter)
+        self.set_prompt(dict(self.starters) if self.several else self.starter)
         self._status(self.tr.gettext("The starter text is back (ctrl+z undoes)."), "")
 
-    def set_prompt(self, text: str) -> None:
-        """Replace the editor's text as one undoable edit."""
-        editor = self.query_one("#editor", TextArea)
-        editor.replace(text, (0, 0), editor.document.end)
-        editor.focus()
+    def set_prompt(self, text: Any) -> None:
+        """Replace the editors' texts (a text, or texts by name), each as one undoable edit."""
+        self._load_editors(text)
+        self.query_one(f"#{next(iter(self.editor_ids.values()))}", TextArea).focus()
