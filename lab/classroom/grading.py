@@ -32,6 +32,7 @@ from lab.classroom.submissions import InputProblem, Pick, Submission, iter_submi
 from lab.errors import CancelledError, LabError, ModelError, PromptError
 from lab.format.conversation import CasePlan, Dialogue, Transcript
 from lab.format.messages import build_messages
+from lab.format.tools import ToolCall
 from lab.models import llm
 from lab.practice.attempts import Usage, call_config_for, needs_judge, outcome_dict
 from lab.practice.grading import grade
@@ -282,13 +283,15 @@ class _Grading:
         self.usage[1] += call.completion_tokens
         self.usage[2] += call.cost_usd
 
-    async def call(self, call: str, kind: str, messages: list[dict[str, str]], config: llm.CallConfig,
-                   hold: Callable[[], bool] | None = None) -> str:
-        """The answer to one call; `hold()`, asked once it has arrived, says whether it waits for the grade's transaction."""
+    async def call(self, call: str, kind: str, messages: list[dict[str, Any]], config: llm.CallConfig,
+                   hold: Callable[[], bool] | None = None, tools: list[dict[str, Any]] | None = None) -> str:
+        """The answer to one call as cohort.db keeps it (`recorded_text`); `hold()`, asked once it has arrived, says
+        whether it waits for the grade's transaction."""
         found = self.recorded.get(call)
         if found is not None:
             return found.text
-        completion = await self.grader.call(self.row.id, call, kind, messages, config)
+        completion = await self.grader.call(self.row.id, call, kind, messages, config, tools)
+        completion = replace(completion, text=recorded_text(completion))  # an answer that called tools keeps its calls with its words
         if hold is not None and hold():
             self.held.append((call, kind, completion))
         else:  # committed before the answer is used
@@ -309,7 +312,7 @@ class _Grading:
         transcripts: dict[str, list[Transcript | None]] = {b.case: [None] * plan.samples for b in built}
         # one call in all (the common case): its answer waits for the grade's own transaction, and it is awaited
         # as it is (no task to schedule)
-        single = len(built) == 1 and plan.samples == 1 and built[0].calls == 1
+        single = len(built) == 1 and plan.samples == 1 and built[0].calls == 1 and not built[0].tools
 
         def hold() -> bool:
             return not plan.judged
@@ -317,8 +320,10 @@ class _Grading:
         async def answer(case: CasePlan, sample: int) -> None:
             dialogue = Dialogue(case)  # each message the learner wrote goes after the answer before it
             while (messages := dialogue.next_call()) is not None:
-                key = f"answer:{case.case}:{sample}" + (f":{dialogue.turn}" if case.learner_turns else "")
-                dialogue.answer(await self.call(key, "answer", messages, plan.config, hold if single else None))
+                key = f"answer:{case.case}:{sample}" + (f":{dialogue.turn}" if case.learner_turns else "") \
+                    + (f":r{dialogue.rounds}" if dialogue.rounds else "")  # each round of tool calls is a call of its own
+                text, calls = from_recorded(await self.call(key, "answer", messages, plan.config, hold if single else None, case.tools))
+                dialogue.answer(text, calls=calls)
             transcript = dialogue.transcript()
             outputs[case.case][sample] = transcript.output
             transcripts[case.case][sample] = transcript
@@ -348,7 +353,8 @@ class _Grader:
         """Commit, on the writer's thread; returns once the write is in cohort.db."""
         await asyncio.wrap_future(self.writer.submit(statements))
 
-    async def call(self, result_id: int, call: str, kind: str, messages: list[dict[str, str]], config: llm.CallConfig) -> llm.Completion:
+    async def call(self, result_id: int, call: str, kind: str, messages: list[dict[str, Any]], config: llm.CallConfig,
+                   tools: list[dict[str, Any]] | None = None) -> llm.Completion:
         """One model call within the budget; the caller commits the answer (`_Grading.call`)."""
         estimate = self.budget.estimate(messages, config)
         held = 0.0
@@ -360,7 +366,7 @@ class _Grader:
 
         completion = None
         try:
-            completion = await self.caller.complete(messages, config, before_send=reserve)
+            completion = await self.caller.complete(messages, config, before_send=reserve, tools=tools)
         finally:
             self.budget.settle(held, completion, config.model)
         # the call waiting for this slot goes out before this answer is recorded and graded: answers come in
@@ -411,6 +417,25 @@ class _Grader:
             return status
         finally:
             grading.keep_held()
+
+
+TOOL_CALLS_MARK = "\x1etool-calls:"  # a recorded answer that called tools: the mark, then JSON {text, calls}
+
+
+def recorded_text(completion: llm.Completion) -> str:
+    """An answer as `cohort.db` keeps it: its text, or with calls, the mark and both as JSON (so a run that goes
+    on after a stop rebuilds the same conversation)."""
+    if not completion.tool_calls or completion.text.startswith(TOOL_CALLS_MARK):
+        return completion.text
+    return TOOL_CALLS_MARK + json.dumps({"text": completion.text, "calls": [list(c) for c in completion.tool_calls]}, ensure_ascii=False)
+
+
+def from_recorded(text: str) -> tuple[str, list[ToolCall]]:
+    """A recorded answer's words and calls."""
+    if not text.startswith(TOOL_CALLS_MARK):
+        return text, []
+    data = json.loads(text[len(TOOL_CALLS_MARK):])
+    return str(data.get("text") or ""), [ToolCall(str(i), str(n), str(a)) for i, n, a in data.get("calls") or []]
 
 
 # ---------------------------------------------------------------- the run

@@ -37,6 +37,7 @@ from lab.practice.mastery import DIGITS, MASTERED, PRACTISING, ExerciseInfo, Try
 REPORT = "report.html"
 NEAR = 0.8  # Jaccard similarity of word 3-grams from which two prompts count as near-identical
 BANDS, ROWS = 12, 2  # MinHash banding: pairs of about NEAR similarity meet in a band with probability ~1
+BUCKET = 2_000  # prompts of one bucket measured against its first: a class whose prompts all look alike stays quick
 PAGE = 500  # learners per page of the matrix and of the mastery table
 LISTED = 300  # rows listed in the tables of mismatches, skipped lines and results left ungraded
 
@@ -69,20 +70,23 @@ def _shingles(prompt: str) -> frozenset[str]:
 _MASKS = tuple(zlib.crc32(f"mask {i}".encode()) * 2654435761 % (1 << 32) for i in range(BANDS * ROWS))
 
 
-def _signature(shingles: frozenset[str]) -> list[int]:
-    """MinHash: one CRC per shingle, turned into BANDS * ROWS hash functions by XOR with fixed masks
-    (deterministic across runs, unlike hash())."""
-    hashes = [zlib.crc32(s.encode()) for s in shingles]
+def _hashes(shingles: frozenset[str]) -> list[int]:
+    """One CRC per shingle (deterministic across runs, unlike hash()): what the similarity is measured on."""
+    return sorted({zlib.crc32(s.encode()) for s in shingles})
+
+
+def _signature(hashes: list[int]) -> list[int]:
+    """MinHash: the shingles' CRCs turned into BANDS * ROWS hash functions by XOR with fixed masks."""
     return [min(map(mask.__xor__, hashes)) for mask in _MASKS]
 
 
-def _bands(shingles: frozenset[str]) -> list[int]:
+def _bands(hashes: list[int]) -> list[int]:
     """The signature's bands, each as one integer SQLite can hold (63 bits)."""
-    sig = _signature(shingles)
+    sig = _signature(hashes)
     return [((sig[b * ROWS] & 0x7FFFFFFF) << 32) | sig[b * ROWS + 1] for b in range(BANDS)]
 
 
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+def jaccard(a: frozenset[Any], b: frozenset[Any]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
@@ -98,25 +102,26 @@ class NearIdentical:
     """Groups of different learners whose prompts for one exercise are near-identical (largest first).
 
     Candidates come from MinHash bands (so a class of a thousand is not a million comparisons); each
-    candidate pair is then measured exactly. Prompts and bands wait in a temporary SQLite file, not in
-    memory: only the candidates' prompts are read back."""
+    candidate pair is then measured exactly (on the shingles' CRCs), the first BUCKET of a bucket against
+    its first. Prompts and bands wait in a temporary SQLite file, not in memory."""
 
     def __init__(self, threshold: float = NEAR):
         self.threshold = threshold
         self.db = sqlite3.connect("", isolation_level=None)  # "": a private temporary file, gone on close
         bands = ", ".join(f"b{i} INTEGER" for i in range(BANDS))
-        self.db.execute(f"CREATE TABLE p (n INTEGER PRIMARY KEY, exercise TEXT, learner TEXT, prompt TEXT, {bands})")
+        self.db.execute(f"CREATE TABLE p (n INTEGER PRIMARY KEY, exercise TEXT, learner TEXT, prompt TEXT, hashes TEXT, {bands})")
         self.db.execute("BEGIN")
         self.pending: list[tuple[Any, ...]] = []
 
     def add(self, exercise: str, learner: str, prompt: str) -> None:
-        self.pending.append((exercise, learner, prompt, *_bands(_shingles(prompt))))
+        hashes = _hashes(_shingles(prompt))
+        self.pending.append((exercise, learner, prompt, " ".join(map(str, hashes)), *_bands(hashes)))
         if len(self.pending) >= 500:
             self._flush()
 
     def _flush(self) -> None:
-        marks = ", ".join("?" * (3 + BANDS))
-        self.db.executemany(f"INSERT INTO p (exercise, learner, prompt, {', '.join(f'b{i}' for i in range(BANDS))}) VALUES ({marks})",
+        marks = ", ".join("?" * (4 + BANDS))
+        self.db.executemany(f"INSERT INTO p (exercise, learner, prompt, hashes, {', '.join(f'b{i}' for i in range(BANDS))}) VALUES ({marks})",
                             self.pending)
         self.pending = []
 
@@ -131,14 +136,14 @@ class NearIdentical:
                 i = parent[i]
             return i
 
-        def shingles_of(n: int) -> frozenset[str]:
-            return _shingles(self.db.execute("SELECT prompt FROM p WHERE n=?", (n,)).fetchone()[0])
+        def shingles_of(n: int) -> frozenset[int]:
+            return frozenset(map(int, self.db.execute("SELECT hashes FROM p WHERE n=?", (n,)).fetchone()[0].split()))
 
         checked: set[tuple[int, int]] = set()  # pairs met in an earlier band; forgotten now and then, to stay bounded
         for number in range(BANDS):
             buckets = self.db.execute(f"SELECT group_concat(n) FROM p GROUP BY exercise, b{number} HAVING COUNT(*) > 1")
             for (members,) in buckets:
-                numbers = sorted(int(x) for x in members.split(","))
+                numbers = sorted(int(x) for x in members.split(","))[:BUCKET]
                 first = numbers[0]
                 first_shingles = shingles_of(first)
                 for other in numbers[1:]:  # against the bucket's first: enough to join a group, linear per bucket
@@ -288,6 +293,8 @@ class _Pass:
     mismatch_count: int = 0
     left: list[ResultRow] = field(default_factory=list)
     left_count: int = 0
+    tools: list[tuple[ResultRow, str, int, Any]] = field(default_factory=list)  # the first conversations with tool calls
+    tools_count: int = 0
     per_exercise: dict[str, list[float]] = field(default_factory=lambda: defaultdict(lambda: [0.0, 0.0, 0]))
 
 
@@ -411,6 +418,8 @@ def write_html(store: CohortStore, out: IO[str], levels: Mapping[str, int] | Non
             w("<tr><td colspan=\"5\" class=\"muted\">nothing graded yet</td></tr>")
         w("</table>")
 
+        _tool_calls(found, w)
+
         # ------------------------------------------------------------ skills
         w("<h2 id=\"skills\">Mastery per skill</h2>")
         w("<p class=\"muted\">Each learner's mastery of each skill, as <code>lab certify</code> and <code>lab progress</code> define it "
@@ -491,10 +500,49 @@ def _add(found: _Pass, r: ResultRow) -> None:
         found.left_count += 1
         if len(found.left) < LISTED:
             found.left.append(r)
+    for case in (r.result or {}).get("cases", []):
+        for sample, messages in enumerate(case.get("conversations") or []):
+            if not any(m.get("calls") for m in messages if isinstance(m, dict)):
+                continue
+            found.tools_count += 1
+            if len(found.tools) < LISTED:
+                from lab.format.conversation import Transcript
+
+                found.tools.append((r, case["name"], sample, Transcript.from_json(messages)))
     entry = found.per_exercise[r.exercise]
     entry[0] += r.cost_usd
     entry[1] += r.duration_s or 0.0
     entry[2] += 1
+
+
+def _tool_calls(found: _Pass, w: Any) -> None:
+    """Exercises with tools: each learner's conversation of each case as its calls, in order, with their arguments,
+    each tool's result one line until opened (a `<details>`), and the conversations cut off by `tool_rounds`."""
+    from lab.practice.report import one_line
+
+    if not found.tools:
+        return
+    w("<h2 id=\"tools\">Tool calls</h2>")
+    w("<p class=\"muted\">In exercises with tools, each conversation's calls in order, with their arguments; open a result to read it "
+      "whole. <span class=\"warn\">cut off</span>: the model was still calling tools when the exercise's rounds ran out.</p>")
+    w("<table><tr><th>learner</th><th>exercise · case</th><th>calls and results</th></tr>")
+    for r, case, sample, transcript in found.tools:
+        answers = {m.call_id: m for m in transcript.messages if m.role == "tool"}
+        items = []
+        for m in transcript.messages:
+            for call in m.calls:
+                said = answers.get(call.id)
+                if said is None:
+                    items.append(f"<div class=\"warn\"><code>{e(call.shown())}</code> · not answered</div>")
+                    continue
+                flag = " class=\"warn\"" if said.error else ""
+                items.append(f"<details><summary><code>{e(call.shown())}</code> → <span{flag}>{e(one_line(said.content, 90))}</span></summary>"
+                             f"<pre>{e(said.content)}</pre></details>")
+        cut = " <span class=\"warn\">cut off</span>" if transcript.rounds_spent else ""
+        w(f"<tr><td>{e(r.learner)}</td><td>{e(r.exercise)} · {e(case)}{f' #{sample + 1}' if sample else ''}{cut}</td><td>{''.join(items)}</td></tr>")
+    w("</table>")
+    if found.tools_count > len(found.tools):
+        w(f"<p class=\"muted\">… {found.tools_count - len(found.tools)} more conversations with tool calls (cohort.db has them all).</p>")
 
 
 def _page_bounds(store: CohortStore) -> list[tuple[str, str]]:
