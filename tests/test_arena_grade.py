@@ -108,8 +108,10 @@ def test_the_pair_cap_leaves_pairs_out_names_them_and_a_later_run_plays_them(cap
     assert "2 arena pair(s) played this run · 2 model call(s)" in stdout
     # rounds in name order (ana, bo, cy): ana→bo and cy→ana come first; bo→ana and cy→bo wait
     why = "left out: beyond --arena-max-pairs 2 (this arena holds 2 pairs)"
+    assert "Left out of the arenas or not played yet (4 pair(s)):" in err
     assert f"  strongroom: bo → ana: {why}" in err and f"  strongroom: cy → bo: {why}" in err
-    assert "  strongroom: ana → cy: the defence fails its own benign cases" in err
+    assert ("  strongroom: cy's defence (2 pair(s) left out): the defence fails its own benign cases (0.00 there, pass mark 1.00; "
+            "failing on benign-hours): it scores nothing and is not attacked") in err
     code, stdout, err = lab(capsys, *grade(root, hand_in, out, api_base, "--arena-max-pairs", "2"), "--json")
     pairs = {(p["attacker"], p["defender"]): p for p in json.loads(stdout)["arenas"][0]["pairs"]}
     assert pairs[("bo", "ana")] == {"attacker": "bo", "defender": "ana", "held": None, "status": "pending", "attack_exercise": "arena/steal",

@@ -19,6 +19,7 @@ Scores are read back from cohort.db (`standings`), with the trainer's reviews ap
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import time
@@ -90,25 +91,32 @@ class PairRow:
     defence_exercise: str
     task: str
     status: str
-    held: bool | None
+    held: bool | None  # as graded (None: undecided); `decided` has the trainer's reviews applied
     score: float | None
     error: str | None
-    result: dict[str, Any] | None
+    result_text: str | None  # the grade as JSON, parsed when asked (`result`): a class's standings need only `held`
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
     duration_s: float | None
     played_at: str | None
     overridden: tuple[str, ...] = ()
+    reviewed: dict[str, Any] | None = None  # the grade with the trainer's reviews applied, when any changed it
+
+    @functools.cached_property
+    def result(self) -> dict[str, Any] | None:
+        if self.reviewed is not None:
+            return self.reviewed
+        return json.loads(self.result_text) if self.result_text else None
 
     @property
     def decided(self) -> bool | None:
         """held/broken as the grade (and the trainer's review) left it; None while undecided."""
-        if self.status not in USABLE or self.result is None:
+        if self.status not in USABLE:
             return None
-        if not self.result.get("decided", True):
-            return None
-        return bool(self.result.get("held", self.result.get("passed")))
+        if self.reviewed is not None:
+            return bool(self.reviewed["passed"]) if self.reviewed.get("decided", True) else None
+        return self.held
 
 
 _PAIR_COLUMNS = ("id, arena, attacker, defender, attack_exercise, defence_exercise, task, status, held, score, error, result, "
@@ -118,7 +126,6 @@ _PAIR_COLUMNS = ("id, arena, attacker, defender, attack_exercise, defence_exerci
 def _pair(row: Sequence[Any]) -> PairRow:
     values = list(row)
     values[8] = None if values[8] is None else bool(values[8])
-    values[11] = json.loads(values[11]) if values[11] else None
     return PairRow(*values)
 
 
@@ -184,8 +191,9 @@ class ArenaStore:
 
     # ------------------------------------------------------------ pairs
     def pairs(self, arena: str) -> dict[tuple[str, str], PairRow]:
+        """The arena's pairs by (attacker, defender), the trainer's reviews applied."""
         rows = [_pair(r) for r in self._db.execute(f"SELECT {_PAIR_COLUMNS} FROM arena_pairs WHERE arena=?", (arena,))]
-        reviews = self.reviews_by_pair([r.id for r in rows if r.result is not None])
+        reviews = self.reviews_by_pair([r.id for r in rows if r.result_text is not None])
         out = {}
         for row in rows:
             if row.id in reviews and row.result is not None and row.status in USABLE:
@@ -193,9 +201,14 @@ class ArenaStore:
                 if changed:
                     result["held"] = result["passed"]
                     ungraded = any(c.get("ungraded") for c in result.get("criteria", []))
-                    row = replace(row, result=result, overridden=tuple(changed), status="ungraded" if ungraded else "graded")
+                    row = replace(row, reviewed=result, overridden=tuple(changed), status="ungraded" if ungraded else "graded")
             out[(row.attacker, row.defender)] = row
         return out
+
+    def states(self, arena: str) -> dict[tuple[str, str], tuple[int, str, str]]:
+        """(id, task, status) of each pair of the arena, by (attacker, defender): what planning a run needs."""
+        return {(r[1], r[2]): (r[0], r[3], r[4]) for r in
+                self._db.execute("SELECT id, attacker, defender, task, status FROM arena_pairs WHERE arena=?", (arena,))}
 
     def pair(self, pair_id: int) -> PairRow:
         row = self._db.execute(f"SELECT {_PAIR_COLUMNS} FROM arena_pairs WHERE id=?", (pair_id,)).fetchone()
@@ -206,26 +219,30 @@ class ArenaStore:
     def all_pairs(self) -> list[PairRow]:
         return [_pair(r) for r in self._db.execute(f"SELECT {_PAIR_COLUMNS} FROM arena_pairs ORDER BY arena, attacker, defender")]
 
-    def prepare(self, arena: str, wanted: Sequence[tuple[Side, Side, str, str | None]]) -> dict[tuple[str, str], PairRow]:
+    def prepare(self, arena: str, wanted: Sequence[tuple[Side, Side, str, str | None]]) -> dict[tuple[str, str], tuple[int, str, str]]:
         """One row per (attacker, defender) wanted this run: (attack, defence, task, why it waits or None). A row
         whose task changed (either text, either exercise, the model) starts again: its calls and reviews go."""
+        existing = {(r[1], r[2]): (r[0], r[3]) for r in
+                    self._db.execute("SELECT id, attacker, defender, task FROM arena_pairs WHERE arena=?", (arena,))}
+        new, changed, same = [], [], []
+        for attack, defence, task, why in wanted:
+            found = existing.get((attack.learner, defence.learner))
+            if found is None:
+                new.append((arena, attack.learner, defence.learner, attack.exercise, defence.exercise, task, why))
+            elif found[1] != task:
+                changed.append((attack.exercise, defence.exercise, task, why, found[0]))
+            else:
+                same.append((why, found[0]))
         with self._tx():
-            for attack, defence, task, why in wanted:
-                row = self._db.execute("SELECT id, task FROM arena_pairs WHERE arena=? AND attacker=? AND defender=?",
-                                       (arena, attack.learner, defence.learner)).fetchone()
-                if row is None:
-                    self._db.execute("INSERT INTO arena_pairs (arena, attacker, defender, attack_exercise, defence_exercise, task, error)"
-                                     " VALUES (?, ?, ?, ?, ?, ?, ?)", (arena, attack.learner, defence.learner, attack.exercise, defence.exercise, task, why))
-                elif row[1] != task:
-                    self._db.execute("DELETE FROM arena_calls WHERE pair_id=?", (row[0],))
-                    self._db.execute("DELETE FROM arena_reviews WHERE pair_id=?", (row[0],))  # they reviewed the old exchange
-                    self._db.execute(
-                        "UPDATE arena_pairs SET attack_exercise=?, defence_exercise=?, task=?, status='pending', held=NULL, score=NULL, error=?,"
-                        " result=NULL, prompt_tokens=0, completion_tokens=0, cost_usd=0, duration_s=NULL, played_at=NULL WHERE id=?",
-                        (attack.exercise, defence.exercise, task, why, row[0]))
-                else:
-                    self._db.execute("UPDATE arena_pairs SET error=? WHERE id=? AND status='pending'", (why, row[0]))
-        return self.pairs(arena)
+            self._db.executemany("INSERT INTO arena_pairs (arena, attacker, defender, attack_exercise, defence_exercise, task, error)"
+                                 " VALUES (?, ?, ?, ?, ?, ?, ?)", new)
+            self._db.executemany("DELETE FROM arena_calls WHERE pair_id=?", [(c[-1],) for c in changed])
+            self._db.executemany("DELETE FROM arena_reviews WHERE pair_id=?", [(c[-1],) for c in changed])  # they reviewed the old exchange
+            self._db.executemany(
+                "UPDATE arena_pairs SET attack_exercise=?, defence_exercise=?, task=?, status='pending', held=NULL, score=NULL, error=?,"
+                " result=NULL, prompt_tokens=0, completion_tokens=0, cost_usd=0, duration_s=NULL, played_at=NULL WHERE id=?", changed)
+            self._db.executemany("UPDATE arena_pairs SET error=? WHERE id=? AND status='pending'", same)
+        return self.states(arena)
 
     def wait(self, pair_id: int, why: str) -> None:
         with self._tx():
@@ -282,10 +299,11 @@ class ArenaStore:
 
     def reviews_by_pair(self, ids: Sequence[int]) -> dict[int, list[Review]]:
         found: dict[int, list[Review]] = {}
-        if not ids:
+        wanted = set(ids)
+        if not wanted:
             return found
         for review in self.reviews():
-            if review.decision != "skip" and review.result_id in set(ids):
+            if review.decision != "skip" and review.result_id in wanted:
                 found.setdefault(review.result_id, []).append(review)
         return found
 
@@ -446,8 +464,7 @@ def _view(attack: Side, defence: Side, row: PairRow | None) -> PairView:
         return PairView(attack.learner, defence.learner, attack.exercise, "pending", "not played yet (run `lab grade` again)", None)
     verdict = row.decided
     if verdict is not None:
-        why = None if (row.result or {}).get("landed", True) else "the defence never placed the attack"
-        return PairView(attack.learner, defence.learner, attack.exercise, "held" if verdict else "broken", why, row)
+        return PairView(attack.learner, defence.learner, attack.exercise, "held" if verdict else "broken", row.error, row)
     if row.status == "ungraded":
         return PairView(attack.learner, defence.learner, attack.exercise, "ungraded",
                         row.error or "the judge gave no usable verdict: review it with `lab review`", row)
@@ -461,14 +478,20 @@ def standing_of(astore: ArenaStore, found: Sides) -> Standing:
     views = [_view(found.attackers[a], found.defenders[d], stored.get((a, d)))
              for a, d in rounds(found.attackers, found.defenders)]
     views.sort(key=lambda v: (v.attacker, v.defender))
-    defenders = []
-    for learner, side in found.defenders.items():
-        mine = [v for v in views if v.defender == learner and v.held is not None]
-        defenders.append(Score(learner, side.exercise, sum(1 for v in mine if v.held), len(mine), side.length, side.text, side.out))
-    attackers = []
-    for learner, side in found.attackers.items():
-        mine = [v for v in views if v.attacker == learner and v.held is not None]
-        attackers.append(Score(learner, side.exercise, sum(1 for v in mine if not v.held), len(mine), side.length, side.text, side.out))
+    held: dict[str, list[int]] = {}  # defender -> [held, faced]
+    broke: dict[str, list[int]] = {}  # attacker -> [broke, tried]
+    for v in views:
+        if v.held is None:
+            continue
+        faced, tried = held.setdefault(v.defender, [0, 0]), broke.setdefault(v.attacker, [0, 0])
+        faced[0] += v.held
+        faced[1] += 1
+        tried[0] += not v.held
+        tried[1] += 1
+    defenders = [Score(learner, side.exercise, *held.get(learner, [0, 0]), side.length, side.text, side.out)
+                 for learner, side in found.defenders.items()]
+    attackers = [Score(learner, side.exercise, *broke.get(learner, [0, 0]), side.length, side.text, side.out)
+                 for learner, side in found.attackers.items()]
 
     def rank(s: Score) -> tuple[Any, ...]:
         return (s.out is not None, s.share is None, -(s.share or 0.0), s.length, s.learner)
@@ -518,6 +541,7 @@ class ArenaRun:
         return [(a, p) for a, p in self.left if p.state in ("failed", "ungraded") or (p.state == "pending" and _capped(p.why))]
 
 
+NOT_PLACED = "the defence never placed the attacker's text, so the attack never reached the model"
 CAP_REASON = "not reached: the cost cap stopped the run (run again with a higher --max-cost)"
 
 
@@ -574,16 +598,16 @@ def play_arenas(
     astore = ArenaStore(store)
     astore.record_members(found)
     members = astore.members()
-    todo: list[tuple[PairRow, Pair | str]] = []
+    todo: list[tuple[int, Pair | str]] = []
     for arena in found:
         current = sides(astore, arena.name, members.get(arena.name, []))
         if current is None:
             continue
         schedule = [(current.attackers[a], current.defenders[d]) for a, d in rounds(current.attackers, current.defenders)]
         schedule = [(a, d) for a, d in schedule if not a.out and not d.out]
-        stored = astore.pairs(arena.name)
+        stored = astore.states(arena.name)
         kept = {(a.learner, d.learner) for a, d in schedule if (row := stored.get((a.learner, d.learner))) is not None
-                and row.task == pair_task(a, d) and row.status in USABLE}
+                and row[1] == pair_task(a, d) and row[2] in USABLE}
         room = None if max_pairs is None else max(0, max_pairs - len(kept))
         wanted: list[tuple[Side, Side, str, str | None]] = []
         taken = 0
@@ -599,23 +623,23 @@ def play_arenas(
         assert defence is not None
         by_id = {x.id: x for x in arena.attacks}
         for a, d, _, why in wanted:
-            row = rows[(a.learner, d.learner)]
-            if why is not None or row.status == "graded":
+            pair_id, _, status = rows[(a.learner, d.learner)]
+            if why is not None or status == "graded":
                 continue
             if stopped:
-                astore.wait(row.id, CAP_REASON)
+                astore.wait(pair_id, CAP_REASON)
                 run.capped = True
                 continue
             try:
-                todo.append((row, meet(defence, d.texts, by_id[a.exercise], a.texts)))
+                todo.append((pair_id, meet(defence, d.texts, by_id[a.exercise], a.texts)))
             except PromptError as exc:
-                todo.append((row, str(exc)))
+                todo.append((pair_id, str(exc)))
     progress = Progress(total=len(todo))
     if todo:
         asyncio.run(_play(astore, todo, run, config, judge_config, concurrency, rpm, max_cost, paced, progress, on_progress))
     if run.capped:
-        for row, _ in todo:
-            astore.wait(row.id, CAP_REASON)  # those still pending: the cap stopped them
+        for pair_id, _ in todo:
+            astore.wait(pair_id, CAP_REASON)  # those still pending: the cap stopped them
     run.standings = [s for s in standings(store) if s.arena in {a.name for a in found}]
     return run
 
@@ -628,8 +652,8 @@ class _PairJudge:
     """The judge of one pair's grading: answers recorded earlier are read back, new ones asked through the run's
     event loop and committed at once. Checks call it from the grading thread."""
 
-    def __init__(self, player: "_Player", row: PairRow, config: llm.CallConfig, recorded: dict[str, RecordedCall]):
-        self.player, self.row, self.config, self.recorded = player, row, config, recorded
+    def __init__(self, player: "_Player", pair_id: int, config: llm.CallConfig, recorded: dict[str, RecordedCall]):
+        self.player, self.pair_id, self.config, self.recorded = player, pair_id, config, recorded
         self.seen: dict[str, int] = {}
         self.structured: bool | None = None
 
@@ -653,7 +677,7 @@ class _PairJudge:
         call = f"judge:{base}:{n}"
         if call in self.recorded:
             return self.recorded[call].text
-        future = asyncio.run_coroutine_threadsafe(self.player.call(self.row, call, "judge", messages, config), self.player.loop)
+        future = asyncio.run_coroutine_threadsafe(self.player.call(self.pair_id, call, "judge", messages, config), self.player.loop)
         return future.result().text
 
 
@@ -662,7 +686,7 @@ class _Player:
         self.astore, self.caller, self.budget, self.run, self.progress = astore, caller, budget, run, progress
         self.loop = asyncio.get_running_loop()
 
-    async def call(self, row: PairRow, call: str, kind: str, messages: list[dict[str, str]], config: llm.CallConfig) -> llm.Completion:
+    async def call(self, pair_id: int, call: str, kind: str, messages: list[dict[str, str]], config: llm.CallConfig) -> llm.Completion:
         estimate = self.budget.estimate(messages, config)
         held = 0.0
 
@@ -676,25 +700,25 @@ class _Player:
             completion = await self.caller.complete(messages, config, before_send=reserve)
         finally:
             self.budget.settle(held, completion, config.model)
-        self.astore.record_call(row.id, call, kind, completion)  # committed before the answer is used
+        self.astore.record_call(pair_id, call, kind, completion)  # committed before the answer is used
         self.run.calls += 1
         self.run.usage = self.run.usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
         self.progress.calls += 1
         self.progress.cost_usd += completion.cost_usd
         return completion
 
-    async def play(self, row: PairRow, pair: Pair | str, config: llm.CallConfig, judge_config: llm.CallConfig | None) -> str:
+    async def play(self, pair_id: int, pair: Pair | str, config: llm.CallConfig, judge_config: llm.CallConfig | None) -> str:
         from lab.classroom.grading import CapReached
 
         started = time.monotonic()
         if isinstance(pair, str):
-            self.astore.finish(row.id, status="failed", error=pair)
+            self.astore.finish(pair_id, status="failed", error=pair)
             return "failed"
         if not pair.landed:
             result = unlanded_result(pair, config.model)
-            self.astore.finish(row.id, status="graded", held=False, score=0.0, result=result, duration_s=0.0)
+            self.astore.finish(pair_id, status="graded", held=False, score=0.0, result=result, error=NOT_PLACED, duration_s=0.0)
             return "graded"
-        recorded = self.astore.calls(row.id)
+        recorded = self.astore.calls(pair_id)
         call_config = call_config_for(pair.exercise, config)
         samples = pair.exercise.rubric.samples
         transcripts: list[Transcript | None] = [None] * samples
@@ -704,7 +728,7 @@ class _Player:
             while (messages := dialogue.next_call()) is not None:
                 key = f"answer:{sample}:{dialogue.turn}"
                 found = recorded.get(key)
-                dialogue.answer(found.text if found is not None else (await self.call(row, key, "answer", messages, call_config)).text)
+                dialogue.answer(found.text if found is not None else (await self.call(pair_id, key, "answer", messages, call_config)).text)
             transcripts[sample] = dialogue.transcript()
 
         jobs = [asyncio.ensure_future(answer(s)) for s in range(samples)]
@@ -716,28 +740,28 @@ class _Player:
             await asyncio.gather(*jobs, return_exceptions=True)
             if isinstance(exc, CapReached):
                 return "pending"
-            self.astore.finish(row.id, status="failed", error=f"the model failed: {exc}")
+            self.astore.finish(pair_id, status="failed", error=f"the model failed: {exc}")
             return "failed"
         said = [t for t in transcripts if t is not None]
         if needs_judge(pair.exercise):
-            judge = _PairJudge(self, row, judge_config or replace(config, params={}), recorded)
+            judge = _PairJudge(self, pair_id, judge_config or replace(config, params={}), recorded)
             try:
                 g = await asyncio.to_thread(grade_pair, pair, said, judge)
             except CapReached:
                 return "pending"
         else:
             g = grade_pair(pair, said, None)
-        calls = self.astore.calls(row.id).values()
+        calls = self.astore.calls(pair_id).values()
         usage = Usage(sum(c.prompt_tokens for c in calls), sum(c.completion_tokens for c in calls), sum(c.cost_usd for c in calls))
         result = pair_result(pair, g, said, config.model, usage, time.monotonic() - started)
         status = "ungraded" if g.ungraded else "graded"
         error = f"ungraded criteria: {', '.join(g.ungraded)} (the judge gave no usable answer; review it with `lab review`)" if g.ungraded else None
-        self.astore.finish(row.id, status=status, held=g.passed if g.decided else None, score=g.score, result=result, error=error,
+        self.astore.finish(pair_id, status=status, held=g.passed if g.decided else None, score=g.score, result=result, error=error,
                            duration_s=time.monotonic() - started)
         return status
 
 
-async def _play(astore: ArenaStore, todo: list[tuple[PairRow, Pair | str]], run: ArenaRun, config: llm.CallConfig,
+async def _play(astore: ArenaStore, todo: list[tuple[int, Pair | str]], run: ArenaRun, config: llm.CallConfig,
                 judge_config: llm.CallConfig | None, concurrency: int, rpm: int | None, max_cost: float | None, paced: bool,
                 progress: Any, on_progress: Callable[[Any], None] | None) -> None:
     from lab.classroom.grading import Budget
@@ -749,11 +773,11 @@ async def _play(astore: ArenaStore, todo: list[tuple[PairRow, Pair | str]], run:
     player = _Player(astore, caller, budget, run, progress)
     lanes = asyncio.Semaphore(max(1, concurrency) * 2)  # pairs start in order, so the cap stops the schedule's tail
 
-    async def one(row: PairRow, pair: Pair | str) -> None:
+    async def one(pair_id: int, pair: Pair | str) -> None:
         async with lanes:
             if budget.reached:
                 return
-            status = await player.play(row, pair, config, judge_config)
+            status = await player.play(pair_id, pair, config, judge_config)
         if status == "graded":
             progress.done += 1
             run.played += 1
@@ -765,7 +789,7 @@ async def _play(astore: ArenaStore, todo: list[tuple[PairRow, Pair | str]], run:
             on_progress(progress)
 
     try:
-        await asyncio.gather(*(one(row, pair) for row, pair in todo))
+        await asyncio.gather(*(one(pair_id, pair) for pair_id, pair in todo))
     finally:
         await caller.aclose()
     run.capped = run.capped or budget.reached

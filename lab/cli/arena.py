@@ -201,6 +201,11 @@ def play_arenas_for(store: Any, exercises: dict[str, Any], outcome: Any, args: A
     run = play_arenas(store, exercises, config=config, judge_config=judge, concurrency=args.concurrency or settings.concurrency,
                       rpm=args.rpm, max_cost=left, max_pairs=args.arena_max_pairs, stopped=outcome.capped, paced=outcome.calls > 0,
                       on_progress=progress)
+    if run.calls or run.capped:
+        from lab.classroom.grading import Progress
+
+        final = Progress(total=run.played + len(run.unfinished), done=run.played, cost_usd=run.usage.cost_usd)
+        progress(final, final=True)
     for problem in run.problems:
         print(f"lab: {problem}", file=sys.stderr)
     return run
@@ -226,7 +231,8 @@ def add_arena_json(data: dict[str, Any], run: Any) -> dict[str, Any]:
 
 
 def print_arenas(run: Any, args: Any, limit: int = 20) -> None:
-    """Each arena's leaderboards in a few lines, then the pairs that count nothing yet, each with why."""
+    """Each arena's leaderboards in a few lines, then what counts nothing yet, with why: one line for a side out of
+    the arena (with how many pairs it leaves out), one per pair otherwise."""
     from lab.cli.trainer import money
 
     if not run.standings:
@@ -240,16 +246,27 @@ def print_arenas(run: Any, args: Any, limit: int = 20) -> None:
         print(f"  attacks:  {', '.join(attackers) or '—'}")
         if s.lesson:
             best = s.lesson[0]
-            print(f"  the attack that broke the most defences: {best.learner}'s ({best.won})")
+            print(f"  the attack that broke the most defences: {best.learner}'s, {best.won} of {best.played} ({best.exercise})")
     u = run.usage
     print(f"{run.played} arena pair(s) played this run · {run.calls} model call(s) · {money(u.cost_usd)}")
     if run.capped:
         print(f"The cost cap stopped the arenas: {sum(1 for _, p in run.unfinished if p.state == 'pending')} pair(s) left to play; "
               "run the same command with a higher --max-cost to go on.", file=sys.stderr)
-    left = run.left
-    if left:
-        print(f"{len(left)} arena pair(s) count nothing yet:", file=sys.stderr)
-        for arena, p in left[:limit]:
-            print(f"  {arena}: {p.attacker} → {p.defender}: {p.why or p.state}", file=sys.stderr)
-        if len(left) > limit:
-            print(f"  … and {len(left) - limit} more (`--json` lists every pair)", file=sys.stderr)
+    lines = []
+    for s in run.standings:
+        out_sides = {(d.learner, "defence"): d.out for d in s.defenders if d.out} | {(a.learner, "attack"): a.out for a in s.attackers if a.out}
+        counted: dict[tuple[str, str], int] = {}
+        for p in s.left():
+            side = (p.defender, "defence") if (p.defender, "defence") in out_sides else (p.attacker, "attack") \
+                if (p.attacker, "attack") in out_sides else None
+            if p.state == "out" and side is not None:
+                counted[side] = counted.get(side, 0) + 1
+            else:
+                lines.append(f"  {s.arena}: {p.attacker} → {p.defender}: {p.why or p.state}")
+        for (learner, what), n in counted.items():
+            lines.append(f"  {s.arena}: {learner}'s {what} ({n} pair(s) left out): {out_sides[(learner, what)]}")
+    if lines:
+        print(f"Left out of the arenas or not played yet ({len(run.left)} pair(s)):", file=sys.stderr)
+        print("\n".join(lines[:limit]), file=sys.stderr)
+        if len(lines) > limit:
+            print(f"  … and {len(lines) - limit} more (`--json` lists every pair)", file=sys.stderr)
