@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from lab.classroom.cohort import CohortStore
+from lab.classroom.grading import Budget, CapReached, Progress, from_recorded, recorded_text
 from lab.classroom.overrides import apply_to_result
 from lab.classroom.records import DECISIONS, RecordedCall, Review, task_key
 from lab.errors import LabError, ModelError, PromptError
@@ -587,8 +588,6 @@ def play_arenas(
     """Play every pair of the arenas the graded `exercises` make that is not played yet. `max_cost` is what is
     left of the run's cap; `stopped`: the grading already met the cap (no pair is played); `paced`: calls were
     made just before, so with `rpm` the first pair waits its turn."""
-    from lab.classroom.grading import Progress
-
     if max_pairs is not None and max_pairs < 0:
         raise LabError("--arena-max-pairs must be 0 or more.")
     run = ArenaRun()
@@ -686,7 +685,8 @@ class _Player:
         self.astore, self.caller, self.budget, self.run, self.progress = astore, caller, budget, run, progress
         self.loop = asyncio.get_running_loop()
 
-    async def call(self, pair_id: int, call: str, kind: str, messages: list[dict[str, str]], config: llm.CallConfig) -> llm.Completion:
+    async def call(self, pair_id: int, call: str, kind: str, messages: list[dict[str, Any]], config: llm.CallConfig,
+                   tools: list[dict[str, Any]] | None = None) -> llm.Completion:
         estimate = self.budget.estimate(messages, config)
         held = 0.0
 
@@ -697,10 +697,11 @@ class _Player:
 
         completion = None
         try:
-            completion = await self.caller.complete(messages, config, before_send=reserve)
+            completion = await self.caller.complete(messages, config, before_send=reserve, tools=tools)
         finally:
             self.budget.settle(held, completion, config.model)
-        self.astore.record_call(pair_id, call, kind, completion)  # committed before the answer is used
+        # committed before the answer is used (an answer that called tools keeps its calls with its words)
+        self.astore.record_call(pair_id, call, kind, replace(completion, text=recorded_text(completion)))
         self.run.calls += 1
         self.run.usage = self.run.usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
         self.progress.calls += 1
@@ -708,8 +709,6 @@ class _Player:
         return completion
 
     async def play(self, pair_id: int, pair: Pair | str, config: llm.CallConfig, judge_config: llm.CallConfig | None) -> str:
-        from lab.classroom.grading import CapReached
-
         started = time.monotonic()
         if isinstance(pair, str):
             self.astore.finish(pair_id, status="failed", error=pair)
@@ -726,9 +725,13 @@ class _Player:
         async def answer(sample: int) -> None:
             dialogue = Dialogue(pair.plan)
             while (messages := dialogue.next_call()) is not None:
-                key = f"answer:{sample}:{dialogue.turn}"
+                # one call per message of the attack, and per round of tool calls of an agent's defence
+                key = f"answer:{sample}:{dialogue.turn}" + (f":r{dialogue.rounds}" if dialogue.rounds else "")
                 found = recorded.get(key)
-                dialogue.answer(found.text if found is not None else (await self.call(pair_id, key, "answer", messages, call_config)).text)
+                said = found.text if found is not None else recorded_text(await self.call(pair_id, key, "answer", messages, call_config,
+                                                                                          pair.plan.tools))
+                text, calls = from_recorded(said)
+                dialogue.answer(text, calls=calls)
             transcripts[sample] = dialogue.transcript()
 
         jobs = [asyncio.ensure_future(answer(s)) for s in range(samples)]
@@ -764,8 +767,6 @@ class _Player:
 async def _play(astore: ArenaStore, todo: list[tuple[int, Pair | str]], run: ArenaRun, config: llm.CallConfig,
                 judge_config: llm.CallConfig | None, concurrency: int, rpm: int | None, max_cost: float | None, paced: bool,
                 progress: Any, on_progress: Callable[[Any], None] | None) -> None:
-    from lab.classroom.grading import Budget
-
     caller = llm.AsyncCaller(concurrency, rpm)
     if paced and rpm:
         caller.pacer.next_at = time.monotonic() + 60.0 / rpm  # the grading's last call started at most this long ago

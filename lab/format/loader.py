@@ -309,6 +309,7 @@ def load_exercise(path: Path, root: Path) -> Exercise:
         if not out.problems:  # a block that does not render has been reported; its texts cannot be traced
             shapes.check_texts_sent(meta, compiled, root, out)
         shapes.check_reads(meta, blocks, out)
+        shapes.check_tools(meta, blocks, root, out)
         arenas.check_file(meta, compiled, root, out)
     params = _check_rubric(meta, root, out)
     _check_examples(meta, out, shaped)
@@ -379,7 +380,11 @@ def _known_keys(loc: tuple[Any, ...]) -> list[str]:
     from lab.format.exercise import Case, Example, Pairing, Rubric, Turn
 
     model: type[BaseModel] = FrontMatter
-    names = {"rubric": Rubric, "cases": Case, "examples": Example, "turns": Turn, "pairing": Pairing}
+    from lab.format.exercise import CallSettings, ExampleCall, Tool
+
+    names = {"rubric": Rubric, "cases": Case, "examples": Example, "turns": Turn, "tools": Tool, "model": CallSettings, "pairing": Pairing}
+    if len(loc) >= 2 and loc[0] == "examples" and "calls" in loc:
+        names["calls"] = ExampleCall
     for part in loc:
         if isinstance(part, str) and part in names:
             model = names[part]

@@ -17,7 +17,7 @@ from lab.format.arenas import ArenaSet, Pair, is_benign
 from lab.format.conversation import Dialogue, Transcript
 from lab.format.exercise import Exercise
 from lab.models import llm
-from lab.practice.attempts import Usage, call_config_for, needs_judge, outcome_dict
+from lab.practice.attempts import Usage, call_config_for, calls_of, needs_judge, outcome_dict
 from lab.practice.grading import Grade, grade
 from lab.practice.spending import Estimate
 from lab.settings.i18n import N_
@@ -153,9 +153,9 @@ def rehearse(arena: str, defence: Exercise, attack: Exercise, pair: Pair, *, con
     for _ in range(defence.rubric.samples):
         dialogue = Dialogue(pair.plan)
         while (messages := dialogue.next_call()) is not None:
-            completion = llm.complete(messages, call_config, cancel=cancel)
+            completion = llm.complete(messages, call_config, cancel=cancel, tools=pair.plan.tools)
             usage = usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
-            dialogue.answer(completion.text, completion.finish_reason == "length")
+            dialogue.answer(completion.text, completion.finish_reason == "length", calls_of(completion))
         transcripts.append(dialogue.transcript())
     judge = ModelJudge(judge_config or replace(config, params={}), cancel=cancel) if needs_judge(pair.exercise) else None
     g = grade_pair(pair, transcripts, judge)
