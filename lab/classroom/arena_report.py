@@ -149,14 +149,17 @@ def _exchange(p: PairView, astore: ArenaStore) -> str:
     if p.why:
         out.append(f"<p class=\"muted\">{e(p.why)}</p>")
     conversations = (result.get("cases") or [{}])[0].get("conversations") or []
+    placed = result.get("attack") if isinstance(result.get("attack"), str) else None
     for number, messages in enumerate(conversations, 1):
         if len(conversations) > 1:
             out.append(f"<p class=\"muted\">sample {number}</p>")
         for m in messages:
-            who = who_wrote(m)
+            who = who_wrote(m, placed)
             css = {"attack": "attack", "defence": "defence", "model": "answer"}.get(who, "")
-            out.append(f"<div class=\"msg {css}\"><div class=\"who\">{e(m.get('role'))} · {e(WHO[who])}</div>"
-                       f"<pre>{e(str(m.get('content') or '')[:4000])}</pre></div>")
+            calls = "".join(f"<div><code>→ {e(c.get('name'))} {e(c.get('arguments'))}</code></div>" for c in m.get("calls") or [])
+            tool = f" {e(m.get('tool'))}" if m.get("role") == "tool" and m.get("tool") else ""
+            content = f"<pre>{e(str(m.get('content') or '')[:4000])}</pre>" if m.get("content") else ""
+            out.append(f"<div class=\"msg {css}\"><div class=\"who\">{e(m.get('role'))}{tool} · {e(WHO[who])}</div>{content}{calls}</div>")
     if result.get("reason"):
         out.append(f"<p>{e(result['reason'])}</p>")
     for c in result.get("criteria", []):

@@ -157,13 +157,25 @@ def _check_into(meta: FrontMatter, compiled: CompiledExercise, root: Any, case: 
         plan = plan_case(trial, compiled, root, case.name, placeholder_texts(meta))
     except (TemplateError, PromptError):
         return  # reported where the block is rendered
-    if any(marker in m.content for m in plan.preview()):
+    if marker in reachable(plan):
         return
     # not placed by the exercise: only a learner text that can see the variable could place it
     if pairing.into.startswith("_") or not any(t in ("system", "prompt") for t in texts):
         out.at(("pairing", "into"), f"pairing: the attacker's text in `{{{{ {pairing.into} }}}}` never reaches a message of case "
                f"'{case.name}', so no attack could land", f"place `{{{{ {pairing.into} }}}}` in the exercise's user block (or "
-               "earlier turns), or name the variable that is sent")
+               "earlier turns, or a tool's `result`), or name the variable that is sent")
+
+
+def reachable(plan: CasePlan) -> str:
+    """What a case puts within the model's reach: every message it sends, and what each of its tools answers
+    (an attacker's page or email lands in a tool's result, read when the model calls that tool)."""
+    parts = [m.content for m in plan.preview()]
+    box = plan.toolbox
+    if box is not None:
+        from lab.format.tools import render_result, sample_arguments
+
+        parts += [render_result(tool, box.env, {**box.variables, "args": sample_arguments(tool.parameters)}) for tool in box.tools.values()]
+    return "\n".join(parts)
 
 
 def _with_case(meta: FrontMatter, case: Case, criteria: list[Criterion] | None = None) -> FrontMatter:
@@ -325,7 +337,7 @@ def meet(defence: Exercise, defence_given: str | list[str] | Mapping[str, Any], 
         raise PromptError(f"The defence cannot be used: {exc}") from None
     if not turns:
         plan = replace(plan, opening=tuple(_marked(m, str(placed)) for m in plan.opening))
-    sent = "\n".join(m.content for m in plan.preview())
+    sent = reachable(plan)
     lines = [line.strip() for text in (placed if isinstance(placed, tuple) else (placed,)) for line in text.splitlines() if line.strip()]
     landed = all(line in sent for line in lines)
     params = {c.id: {case.name: defence.criterion_params[c.id][case.name]} for c in criteria}
@@ -339,13 +351,16 @@ def _marked(message: Message, placed: str) -> Message:
     return message
 
 
-def who_wrote(message: Any) -> str:
-    """`attack`, `defence`, `exercise` or `model`: whose words a message of a pair's conversation are."""
+def who_wrote(message: Any, attack: str | None = None) -> str:
+    """`attack`, `defence`, `exercise` or `model`: whose words a message of a pair's conversation are. `attack`
+    (the attacker's text as placed) finds it in a tool's answer, which the conversation writes as it goes."""
     author = message.get("author") if isinstance(message, dict) else message.author
     text = message.get("text") if isinstance(message, dict) else message.text
+    role = message.get("role") if isinstance(message, dict) else message.role
+    content = message.get("content") if isinstance(message, dict) else message.content
     if author == "model":
         return "model"
-    if text in (ATTACK_MARK, "turns"):
+    if text in (ATTACK_MARK, "turns") or (role == "tool" and attack and attack.strip() and attack.strip() in str(content or "")):
         return "attack"
     if author == "learner" or text in ("system", "prompt", "prefill"):
         return "defence"

@@ -76,7 +76,7 @@ def pair_result(pair: Pair, g: Grade, transcripts: Sequence[Transcript], model: 
     result = outcome_dict(pair.exercise, model, g, outputs, usage, None, duration_s, transcripts={pair.case: list(transcripts)})
     for case in result["cases"]:
         case["conversations"] = [t.as_json() for t in transcripts]  # every pair keeps its exchange, chat or not
-    result.update(held=g.passed, landed=True)
+    result.update(held=g.passed, landed=True, attack=list(pair.attack) if isinstance(pair.attack, tuple) else pair.attack)
     return result
 
 
