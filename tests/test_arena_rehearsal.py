@@ -86,7 +86,7 @@ def test_a_failing_benign_standing_is_said_in_words(capsys, course: Path, casset
 
 
 @pytest.mark.parametrize("given, message", [
-    ("nowhere", "lab: No arena or exercise 'nowhere'. The arenas are: inbox, slow-burn, strongroom, vault.\n"),
+    ("nowhere", "lab: No arena or exercise 'nowhere'. The arenas are: agent, inbox, slow-burn, strongroom, vault.\n"),
     ("adversarial/defend-basics", "lab: adversarial/defend-basics plays in no arena (its front matter has no `arena:`); `lab arena NAME` takes "
                                   "an arena's name or the id of one of its exercises.\n"),
 ])
