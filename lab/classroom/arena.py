@@ -9,7 +9,7 @@ different learners is played once, in rounds (round k pairs each learner's attac
 the learner k places after them in name order), so `--arena-max-pairs` leaves every learner about as
 many pairs as any other. Pairs already played are kept and count towards that cap.
 
-Everything lands in cohort.db (`arena_*` tables, migration 5) as grading does: each answer is committed
+Everything lands in cohort.db (the `arena_*` tables of its arenas migration) as grading does: each answer is committed
 before it is used, a pair already graded for the same two texts is never played again, a pair whose
 attack or defence changed starts again, and a run killed at any moment resumes without a second call.
 Scores are read back from cohort.db (`standings`), with the trainer's reviews applied, by the report,
@@ -68,7 +68,6 @@ class Side:
     result: dict[str, Any] | None  # the trainer's overrides applied
     error: str | None
     out: str | None = None  # why this side plays no pair (None: it plays)
-    waiting: bool = False  # `out` only until a later run grades it
 
     @property
     def length(self) -> int:
@@ -363,7 +362,7 @@ def sides(astore: ArenaStore, arena: str, members: Sequence[Member]) -> Sides | 
 
 def _waiting(side: Side, what: str) -> Side:
     if side.status == "pending":
-        return replace(side, out=f"the {what} is not graded on its own yet (run `lab grade` again)", waiting=True)
+        return replace(side, out=f"the {what} is not graded on its own yet (run `lab grade` again)")
     return replace(side, out=f"the {what}'s own grading failed: {side.error or side.status}")
 
 
