@@ -188,8 +188,6 @@ class Budget:
         self.dearest: dict[str, float] = {}  # model -> the dearest call seen (a proxy's price for a name no table knows)
 
     def estimate(self, messages: list[dict[str, str]], config: llm.CallConfig) -> float:
-        if self.cap is None:
-            return 0.0  # nothing to hold it against
         prices = llm.price_per_token(config.model)
         if prices is None:
             return self.dearest.get(config.model, 0.0)
@@ -356,7 +354,7 @@ class _Grader:
     async def call(self, result_id: int, call: str, kind: str, messages: list[dict[str, Any]], config: llm.CallConfig,
                    tools: list[dict[str, Any]] | None = None) -> llm.Completion:
         """One model call within the budget; the caller commits the answer (`_Grading.call`)."""
-        estimate = self.budget.estimate(messages, config)
+        estimate = self.budget.estimate(messages, config) if self.budget.cap is not None else 0.0  # no cap: nothing to hold it against
         held = 0.0
 
         def reserve() -> None:  # CapReached: nothing is sent

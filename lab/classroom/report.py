@@ -329,9 +329,14 @@ def _page(w: Any, number: int, names: tuple[str, str], header: str) -> None:
 def write_html(store: CohortStore, out: IO[str], levels: Mapping[str, int] | None = None) -> None:
     """Write the page to `out` as it is made. `levels` (mastery's weights, from the trainer's catalogue)
     win over those `lab grade` recorded."""
+    from lab.classroom.arena import ArenaStore
+    from lab.classroom.arena_report import arena_html
+
     levels = {**store.levels(), **(levels or {})}
     w = out.write
     usage = store.usage()
+    arena_usage = ArenaStore(store).usage()  # the arenas' pairs are paid for too
+    usage = {k: usage[k] + arena_usage[k] for k in usage}
     runs = store.runs()
     wall = sum(run["wall_s"] or 0 for run in runs)
     infos = [ExerciseInfo(x, track, int(levels.get(x, 1)), skills) for x, track, skills in store.exercise_infos()]
@@ -462,6 +467,9 @@ def write_html(store: CohortStore, out: IO[str], levels: Mapping[str, int] | Non
         w("</table>")
     else:
         w("<p class=\"muted\">None found.</p>")
+
+    # ------------------------------------------------------------ arenas
+    w(arena_html(store))
 
     # ------------------------------------------------------------ cost and time
     w("<h2 id=\"cost\">Cost and time</h2>")

@@ -29,6 +29,8 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
     p.add_argument("--concurrency", type=int, default=None, metavar="N", help="model calls in flight at once (default: LAB_CONCURRENCY or 4)")
     p.add_argument("--rpm", type=int, default=None, metavar="N", help="at most N requests a minute")
     p.add_argument("--max-cost", type=float, default=None, metavar="USD", help="stop before this run's spending would pass USD")
+    p.add_argument("--arena-max-pairs", type=int, default=None, metavar="N",
+                   help="play at most N attack-defence pairs in each arena (default: every pair; docs/trainers.md, Arenas)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(handler=cmd_grade)
 
@@ -181,6 +183,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from lab.classroom.grading import Progress, grade_cohort, take_in
     from lab.classroom.lock import FolderLock
     from lab.classroom.submissions import InputProblem
+    from lab.cli.arena import play_arenas_for, print_arenas, with_arena_usage
     from lab.cli.common import EXIT_NOT_PASSED, call_configs
     from lab.errors import LabError
 
@@ -189,6 +192,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
             raise LabError(f"{name} must be at least {low}.")
     if args.max_cost is not None and args.max_cost < 0:
         raise LabError("--max-cost must be 0 or more (US dollars).")
+    if args.arena_max_pairs is not None and args.arena_max_pairs < 0:
+        raise LabError("--arena-max-pairs must be 0 or more.")
     settings, config, judge = call_configs(args)
     folder = Path(args.out)
     shown = ProblemPrinter()
@@ -208,6 +213,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         outcome = grade_cohort(store, exercises, run=run, config=config, judge_config=judge, how=args.pick,
                                concurrency=args.concurrency or settings.concurrency, rpm=args.rpm, max_cost=args.max_cost,
                                on_progress=progress)
+        arena = play_arenas_for(store, exercises, outcome, args, settings, config, judge)
         # the levels of every exercise the trainer has (mastery's weights), not only of those graded in this run
         report = write_report_for(store, folder, {e.id: e.level for e in catalog.entries})
         final = Progress(total=outcome.total, done=outcome.graded,
@@ -216,12 +222,13 @@ def cmd_grade(args: argparse.Namespace) -> int:
         final.started -= outcome.wall_s
         progress(final, final=True)
         if args.json:
-            write_grade_json(sys.stdout, store, outcome, report)
+            write_grade_json(sys.stdout, store, outcome, report, arena, with_arena_usage(store.usage(), store))
         else:
             print_summary(store, outcome, args, report)
+            print_arenas(arena, args)
     if shown.count:
         return EXIT_BAD
-    return EXIT_NOT_PASSED if outcome.left else EXIT_OK
+    return EXIT_NOT_PASSED if outcome.left or arena.unfinished else EXIT_OK
 
 
 def write_report_for(store: Any, folder: Path, levels: dict[str, int]) -> Path:
@@ -238,9 +245,11 @@ def result_json(r: Any) -> dict[str, Any]:
             "version_mismatch": r.version_mismatch, "overridden": list(r.overridden)}
 
 
-def write_grade_json(stream: Any, store: Any, outcome: Any, report: Path | None) -> None:
+def write_grade_json(stream: Any, store: Any, outcome: Any, report: Path | None, arena: Any, usage: dict[str, Any]) -> None:
     """`lab grade --json` (shared/trainer-workflow.md), written as a stream: a class of any size is never
-    held in memory, a result at a time."""
+    held in memory, a result at a time. `usage` is the cohort's, the arenas' calls counted in."""
+    from lab.cli.arena import add_arena_json
+
     import json
 
     def dump(value: Any) -> str:
@@ -254,15 +263,16 @@ def write_grade_json(stream: Any, store: Any, outcome: Any, report: Path | None)
             first = False
         stream.write(("" if first else "\n  ") + "]" + ("\n" if last else ",\n"))
 
-    usage = store.usage()
+    arenas = add_arena_json({"run": {}}, arena)  # the arenas' part: `arenas`, and what this run did in them
     stream.write("{\n")
     listed("learners", store.names("learner", current=True))
     listed("exercises", store.names("exercise", current=True))
     listed("results", (result_json(r) for r in store.iter_results(current=True)))
     stream.write(f'  "usage": {dump({k: usage[k] for k in ("prompt_tokens", "completion_tokens", "cost_usd")})},\n')
     stream.write('  "run": ' + dump({"calls": outcome.calls, "cost_usd": round(outcome.run_usage.cost_usd, 6), "wall_s": round(outcome.wall_s, 3),
-                                      "capped": outcome.capped, "left": outcome.left}) + ",\n")
+                                      "capped": outcome.capped, "left": outcome.left, **arenas["run"]}) + ",\n")
     listed("problems", ({"path": path, "line": line, "message": message} for path, line, message in store.problems(outcome.run)))
+    stream.write(f'  "arenas": {dump(arenas["arenas"])},\n')
     stream.write(f'  "report": {dump(None if report is None else str(report))}\n}}\n')
 
 

@@ -133,6 +133,23 @@ MIGRATIONS: list[str] = [
     ALTER TABLE attempts ADD COLUMN texts TEXT;
     ALTER TABLE drafts ADD COLUMN texts TEXT;
     """,
+    # 5: `lab arena ID` plays the learner's own attack against their own defence: no attempt (never counted in
+    # progress, mastery or an export), but what it cost counts in the day's spending, so it is kept here
+    """
+    CREATE TABLE rehearsals (
+        id                INTEGER PRIMARY KEY,
+        arena             TEXT NOT NULL,
+        defence_attempt   INTEGER NOT NULL,
+        attack_attempt    INTEGER NOT NULL,
+        model             TEXT NOT NULL,
+        held              INTEGER,
+        prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd          REAL NOT NULL DEFAULT 0,
+        started_at        TEXT NOT NULL
+    );
+    CREATE INDEX rehearsals_by_time ON rehearsals (started_at);
+    """,
 ]
 # statuses that were not a try: left out of counts, best scores and the `tried` status
 NOT_TRIES = ("running", "interrupted", "not_sent")
@@ -336,16 +353,34 @@ class Store:
         return {r["exercise_id"]: ExerciseProgress(r["exercise_id"], r["n"], r["best"], bool(r["passed"]), r["last"]) for r in rows}
 
     def cost_between(self, start: str, end: str) -> float:
-        """Dollars recorded by attempts started in [start, end) (UTC ISO times, as `now()` writes them)."""
-        row = self._db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM attempts WHERE started_at >= ? AND started_at < ?",
-                               (start, end)).fetchone()
+        """Dollars recorded by attempts and arena rehearsals started in [start, end) (UTC ISO times, as `now()` writes them)."""
+        row = self._db.execute(
+            "SELECT (SELECT COALESCE(SUM(cost_usd), 0) FROM attempts WHERE started_at >= ? AND started_at < ?)"
+            " + (SELECT COALESCE(SUM(cost_usd), 0) FROM rehearsals WHERE started_at >= ? AND started_at < ?)",
+            (start, end, start, end)).fetchone()
         return float(row[0])
 
     def costs_since(self, since: str) -> list[tuple[str, float]]:
-        """(started_at, cost_usd) of the attempts started at or after `since`, newest first."""
-        rows = self._db.execute("SELECT started_at, cost_usd FROM attempts WHERE started_at >= ? ORDER BY started_at DESC, id DESC",
-                                (since,))
+        """(started_at, cost_usd) of the attempts and arena rehearsals started at or after `since`, newest first."""
+        rows = self._db.execute(
+            "SELECT started_at, cost_usd FROM (SELECT started_at, cost_usd, id, 0 AS kind FROM attempts WHERE started_at >= ?"
+            " UNION ALL SELECT started_at, cost_usd, id, 1 AS kind FROM rehearsals WHERE started_at >= ?)"
+            " ORDER BY started_at DESC, kind DESC, id DESC", (since, since))
         return [(str(r[0]), float(r[1])) for r in rows]
+
+    def record_rehearsal(self, *, arena: str, defence_attempt: int, attack_attempt: int, model: str, held: bool | None,
+                         prompt_tokens: int = 0, completion_tokens: int = 0, cost_usd: float = 0.0) -> None:
+        """What a `lab arena` rehearsal cost (it is no attempt: only the day's spending reads this)."""
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO rehearsals (arena, defence_attempt, attack_attempt, model, held, prompt_tokens, completion_tokens, cost_usd,"
+                " started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (arena, defence_attempt, attack_attempt, model, None if held is None else int(held), prompt_tokens, completion_tokens,
+                 cost_usd, now()))
+
+    def rehearsals(self) -> int:
+        """How many arena rehearsals are recorded."""
+        return int(self._db.execute("SELECT COUNT(*) FROM rehearsals").fetchone()[0])
 
     def last_exercise(self) -> str | None:
         row = self._db.execute("SELECT exercise_id FROM attempts ORDER BY id DESC LIMIT 1").fetchone()
