@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("export", help="write your attempts as submission JSON Lines for your trainer")
+    p = sub.add_parser("export", parents=[common], help="write your attempts as submission JSON Lines for your trainer")
     p.add_argument("--learner", metavar="NAME", help="your name as your trainer knows you (default: LAB_LEARNER, then the config file's `learner`)")
     p.add_argument("--exercise", action="append", default=[], metavar="ID", help="only this exercise (repeatable)")
     p.add_argument("--track", metavar="T", help="only this track")
@@ -32,7 +32,7 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(handler=cmd_grade)
 
-    p = sub.add_parser("review", help="review a graded cohort's judged verdicts (confirm or override them); --agreement: how often you and the judge agree")
+    p = sub.add_parser("review", parents=[common], help="review a graded cohort's judged verdicts (confirm or override them); --agreement: how often you and the judge agree")
     p.add_argument("folder", metavar="DIR", help="the cohort folder `lab grade --out DIR` wrote (holds cohort.db)")
     p.add_argument("--agreement", action="store_true", help="print, per criterion, reviews, agreement and Cohen's kappa instead of opening the review screen")
     p.add_argument("--json", action="store_true", help="with --agreement: print it as JSON")
@@ -62,7 +62,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     learner = learner_name(args.learner)
     with open_store() as store:
-        lines = export_lines(store, learner, args.exercise, args.track)
+        lines = export_lines(store, learner, exercise_ids(args), args.track)
     if not lines:
         what = []
         if args.exercise:
@@ -85,6 +85,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_OK if lines else EXIT_BAD
+
+
+def exercise_ids(args: argparse.Namespace) -> list[str]:
+    """`--exercise` ids as given, a short one (`delimiters`) made whole when the catalogue (with `--exercises`)
+    names one exercise so; an id the catalogue does not know is kept (its exercise may be gone, not its attempts)."""
+    if not args.exercise:
+        return []
+    from lab.errors import LabError
+    from lab.format.catalog import load_index
+
+    catalog = load_index(args.exercises)
+    ids = []
+    for given in args.exercise:
+        try:
+            ids.append(catalog.find(given).id)
+        except LabError:
+            if any(e.id.endswith("/" + given.strip("/")) for e in catalog.entries):
+                raise  # a short id several exercises end with: the message lists them
+            ids.append(given)
+    return ids
 
 
 class ProgressLine:

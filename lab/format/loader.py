@@ -55,7 +55,9 @@ class Catalog:
         broken = [p for p in self.problems if _id_for(p.path, self.roots) == exercise_id]
         if broken:
             raise LabError(f"Exercise '{exercise_id}' could not be loaded:\n" + "\n".join(str(p) for p in broken))
-        close = difflib.get_close_matches(exercise_id, [e.id for e in self.exercises], n=3)
+        from lab.format.catalog import closest_ids
+
+        close = closest_ids(exercise_id, [e.id for e in self.exercises])
         hint = f" Did you mean {', '.join(close)}?" if close else " `lab list` shows them all."
         raise LabError(f"No exercise '{exercise_id}'.{hint}")
 

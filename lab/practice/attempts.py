@@ -43,19 +43,28 @@ class AttemptOutcome:
     duration_s: float
     judge: dict[str, Any] | None = None
     finish_reasons: dict[str, list[str | None]] = field(default_factory=dict)
+    calls: int = 0  # model calls the attempt asked for (the judge's included)
+    cached_calls: int = 0  # of them, answered from the response cache
+
+    @property
+    def cached(self) -> bool:
+        return bool(self.calls) and self.cached_calls == self.calls
 
     def to_dict(self) -> dict[str, Any]:
         return outcome_dict(self.exercise, self.model, self.grade, self.outputs, self.usage, self.attempt_id, self.duration_s,
-                            self.finish_reasons)
+                            self.finish_reasons, calls=self.calls, cached_calls=self.cached_calls)
 
 
 def outcome_dict(exercise: Exercise, model: str, g: Grade, outputs: dict[str, list[str]], usage: Usage,
                  attempt_id: int | None, duration_s: float | None,
-                 finish_reasons: dict[str, list[str | None]] | None = None) -> dict[str, Any]:
+                 finish_reasons: dict[str, list[str | None]] | None = None, *, calls: int = 0,
+                 cached_calls: int = 0) -> dict[str, Any]:
     """The JSON shape of `lab run --json` (also what the store keeps as the attempt's result).
 
     `cases[i].finish_reasons` runs parallel to `outputs`: "length" there means the answer was cut off
-    at max_tokens, which a learner must be told before puzzling over a criterion it had no room for."""
+    at max_tokens, which a learner must be told before puzzling over a criterion it had no room for.
+    `cached` is true when every call of the attempt was answered from the response cache (no call
+    was made, nothing was charged); `cached_calls` counts them when only some were."""
     finish_reasons = finish_reasons or {}
     graded = grade_to_dict(g)
     cases = []
@@ -92,6 +101,8 @@ def outcome_dict(exercise: Exercise, model: str, g: Grade, outputs: dict[str, li
         "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens, "cost_usd": round(usage.cost_usd, 6)},
         "duration_s": None if duration_s is None else round(duration_s, 3),
         "attempt_id": attempt_id,
+        "cached": bool(calls) and cached_calls == calls,
+        "cached_calls": cached_calls,
     }
 
 
@@ -166,13 +177,16 @@ def run_attempt(
     finish_reasons: dict[str, list[str | None]] = {b.case: [None] * n_samples for b in built}
     usage = Usage()
     lock = threading.Lock()
+    calls = {"made": 0, "cached": 0}
 
     def one_call(case: str, sample: int, messages: list[dict[str, str]]) -> None:
         nonlocal usage
         assert config is not None
         handler = (lambda delta: on_delta(case, sample, delta)) if on_delta else None
-        completion = llm.complete(messages, exercise_config, on_delta=handler, cancel=cancel)
+        completion = llm.complete(messages, exercise_config, on_delta=handler, cancel=cancel, cache_slot=sample)
         with lock:
+            calls["made"] += 1
+            calls["cached"] += completion.cached
             outputs[case][sample] = completion.text
             finish_reasons[case][sample] = completion.finish_reason
             usage = usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
@@ -214,8 +228,11 @@ def run_attempt(
         raise
     # the model library's one-off import is not the model's time (`llm.load_seconds()` says it apart)
     duration = time.monotonic() - started - llm.load_overlap(started)
+    if judge is not None:
+        calls["made"] += judge.calls
+        calls["cached"] += judge.cached_calls
     outcome = AttemptOutcome(attempt_id, exercise, model, g, complete_outputs, usage, duration,
-                             finish_reasons=finish_reasons)
+                             finish_reasons=finish_reasons, calls=calls["made"], cached_calls=calls["cached"])
     store.finish_attempt(
         attempt_id, status="graded", score=g.score, passed=g.passed, result=outcome.to_dict(),
         prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd, duration_s=duration,
