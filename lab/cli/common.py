@@ -44,7 +44,16 @@ def load_exercises(args: argparse.Namespace) -> Any:
     return load_index(args.exercises)
 
 
-def warn_problems(catalog: Any) -> None:
+def load_checked_exercises(args: argparse.Namespace) -> tuple[Any, int]:
+    """The catalogue with the changed files of one's own folders fully checked (a broken one leaves the listing,
+    counted as the lab counts it), and how many were too many to check now."""
+    catalog = load_exercises(args)
+    return catalog, catalog.check_unchecked()
+
+
+def warn_problems(catalog: Any, unchecked: int = 0) -> None:
+    """The files that could not be loaded, counted as the lab's catalog counts them (one per file), the first
+    problem, and the exercises not checked yet."""
     if catalog.broken_files or catalog.problems:
         n = len(catalog.broken_files)
         first = catalog.problems[0] if catalog.problems else None
@@ -52,6 +61,9 @@ def warn_problems(catalog: Any) -> None:
         print(f"lab: {what}; `lab validate` lists every problem.", file=sys.stderr)
         if first is not None:
             print(f"  first: {str(first).splitlines()[0]}", file=sys.stderr)
+    if unchecked:
+        print(f"lab: {unchecked} exercise file(s) of your own folders are not checked yet (listed from their front matter); "
+              "`lab validate` checks them all (the lab does too, in the background).", file=sys.stderr)
 
 
 def open_store() -> Any:

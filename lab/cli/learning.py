@@ -13,6 +13,7 @@ from lab.cli.common import (
     call_configs,
     cache_options,
     last_attempt_id,
+    load_checked_exercises,
     load_exercises,
     models_of,
     open_store,
@@ -76,7 +77,7 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
 def cmd_list(args: argparse.Namespace) -> int:
     from lab.practice.report import output_width
 
-    catalog = load_exercises(args)
+    catalog, unchecked = load_checked_exercises(args)
     with open_store() as store:
         progress = store.progress()
     rows = []
@@ -101,7 +102,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print_json(rows)
     else:
         print("\n".join(list_lines(rows, output_width())))
-    warn_problems(catalog)
+    warn_problems(catalog, unchecked)
     return EXIT_OK
 
 
@@ -554,7 +555,7 @@ def cmd_progress(args: argparse.Namespace) -> int:
     from lab.practice.mastery import infos_from_catalog, mastery, tries_from_attempts
     from lab.practice.report import table
 
-    catalog = load_exercises(args)
+    catalog, unchecked = load_checked_exercises(args)
     with open_store() as store:
         progress = store.progress()
         learnt = mastery(infos_from_catalog(catalog.exercises), tries_from_attempts(store.attempts()))
@@ -588,7 +589,7 @@ def cmd_progress(args: argparse.Namespace) -> int:
         print(f"Next: {learnt.next.exercise}. {learnt.next.reason}")
     elif learnt.tracks:
         print("Every exercise is passed.")
-    warn_problems(catalog)
+    warn_problems(catalog, unchecked)
     return EXIT_OK
 
 

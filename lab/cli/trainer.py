@@ -29,6 +29,8 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
     p.add_argument("--concurrency", type=int, default=None, metavar="N", help="model calls in flight at once (default: LAB_CONCURRENCY or 4)")
     p.add_argument("--rpm", type=int, default=None, metavar="N", help="at most N requests a minute")
     p.add_argument("--max-cost", type=float, default=None, metavar="USD", help="stop before this run's spending would pass USD")
+    p.add_argument("--cache", dest="use_cache", action="store_true",
+                   help="answer requests repeated at temperature 0 from the response cache (off by default: a class is graded afresh)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(handler=cmd_grade)
 

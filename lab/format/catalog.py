@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from lab.errors import ExerciseError, LabError, Problem
 from lab.format.curriculum import curriculum_order
+from lab.format.listing import closest_ids
 from lab.settings import paths
 
 INDEX_VERSION = 1  # bump when a row's meaning changes: an index of another version is rebuilt
@@ -80,6 +81,9 @@ class UnloadableExercise(LabError):
         super().__init__(f"Exercise '{exercise_id}' could not be loaded:\n" + "\n".join(str(p) for p in problems))
 
 
+CHECK_AT_MOST = 50  # `lab list` validates up to this many changed files of one's own folders (about 30 ms each)
+
+
 @dataclass
 class CatalogIndex:
     """Every exercise of the roots, in catalog order, with the problems known for each file."""
@@ -131,28 +135,28 @@ class CatalogIndex:
         """Fully load and validate one exercise (a `lab.format.exercise.Exercise`), recording the result."""
         return open_entry(self.find(exercise_id))
 
+    def unchecked(self) -> list[IndexEntry]:
+        """The listed exercises of the learner's or trainer's own folders that no full validation has seen as
+        they are now (the bundled curriculum is validated before it ships)."""
+        bundled = str(paths.bundled_exercises_dir().resolve())
+        return [e for e in self.entries if not e.validated and not e.broken and str(e.root) != bundled]
 
-def closest_ids(given: str, ids: Sequence[str], n: int = 3) -> list[str]:
-    """The ids closest to a mistyped one, whether it was typed whole (`prompt-engineering/delimeters`) or
-    short (`delimeters`): each id is scored by the better of its whole and its last part's likeness, and
-    only those near the best score are named (a shared track name alone makes no match)."""
-    given = given.strip().strip("/")
-    if not given:
-        return []
-    short = given.rpartition("/")[2]
-    track = given.rpartition("/")[0]
-    scored = []
-    for exercise_id in ids:
-        its_track, _, its_short = exercise_id.rpartition("/")
-        name_score = difflib.SequenceMatcher(None, short, its_short).ratio()
-        if track:  # a track typed too must look like the id's track
-            name_score *= difflib.SequenceMatcher(None, track, its_track).ratio() ** 0.5
-        scored.append((name_score, exercise_id))
-    scored.sort(key=lambda pair: -pair[0])
-    if not scored or scored[0][0] < 0.7:
-        return []
-    best = scored[0][0]
-    return [exercise_id for score, exercise_id in scored[:n] if score >= best - 0.08]
+    def check_unchecked(self, limit: int | None = None) -> int:
+        """Fully validate the unchecked exercises (recording each outcome), so that a broken file leaves the listing
+        and is counted as the lab counts it, when there are at most `limit` of them: the files edited since the
+        last check. More (a course just copied in) are left to `lab validate` and the lab's background check;
+        returns how many were left unchecked."""
+        waiting = self.unchecked()
+        if len(waiting) > (CHECK_AT_MOST if limit is None else limit):
+            return len(waiting)
+        for entry in waiting:
+            try:
+                open_entry(entry)
+            except UnloadableExercise as exc:
+                self.mark_broken(entry, exc.problems)
+            except LabError:
+                continue
+        return 0
 
 
 # ---------------------------------------------------------------- building

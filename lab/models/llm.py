@@ -547,8 +547,6 @@ class AsyncCaller:
         budget check there sees only the calls really in flight); what it raises is passed on. A
         request the response cache holds (`config.cache`) is answered from it: no request, no
         `before_send`, no charge."""
-        import asyncio
-
         from lab.models import cache as response_cache
 
         store = response_cache.for_config(config)

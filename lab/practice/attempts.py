@@ -253,8 +253,9 @@ def _call_every_case(built: list[Any], n_samples: int, concurrency: int,
                      one_call: Callable[[str, int, list[dict[str, str]]], None], cancel: threading.Event) -> None:
     """Every case's calls, `concurrency` at a time; the first failure cancels the rest and is raised."""
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="lab-call") as pool:
-        futures = [pool.submit(one_call, b.case, s, b.messages) for b in built for s in range(n_samples)]
         try:
+            # the submissions inside the guard too: a Ctrl-C between two of them must cancel the first
+            futures = [pool.submit(one_call, b.case, s, b.messages) for b in built for s in range(n_samples)]
             done, pending = wait(futures, return_when=FIRST_EXCEPTION)
         except BaseException:
             cancel.set()  # Ctrl-C: queued calls must not start while the pool waits for those in flight

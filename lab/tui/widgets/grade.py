@@ -64,6 +64,40 @@ def grade_renderable(result: dict[str, Any], tr: gettext.NullTranslations = ENGL
     return Group(*parts)
 
 
+def preview_renderable(data: dict[str, Any], tr: gettext.NullTranslations = ENGLISH) -> Group:
+    """A try's preview (`lab.practice.trying.TryOutcome.to_dict()`): each criterion's reading of one case's
+    answer, what was not previewed, and that it is no attempt."""
+    t = tr
+    criteria = data.get("criteria", [])
+    width = min(max([len(str(c.get("id", ""))) for c in criteria] + [8]), 28)
+    parts: list[Any] = [Text(t.gettext("Preview on case '{case}': a try, not an attempt (not counted).").format(case=data.get("case")),
+                             "bold")]
+    for c in criteria:
+        name = str(c.get("id", ""))
+        name = name if len(name) <= width else name[: width - 1] + "…"
+        score = score_label(float(c.get("score", 0)), bool(c.get("passed")))
+        parts.append(Text.assemble(criterion_mark(c), " ", (name.ljust(width), "bold"), f"  {score}"))
+        reason = Text("  " + str(c.get("reason", "")), "dim")
+        if c.get("feedback"):
+            reason.append(f"\n  → {c['feedback']}", "italic")
+        parts.append(reason)
+    if criteria:
+        passing = sum(1 for c in criteria if c.get("passed"))
+        parts.append(Text(t.ngettext("{passing} of {total} criterion passes on this case.",
+                                     "{passing} of {total} criteria pass on this case.", len(criteria)).format(
+            passing=passing, total=len(criteria)), "bold"))
+    if data.get("not_previewed"):
+        parts.append(Text(t.gettext("Not previewed (they read every case at once): {criteria}.").format(
+            criteria=", ".join(data["not_previewed"])), "dim"))
+    if data.get("not_for_this_case"):
+        parts.append(Text(t.gettext("Not for this case: {criteria}.").format(criteria=", ".join(data["not_for_this_case"])), "dim"))
+    if data.get("cached"):
+        parts.append(Text(t.gettext("Answered from the response cache (no call, $0)."), "yellow"))
+    else:
+        parts.append(Text(usage_text(data, tr=t), "dim"))
+    return Group(*parts)
+
+
 class GradeView(Static):
     """Per criterion a mark, score, weight and reason; the overall score against the pass mark; usage.
     `tr` is the exercise's language (its labels)."""
@@ -76,6 +110,11 @@ class GradeView(Static):
         from lab.practice.attempts import ANSWER_MODEL
 
         self.update(grade_renderable(result, self.tr, answered=result.get("model") == ANSWER_MODEL))
+        self.display = True
+
+    def show_preview(self, data: dict[str, Any]) -> None:
+        """A try's reading of one case (not a grade: no score against the pass mark)."""
+        self.update(preview_renderable(data, self.tr))
         self.display = True
 
     def clear(self) -> None:
