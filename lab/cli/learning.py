@@ -527,7 +527,10 @@ def cmd_attempt(args: argparse.Namespace) -> int:
     print(paint.dim(" · ".join(details)))
     if record.error:
         print(paint.bad(t.gettext("error: {error}").format(error=record.error)))
-    print("\n## " + t.gettext("Prompt") + f"\n\n{record.prompt}")
+    from lab.practice.attempts import ANSWER_MODEL
+
+    heading = t.gettext("Your answer") if record.model == ANSWER_MODEL else t.gettext("Prompt")
+    print(f"\n## {heading}\n\n{record.prompt}")
     for case in result.get("cases", []):
         outputs = case.get("outputs", [])
         for n, output in enumerate(outputs, 1):
@@ -552,8 +555,8 @@ def cmd_attempt(args: argparse.Namespace) -> int:
 
 
 def cmd_progress(args: argparse.Namespace) -> int:
-    from lab.practice.mastery import infos_from_catalog, mastery, tries_from_attempts
-    from lab.practice.report import table
+    from lab.practice.mastery import MASTERED, infos_from_catalog, mastery, tries_from_attempts
+    from lab.practice.report import score_label, table
 
     catalog, unchecked = load_checked_exercises(args)
     with open_store() as store:
@@ -578,7 +581,8 @@ def cmd_progress(args: argparse.Namespace) -> int:
         share = t["passed"] / t["exercises"] if t["exercises"] else 0
         bar = "█" * round(share * 20) + "░" * (20 - round(share * 20))
         m = bands.get(t["track"])
-        standing = f" · {m.band} ({m.mastery:.2f})" if m else ""
+        # below the bar a mastery is rounded down: 0.847 "practising" never reads as the 0.85 of "mastered"
+        standing = f" · {m.band} ({score_label(m.mastery, m.mastery >= MASTERED, MASTERED)})" if m else ""
         print(f"{t['track']}  {bar}  {t['passed']}/{t['exercises']} passed · {t['attempts']} attempt(s){standing}")
         rows = [(i["id"], i["level"], i["attempts"], "" if i["best_score"] is None else f"{i['best_score']:.2f}", "yes" if i["passed"] else "")
                 for i in t["items"] if i["attempts"]]

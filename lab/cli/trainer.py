@@ -203,6 +203,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
                                concurrency=args.concurrency or settings.concurrency, rpm=args.rpm, max_cost=args.max_cost,
                                problems=problems, on_progress=progress)
         total_usage = store.usage()
+        from lab.classroom.report import write_skipped
+
+        write_skipped(Path(args.out), problems)  # the report names them, now and when `lab review` redraws it
         report = write_report_for(store, Path(args.out), args.exercises)
     from lab.classroom.grading import Progress
 
@@ -213,7 +216,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if args.json:
         print_json(grade_json(outcome, total_usage, problems, report))
     else:
-        print_summary(outcome, args, report)
+        print_summary(outcome, args, report, problems)
     if problems:
         return EXIT_BAD
     return EXIT_NOT_PASSED if outcome.left else EXIT_OK
@@ -260,7 +263,7 @@ def money(amount: float) -> str:
     return f"${amount:.4f}" if amount == 0 or amount >= 0.01 else f"${amount:.6f}"
 
 
-def print_summary(outcome: Any, args: Any, report: Path | None) -> None:
+def print_summary(outcome: Any, args: Any, report: Path | None, skipped: list[Any] | None = None) -> None:
     from lab.practice.report import table
 
     graded = len(outcome.results) - len(outcome.left)
@@ -280,6 +283,9 @@ def print_summary(outcome: Any, args: Any, report: Path | None) -> None:
         print("\n".join(left_lines(outcome)), file=sys.stderr)
     if outcome.mismatches:
         print(f"{len(outcome.mismatches)} submission(s) were made against another version of the exercise (see the report).")
+    if skipped:
+        print(f"{len(skipped)} submission(s) skipped, not graded (each named above with why; the report lists them too).",
+              file=sys.stderr)
     if report is not None:
         print(f"Report: {report}")
 

@@ -249,8 +249,8 @@ def closest_ids(given: str, ids: Sequence[str], n: int = 3) -> list[str]:
     for exercise_id in ids:
         its_track, _, its_short = exercise_id.rpartition("/")
         name_score = difflib.SequenceMatcher(None, short, its_short).ratio()
-        if track:  # a track typed too must look like the id's track
-            name_score *= difflib.SequenceMatcher(None, track, its_track).ratio() ** 0.5
+        if track:  # a track typed too counts a quarter: the name is what people misspell least in full
+            name_score = 0.75 * name_score + 0.25 * difflib.SequenceMatcher(None, track, its_track).ratio()
         scored.append((name_score, exercise_id))
     scored.sort(key=lambda pair: -pair[0])
     if not scored or scored[0][0] < 0.7:

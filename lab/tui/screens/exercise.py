@@ -748,7 +748,8 @@ class ExerciseScreen(LabScreen):
         now = time.monotonic()
         if now - getattr(self, "_reset_asked_at", -1e9) > self.RESET_CONFIRM_S:
             self._reset_asked_at = now
-            self._status(self.tr.gettext("Press x again to replace your prompt with the starter text."), "")
+            self._status(self.tr.gettext("Press x again to replace your answer with the starter text.") if self.exercise.writes == "answer"
+                         else self.tr.gettext("Press x again to replace your prompt with the starter text."), "")
             return
         self._reset_asked_at = -1e9
         self.set_prompt(self.starter)

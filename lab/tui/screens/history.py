@@ -198,7 +198,9 @@ class AttemptScreen(LabScreen):
         with VerticalScroll(id="attempt", can_focus=True):
             yield Static(f"[b]Attempt #{a.id}[/b] · {when_text(a.started_at)} · {a.model} · {verdict(a)} · "
                          f"{a.hints_used} hint(s) used", id="attempt-title")
-            yield Static("[b]Prompt[/b]", classes="section")
+            from lab.practice.attempts import ANSWER_MODEL
+
+            yield Static("[b]Your answer[/b]" if a.model == ANSWER_MODEL else "[b]Prompt[/b]", classes="section")
             yield Static(a.prompt, id="attempt-prompt", markup=False)
             if a.error:
                 yield Static(a.error, id="attempt-error", markup=False)
