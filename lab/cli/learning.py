@@ -435,9 +435,9 @@ def usage_line(outcome: Any, t: Any) -> str:
     attempt = t.gettext("attempt #{id}").format(id=outcome.attempt_id)
     u = outcome.usage
     if outcome.exercise.writes == "answer" and not outcome.calls:
-        return f"{t.gettext('graded as written: no model was called')} · {attempt}"
+        return t.gettext("graded as written: no model was called") + f" · {attempt}"
     if outcome.cached:
-        return f"{t.gettext('answered from the response cache: no call, $0.0000')} · {attempt} · " + \
+        return t.gettext("answered from the response cache: no call, $0.0000") + f" · {attempt} · " + \
             t.gettext("--no-cache asks the model again")
     tokens = t.gettext("{prompt} prompt + {completion} completion tokens").format(prompt=u.prompt_tokens, completion=u.completion_tokens)
     return f"{tokens} · ${u.cost_usd:.4f} · {outcome.duration_s:.1f} s · {attempt}"
@@ -517,7 +517,8 @@ def cmd_attempt(args: argparse.Namespace) -> int:
         score = " · " + t.gettext("score {score}").format(score=shown) + " · " + (t.gettext("passed") if record.passed else t.gettext("not passed"))
     if result.get("cached"):
         score += " · " + t.gettext("cached")
-    print(paint.bold(f"{t.gettext('Attempt #{id}').format(id=record.id)} · {record.exercise_id} · {record.model} · {status}{score}"))
+    heading = t.gettext("Attempt #{id}").format(id=record.id)
+    print(paint.bold(f"{heading} · {record.exercise_id} · {record.model} · {status}{score}"))
     details = [record.started_at,
                t.ngettext("{n} sample", "{n} samples", record.samples).format(n=record.samples),
                t.ngettext("{n} hint", "{n} hints", record.hints_used).format(n=record.hints_used),

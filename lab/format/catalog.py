@@ -15,7 +15,6 @@ version of Prompt Lab, or cannot be written (then it lives in memory for the one
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import os
