@@ -167,13 +167,16 @@ class _Grader:
 
         completion = None
         try:
-            completion = await self.caller.complete(messages, config, before_send=reserve)
+            # with `lab grade --cache`, each sample is cached apart, as a learner's attempt caches them
+            slot = int(call.rsplit(":", 1)[1]) if kind == "answer" else 0
+            completion = await self.caller.complete(messages, config, before_send=reserve, cache_slot=slot)
         finally:
             self.budget.settle(held, completion, config.model)
         self.store.record_call(row.id, call, kind, completion)  # committed before the answer is used
-        self.calls += 1
+        made = 0 if completion.cached else 1  # an answer from the response cache is no call
+        self.calls += made
         self.usage = self.usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
-        self.progress.calls += 1
+        self.progress.calls += made
         self.progress.cost_usd += completion.cost_usd
         return completion
 

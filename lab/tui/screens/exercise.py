@@ -246,14 +246,19 @@ class ExerciseScreen(LabScreen):
         now = spent(self.session.store)
         self.query_one("#spend", Static).update(now.line(cap, self.tr))
 
-    def _cap_question(self, text: str, case: str | None = None) -> str | None:
+    def _cap_question(self, text: str, case: str | None = None, second_model: str | None = None) -> str | None:
         """What passing the daily cap would be, or None when sending stays under it (or no cap is set).
-        `case`: trying that one case, not sending an attempt."""
+        `case`: trying that one case, not sending an attempt; `second_model`: sending to it as well."""
         cap = self.session.settings.max_cost
         if cap is None:
             return None
         estimate = self.estimate if self.estimated_text == text and case is None else self._estimate_of(text, case)
-        check = check_cap(spent(self.session.store).today_usd, estimate.cost_usd, cap)
+        cost = estimate.cost_usd
+        if second_model is not None and cost is not None:
+            judge = self.session.judge_config() or self.session.call_config()
+            other = estimate_attempt(self.exercise, text, model=second_model, judge_model=judge.model if judge is not None else None)
+            cost = None if other.cost_usd is None else cost + other.cost_usd
+        check = check_cap(spent(self.session.store).today_usd, cost, cap)
         return check.message(self.tr) if check is not None and check.over else None
 
     def flush_draft(self) -> None:
@@ -359,7 +364,7 @@ class ExerciseScreen(LabScreen):
         except PromptError as exc:
             self._status(str(exc), "-error")
             return
-        over = self._cap_question(text)
+        over = self._cap_question(text, second_model=second[0] if second else None)
         if over is None:
             self._launch(text, built, fresh, second)
             return
