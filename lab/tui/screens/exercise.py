@@ -328,7 +328,7 @@ class ExerciseScreen(LabScreen):
         if action in ("send", "send_fresh", "try_case", "two_models"):
             return not self.running
         if action == "grade":
-            return self.query_one(GradeView).display
+            return any(view.display for view in self.query(GradeView))
         return True
 
     # ------------------------------------------------------------------ actions
