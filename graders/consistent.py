@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
-import re
 from typing import Any
 
+import regex
 from pydantic import Field, ValidationInfo, field_validator
 
+from graders import _regex
 from graders._judging import ask_question
 from graders._text import quote
 from graders.registry import CheckContext, CheckResult, Params, register
@@ -34,10 +35,10 @@ class ConsistentParams(Params):
     def _one_group(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        try:
-            compiled = re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"is not a valid regular expression: {exc}") from None
+        problem = _regex.syntax_problem(value)
+        if problem:
+            raise ValueError(problem)
+        compiled = _regex.compiled(value)
         if compiled.groups != 1:
             raise ValueError(f"needs exactly one capturing group (the decision); it has {compiled.groups}")
         return value
@@ -100,14 +101,19 @@ def consistent(outputs_by_case: dict[str, list[str]], p: ConsistentParams, ctx: 
     if p.question is not None and ctx.judge is None:
         return CheckResult.not_graded(t.gettext("This criterion asks a judge model for each output's decision (pass --model or --judge-model)."))
 
-    pattern = re.compile(p.extract, re.IGNORECASE) if p.extract is not None else None
     decisions: dict[str, list[str | None]] = {}
     consultations: list[dict[str, Any]] = []
     for case in dict.fromkeys(c for members in resolved for c in members):
         decisions[case] = []
         for sample, output in enumerate(outputs_by_case[case]):
-            if pattern is not None:
-                match = pattern.search(output)
+            if p.extract is not None:
+                try:
+                    match = _regex.search(p.extract, output, regex.IGNORECASE)
+                except _regex.RegexTimeout:
+                    return CheckResult.not_graded(t.gettext(
+                        "The pattern that reads each decision took more than {seconds} s on the output of {case}, so this criterion "
+                        "was not graded (the exercise's author should simplify `extract`).").format(
+                            seconds=f"{_regex.SEARCH_SECONDS:g}", case=case))
                 decisions[case].append(_normalise(match.group(1) or "") or None if match else None)
                 continue
             assert ctx.judge is not None and p.question is not None
@@ -144,6 +150,6 @@ def consistent(outputs_by_case: dict[str, list[str]], p: ConsistentParams, ctx: 
     if not problems:
         return CheckResult.scored(1.0, t.gettext("All {total} group(s) agree ({decisions}).").format(
             total=total, decisions=", ".join(agreed)), **details)
-    said = (t.gettext("{agreed} of {total} group(s) agree on the decision extracted with the pattern; {problems}.") if pattern is not None
+    said = (t.gettext("{agreed} of {total} group(s) agree on the decision extracted with the pattern; {problems}.") if p.extract is not None
             else t.gettext("{agreed} of {total} group(s) agree on the decision answered by the judge; {problems}."))
     return CheckResult.scored(len(agreed) / total, said.format(agreed=len(agreed), total=total, problems=". ".join(problems)), **details)

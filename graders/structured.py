@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import field_validator
 
+from graders import _regex
 from graders._text import plain, quote
 from graders.registry import CheckContext, CheckResult, Params, register
 
@@ -51,7 +52,88 @@ def _schema_problem(schema_json: str) -> str | None:
         validators.validator_for(schema).check_schema(schema)
     except SchemaError as exc:
         return str(exc.message)
+    for pattern in _schema_patterns(schema):
+        problem = _regex.syntax_problem(pattern)
+        if problem:
+            return f"the pattern {pattern!r} {problem}"
+    if _both_keywords(schema, "patternProperties", "unevaluatedProperties"):
+        # jsonschema runs those patterns itself, with no time bound: refused rather than left to hang a class
+        return ("`unevaluatedProperties` beside `patternProperties` is not supported (their patterns could not run with a time bound); "
+                "use `additionalProperties` instead")
     return None
+
+
+def _subschemas(schema: Any) -> Any:
+    """Every mapping inside a schema (itself included), depth first."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            yield node
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _schema_patterns(schema: Any) -> list[str]:
+    found: list[str] = []
+    for node in _subschemas(schema):
+        if isinstance(node.get("pattern"), str):
+            found.append(node["pattern"])
+        if isinstance(node.get("patternProperties"), dict):
+            found += [k for k in node["patternProperties"] if isinstance(k, str)]
+    return found
+
+
+def _both_keywords(schema: Any, first: str, second: str) -> bool:
+    nodes = list(_subschemas(schema))
+    return any(first in n for n in nodes) and any(second in n for n in nodes)
+
+
+def _bounded_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not _regex.search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _bounded_pattern_properties(validator: Any, patterns: dict[str, Any], instance: Any, schema: Any) -> Any:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if _regex.search(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _bounded_additional_properties(validator: Any, additional: Any, instance: Any, schema: Any) -> Any:
+    from jsonschema.exceptions import ValidationError
+
+    if not validator.is_type(instance, "object"):
+        return
+    known = schema.get("properties", {})
+    patterns = list(schema.get("patternProperties", {}))
+    extras = [k for k in instance if k not in known and not any(_regex.search(p, k) for p in patterns)]
+    if validator.is_type(additional, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], additional, path=extra)
+    elif not additional and extras:
+        listed = ", ".join(repr(e) for e in sorted(extras))
+        if patterns:
+            yield ValidationError(f"{listed} {'does' if len(extras) == 1 else 'do'} not match any of the regexes: "
+                                  + ", ".join(repr(p) for p in sorted(patterns)))
+        else:
+            yield ValidationError(f"Additional properties are not allowed ({listed} {'was' if len(extras) == 1 else 'were'} unexpected)")
+
+
+def _validator(schema: Any) -> Any:
+    """jsonschema's validator for `schema`, whose patterns run with the time bound of trainers' regexes."""
+    from jsonschema import validators
+
+    base = validators.validator_for(schema)
+    bounded = validators.extend(base, {"pattern": _bounded_pattern, "patternProperties": _bounded_pattern_properties,
+                                       "additionalProperties": _bounded_additional_properties})
+    return bounded(schema, format_checker=format_checker())
 
 
 _FENCE = re.compile(r"^\s*```[\w-]*\s*\n(.*?)\n\s*```\s*$", re.DOTALL)
@@ -118,14 +200,18 @@ def _check_document(text: str, p: JsonParams, t: gettext.NullTranslations) -> st
         return t.gettext("is not valid JSON ({problem})").format(problem=exc)
     if p.schema_ is None:
         return None
-    from jsonschema import validators
     from jsonschema.exceptions import best_match
 
-    validator = validators.validator_for(p.schema_)(p.schema_, format_checker=format_checker())
-    error = best_match(validator.iter_errors(document))
+    error = best_match(_validator(p.schema_).iter_errors(document))
     if error is None:
         return None
     return t.gettext("does not fit the schema at {path}: {problem}").format(path=_json_path(error.absolute_path), problem=error.message)
+
+
+def _timed_out(t: gettext.NullTranslations) -> CheckResult:
+    return CheckResult.not_graded(t.gettext("A pattern of this criterion's schema took more than {seconds} s on this output, so it was not "
+                                            "graded (the exercise's author should simplify the pattern).").format(
+                                                seconds=f"{_regex.SEARCH_SECONDS:g}"))
 
 
 @register("json", JsonParams)
@@ -139,7 +225,10 @@ def json_check(output: str, p: JsonParams, ctx: CheckContext) -> CheckResult:
         rows = [line for line in text.splitlines() if line.strip()]
         if not rows:
             return CheckResult.fail(t.gettext("The output has no JSON lines."))
-        problems = [(i, why) for i, row in enumerate(rows, 1) if (why := _check_document(row, p, t))]
+        try:
+            problems = [(i, why) for i, row in enumerate(rows, 1) if (why := _check_document(row, p, t))]
+        except _regex.RegexTimeout:
+            return _timed_out(t)
         n = len(rows)
         if not problems:
             said = (t.ngettext("The {n} line is a valid JSON document that fits the schema.",
@@ -152,7 +241,10 @@ def json_check(output: str, p: JsonParams, ctx: CheckContext) -> CheckResult:
         else:
             said = t.gettext("Line {line} {why}.")
         return CheckResult.fail(said.format(line=line, why=why, bad=len(problems), n=n), score=1 - len(problems) / n)
-    why = _check_document(text, p, t)
+    try:
+        why = _check_document(text, p, t)
+    except _regex.RegexTimeout:
+        return _timed_out(t)
     if why is None:
         return CheckResult.ok(t.gettext("The output is valid JSON and fits the schema.") if p.schema_ else t.gettext("The output is valid JSON."))
     return CheckResult.fail(t.gettext("The output {why}.").format(why=why))

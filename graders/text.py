@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import gettext
-import re
 
+import regex
 from pydantic import field_validator
 
+from graders import _regex
 from graders._text import Needle, plain, quote, words
 from graders.registry import CheckContext, CheckResult, Params, register
 
@@ -170,7 +171,7 @@ def icontains_all(output: str, p: Values, ctx: CheckContext) -> CheckResult:
     return _all(output, p, ignore_case=True, t=ctx.tr)
 
 
-_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE, "a": re.ASCII}
+_FLAGS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL, "x": regex.VERBOSE, "a": regex.ASCII}
 
 
 class Pattern(Params):
@@ -189,27 +190,37 @@ class Pattern(Params):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"is not a valid regular expression: {exc}") from None
+        problem = _regex.syntax_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
-    def compiled(self) -> re.Pattern[str]:
+    def search(self, output: str) -> regex.Match[str] | None:
+        """The first match in `output`; raises `_regex.RegexTimeout` past the time bound."""
         flags = 0
         for letter in self.flags:
             flags |= _FLAGS[letter]
         # typographic apostrophes and quotes are no regex syntax, so reading them as plain is safe
-        return re.compile(self.pattern if self.raw else plain(self.pattern), flags)
+        return _regex.search(self.pattern if self.raw else plain(self.pattern), output if self.raw else plain(output), flags)
+
+
+def timed_out(t: gettext.NullTranslations, **details: object) -> CheckResult:
+    """The criterion a trainer's pattern could not decide within the time bound: ungraded, with why."""
+    return CheckResult.not_graded(t.gettext("This criterion's pattern took more than {seconds} s on this output, so it was not graded "
+                                            "(the exercise's author should simplify the pattern).").format(seconds=f"{_regex.SEARCH_SECONDS:g}"),
+                                  **details)
 
 
 @register("regex", Pattern)
-def regex(output: str, p: Pattern, ctx: CheckContext) -> CheckResult:
-    """Passes when the pattern matches somewhere in the output (Python `re.search`)."""
+def regex_check(output: str, p: Pattern, ctx: CheckContext) -> CheckResult:
+    """Passes when the pattern matches somewhere in the output (Python `re.search`, with a time bound)."""
     t = ctx.tr
-    match = p.compiled().search(output if p.raw else plain(output))
     # a pattern means nothing to most learners and gives the rule away: it is for the author's view
     rule = f"/{p.pattern}/{p.flags}"
+    try:
+        match = p.search(output)
+    except _regex.RegexTimeout:
+        return timed_out(t, rule=rule)
     if match:
         return CheckResult.ok(t.gettext("The output has what this criterion looks for, at {excerpt}.").format(excerpt=quote(match.group(0), 40)),
                               rule=rule)

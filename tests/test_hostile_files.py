@@ -198,3 +198,51 @@ def test_every_command_goes_on_past_hostile_files_without_a_traceback(hostile: P
     else:
         assert code == 0
         assert "good/fine" in out or "Still loads" in out or command[0] == "progress"
+
+
+# ------------------------------------------------------------------ links that leave the exercise folder
+
+
+@pytest.fixture
+def leaking(tmp_path: Path) -> Path:
+    """A course whose links lead out of it: to a valid exercise elsewhere, to a folder of them, to a
+    partial elsewhere. Were any followed, `t/elsewhere` would be listed."""
+    root = tmp_path / "course"
+    outside = tmp_path / "elsewhere"
+    write_exercise(root, "t/good.j2", minimal(title="Still loads"))
+    write_exercise(outside, "t/elsewhere.j2", minimal(title="Never read"))
+    (outside / "_part.j2").write_text("secret text of another folder\n", encoding="utf-8")
+    os.symlink(outside / "t" / "elsewhere.j2", root / "t" / "linked.j2")
+    os.symlink(outside / "t", root / "linkdir")
+    os.symlink(outside / "_part.j2", root / "t" / "_part.j2")
+    write_exercise(root, "t/includes.j2", minimal(title="Includes a link"), "{% block brief %}{% include 't/_part.j2' %}{% endblock %}\n")
+    return root
+
+
+def test_a_link_out_of_the_exercise_folder_is_a_problem_and_never_read(leaking: Path, tmp_path: Path):
+    outside = tmp_path / "elsewhere"
+    for catalog in (load_catalog([leaking]), load_paths([leaking])):
+        ids = {e.id for e in catalog.exercises}
+        assert "t/good" in ids and not {"t/elsewhere", "t/linked", "linkdir/elsewhere"} & ids
+        mine = sorted((str(p.path.relative_to(leaking)), p.message) for p in catalog.problems if str(p.path).startswith(str(leaking)))
+        assert mine == [
+            ("linkdir", f"this link points outside the exercise folder (to {outside / 't'}); it is not read"),
+            ("t/includes.j2", f"template error: 't/_part.j2' is a link that points outside the exercise folder (to {outside / '_part.j2'}); it is not read"),
+            ("t/linked.j2", f"this link points outside the exercise folder (to {outside / 't' / 'elsewhere.j2'}); it is not read"),
+        ]
+    named = load_paths([leaking / "t" / "linked.j2"], [leaking])
+    assert named.exercises == [] and [p.message for p in named.problems] == [
+        f"this link points outside the exercise folder (to {outside / 't' / 'elsewhere.j2'}); it is not read"]
+
+
+@pytest.mark.parametrize("command", [["list"], ["validate"], ["show", "t/good"], ["progress"]])
+def test_every_command_goes_on_past_a_link_out_of_the_folder(leaking: Path, capsys, command: list[str]):
+    """These once all ended in "internal error (ValueError: … is not in the subpath of …)", loading nothing."""
+    code = main([*command, "--exercises", str(leaking)])
+    out, err = capsys.readouterr()
+    assert_no_traceback(out + err)
+    assert "internal error" not in err and "Never read" not in out
+    if command[0] == "validate":
+        assert code == 2 and "points outside the exercise folder" in out
+    else:
+        assert code == 0

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from fixtures.exercise_files import minimal, write_exercise
 
+from lab.cli import main
 from lab.format.loader import exercise_roots, load_catalog
 from lab.models import llm
 from lab.practice.attempts import run_attempt
@@ -56,13 +57,31 @@ def test_earlier_root_wins_a_duplicate_id_and_the_other_is_reported(tmp_path: Pa
     monkeypatch.setenv("LAB_EXERCISES", str(tmp_path / "theirs"))
     catalog = load_catalog([tmp_path / "mine"])
     assert catalog.get("prompt-engineering/delimiters").title == "My own delimiters"
-    duplicates = [p for p in catalog.problems if "already used" in p.message]
+    duplicates = [p for p in catalog.problems if "is claimed by" in p.message]
+    bundled = paths.bundled_exercises_dir().resolve() / "prompt-engineering" / "delimiters.j2"
     assert [(p.path, p.message) for p in duplicates] == [
-        (theirs.resolve(), f"id 'prompt-engineering/delimiters' is already used by {mine.resolve()}; this file is ignored"),
-        (paths.bundled_exercises_dir().resolve() / "prompt-engineering" / "delimiters.j2",
-         f"id 'prompt-engineering/delimiters' is already used by {mine.resolve()}; this file is ignored"),
+        (theirs.resolve(), f"id 'prompt-engineering/delimiters' is claimed by 3 files: {mine.resolve()} (used), "
+                           f"{theirs.resolve()} (ignored), {bundled} (ignored)"),
     ]
-    assert all(p.fix == "give one of them another `id:` or file name" for p in duplicates)
+    assert duplicates[0].fix.startswith("give all but one another `id:` or file name")
+
+
+def test_validating_a_folder_names_every_file_that_claims_an_id(tmp_path: Path, capsys):
+    """`lab validate DIR` once said "0 problem(s)" while `lab list` ignored one of two files with one id."""
+    root = tmp_path / "mine"
+    first = write_exercise(root, "t/a.j2", titled("A", id="t/same"))
+    second = write_exercise(root, "t/b.j2", titled("B", id="t/same"))
+    mine = write_exercise(root, "prompt-engineering/delimiters.j2", titled("My own delimiters"))
+    bundled = paths.bundled_exercises_dir().resolve() / "prompt-engineering" / "delimiters.j2"
+    for argv in (["validate", str(root), "--exercises", str(root)], ["validate", "--exercises", str(root)]):
+        code = main(argv)
+        out = capsys.readouterr().out
+        assert code == 2
+        assert f"id 't/same' is claimed by 2 files: {first.resolve()} (used), {second.resolve()} (ignored)" in out
+        assert f"id 'prompt-engineering/delimiters' is claimed by 2 files: {mine.resolve()} (used), {bundled} (ignored)" in out
+    main(["list", "--exercises", str(root)])
+    err = capsys.readouterr().err
+    assert "`lab validate` lists every problem" in err
 
 
 def test_missing_root_is_a_problem_not_a_crash(tmp_path: Path):

@@ -115,7 +115,7 @@ def test_writes_system_sends_the_learners_text_as_the_system_prompt(tmp_path: Pa
 
 
 def test_learner_text_is_rendered_with_the_case_variables():
-    assert render_learner_text("Reply to {{ email | upper }}", {"email": "hi"}) == "Reply to HI"
+    assert render_learner_text("Reply to {{ email }}", {"email": "hi"}) == "Reply to hi"
 
 
 def test_unknown_name_in_learner_text_names_it_and_lists_the_known_ones(tmp_path: Path):
@@ -146,7 +146,7 @@ def test_template_syntax_error_in_learner_text_suggests_raw():
     ("{% for c in [1, 2] %}x{% endfor %}", "{% for %}"),
     ("{% set x = input %}{{ x }}", "{% set %}"),
     ("{{ input is string }}", "an `is` test"),
-    ("{{ input | map('upper') }}", "the filter 'map'"),
+    ("{{ input ~ '!' }}", "`~`"),
     ("line one\n{{ input == 'x' }}", "a comparison"),
 ])
 def test_learner_text_places_values_but_cannot_branch_on_them(text: str, construct: str):
@@ -157,10 +157,10 @@ def test_learner_text_places_values_but_cannot_branch_on_them(text: str, constru
     assert "the same prompt must work for every case" in str(caught.value)
 
 
-def test_learner_text_may_format_values_with_fixed_arguments():
-    text = "{{ input | upper }} / {{ items | join(', ') }} / {{ doc['title'] }} / {{ input[:6] }} / {{ missing | default('none') }}"
-    rendered = render_learner_text(text, {"input": "Ignore", "items": ["a", "b"], "doc": {"title": "T"}, "missing": None})
-    assert rendered == "IGNORE / a, b / T / Ignore / None"
+def test_learner_text_places_values_and_lays_them_out_without_changing_them():
+    text = "{{ input }} / {{ items | join(', ') }} / {{ doc['title'] }} / {{ doc.title }} / {{ items[1] }} / {{ pad | trim }} / {{ lines | indent('> ', first=True) }}"
+    rendered = render_learner_text(text, {"input": "Ignore", "items": ["a", "b"], "doc": {"title": "T"}, "pad": "  x  ", "lines": "1\n2"})
+    assert rendered == "Ignore / a, b / T / T / b / x / > 1\n> 2"
 
 
 def test_learner_text_does_not_see_the_case_name_or_the_other_cases(tmp_path: Path):
@@ -174,8 +174,8 @@ def test_learner_text_does_not_see_the_case_name_or_the_other_cases(tmp_path: Pa
 def test_learner_text_cannot_leave_the_sandbox():
     with pytest.raises(PromptError) as caught:
         render_learner_text("{{ ''.__class__.__mro__ }}", {})
-    assert str(caught.value) == ("Your text tried something the template sandbox does not allow "
-                                 "(access to attribute '__class__' of 'str' object is unsafe).")
+    # the learner's text reaches no attribute at all, only the fields of a mapping: Python's internals are no field
+    assert str(caught.value) == "Your text uses '.__mro__' on a value that has no such field. Names you can use: none."
 
 
 @pytest.mark.parametrize(("writes", "what"), [("prompt", "prompt"), ("system", "system prompt")])
@@ -189,7 +189,7 @@ def test_empty_text_is_refused(tmp_path: Path, writes: str, what: str):
 
 def test_compiled_templates_are_cached_under_lab_home(tmp_path: Path, lab_home: Path):
     load(tmp_path / "fresh-root", "cached.j2", minimal())
-    assert list((lab_home / "cache" / "templates").glob("__jinja2_*.cache"))
+    assert list((lab_home / "cache" / "templates-2").glob("__jinja2_*.cache"))
 
 
 def test_a_partial_missing_from_the_root_comes_from_the_bundled_curriculum(tmp_path: Path):

@@ -86,7 +86,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     solutions = solution_run(args, catalog.exercises) if args.solution else None
     paint = Paint(sys.stdout)
     report: list[dict[str, Any]] = []
-    contradictions = undecided = failed_solutions = 0
+    contradictions = undecided = needs_model = failed_solutions = 0
     for exercise in catalog.exercises:
         verdicts = check_examples(exercise, judge=judge)
         warnings = coverage_warnings(exercise)
@@ -94,8 +94,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         for v in verdicts:
             contradictions += v.contradicts
             undecided += v.verdict == "undecided"
+            needs_model += v.needs_model
             entry["examples"].append({"index": v.index, "expect": v.expect, "verdict": v.verdict, "score": round(v.grade.score, 4),
-                                      "needs_model": v.verdict == "undecided" and judge is None, "ungraded": v.grade.ungraded})
+                                      "needs_model": v.needs_model and judge is None, "ungraded": v.grade.ungraded})
             if not args.json:
                 print_example(exercise.id, v, judge is not None, paint)
         if solutions is not None:
@@ -114,9 +115,11 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(problem)
         n = sum(len(e["examples"]) for e in report)
         summary = f"{len(catalog.exercises)} exercise(s), {n} example(s): {contradictions} contradict their expectation"
-        if undecided and judge is None:
-            summary += f", {undecided} need a model to decide (run `lab check --model M`)"
-        elif undecided:
+        if judge is None and needs_model:
+            summary += f", {needs_model} need a model to decide (run `lab check --model M`)"
+        if judge is None and undecided > needs_model:
+            summary += f", {undecided - needs_model} stay undecided (a criterion could not be graded: its reason says why)"
+        elif judge is not None and undecided:
             summary += f", {undecided} stay undecided (the judge gave no usable answer)"
         if solutions is not None:
             summary += f"; {failed_solutions} solution(s) fail to pass"
@@ -163,7 +166,7 @@ def print_example(exercise_id: str, v: Any, with_judge: bool, paint: Any) -> Non
     if v.contradicts:
         what = paint.bad("CONTRADICTS")
     elif v.verdict == "undecided":
-        what = paint.warn("UNDECIDED" if with_judge else "NEEDS A MODEL")
+        what = paint.warn("NEEDS A MODEL" if v.needs_model and not with_judge else "UNDECIDED")
     else:
         what = paint.good("ok")
     print(f"{what} {exercise_id} {v.label}: expected {v.expect}, graded {v.verdict} (score {score_label(v.grade.score, v.grade.passed, v.grade.pass_mark)})")

@@ -361,7 +361,7 @@ def run_one(args: argparse.Namespace, exercise: Any, text: str, model: str | Non
     """One attempt with `model` (None: --model as given), streamed and graded, its result printed (the
     JSON shape returned instead under --json). Returns (exit code, the attempt, its JSON)."""
     from lab.errors import CancelledError, ModelError
-    from lab.practice.attempts import cut_off_notice, run_attempt
+    from lab.practice.attempts import cut_off_notice, empty_notice, run_attempt
     from lab.practice.report import Paint, grade_lines
     from lab.settings.i18n import translator
 
@@ -417,9 +417,9 @@ def run_one(args: argparse.Namespace, exercise: Any, text: str, model: str | Non
     result = outcome.to_dict()
     if not answering:
         print()
-    notice = cut_off_notice(result, exercise.meta.model.max_tokens, t)
-    if notice:
-        print(p.warn(notice))
+    for notice in (cut_off_notice(result, exercise.meta.model.max_tokens, t), empty_notice(result, t)):
+        if notice:
+            print(p.warn(notice))
     print("\n".join(grade_lines(result, p, t)))
     print(p.dim(usage_line(outcome, t)))
     if not library_was_loaded and llm.load_seconds() >= 0.5:
@@ -493,6 +493,7 @@ def spent_line(store: Any, settings: Any, t: Any) -> str:
 def cmd_attempt(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from lab.practice.attempts import output_note
     from lab.practice.judging import stored_exchanges
     from lab.practice.learner import attempt_by_ref
     from lab.practice.report import Paint, score_label
@@ -536,7 +537,8 @@ def cmd_attempt(args: argparse.Namespace) -> int:
         outputs = case.get("outputs", [])
         for n, output in enumerate(outputs, 1):
             label = case["name"] if len(outputs) == 1 else f"{case['name']} · " + t.gettext("sample {n}").format(n=n)
-            print("\n## " + t.gettext("Output: {case}").format(case=label) + f"\n\n{output}")
+            note = output_note(case, n - 1, t)
+            print("\n## " + t.gettext("Output: {case}").format(case=label) + (f" ({note})" if note else "") + f"\n\n{output}")
     if result.get("criteria"):
         from lab.practice.report import grade_lines
 

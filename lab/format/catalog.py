@@ -339,6 +339,7 @@ def _deps_hold(deps: dict[str, str], seen: dict[str, str]) -> bool:
 
 def _catalog(roots: list[Path], rows: list[_Row], problems: list[Problem]) -> CatalogIndex:
     entries: dict[str, IndexEntry] = {}
+    claims: dict[str, list[str]] = {}
     broken: list[Path] = []
     root_paths: dict[str, Path] = {}
     for row in rows:
@@ -355,12 +356,11 @@ def _catalog(roots: list[Path], rows: list[_Row], problems: list[Problem]) -> Ca
                            row.path, root, row_problems, row.validated)
         if row_problems:
             broken.append(entry.path)
-        other = entries.get(entry.id)
-        if other is not None:
-            problems.append(Problem(entry.path, None, f"id '{entry.id}' is already used by {other.path}; this file is ignored",
-                                    "give one of them another `id:` or file name"))
-            continue
-        entries[entry.id] = entry
+        claims.setdefault(entry.id, []).append(row.path)
+        entries.setdefault(entry.id, entry)
+    from lab.format.listing import claimed
+
+    problems.extend(claimed(i, files, Path(files[1])) for i, files in claims.items() if len(files) > 1)
     ordered = sorted(entries.values(), key=lambda e: curriculum_order(e.track, e.level, e.id))
     return CatalogIndex(ordered, problems, roots, broken)
 

@@ -31,12 +31,13 @@ def exercise_roots(extra: Sequence[str | Path] = ()) -> list[Path]:
     return unique
 
 
-def search(root: Path) -> tuple[list[Path], list[Problem]]:
+def search(root: Path, within: Path | None = None) -> tuple[list[Path], list[Problem]]:
     """The exercise files under `root`, and one problem for each path that cannot be searched or read
-    as a file (a symlink loop, a dangling link, a folder named `x.j2`, an unreadable folder).
+    as a file (a symlink loop, a dangling link, a folder named `x.j2`, an unreadable folder, a link
+    that leaves the exercise folder `within`, by default `root` itself).
 
     Symlinked folders are followed, but each real folder once: a link back to an ancestor is a loop."""
-    found, problems = search_stats(root)
+    found, problems = search_stats(root, within)
     return [Path(f.path) for f in found], problems
 
 
@@ -48,15 +49,18 @@ class Found(NamedTuple):
     stat: os.stat_result
 
 
-def search_stats(root: Path) -> tuple[list[Found], list[Problem]]:
+def search_stats(root: Path, within: Path | None = None) -> tuple[list[Found], list[Problem]]:
     """`search`, with each file's real path and the one stat taken of it (a catalogue's stamp), sorted by path.
 
     One pass of os.scandir: a file costs one stat (the folder entry says whether it is a link), and a
-    folder's real path is its parent's plus its name unless it is a link, so realpath runs for links only."""
+    folder's real path is its parent's plus its name unless it is a link, so realpath runs for links only.
+    A link is followed only while it stays inside the exercise folder (`within`, by default `root`): a
+    shared pack's link to `/etc/passwd` or to someone's home is a problem, never read."""
     found: list[Found] = []
     problems: list[Problem] = []
     seen: set[tuple[int, int]] = set()  # (device, inode) of each real folder searched
     top = str(root)
+    fence = os.path.realpath(within if within is not None else root)
     stack: list[tuple[str, str | None]] = [(top, None)]  # (folder, its real path when known without realpath)
     while stack:  # depth first, each folder's subfolders in sorted order: the order os.walk(topdown) reports in
         folder, real = stack.pop()
@@ -94,6 +98,9 @@ def search_stats(root: Path) -> tuple[list[Found], list[Problem]]:
             if linked and not reachable(Path(child), problems):
                 continue
             target = os.path.realpath(child) if linked else os.path.join(real, name)
+            if linked and not inside(target, fence):
+                problems.append(points_outside(Path(child), target))
+                continue
             if linked and _is_ancestor(target, real):
                 problems.append(Problem(Path(child), None, f"symlink loop: this link leads back to {target}, a folder that contains it; it is skipped",
                                         "remove the link, or point it outside the exercise folder"))
@@ -115,10 +122,15 @@ def search_stats(root: Path) -> tuple[list[Found], list[Problem]]:
             except OSError:
                 reachable(Path(path), problems)  # says why: a loop, a dangling link, a file gone meanwhile
                 continue
+            linked = entry.is_symlink()
+            target = os.path.realpath(path) if linked else os.path.join(real, name)
+            if linked and not inside(target, fence):
+                problems.append(points_outside(Path(path), target))
+                continue
             if not stat_module.S_ISREG(status.st_mode):
                 problems.append(_not_plain(Path(path)))
                 continue
-            found.append(Found(path, os.path.realpath(path) if entry.is_symlink() else os.path.join(real, name), status))
+            found.append(Found(path, target, status))
     found.sort(key=_path_parts)
     return found, problems
 
@@ -176,6 +188,24 @@ def _loops(path: Path) -> bool:
     except OSError as exc:
         return exc.errno == errno.ELOOP
     return False
+
+
+def inside(real: str, folder: str) -> bool:
+    """Whether the real path `real` is `folder` or below it (both real paths)."""
+    return _is_ancestor(folder, real)
+
+
+def points_outside(path: Path, target: str) -> Problem:
+    return Problem(path, None, f"this link points outside the exercise folder (to {target}); it is not read",
+                   "copy what it points at into the exercise folder, or give that folder as a root of its own with --exercises")
+
+
+def claimed(exercise_id: str, files: Sequence[str | Path], at: Path) -> Problem:
+    """One problem for an id that several files claim, naming them all; the first is the one used."""
+    named = ", ".join([f"{files[0]} (used)"] + [f"{f} (ignored)" for f in files[1:]])
+    return Problem(at, None, f"id '{exercise_id}' is claimed by {len(files)} files: {named}",
+                   "give all but one another `id:` or file name (a file of an earlier exercise folder takes over a bundled "
+                   "exercise of the same id: remove it if that is not what you meant)")
 
 
 def _is_ancestor(candidate: str, of: str) -> bool:

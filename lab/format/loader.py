@@ -22,7 +22,7 @@ from lab.errors import ExerciseError, LabError, Problem, PromptError
 from lab.format import yamlines
 from lab.format.curriculum import curriculum_order
 from lab.format.exercise import BLOCKS, Exercise, FrontMatter, block_variables, learner_variables
-from lab.format.listing import MAX_FILE_BYTES, closest_ids, exercise_roots, reachable, regular_file, search
+from lab.format.listing import MAX_FILE_BYTES, claimed, closest_ids, exercise_roots, inside, points_outside, reachable, regular_file, search
 from lab.format.templating import (
     CompiledExercise,
     SplitFile,
@@ -31,9 +31,10 @@ from lab.format.templating import (
     describe_template_error,
     error_line,
     render_learner_text,
+    evaluate,
+    render_string,
     root_environment,
     split_front_matter,
-    string_template,
 )
 from lab.settings import paths
 
@@ -76,6 +77,7 @@ def load_catalog(extra_roots: Sequence[str | Path] = ()) -> Catalog:
     """Load every exercise of every root. Earlier roots win when two files claim one id."""
     roots = exercise_roots(extra_roots)
     exercises: dict[str, Exercise] = {}
+    claims: dict[str, list[Path]] = {}
     problems: list[Problem] = []
     broken: list[Path] = []
     by_file: dict[Path, list[Problem]] = {}
@@ -95,14 +97,35 @@ def load_catalog(extra_roots: Sequence[str | Path] = ()) -> Catalog:
                 broken.append(path)
                 by_file[path.resolve()] = exc.problems
                 continue
-            if exercise.id in exercises:
-                other = exercises[exercise.id]
-                problems.append(Problem(path, None, f"id '{exercise.id}' is already used by {other.path}; this file is ignored",
-                                        "give one of them another `id:` or file name"))
-                continue
-            exercises[exercise.id] = exercise
+            claims.setdefault(exercise.id, []).append(exercise.path)
+            exercises.setdefault(exercise.id, exercise)
+    problems += [claimed(i, files, files[1]) for i, files in claims.items() if len(files) > 1]
     ordered = sorted(exercises.values(), key=lambda e: curriculum_order(e.track, e.level, e.id))
     return Catalog(ordered, problems, roots, broken, by_file)
+
+
+def _duplicate_ids(loaded: Sequence[Exercise], known: Sequence[Path]) -> list[Problem]:
+    """For `lab validate PATH`: each id that a loaded file shares with another file of any exercise root
+    (read from front matter alone, as `lab list` does), naming every file that claims it."""
+    from lab.format.listing import read_listing
+
+    if not loaded:
+        return []
+    claims: dict[str, list[Path]] = {}
+    for root in known:
+        if not root.is_dir():
+            continue
+        for path in search(root)[0]:
+            listing = read_listing(path, root)
+            if listing is not None:
+                claims.setdefault(listing["id"], []).append(Path(os.path.realpath(path)))
+    problems = []
+    for exercise in loaded:
+        files = list(dict.fromkeys(claims.get(exercise.id, []) + [exercise.path]))
+        files += [e.path for e in loaded if e.id == exercise.id and e.path not in files]
+        if len(files) > 1 and exercise.path == next(e.path for e in loaded if e.id == exercise.id):
+            problems.append(claimed(exercise.id, files, exercise.path))
+    return problems
 
 
 def load_paths(targets: Sequence[str | Path], extra_roots: Sequence[str | Path] = ()) -> Catalog:
@@ -122,11 +145,19 @@ def load_paths(targets: Sequence[str | Path], extra_roots: Sequence[str | Path] 
             broken.append(given)
             continue
         if target.is_dir():
-            files, unsearchable = search(target)
+            root = _root_of(target, known) or target
+            files, unsearchable = search(target, within=root)
             problems.extend(unsearchable)
             broken.extend(p.path for p in unsearchable)
-            root = _root_of(target, known) or target
         elif target.is_file():
+            # a link is judged by where it lies: one in an exercise folder (or, outside every root, in its
+            # own folder) that points elsewhere is not read
+            placed = Path(os.path.realpath(given.parent)) / given.name
+            fence = _root_of(placed, known) or placed.parent
+            if not inside(str(target), str(fence)):
+                problems.append(points_outside(given, str(target)))
+                broken.append(given)
+                continue
             files, root = [target], _root_of(target, known) or target.parent
         elif target.exists():
             regular_file(target, problems)
@@ -143,6 +174,7 @@ def load_paths(targets: Sequence[str | Path], extra_roots: Sequence[str | Path] 
                 problems.extend(exc.problems)
                 broken.append(path)
                 by_file[path.resolve()] = exc.problems
+    problems += _duplicate_ids(exercises, known)
     return Catalog(exercises, problems, roots, broken, by_file)
 
 
@@ -222,7 +254,10 @@ def _read_front_matter(path: Path, root: Path) -> tuple[bytes, SplitFile, dict[s
 
 def load_exercise(path: Path, root: Path) -> Exercise:
     """Load and fully validate one exercise file; raises `ExerciseError` listing every problem."""
+    given = path
     path, root = Path(os.path.realpath(path)), Path(os.path.realpath(root))  # resolve() raises on a symlink loop
+    if not inside(str(path), str(root)):
+        raise ExerciseError([points_outside(Path(given), str(path))])
     raw, split, data, out = _read_front_matter(path, root)
     rel_name = path.relative_to(root).as_posix()
 
@@ -356,7 +391,7 @@ def _known_keys(loc: tuple[Any, ...]) -> list[str]:
 def _compile(root: Path, rel_name: str, path: Path, out: _Collector) -> CompiledExercise | None:
     try:
         return compile_exercise(root, rel_name)
-    except TemplateError as exc:
+    except (TemplateError, RecursionError) as exc:  # RecursionError: expressions nested thousands deep
         file, line = error_line(exc)
         message, fix = describe_template_error(exc, root)
         out.add(Problem(Path(file) if file else path, line, message, fix))
@@ -397,7 +432,7 @@ def _check_renders(meta: FrontMatter, compiled: CompiledExercise, out: _Collecto
         for block in BLOCKS:
             try:
                 compiled.render_block(block, variables)
-            except TemplateError as exc:
+            except Exception as exc:  # a Jinja error, a bound met, or Python's own (`1 / 0`): a problem with its line
                 file, line = error_line(exc)
                 message, fix = describe_template_error(exc, compiled.env.loader.root)  # type: ignore[union-attr]
                 if (file, line, message) in seen:
@@ -417,10 +452,10 @@ def _render_param(value: Any, env: Any, variables: dict[str, Any]) -> Any:
             return value
         single = _SINGLE_EXPRESSION.match(value)
         if single:
-            result = env.compile_expression(single.group("expr"), undefined_to_none=False)(**variables)
+            result = evaluate(env, single.group("expr"), variables)
             if isinstance(result, (list, tuple, dict)):
                 return list(result) if isinstance(result, tuple) else result
-        return string_template(env, value).render(variables)
+        return render_string(env, value, variables)
     if isinstance(value, list):
         return [_render_param(v, env, variables) for v in value]
     if isinstance(value, dict):
@@ -467,7 +502,7 @@ def _check_rubric(meta: FrontMatter, root: Path, out: _Collector) -> dict[str, d
             variables = block_variables(meta, case_name, "") if case_name else dict(meta.vars)
             try:
                 rendered = _render_param(criterion.params, env, variables)
-            except TemplateError as exc:
+            except Exception as exc:  # a Jinja error, a bound met, or Python's own
                 message, fix = describe_template_error(exc)
                 out.at(loc, f"criterion '{criterion.id}': {message}" + (f" (case '{case_name}')" if case_name else ""), fix)
                 break

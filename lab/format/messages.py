@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from jinja2.exceptions import TemplateError
 
 from lab.errors import PromptError
 from lab.format.exercise import Exercise
@@ -30,8 +33,8 @@ def build_messages(exercise: Exercise, learner_text: str) -> list[CaseMessages]:
     for case in exercise.cases:
         attempt = render_learner_text(learner_text, exercise.learner_variables(case.name), case.name)
         variables = exercise.variables(case.name, attempt)
-        system = exercise.compiled.render_block("system", variables)
-        user = exercise.compiled.render_block("user", variables)
+        system = _exercise_block(exercise, "system", variables, case.name)
+        user = _exercise_block(exercise, "user", variables, case.name)
         if exercise.writes == "system":
             system = system if system is not None else attempt
         else:
@@ -42,3 +45,13 @@ def build_messages(exercise: Exercise, learner_text: str) -> list[CaseMessages]:
         messages.append({"role": "user", "content": user or ""})
         built.append(CaseMessages(case.name, messages, attempt))
     return built
+
+
+def _exercise_block(exercise: Exercise, block: str, variables: dict[str, Any], case: str) -> str | None:
+    """A per-case block with the learner's text in it. Validation rendered it with a placeholder text; a
+    learner's text can still meet a bound of the sandbox (a text placed three times, past its limit)."""
+    try:
+        return exercise.compiled.render_block(block, variables)
+    except TemplateError as exc:
+        raise PromptError(f"The exercise's {block} message cannot be made with your text for case '{case}': "
+                          f"{str(exc).rstrip('.')}.") from None

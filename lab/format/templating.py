@@ -7,9 +7,11 @@ by blank lines before Jinja sees a file, so Jinja's line numbers are the file's 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -22,6 +24,7 @@ from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment
 
 from lab.errors import PromptError
+from lab.format.sandbox import MAX_CHARS, BoundedSandbox, RenderLimit, bounded
 from lab.settings import paths
 
 FENCE = "---"
@@ -52,6 +55,10 @@ class UnclosedFrontMatter(ValueError):
     pass
 
 
+class OutsideLink(TemplateError):
+    """A partial that is a link leading out of its exercise root: refused, never read."""
+
+
 class RootLoader(BaseLoader):
     """Serves templates of one exercise root, with their front matter blanked out.
 
@@ -73,10 +80,21 @@ class RootLoader(BaseLoader):
                 return shared
         return path
 
+    def outside(self, path: Path) -> str | None:
+        """Where `path` really leads when that is outside its root (a link to `/etc/passwd`); else None."""
+        real = os.path.realpath(path)
+        folders = [self.root] + ([self.fallback] if self.fallback is not None else [])
+        if any(real == str(f) or real.startswith(str(f).rstrip(os.sep) + os.sep) for f in folders):
+            return None
+        return real
+
     def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
         path = self.path_of(template)
         if not path.is_file():
             raise TemplateNotFound(template)
+        target = self.outside(path)
+        if target is not None:  # never read: a shared pack's link could show any file of the machine
+            raise OutsideLink(f"'{template}' is a link that points outside the exercise folder (to {target}); it is not read")
         try:
             text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:  # an unreadable partial is a problem of the file using it
@@ -92,7 +110,7 @@ class RootLoader(BaseLoader):
 
 
 def _environment(loader: BaseLoader | None, bytecode_cache: BytecodeCache | None = None) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+    return BoundedSandbox(
         loader=loader,
         bytecode_cache=bytecode_cache,
         undefined=StrictUndefined,
@@ -118,7 +136,7 @@ def root_environment(root: Path) -> SandboxedEnvironment:
 def _bytecode_cache() -> BytecodeCache | None:
     """Compiled exercise files kept between runs (keyed by path and source), so `lab list` does not
     compile every template again; without a writable cache folder, templates are simply compiled."""
-    folder = paths.cache_dir() / "templates"
+    folder = paths.cache_dir() / "templates-2"  # 2: compiled with the counting of lab.format.sandbox (older code lacks it)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
@@ -130,6 +148,24 @@ def _bytecode_cache() -> BytecodeCache | None:
 def string_template(env: SandboxedEnvironment, source: str) -> Template:
     """`env.from_string(source)`, compiled once: the same parameter or learner text renders per case."""
     return env.from_string(source)
+
+
+def render_string(env: SandboxedEnvironment, source: str, variables: dict[str, Any]) -> str:
+    """A string template of an exercise (a criterion's parameter) rendered within the bounds of one render."""
+    with bounded():
+        return _within_limit(string_template(env, source).render(variables))
+
+
+def evaluate(env: SandboxedEnvironment, expression: str, variables: dict[str, Any]) -> Any:
+    """The value of one Jinja expression (`labels`, `_expected[case]`), within the bounds of one render."""
+    with bounded():
+        return env.compile_expression(expression, undefined_to_none=False)(**variables)
+
+
+def _within_limit(text: str) -> str:
+    if len(text) > MAX_CHARS:
+        raise RenderLimit(f"the rendered text would be {len(text):,} characters long; the limit is {MAX_CHARS:,}")
+    return text
 
 
 @lru_cache(maxsize=512)
@@ -238,10 +274,11 @@ class CompiledExercise:
         # of the chain once with every block silenced, so the names they define exist for the block.
         context.blocks = {name: [_silent_block] for name in blocks}
         try:
-            for _ in template.root_render_func(context):
-                pass
-            context.blocks = blocks  # the whole chain, so `super()` works
-            return "".join(blocks[block][0](context)).strip()
+            with bounded():
+                for _ in template.root_render_func(context):
+                    pass
+                context.blocks = blocks  # the whole chain, so `super()` works
+                return _within_limit("".join(blocks[block][0](context))).strip()
         except RecursionError:  # an include chosen by a variable that leads back to itself: no static check sees it
             raise TemplateError(f"templates include each other without end while rendering block '{block}'") from None
 
@@ -296,6 +333,8 @@ def template_dependencies(root: Path, name: str) -> dict[str, str | None]:
         path = loader.path_of(current)
         found[str(root.joinpath(*parts))] = None
         found[str(path)] = None
+        if loader.outside(path) is not None:
+            continue  # never read (loading says so)
         try:
             stat = os.stat(path)
         except OSError:
@@ -343,6 +382,12 @@ def describe_template_error(exc: BaseException, root: Path | None = None) -> tup
         where = f" ({root})" if root else ""
         return (f"template error: no file '{exc.name}' in this exercise root",
                 f"partials are looked up from the exercise root{where}; check the name, or give the course's top folder with --exercises")
+    if isinstance(exc, RenderLimit):
+        return (f"template error: {exc.message}",
+                f"a rendered text is at most {MAX_CHARS:,} characters, a range counts to 100,000 and one render loops or calls "
+                "100,000 times at most (docs/authoring.md, \"Limits\"): build less")
+    if isinstance(exc, OutsideLink):
+        return (f"template error: {exc.message}", "copy the partial into the exercise folder instead of linking to it")
     if isinstance(exc, SecurityError):
         return (f"template error: the sandbox refused an operation ({exc})", "exercise templates cannot reach Python internals; use plain Jinja filters and variables")
     if isinstance(exc, MissingLayout):
@@ -355,7 +400,17 @@ def describe_template_error(exc: BaseException, root: Path | None = None) -> tup
         return (f"template error: {exc.message}", "remove one of these {% extends %} tags: a layout chain must end in a layout that extends nothing")
     if isinstance(exc, TemplateSyntaxError):
         return (f"template syntax error: {exc.message}", "check the tag on that line: every {% block %} needs {% endblock %}, every {{ needs }}")
+    if not isinstance(exc, TemplateError):  # Python's own error inside an expression: `1 / 0`, `'a' + 1`, `wordwrap(0)`
+        return (f"template error: {_python_error(exc)}", "check the expression on that line")
     return (f"template error: {exc}", "check the template on that line")
+
+
+def _python_error(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "macros or includes call each other without end"
+    if isinstance(exc, MemoryError):
+        return "the template needs more memory than there is"
+    return str(exc).rstrip(".") or type(exc).__name__
 
 
 def _undefined_name(message: str) -> str | None:
@@ -363,76 +418,202 @@ def _undefined_name(message: str) -> str | None:
     return match.group(1) if match else None
 
 
-_learner_env = _environment(None)
+class _NotPlaced(TemplateError):
+    """The learner's text tried to take a case's data apart (characters out of a text, a text joined letter by letter)."""
 
 
-# What a learner's text may contain: text, {{ name }}, {{ name.field }}, {{ name['key'] }} and
-# formatting filters with fixed arguments. No tags, tests, comparisons, calls or inline ifs: a prompt
-# that could branch on a case's data could answer each case differently (say, refuse only the cases
-# whose input looks like an attack) and so game the rubric instead of generalising.
-LEARNER_FILTERS = frozenset({
-    "upper", "lower", "title", "capitalize", "trim", "join", "indent", "wordwrap", "truncate", "center",
-    "replace", "default", "d", "length", "count", "first", "last", "tojson", "string", "int", "float",
-    "round", "list", "sort", "unique", "striptags", "wordcount", "e", "escape", "safe", "format",
-})
-_LEARNER_NODES = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Getattr, nodes.Const)
+class _LearnerSandbox(BoundedSandbox):
+    """The learner's text: fields and items are picked out of mappings and lists, and text stays whole."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        return self.undefined(obj=obj, name=attribute)  # no method, no attribute of a text: "no such field"
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, str) and not isinstance(argument, str):
+            raise _NotPlaced("takes characters out of a case's text")
+        if isinstance(obj, (Mapping, list, tuple)):
+            try:
+                return obj[argument]
+            except (LookupError, TypeError):
+                pass
+        return self.undefined(obj=obj, name=argument)
+
+
+def _learner_environment() -> SandboxedEnvironment:
+    env = _LearnerSandbox(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
+    join = env.filters["join"]
+
+    @functools.wraps(join)  # keeps Jinja's pass_eval_context mark: the evaluation context comes first
+    def join_items(eval_ctx: Any, value: Any, *args: Any, **kwargs: Any) -> str:
+        if not isinstance(value, (list, tuple)):
+            raise _NotPlaced("uses `join` on a value that is not a list (a text is placed as it is)")
+        return join(eval_ctx, value, *args, **kwargs)
+
+    env.filters = {name: env.filters[name] for name in PLACING_FILTERS} | {"join": join_items}
+    return env
+
+
+# What a learner's text may contain: text, {{ name }}, {{ name.field }}, {{ name['key'] }}, {{ items[0] }} and
+# the placing filters. Two rules, each closing a way to game a rubric instead of generalising:
+# - it cannot branch: no tags, tests, comparisons, calls or inline ifs. A prompt that could branch on a
+#   case's data could answer each case differently (say, refuse only the cases whose input looks like an attack);
+# - it cannot rewrite a case's data: the data reaches the model exactly as the case has it. A filter that
+#   cleans the injection out of an email (`replace`, `striptags`, `truncate`, a slice) would pass every
+#   injection exercise with no defence at all. Only filters that keep every character, in order, lay it out.
+PLACING_FILTERS = ("join", "trim", "indent")
+_FILTER_ARGUMENTS = {"join": (1, frozenset()), "trim": (0, frozenset()), "indent": (3, frozenset({"width", "first", "blank"}))}
+_PLACING = "only `join` (a list's items), `trim` and `indent` may lay it out"
+_LEARNER_NODES = (nodes.Name, nodes.Getattr, nodes.Const)
 _FORBIDDEN_NAMES = {
     nodes.If: "{% if %}", nodes.For: "{% for %}", nodes.CondExpr: "an inline `if ... else`",
     nodes.Compare: "a comparison", nodes.Test: "an `is` test", nodes.Call: "a function or method call",
     nodes.And: "`and`", nodes.Or: "`or`", nodes.Not: "`not`", nodes.Assign: "{% set %}", nodes.Macro: "{% macro %}",
     nodes.Include: "{% include %}", nodes.Import: "{% import %}", nodes.FromImport: "{% from %}",
-    nodes.Extends: "{% extends %}", nodes.Block: "{% block %}",
+    nodes.Extends: "{% extends %}", nodes.Block: "{% block %}", nodes.BinExpr: "arithmetic (`*`, `+`, `%`…)",
+    nodes.UnaryExpr: "arithmetic (`-`, `+`)", nodes.Concat: "`~`",
 }
 
 
-def _learner_construct(tree: nodes.Node) -> tuple[str, int] | None:
-    """The first construct a learner's text may not use, and its line; None when it only places values."""
-    for node in tree.iter_child_nodes():
-        if isinstance(node, _LEARNER_NODES):
-            allowed = True
-        elif isinstance(node, nodes.Getitem):
-            allowed = isinstance(node.arg, (nodes.Const, nodes.Slice))
-        elif isinstance(node, nodes.Slice):
-            allowed = True
-        elif isinstance(node, nodes.Filter):
-            if node.name not in LEARNER_FILTERS:
-                return (f"the filter '{node.name}'", node.lineno)
-            allowed = all(isinstance(arg, nodes.Const) for arg in node.args)
-        elif isinstance(node, (nodes.List, nodes.Tuple)):
-            allowed = all(isinstance(item, nodes.Const) for item in node.items)
-        else:
-            allowed = False
-        if not allowed:
-            what = next((label for kind, label in _FORBIDDEN_NAMES.items() if isinstance(node, kind)), "an expression")
-            return (what, node.lineno)
-        found = _learner_construct(node)
+@dataclass(frozen=True)
+class _Refused:
+    what: str  # the construct, in words
+    line: int
+    rewrites: bool  # True: it would change the data; False: it would branch on it
+
+
+def _refused_in(node: nodes.Node) -> _Refused | None:
+    """The first construct of one `{{ }}` expression a learner's text may not use; None when it only places values."""
+    if isinstance(node, _LEARNER_NODES):
+        pass
+    elif isinstance(node, nodes.Getitem):
+        if isinstance(node.arg, nodes.Slice):
+            return _Refused("a slice", node.lineno, True)
+        if not isinstance(node.arg, nodes.Const):
+            return _Refused("an index computed from data", node.lineno, False)
+    elif isinstance(node, nodes.Filter):
+        if node.name not in PLACING_FILTERS:
+            return _Refused(f"the filter `{node.name}`", node.lineno, True)
+        most, names = _FILTER_ARGUMENTS[node.name]
+        if len(node.args) > most or any(k.key not in names for k in node.kwargs) or node.dyn_args or node.dyn_kwargs:
+            return _Refused(f"`{node.name}` with these arguments", node.lineno, True)
+        if not all(isinstance(a, nodes.Const) for a in node.args + [k.value for k in node.kwargs]):
+            return _Refused(f"`{node.name}` with an argument that is not a fixed value", node.lineno, False)
+        return _refused_in(node.node) if node.node is not None else None
+    elif isinstance(node, (nodes.List, nodes.Tuple)):
+        if not all(isinstance(item, nodes.Const) for item in node.items):
+            return _Refused("a list built from data", node.lineno, False)
+    else:
+        what = next((label for kind, label in _FORBIDDEN_NAMES.items() if isinstance(node, kind)), "an expression")
+        return _Refused(what, node.lineno, False)
+    for child in node.iter_child_nodes():
+        found = _refused_in(child)
         if found:
             return found
     return None
 
 
-def render_learner_text(text: str, variables: dict[str, Any], case_name: str | None = None) -> str:
-    """Render the learner's text as a sandboxed template with the case's variables.
+@dataclass(frozen=True)
+class _Piece:
+    """A stretch of the learner's text: literal text, or one `{{ }}` compiled on its own, so an error names it."""
 
-    The text may place values (`{{ email }}`, `{{ name | upper }}`) but not branch on them.
-    """
+    text: str
+    template: Template | None = None
+    line: int = 1
+
+
+def _expression_sources(text: str) -> list[tuple[str, int]]:
+    """Each `{{ ... }}` of the text as written (without its braces), with its line, from Jinja's own lexer."""
+    found: list[tuple[str, int]] = []
+    current: list[str] | None = None
+    line = 1
+    for lineno, kind, value in _learner_env.lex(text):
+        if kind == "variable_begin":
+            current, line = [], lineno
+        elif kind == "variable_end" and current is not None:
+            found.append(("".join(current).strip(), line))
+            current = None
+        elif current is not None:
+            current.append(value)
+    return found
+
+
+def _learner_pieces(text: str) -> tuple[_Piece, ...]:
+    # the same text renders once per case: cached, but only while short (a class's thousand long prompts would fill memory)
+    return _cached_pieces(text) if len(text) <= 20_000 else _cut(text)
+
+
+@lru_cache(maxsize=512)
+def _cached_pieces(text: str) -> tuple[_Piece, ...]:
+    return _cut(text)
+
+
+def _cut(text: str) -> tuple[_Piece, ...]:
+    """The text cut into literal stretches and placed expressions; PromptError for a construct it may not use."""
+    tree = _learner_env.parse(text)
+    sources = _expression_sources(text)
+    pieces: list[_Piece] = []
+    index = 0
+    for output in tree.body:
+        if not isinstance(output, nodes.Output):
+            what = next((label for kind, label in _FORBIDDEN_NAMES.items() if isinstance(output, kind)), "a tag")
+            raise _branching(what, output.lineno)
+        for node in output.nodes:
+            if isinstance(node, nodes.TemplateData):
+                pieces.append(_Piece(node.data))
+                continue
+            source, line = sources[index] if index < len(sources) else ("…", node.lineno)
+            index += 1
+            refused = _refused_in(node)
+            if refused is not None and refused.rewrites:
+                raise PromptError(
+                    f"Your text changes a case's data with {refused.what} in `{{{{ {source} }}}}` (line {refused.line}): the data reaches "
+                    f"the model exactly as the case has it, so place it with {{{{ name }}}} ({_PLACING}).")
+            if refused is not None:
+                raise _branching(refused.what, refused.line)
+            pieces.append(_Piece(source, string_template(_learner_env, "{{ " + source + " }}"), line))
+    return tuple(pieces)
+
+
+def _branching(what: str, line: int) -> PromptError:
+    return PromptError(
+        f"Your text uses {what} on line {line}. Your text can place a case's data with {{{{ name }}}} "
+        f"({_PLACING}) but cannot branch on it: the same prompt must work for every case. "
+        "To write literal braces, wrap them in {% raw %}...{% endraw %}.")
+
+
+def render_learner_text(text: str, variables: dict[str, Any], case_name: str | None = None) -> str:
+    """Render the learner's text with the case's variables: values are placed, never branched on nor
+    rewritten, and the result is at most `MAX_CHARS` long, checked as it grows. Every error is a
+    `PromptError` in one sentence that names the expression."""
     where = f" for case '{case_name}'" if case_name else ""
     try:
-        if "{" in text:
-            construct = _learner_construct(_learner_env.parse(text))
-            if construct:
-                what, line = construct
-                raise PromptError(
-                    f"Your text uses {what} on line {line}. Your text can place a case's data with {{{{ name }}}} "
-                    "(and filters such as {{ name | upper }}) but cannot branch on it: the same prompt must work for every case. "
-                    "To write literal braces, wrap them in {% raw %}...{% endraw %}."
-                )
-        return string_template(_learner_env, text).render(variables)
+        pieces = _learner_pieces(text)  # parsed even without braces: Jinja's reading of line ends is the one every text gets
     except TemplateSyntaxError as exc:
         raise PromptError(
             f"Your text has a template error on line {exc.lineno}: {(exc.message or '').rstrip('.')}. "
             "To write literal braces, wrap them in {% raw %}...{% endraw %}."
         ) from exc
+    except RecursionError:
+        raise PromptError("Your text nests brackets too deeply to be read: write each placeholder as {{ name }}.") from None
+    placed: list[str] = []
+    size = 0
+    for piece in pieces:
+        chunk = piece.text if piece.template is None else _place(piece, variables, where)
+        size += len(chunk)
+        if size > MAX_CHARS:  # checked as the text grows: a thousand placements of a long document stop here
+            raise PromptError(f"Your text, with the case's data placed{where}, would be longer than {MAX_CHARS:,} characters "
+                              "(the lab's limit for one message): place the data fewer times.")
+        placed.append(chunk)
+    return "".join(placed)
+
+
+def _place(piece: _Piece, variables: dict[str, Any], where: str) -> str:
+    expression = f"`{{{{ {piece.text} }}}}` (line {piece.line})"
+    try:
+        with bounded():
+            return piece.template.render(variables)  # type: ignore[union-attr]
     except UndefinedError as exc:
         name = _undefined_name(str(exc))
         known = ", ".join(sorted(variables)) or "none"
@@ -441,7 +622,15 @@ def render_learner_text(text: str, variables: dict[str, Any], case_name: str | N
         else:
             what = f"{{{{ {name} }}}}, which is not defined" if name else "a name that is not defined"
         raise PromptError(f"Your text uses {what}{where}. Names you can use: {known}.") from exc
+    except _NotPlaced as exc:
+        raise PromptError(f"Your text {exc.message} in {expression}: the data reaches the model exactly as the case has it, "
+                          f"so place it with {{{{ name }}}} ({_PLACING}).") from None
     except SecurityError as exc:
         raise PromptError(f"Your text tried something the template sandbox does not allow ({str(exc).rstrip('.')}).") from exc
-    except TemplateError as exc:
-        raise PromptError(f"Your text could not be rendered{where}: {exc}.") from exc
+    except RenderLimit as exc:
+        raise PromptError(f"Your text cannot be placed{where}: {expression} {exc.message}.") from None
+    except Exception as exc:  # Python's own error inside a filter: one sentence, never a traceback
+        raise PromptError(f"Your text cannot be placed{where}: {expression} fails ({_python_error(exc)}).") from None
+
+
+_learner_env = _learner_environment()

@@ -105,14 +105,20 @@ def load(text: str, first_line: int) -> tuple[Any, dict[Path_, int]]:
 
 
 def _load(loader_class: type, text: str, first_line: int) -> tuple[Any, dict[Path_, int]]:
-    loader = loader_class(text)
+    loader = None
     try:
+        loader = loader_class(text)  # the pure-Python reader refuses a control character here already
         node = loader.get_single_node()
         check_size(node, first_line)
         data = loader.construct_document(node) if node is not None else None
     except RecursionError:
         raise YamlProblem(f"the front matter nests more than {MAX_DEPTH} levels deep", first_line,
                           "flatten it: an exercise needs a few levels of keys and lists", limit=True) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML refuses (a NUL, another control character): no mark, a position
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character or "\0")
+        raise YamlProblem(f"it has the control character U+{code:04X}, which YAML does not allow",
+                          first_line + text.count("\n", 0, max(exc.position, 0)),
+                          "delete it: most editors do not show it (search for it by its code)") from None
     except yaml.MarkedYAMLError as exc:
         unclosed = _unclosed(exc, text, first_line)
         if unclosed is not None:
@@ -121,7 +127,8 @@ def _load(loader_class: type, text: str, first_line: int) -> tuple[Any, dict[Pat
         line = first_line + (mark.line if mark else 0)
         raise YamlProblem(f"{exc.problem or exc.context}", line) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     lines: dict[Path_, int] = {}
     if node is not None:
         _walk(node, (), lines, first_line)

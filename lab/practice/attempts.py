@@ -85,7 +85,8 @@ def outcome_dict(exercise: Exercise, model: str, g: Grade, outputs: dict[str, li
         case_outputs = outputs.get(case.name, [])
         reasons = list(finish_reasons.get(case.name, []))
         cases.append({"name": case.name, "outputs": case_outputs, "criteria": per_case,
-                      "finish_reasons": (reasons + [None] * len(case_outputs))[: len(case_outputs)]})
+                      "finish_reasons": (reasons + [None] * len(case_outputs))[: len(case_outputs)],
+                      "empty": [is_empty(o) for o in case_outputs]})
     group = [c for c in graded["criteria"] if any(r.get("case") == GROUP_CASE for r in c["results"])]
     return {
         "exercise": exercise.id,
@@ -131,6 +132,40 @@ def cut_off_notice(result: dict[str, Any], max_tokens: int | None, tr: Any = Non
     which = t.ngettext("case {cases}", "cases {cases}", len(cut)).format(cases=", ".join(cut))
     return t.gettext("The answer was cut off for {which}: the model stopped at {setting}. "
                      "A criterion it fails may only lack room; ask for a shorter answer.").format(which=which, setting=setting)
+
+
+def is_empty(output: str) -> bool:
+    """An answer with no text at all (`""`, or white space): graded as it is, and named wherever it is read."""
+    return not output.strip()
+
+
+def empty_notice(result: dict[str, Any], tr: Any = None) -> str | None:
+    """One sentence naming the cases whose answer was empty, or None when none was."""
+    t = tr if tr is not None else ENGLISH
+    empty = []
+    for case in result.get("cases", []):
+        outputs = case.get("outputs") or []
+        samples = [i for i, output in enumerate(outputs) if is_empty(output)]
+        if samples:
+            which = t.gettext(" (sample {samples})").format(samples=", ".join(str(i + 1) for i in samples))
+            empty.append(f"'{case['name']}'" + (which if len(outputs) > 1 else ""))
+    if not empty:
+        return None
+    which = t.ngettext("case {cases}", "cases {cases}", len(empty)).format(cases=", ".join(empty))
+    return t.gettext("The model's answer was empty for {which}: it wrote nothing, and the criteria graded that. "
+                     "Send again; if it stays empty, try another model.").format(which=which)
+
+
+def output_note(case: dict[str, Any], sample: int, tr: Any = None) -> str | None:
+    """What a learner must know about one answer before reading it: empty, or cut off at the token limit."""
+    t = tr if tr is not None else ENGLISH
+    outputs = case.get("outputs") or []
+    reasons = case.get("finish_reasons") or []
+    if sample < len(outputs) and is_empty(outputs[sample]):
+        return t.gettext("empty: the model wrote nothing")
+    if sample < len(reasons) and reasons[sample] == "length":
+        return t.gettext("cut off at the token limit")
+    return None
 
 
 def call_config_for(exercise: Exercise, base: llm.CallConfig) -> llm.CallConfig:

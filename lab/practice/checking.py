@@ -29,6 +29,14 @@ class ExampleVerdict:
         return self.verdict != "undecided" and self.verdict != self.expect
 
     @property
+    def needs_model(self) -> bool:
+        """Undecided because a criterion that asks a model had none (not, say, a pattern past its time bound)."""
+        from graders import get_check
+
+        checks = {c.id: c.check for c in self.exercise.meta.rubric.criteria}
+        return self.verdict == "undecided" and any(get_check(checks[name]).uses_model != "never" for name in self.grade.ungraded if name in checks)
+
+    @property
     def label(self) -> str:
         name = self.exercise.meta.examples[self.index].name
         return f"example {self.index + 1}" + (f" ({name})" if name else "")

@@ -22,7 +22,7 @@ from textual.widgets import Button, Collapsible, Footer, Header, Markdown, Stati
 from lab.errors import CancelledError, LabError, PromptError
 from lab.format.exercise import Exercise
 from lab.format.messages import build_messages, render_text
-from lab.practice.attempts import AttemptOutcome, cut_off_notice, run_attempt
+from lab.practice.attempts import AttemptOutcome, cut_off_notice, empty_notice, output_note, run_attempt
 from lab.practice.spending import Estimate, check_cap, estimate_attempt, spent
 from lab.settings.i18n import N_, translator
 from lab.tui.format import score_text
@@ -494,6 +494,7 @@ class ExerciseScreen(LabScreen):
         self._show_grade_top()
         t = self.tr
         notice = cut_off_notice(result, self.exercise.meta.model.max_tokens, t)
+        empty = empty_notice(result, t)
         self._mark_cut_off(result, lane)
         cached = " " + t.gettext("Answered from the response cache (no call, $0); ctrl+r asks the model again.") if outcome.cached else ""
         score = f"{outcome.grade.score:.2f}"
@@ -504,11 +505,11 @@ class ExerciseScreen(LabScreen):
             nxt = self.session.next_exercise(self.exercise.id)
             said = (t.gettext("Passed with {score}! The model solution is on the left; n opens the next exercise.") if nxt
                     else t.gettext("Passed with {score}! The model solution is on the left."))
-            self._status(said.format(score=score) + cached, "-success")
+            self._status(said.format(score=score) + (f" {empty}" if empty else "") + cached, "-success")
         else:
             left = len(self.exercise.hints) - self.session.store.hints_revealed(self.exercise.id)
             tip = t.gettext("Read the reasons below, or press h for a hint.") if left else t.gettext("Read the reasons below.")
-            cut = f" {notice}" if notice else ""
+            cut = "".join(f" {n}" for n in (notice, empty) if n)
             head = t.gettext("Not passed yet: {score} of {pass_mark} needed.").format(score=score, pass_mark=f"{outcome.grade.pass_mark:.2f}")
             self._status(f"{head}{cut} {tip}{cached}", "-error")
         self.refresh_bindings()
@@ -540,15 +541,16 @@ class ExerciseScreen(LabScreen):
         self._show_grade_top()
 
     def _mark_cut_off(self, result: dict[str, Any], lane: int = 0) -> None:
-        """An answer that stopped at the token limit says so over its text."""
+        """An answer that stopped at the token limit, or that is empty, says so over its text."""
         for case in result["cases"]:
-            reasons = case.get("finish_reasons") or []
-            for sample, reason in enumerate(reasons):
+            outputs = case.get("outputs") or []
+            for sample in range(len(outputs)):
                 title = self.stream_titles.get((lane, case["name"], sample))
-                if reason == "length" and title is not None:
+                note = output_note(case, sample, self.tr)
+                if note is not None and title is not None:
                     t = self.tr
-                    label = case["name"] if len(reasons) == 1 else f"{case['name']} · " + t.gettext("sample {n}").format(n=sample + 1)
-                    title.update(f"── {label} · " + t.gettext("cut off at the token limit"))
+                    label = case["name"] if len(outputs) == 1 else f"{case['name']} · " + t.gettext("sample {n}").format(n=sample + 1)
+                    title.update(f"── {label} · {note}")
                     title.add_class("-cut-off")
 
     async def _failed(self, token: int, error: LabError, attempt_id: int | None = None) -> None:

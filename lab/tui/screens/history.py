@@ -16,6 +16,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
 from lab.format.exercise import Exercise
+from lab.practice.attempts import output_note
 from lab.practice.store import AttemptRecord, iter_outputs
 from lab.tui.format import score_text, when_text
 from lab.tui.screens.base import LabScreen, stylesheet
@@ -204,10 +205,12 @@ class AttemptScreen(LabScreen):
             yield Static(a.prompt, id="attempt-prompt", markup=False)
             if a.error:
                 yield Static(a.error, id="attempt-error", markup=False)
+            cases = {c.get("name"): c for c in (a.result or {}).get("cases", [])}
             for case, outputs in iter_outputs(a.result):
                 for n, text in enumerate(outputs):
                     label = case if len(outputs) == 1 else f"{case} · sample {n + 1}"
-                    yield Static(f"── {label}", classes="output-title", markup=False)
+                    note = output_note(cases.get(case, {}), n)
+                    yield Static(f"── {label}" + (f" · {note}" if note else ""), classes="output-title", markup=False)
                     yield OutputText(text, classes="output")
             grade = GradeView(id="attempt-grade")
             yield grade
