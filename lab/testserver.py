@@ -23,6 +23,10 @@ What it answers depends on the model name, so a test can pick a behaviour:
   empty-choices  a well-formed completion (or stream) whose `choices` list is empty
   cut-stream     streamed: two events of text, then the connection closes without [DONE]
   huge           a 1 MB answer
+A conversation that ends with an assistant message (a prefill) is continued, whatever the model: the
+answer is the reply's words after that prefill (the whole reply when it does not start with it), and
+closes the tags the prefill opened (`<haiku>` -> `... </haiku>`), as a model that was handed the start of
+its answer would. Each message of a multi-turn conversation is answered in turn (echo: the latest one).
 Run by hand:  python -m lab.testserver --port 8000   (then --api-base http://127.0.0.1:8000/v1)
 """
 
@@ -182,6 +186,9 @@ class FakeProvider:
         if model == "slow":
             self._stopped.wait(self.slow_seconds)
         text = HUGE_ANSWER if model == "huge" else self.reply_for(body)
+        messages = body.get("messages") or []
+        if messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "assistant":
+            text = continue_prefill(str(messages[-1].get("content") or ""), text)
         finish = "stop"
         limit = body.get("max_tokens") or body.get("max_completion_tokens")
         if isinstance(limit, int) and len(text.split()) > limit:
@@ -255,6 +262,23 @@ _ERRORS: dict[str, tuple[int, str, str, dict[str, str]]] = {
 }
 HUGE_ANSWER = " ".join(f"w{i:06d}" for i in range(131072))  # 1 MB of words that never repeat a chunk
 FAULTS = ["flaky-429", "fail-500", "slow", "malformed", *_ERRORS, "not-json", "empty-choices", "cut-stream", "huge"]
+
+_OPENED = re.compile(r"<([A-Za-z][\w-]*)>")
+
+
+def continue_prefill(prefill: str, reply: str) -> str:
+    """What follows `prefill` when the answer would have been `reply`: the rest of the reply, then a closing
+    tag for each tag the prefill opened and nothing closed."""
+    rest = reply[len(prefill):] if reply.startswith(prefill) else reply
+    if prefill and rest and (prefill[-1].isalnum() or prefill[-1] in ":;,.!?") and rest[0].isalnum():
+        rest = " " + rest
+    whole = prefill + rest
+    for name in reversed(_OPENED.findall(prefill)):
+        if f"</{name}>" not in whole:
+            rest += f"</{name}>"
+            whole += f"</{name}>"
+    return rest
+
 
 JUDGE_MARKER = "MEETS-RUBRIC"
 _OPEN = re.compile(r"<(candidate-[0-9a-f]+)>")

@@ -62,8 +62,12 @@ def test_show_json_has_the_inputs(capsys, course: Path):
     code, out, _ = lab(capsys, "show", "basics/greet", "--json", "--exercises", str(course))
     inputs = json.loads(out)["inputs"]
     assert code == 0
-    assert inputs == [{"case": "ana", "vars": {"name": "Ana"}, "system": None, "user": "«your prompt»\n\nReply to Ana."},
-                      {"case": "bo", "vars": {"name": "Bo"}, "system": None, "user": "«your prompt»\n\nReply to Bo."}]
+    # each case's messages too: the user block holds the learner's prompt ("text": "prompt")
+    message = {"role": "user", "author": "exercise", "text": "prompt"}
+    assert inputs == [{"case": "ana", "vars": {"name": "Ana"}, "system": None, "user": "«your prompt»\n\nReply to Ana.",
+                       "messages": [{**message, "content": "«your prompt»\n\nReply to Ana."}]},
+                      {"case": "bo", "vars": {"name": "Bo"}, "system": None, "user": "«your prompt»\n\nReply to Bo.",
+                       "messages": [{**message, "content": "«your prompt»\n\nReply to Bo."}]}]
 
 
 def test_show_of_a_system_exercise_prints_the_user_message_of_each_case(capsys, tmp_path: Path):

@@ -17,7 +17,7 @@ from graders.leak import find_leak
 from lab.cli import main
 from lab.format.exercise import Exercise
 from lab.format.loader import Catalog, load_paths
-from lab.format.messages import build_messages, render_text
+from lab.format.messages import build_messages, render_text, text_blocks
 from lab.format.templating import render_learner_text
 from lab.practice.attempts import Usage, outcome_dict
 from lab.practice.checking import check_examples
@@ -86,12 +86,13 @@ def test_no_hint_asks_for_what_the_starter_already_does(exercises: list[Exercise
 
 def test_every_exercise_has_a_model_solution_that_is_valid_learner_text(exercises: list[Exercise]):
     for exercise in exercises:
-        solution = render_text(exercise, "solution")
-        assert solution and solution.strip(), f"{exercise.id} has no solution block"
-        # the solution and the starter are texts a learner sends: they must render for every case
-        for text in (solution, render_text(exercise, "starter")):
-            if text:
-                assert len(build_messages(exercise, text)) == len(exercise.cases), exercise.id
+        solution = text_blocks(exercise, "solution")
+        # every text the learner writes has its solution (and, when it has one, its starter): both are texts a learner
+        # sends, so they must render for every case
+        assert sorted(solution) == sorted(exercise.texts), f"{exercise.id} lacks a solution for {set(exercise.texts) - set(solution)}"
+        for texts in (solution, text_blocks(exercise, "starter")):
+            if texts and len(texts) == len(exercise.texts):
+                assert len(build_messages(exercise, texts)) == len(exercise.cases), exercise.id
 
 
 def test_every_exercise_proves_its_rubric_with_a_passing_and_a_failing_example(exercises: list[Exercise]):

@@ -113,6 +113,11 @@ MIGRATIONS: list[str] = [
         level INTEGER NOT NULL
     );
     """,
+    # 4: the texts of a submission whose learner writes several (system and prompt, a prefill, turns), as JSON by name
+    """
+    ALTER TABLE submissions ADD COLUMN texts TEXT;
+    ALTER TABLE results ADD COLUMN texts TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 DATABASE = "cohort.db"
@@ -172,9 +177,11 @@ class CohortStore:
         stamp = now()
         rows = [(s.key, s.learner, s.exercise, s.exercise_hash, s.prompt, s.model, s.created, s.status, s.score,
                  None if s.passed is None else int(s.passed), s.hints_used, json.dumps(s.outputs, ensure_ascii=False),
-                 str(s.source), s.line, stamp) for s in submissions]
+                 str(s.source), s.line, stamp, _texts(getattr(s, "texts", None))) for s in submissions]
         with self._tx():
-            self._db.executemany("INSERT OR IGNORE INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.executemany(
+                "INSERT OR IGNORE INTO submissions (key, learner, exercise, exercise_hash, prompt, model, created, status, score, passed,"
+                " hints_used, outputs, source, line, read_at, texts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def prepare(self, items: Iterable[dict[str, Any]]) -> list[ResultRow]:
         """One result per (learner, exercise) for this run's tasks. A result whose task changed (a newer
@@ -183,17 +190,17 @@ class CohortStore:
             for item in items:
                 row = self._db.execute("SELECT id, task FROM results WHERE learner=? AND exercise=?", (item["learner"], item["exercise"])).fetchone()
                 values = (item["task"], item["submission"], item["prompt"], item["exercise_hash"], item["track"],
-                          json.dumps(list(item["skills"])), item["model"], item["judge_model"])
+                          json.dumps(list(item["skills"])), item["model"], item["judge_model"], _texts(item.get("texts")))
                 if row is None:
                     self._db.execute(
-                        "INSERT INTO results (learner, exercise, task, submission, prompt, exercise_hash, track, skills, model, judge_model)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (item["learner"], item["exercise"], *values))
+                        "INSERT INTO results (learner, exercise, task, submission, prompt, exercise_hash, track, skills, model, judge_model,"
+                        " texts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (item["learner"], item["exercise"], *values))
                 elif row["task"] != item["task"]:
                     self._db.execute("DELETE FROM calls WHERE result_id=?", (row["id"],))
                     self._db.execute("DELETE FROM reviews WHERE result_id=?", (row["id"],))  # they reviewed the old grading
                     self._db.execute(
                         "UPDATE results SET task=?, submission=?, prompt=?, exercise_hash=?, track=?, skills=?, model=?, judge_model=?,"
-                        " status='pending', error=NULL, score=NULL, passed=NULL, result=NULL, prompt_tokens=0, completion_tokens=0,"
+                        " texts=?, status='pending', error=NULL, score=NULL, passed=NULL, result=NULL, prompt_tokens=0, completion_tokens=0,"
                         " cost_usd=0, duration_s=NULL, graded_at=NULL WHERE id=?", (*values, row["id"]))
         return self.results()
 
@@ -283,6 +290,10 @@ class CohortStore:
 
     def count_calls(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+
+
+def _texts(texts: Any) -> str | None:
+    return json.dumps(texts, ensure_ascii=False) if texts else None
 
 
 def iter_results(store: CohortStore) -> Iterator[ResultRow]:

@@ -22,6 +22,7 @@ from lab.classroom.cohort import CohortStore
 from lab.classroom.records import ResultRow, task_key
 from lab.classroom.submissions import InputProblem, Pick, Submission, pick
 from lab.errors import CancelledError, LabError, ModelError, PromptError
+from lab.format.conversation import Dialogue, Transcript
 from lab.format.messages import build_messages
 from lab.models import llm
 from lab.practice.attempts import Usage, call_config_for, needs_judge, outcome_dict
@@ -183,20 +184,27 @@ class _Grader:
     async def grade_one(self, row: ResultRow, exercise: Any, config: llm.CallConfig, judge_config: llm.CallConfig | None, samples: int) -> str:
         started = time.monotonic()
         try:
-            built = build_messages(exercise, row.prompt)
+            built = build_messages(exercise, row.learner_texts)
         except PromptError as exc:
             self.store.finish(row.id, status="failed", error=f"the prompt cannot be used: {exc}")
             return "failed"
         call_config = call_config_for(exercise, config)
         recorded = self.store.calls(row.id)
         outputs: dict[str, list[str]] = {b.case: [""] * samples for b in built}
+        transcripts: dict[str, list[Transcript | None]] = {b.case: [None] * samples for b in built}
 
-        async def answer(case: str, sample: int, messages: list[dict[str, str]]) -> None:
-            key = f"answer:{case}:{sample}"
-            found = recorded.get(key)
-            outputs[case][sample] = found.text if found is not None else (await self.call(row, key, "answer", messages, call_config)).text
+        async def answer(plan: Any, sample: int) -> None:
+            # a case's calls one after the other: each message the learner wrote goes after the answer before it
+            dialogue = Dialogue(plan)
+            while (messages := dialogue.next_call()) is not None:
+                key = f"answer:{plan.case}:{sample}" + (f":{dialogue.turn}" if plan.learner_turns else "")
+                found = recorded.get(key)
+                dialogue.answer(found.text if found is not None else (await self.call(row, key, "answer", messages, call_config)).text)
+            transcript = dialogue.transcript()
+            outputs[plan.case][sample] = transcript.output
+            transcripts[plan.case][sample] = transcript
 
-        jobs = [asyncio.ensure_future(answer(b.case, s, b.messages)) for b in built for s in range(samples)]
+        jobs = [asyncio.ensure_future(answer(b, s)) for b in built for s in range(samples)]
         try:
             await asyncio.gather(*jobs)
         except (ModelError, CapReached) as exc:
@@ -207,17 +215,18 @@ class _Grader:
                 return "pending"
             self.store.finish(row.id, status="failed", error=str(exc))
             return "failed"
-        attempts = {b.case: b.attempt for b in built}
+        plans = {b.case: b for b in built}
+        ordered = {case: [t for t in ts if t is not None] for case, ts in transcripts.items()}
         if needs_judge(exercise):
             judge = _RecordedJudge(self, row, judge_config or replace(config, params={}), recorded)
             try:
-                g = await asyncio.to_thread(grade, exercise, outputs, judge, attempts)
+                g = await asyncio.to_thread(grade, exercise, outputs, judge, None, transcripts=ordered, plans=plans)
             except CapReached:
                 return "pending"
         else:
-            g = grade(exercise, outputs, None, attempts)
+            g = grade(exercise, outputs, None, None, transcripts=ordered, plans=plans)
         usage = self._usage_of(row.id)
-        result = outcome_dict(exercise, config.model, g, outputs, usage, None, time.monotonic() - started)
+        result = outcome_dict(exercise, config.model, g, outputs, usage, None, time.monotonic() - started, transcripts=ordered)
         status = "ungraded" if g.ungraded else "graded"
         error = f"ungraded criteria: {', '.join(g.ungraded)} (the judge gave no usable answer)" if g.ungraded else None
         self.store.finish(row.id, status=status, score=g.score, passed=g.passed, result=result, error=error,
@@ -236,11 +245,13 @@ def plan(submissions: list[Submission], exercises: dict[str, Any], how: Pick, co
     for (learner, exercise_id), s in sorted(pick(submissions, how).items()):
         exercise = exercises[exercise_id]
         judge = (judge_config or config).model if needs_judge(exercise) else None
+        # several texts make part of what is graded; a submission of one text keeps the task key it always had
+        texts = (s.texts,) if s.texts else ()
         items.append({
-            "learner": learner, "exercise": exercise_id, "submission": s.key, "prompt": s.prompt,
+            "learner": learner, "exercise": exercise_id, "submission": s.key, "prompt": s.prompt, "texts": s.texts,
             "exercise_hash": exercise.content_hash, "track": exercise.track, "skills": list(exercise.skills),
             "model": config.model, "judge_model": judge,
-            "task": task_key(s.prompt, exercise.content_hash, config.model, config.api_base, judge, exercise.rubric.samples),
+            "task": task_key(s.prompt, exercise.content_hash, config.model, config.api_base, judge, exercise.rubric.samples, *texts),
         })
     return items
 

@@ -48,10 +48,24 @@ class ResultRow:
     duration_s: float | None
     graded_at: str | None
     overridden: tuple[str, ...] = ()  # criteria whose verdict a trainer's review replaced (lab/classroom/overrides.py)
+    texts: dict[str, Any] | None = None  # every text of a learner who writes several; `prompt` is the main one
+
+    @property
+    def learner_texts(self) -> str | dict[str, Any]:
+        """What the learner wrote, as `build_messages` takes it."""
+        return dict(self.texts) if self.texts else self.prompt
+
+    @property
+    def all_text(self) -> str:
+        """Every text the learner wrote, one after the other (to compare two learners' work)."""
+        if not self.texts:
+            return self.prompt
+        return "\n\n".join("\n\n".join(v) if isinstance(v, list) else str(v) for v in self.texts.values())
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "ResultRow":
         data = dict(row)
+        data["texts"] = json.loads(data["texts"]) if data.get("texts") else None
         data["skills"] = tuple(json.loads(data["skills"] or "[]"))
         data["passed"] = None if data["passed"] is None else bool(data["passed"])
         data["result"] = json.loads(data["result"]) if data["result"] else None

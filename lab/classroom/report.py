@@ -72,7 +72,7 @@ def near_identical(rows: Iterable[ResultRow], threshold: float = NEAR) -> list[C
         by_exercise[r.exercise].append(r)
     clusters = []
     for exercise, items in sorted(by_exercise.items()):
-        shingles = [_shingles(r.prompt) for r in items]
+        shingles = [_shingles(r.all_text) for r in items]  # every text a learner wrote, not the main one alone
         parent = list(range(len(items)))
         lowest: dict[int, float] = {}
 
@@ -106,7 +106,7 @@ def near_identical(rows: Iterable[ResultRow], threshold: float = NEAR) -> list[C
         for top, members in groups.items():
             learners = sorted({items[i].learner for i in members})
             if len(learners) >= 2:
-                clusters.append(Cluster(exercise, tuple(learners), items[members[0]].prompt, lowest.get(top, 1.0)))
+                clusters.append(Cluster(exercise, tuple(learners), items[members[0]].all_text, lowest.get(top, 1.0)))
     return sorted(clusters, key=lambda c: (-len(c.learners), c.exercise))
 
 

@@ -20,6 +20,7 @@ from lab.classroom.cohort import CohortStore
 from lab.classroom.overrides import GROUP_CASE, SCALE_RANGE, normalise, on_scale, trainer_verdict
 from lab.classroom.records import Review
 from lab.errors import LabError
+from lab.format.conversation import Transcript
 
 UNTRUSTED_KAPPA = 0.4  # below this over enough reviews, the judge and the trainer read the rubric differently
 UNTRUSTED_MIN_REVIEWS = 10
@@ -123,6 +124,9 @@ def _output_of(result: dict[str, Any], case: str, sample: int) -> str:
         return "\n\n".join(f"[{c['name']} #{i + 1}] {o}" for c in cases for i, o in enumerate(c.get("outputs", [])))
     for c in cases:
         if c.get("name") == case:
+            conversations = c.get("conversations") or []
+            if sample < len(conversations):  # a conversation: the judged answer with what came before it
+                return Transcript.from_json(conversations[sample]).text()
             outputs = c.get("outputs", [])
             return str(outputs[sample]) if sample < len(outputs) else ""
     return ""

@@ -47,6 +47,8 @@ class SubmissionLine(BaseModel):
     passed: bool | None = None
     hints_used: int = Field(default=0, ge=0)
     outputs: dict[str, list[str]] = Field(default_factory=dict)
+    # every text, by name, of an exercise whose learner writes several (`writes: [system, prompt]`, prefill, turns)
+    texts: dict[str, str | list[str]] | None = None
 
     _strip = field_validator("learner", "exercise", mode="before")(_name)
 
@@ -84,17 +86,25 @@ class Submission:
     passed: bool | None = None
     hints_used: int = 0
     outputs: dict[str, list[str]] = field(default_factory=dict)
+    texts: dict[str, Any] | None = None  # several texts by name; `prompt` is the main one
 
     @property
     def where(self) -> str:
         return f"{self.source}:{self.line}"
 
     @property
+    def learner_texts(self) -> str | dict[str, Any]:
+        """What the learner wrote, as `run_attempt` and `build_messages` take it."""
+        return dict(self.texts) if self.texts else self.prompt
+
+    @property
     def key(self) -> str:
         """Identity of the submission's content (not of where it was read): the same line read twice is one submission."""
-        data = [self.learner, self.exercise, self.prompt, self.exercise_hash, self.model, self.created, self.status,
-                self.score, self.passed, self.hints_used]
-        return hashlib.sha256(json.dumps(data, ensure_ascii=False).encode()).hexdigest()[:32]
+        data: list[Any] = [self.learner, self.exercise, self.prompt, self.exercise_hash, self.model, self.created, self.status,
+                           self.score, self.passed, self.hints_used]
+        if self.texts:  # only then: a submission of one text keeps the key it always had
+            data.append(self.texts)
+        return hashlib.sha256(json.dumps(data, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -198,6 +208,7 @@ def _read_jsonl(path: Path, text: str, result: ReadResult) -> None:
             learner=line.learner, exercise=line.exercise, prompt=line.prompt, source=path, line=number,
             exercise_hash=line.exercise_hash, model=line.model, created=line.created.isoformat() if line.created else None,
             status=line.status, score=line.score, passed=line.passed, hints_used=line.hints_used, outputs=line.outputs,
+            texts=line.texts or None,
         ))
 
 
@@ -281,11 +292,13 @@ def export_lines(store: Any, learner: str, exercises: Sequence[str] = (), track:
             format=FORMAT, learner=name, exercise=record.exercise_id, exercise_hash=record.exercise_hash,
             prompt=record.prompt, model=record.model, created=datetime.fromisoformat(record.started_at),
             status=record.status, score=record.score, passed=record.passed, hints_used=record.hints_used,
-            outputs=dict(iter_outputs(record.result)),
+            outputs=dict(iter_outputs(record.result)), texts=record.texts,
         ))
     return lines
 
 
 def line_json(line: SubmissionLine) -> str:
     data = line.model_dump(mode="json")
+    if data.get("texts") is None:
+        data.pop("texts", None)  # only an attempt at several texts carries them (the contract's shape)
     return json.dumps(data, ensure_ascii=False)

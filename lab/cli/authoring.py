@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 def register(sub: Any, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:
     p = sub.add_parser("new", parents=[common], help="write a new exercise that validates, to edit (in your exercise folder, or --exercises DIR)")
     p.add_argument("id", metavar="TRACK/NAME")
+    from lab.format.skeleton import KIND_HELP, KINDS
+
+    p.add_argument("--kind", choices=KINDS, default="prompt", help=f"what the learner writes (default prompt); {KIND_HELP}")
     p.set_defaults(handler=cmd_new)
 
     p = sub.add_parser("validate", parents=[common], help="check exercise files for format and template errors")
@@ -43,7 +46,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     if existing is not None:
         raise LabError(f"An exercise {args.id} exists already ({existing.path}): choose another NAME.")
     root = Path(args.exercises[0]).expanduser() if args.exercises else paths.user_exercises_dir()
-    path = write_skeleton(root, args.id)
+    path = write_skeleton(root, args.id, args.kind)
     print(f"Wrote {path}")
     extra = "".join(f" --exercises {d}" for d in args.exercises)
     print(f"Edit it, then `lab check{extra} {path}`; `lab show{extra} {args.id}` shows it as a learner sees it.")

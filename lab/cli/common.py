@@ -148,19 +148,85 @@ def cache_options(parser: argparse.ArgumentParser) -> None:
                         help="ask the model again even when the response cache holds this request's answer (the new answer is kept)")
 
 
-def read_prompt(args: argparse.Namespace) -> str:
+def text_options(parser: argparse.ArgumentParser) -> None:
+    """`--prompt`, `--system`, `--prefill` and their `-file` forms (`lab run`). `--prompt` may be given once
+    per message for an exercise whose learner writes the conversation (`writes: turns`)."""
+    parser.add_argument("--prompt", dest="prompts", action="append", type=lambda v: ("text", v), metavar="TEXT",
+                        help="your prompt as text (for `writes: turns`, once per message; for `writes: system` or `answer`, that text)")
+    parser.add_argument("--prompt-file", dest="prompts", action="append", type=lambda v: ("file", v), metavar="F",
+                        help="read it from a file, or '-' for standard input (turns: separated by lines holding only ---)")
+    parser.add_argument("--system", metavar="TEXT", help="your system prompt as text")
+    parser.add_argument("--system-file", metavar="F", help="read your system prompt from a file, or '-' for standard input")
+    parser.add_argument("--prefill", metavar="TEXT", help="your prefill: the start of the model's answer, which it continues")
+    parser.add_argument("--prefill-file", metavar="F", help="read your prefill from a file, or '-' for standard input")
+
+
+def _read_file(name: str) -> str:
     from lab.errors import LabError
 
-    if args.prompt is not None:
-        return str(args.prompt)
-    if args.prompt_file == "-":
+    if name == "-":
         return sys.stdin.read()
     try:
-        return Path(args.prompt_file).read_text(encoding="utf-8")
+        return Path(name).read_text(encoding="utf-8")
     except OSError as exc:
-        raise LabError(f"Cannot read {args.prompt_file}: {exc.strerror}.") from exc
+        raise LabError(f"Cannot read {name}: {exc.strerror}.") from exc
     except UnicodeDecodeError as exc:
-        raise LabError(f"{args.prompt_file} is not UTF-8 text.") from exc
+        raise LabError(f"{name} is not UTF-8 text.") from exc
+
+
+def _one_of(text: str | None, file: str | None, flag: str) -> str | None:
+    from lab.errors import LabError
+
+    if text is not None and file is not None:
+        raise LabError(f"Give {flag} or {flag}-file, not both.")
+    return text if text is not None else _read_file(file) if file is not None else None
+
+
+def _flags(name: str, alone: bool) -> str:
+    if name == "turns":
+        return "--prompt once per message"
+    if name == "answer" or name == "prompt":
+        return "--prompt"
+    return f"--{name}" + (" (or --prompt)" if name == "system" and alone else "")
+
+
+def read_texts(args: argparse.Namespace, exercise: Any) -> dict[str, Any]:
+    """The learner's texts from `--prompt`, `--system`, `--prefill` (and their files), by the names the exercise
+    has the learner write; a missing one or one the exercise does not take is named with its flag."""
+    from lab.errors import LabError
+    from lab.format.conversation import split_turns
+
+    names = exercise.texts
+    alone = len(names) == 1
+    if [value for kind, value in (args.prompts or []) if kind == "file"].count("-") > 1:
+        raise LabError("Standard input can be read once: give '-' to one --prompt-file only.")
+    prompts = [value if kind == "text" else _read_file(value) for kind, value in (args.prompts or [])]
+    given: dict[str, Any] = {}
+    if prompts:
+        if "turns" in names:
+            given["turns"] = [turn for text in prompts for turn in (split_turns(text) or [text])]
+        elif len(prompts) > 1:
+            raise LabError("--prompt is given once: several are the messages of a conversation you write, "
+                           "and this exercise has you write " + " and ".join(_flags(n, alone) for n in names) + ".")
+        elif "prompt" in names:
+            given["prompt"] = prompts[0]
+        elif alone and names[0] in ("system", "answer"):
+            given[names[0]] = prompts[0]  # `--prompt` has always carried the one text, whatever its name
+        else:
+            raise LabError(f"This exercise does not take --prompt: it needs {' and '.join(_flags(n, alone) for n in names)}.")
+    for name in ("system", "prefill"):
+        value = _one_of(getattr(args, name), getattr(args, f"{name}_file"), f"--{name}")
+        if value is None:
+            continue
+        if name not in names:
+            raise LabError(f"This exercise does not take --{name}: it needs {' and '.join(_flags(n, alone) for n in names)}.")
+        given[name] = value
+    missing = [n for n in names if n not in given]
+    if missing and not given:
+        raise LabError(f"Give your text: this exercise needs {' and '.join(_flags(n, alone) for n in missing)}.")
+    if missing:
+        raise LabError(f"This exercise also needs {' and '.join(_flags(n, alone) for n in missing)}.")
+    return given
 
 
 def last_attempt_id(store: Any, exercise_id: str) -> int | None:

@@ -18,7 +18,8 @@ from lab.cli.common import (
     models_of,
     open_store,
     print_json,
-    read_prompt,
+    read_texts,
+    text_options,
     warn_problems,
 )
 from lab.settings.i18n import ENGLISH
@@ -40,9 +41,7 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
 
     p = sub.add_parser("run", parents=[common, model], help="run a prompt against an exercise and grade it")
     p.add_argument("id")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--prompt", help="your prompt (or system prompt) as text")
-    source.add_argument("--prompt-file", metavar="F", help="read it from a file, or '-' for standard input")
+    text_options(p)
     p.add_argument("--samples", type=int, help="model calls per case (default: the exercise's rubric.samples)")
     p.add_argument("--json", action="store_true", help="print the result as JSON (the stream goes to stderr)")
     p.add_argument("--yes", action="store_true", help="send even when the attempt would pass your daily cap (LAB_MAX_COST)")
@@ -133,7 +132,8 @@ def list_lines(rows: list[dict[str, Any]], width: int | None) -> list[str]:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from lab.format.messages import render_text
-    from lab.practice.learner import case_inputs
+    from lab.practice.learner import case_inputs, you_write
+    from lab.practice.report import PREFILL_LEGEND, Paint, conversation_lines
 
     exercise = load_exercises(args).open(args.id)
     brief = render_text(exercise, "brief") or ""
@@ -143,30 +143,36 @@ def cmd_show(args: argparse.Namespace) -> int:
         print_json({
             "id": exercise.id, "title": exercise.title, "track": exercise.track, "level": exercise.level,
             "skills": list(exercise.skills), "lang": exercise.lang, "writes": exercise.writes, "brief": brief,
+            "texts": list(exercise.texts), **({"max_turns": exercise.max_turns} if "turns" in exercise.texts else {}),
             "system": system, "starter": render_text(exercise, "starter"), "cases": [c.name for c in exercise.cases],
-            "inputs": [{"case": i.name, "vars": i.variables, "system": i.system, "user": i.user} for i in inputs],
+            "inputs": [{"case": i.name, "vars": i.variables, "system": i.system, "user": i.user,
+                        "messages": [m.as_json() for m in i.conversation]} for i in inputs],
             "pass_mark": exercise.rubric.pass_, "hints": len(exercise.hints), "path": str(exercise.path),
         })
         return EXIT_OK
     from lab.settings.i18n import translator
 
     t = translator(exercise.lang)  # the lab's words around a French exercise are French
-    what = {"system": t.gettext("you write the system prompt"), "answer": t.gettext("you write the answer")}.get(
-        exercise.writes, t.gettext("you write the prompt"))
+    paint = Paint(sys.stdout)
     print(f"# {exercise.title}\n")
-    print(f"{exercise.id} · {exercise.track} · " + t.gettext("level {level}").format(level=exercise.level) + f" · {what}\n")
+    print(f"{exercise.id} · {exercise.track} · " + t.gettext("level {level}").format(level=exercise.level) + f" · {you_write(exercise, t)}\n")
     print(brief)
-    if system:
+    if system and not exercise.chat:
         print("\n## " + t.gettext("System prompt set by the exercise") + f"\n\n{system}")
     for i in inputs:
         print("\n## " + t.gettext("Case: {name}").format(name=i.name))
         for name, value in i.variables.items():
             text = str(value)
             print(f"\n{name}:" + (f"\n{text}" if "\n" in text else f" {text}"))
+        if exercise.chat:  # the whole conversation the case sends, the learner's texts as placeholders
+            print("\n" + "\n".join(conversation_lines(i.conversation, paint, t)))
+            continue
         if i.system is not None and exercise.writes != "prompt":
             print(f"\n[system]\n{i.system}")
         if i.user is not None:
             print(f"\n[user]\n{i.user}")
+    if any(m.prefill for i in inputs for m in i.conversation):
+        print("\n" + paint.dim(t.gettext(PREFILL_LEGEND)))
     hints = t.ngettext("{n} hint(s)", "{n} hint(s)", len(exercise.hints)).format(n=len(exercise.hints))
     print("\n" + t.gettext("Cases: {cases} · pass mark {pass_mark} · {hints}").format(
         cases=", ".join(c.name for c in exercise.cases), pass_mark=f"{exercise.rubric.pass_:.2f}", hints=hints))
@@ -241,9 +247,12 @@ def cmd_history(args: argparse.Namespace) -> int:
 class OrderedStream:
     """Streams one call at a time to the terminal while the others run, buffering theirs until their turn."""
 
-    def __init__(self, slots: list[tuple[str, int]], stream: TextIO, samples: int, paint: Any, tr: Any = ENGLISH):
+    def __init__(self, slots: list[tuple[str, int]], stream: TextIO, samples: int, paint: Any, tr: Any = ENGLISH,
+                 preambles: dict[str, str] | None = None, turns: dict[str, tuple[str, ...]] | None = None):
         self.slots, self.stream, self.samples, self.paint = slots, stream, samples, paint
         self.tr = tr  # the exercise's language, for "sample N"
+        # a case shown as a conversation: what comes before its answer streams, and the learner's messages
+        self.preambles, self.turns = preambles or {}, turns or {}
         self.buffers: dict[tuple[str, int], list[str]] = {s: [] for s in slots}
         self.done: set[tuple[str, int]] = set()
         self.current = 0
@@ -254,8 +263,18 @@ class OrderedStream:
         if index < len(self.slots):
             case, sample = self.slots[index]
             label = case if self.samples == 1 else f"{case} · " + self.tr.gettext("sample {n}").format(n=sample + 1)
-            self.stream.write(self.paint.dim(f"── {label} ──") + "\n")
+            self.stream.write(self.paint.dim(f"── {label} ──") + "\n" + self.preambles.get(case, ""))
             self.stream.flush()
+
+    def turn(self, case: str, sample: int, index: int) -> None:
+        """A message the learner wrote is about to be sent: it goes in the case's stream, then its answer."""
+        from lab.format.conversation import Message
+        from lab.practice.report import message_label
+
+        text = self.turns.get(case, ())[index] if index < len(self.turns.get(case, ())) else ""
+        you = self.paint.bold("[" + message_label(Message("user", text, "learner"), self.tr) + "]")
+        answer = self.paint.bold("[" + message_label(Message("assistant", "", "model"), self.tr) + "]")
+        self.delta(case, sample, ("\n" if index else "") + f"{you}\n{text}\n{answer}\n")
 
     def delta(self, case: str, sample: int, text: str) -> None:
         with self.lock:
@@ -284,13 +303,29 @@ class OrderedStream:
                 self.stream.flush()
 
 
+def conversation_preambles(exercise: Any, plans: list[Any], paint: Any, t: Any) -> dict[str, str]:
+    """For a case shown as a conversation: its messages before the (first) answer, and the answer's
+    label with its prefill, marked, where the model's words will stream."""
+    from lab.format.conversation import Message
+    from lab.practice.report import conversation_lines, message_label
+
+    found = {}
+    for plan in plans:
+        lines = conversation_lines(plan.opening, paint, t)
+        if not plan.learner_turns:
+            lines.append(paint.bold("[" + message_label(Message("assistant", "", "model"), t) + "]"))
+        text = "\n".join(lines) + "\n" if lines else ""
+        found[plan.case] = text + (paint.prefill(plan.prefill) if plan.prefill else "")
+    return found
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from lab.errors import LabError
 
     if args.samples is not None and not 1 <= args.samples <= 20:
         raise LabError("--samples must be between 1 and 20.")
     exercise = load_exercises(args).open(args.id)
-    text = read_prompt(args)
+    text = read_texts(args, exercise)
     models = models_of(args)
     if len(models) < 2:
         code, _, data = run_one(args, exercise, text, None)
@@ -373,7 +408,14 @@ def run_one(args: argparse.Namespace, exercise: Any, text: str, model: str | Non
     samples = args.samples or exercise.rubric.samples
     slots = [(c.name, s) for c in exercise.cases for s in range(samples)]
     t = translator(exercise.lang)
-    stream = OrderedStream(slots, out, samples, paint, t)
+    preambles, turns = {}, {}
+    if exercise.chat:
+        from lab.format.messages import build_messages
+
+        plans = build_messages(exercise, text)  # PromptError: nothing is recorded, the text is where it came from
+        preambles = conversation_preambles(exercise, plans, paint, t)
+        turns = {p.case: p.turns for p in plans}
+    stream = OrderedStream(slots, out, samples, paint, t, preambles, turns)
     answering = exercise.writes == "answer"
     from lab.models import llm
 
@@ -389,6 +431,7 @@ def run_one(args: argparse.Namespace, exercise: Any, text: str, model: str | Non
                 concurrency=settings.concurrency,
                 # an answer is the learner's own text: nothing streams, there is nothing to echo
                 on_delta=None if answering else stream.delta, on_output=None if answering else stream.finished,
+                on_turn=stream.turn, on_notice=lambda notice: print(paint.warn("lab: " + notice), file=out, flush=True),
             )
         except (ModelError, CancelledError) as exc:
             if stream.started:
@@ -420,6 +463,10 @@ def run_one(args: argparse.Namespace, exercise: Any, text: str, model: str | Non
     for notice in (cut_off_notice(result, exercise.meta.model.max_tokens, t), empty_notice(result, t)):
         if notice:
             print(p.warn(notice))
+    if any(plan_prefill for plan_prefill in preambles.values() if "⟦" in plan_prefill):
+        from lab.practice.report import PREFILL_LEGEND
+
+        print(p.dim(t.gettext(PREFILL_LEGEND)))
     print("\n".join(grade_lines(result, p, t)))
     print(p.dim(usage_line(outcome, t)))
     if not library_was_loaded and llm.load_seconds() >= 0.5:
@@ -529,16 +576,38 @@ def cmd_attempt(args: argparse.Namespace) -> int:
     print(paint.dim(" · ".join(details)))
     if record.error:
         print(paint.bad(t.gettext("error: {error}").format(error=record.error)))
-    from lab.practice.attempts import ANSWER_MODEL
+    if record.texts:  # several texts, a prefill or turns: each under its name
+        from lab.format.conversation import join_turns
+        from lab.practice.learner import text_heading
 
-    heading = t.gettext("Your answer") if record.model == ANSWER_MODEL else t.gettext("Prompt")
-    print(f"\n## {heading}\n\n{record.prompt}")
+        for name, value in record.texts.items():
+            print(f"\n## {text_heading(name, t)}\n\n{join_turns(value) if isinstance(value, list) else value}")
+    else:
+        from lab.practice.attempts import ANSWER_MODEL
+
+        heading = t.gettext("Your answer") if record.model == ANSWER_MODEL else t.gettext("Prompt")
+        print(f"\n## {heading}\n\n{record.prompt}")
+    prefilled = False
     for case in result.get("cases", []):
         outputs = case.get("outputs", [])
+        conversations = case.get("conversations") or []
         for n, output in enumerate(outputs, 1):
             label = case["name"] if len(outputs) == 1 else f"{case['name']} · " + t.gettext("sample {n}").format(n=n)
             note = output_note(case, n - 1, t)
-            print("\n## " + t.gettext("Output: {case}").format(case=label) + (f" ({note})" if note else "") + f"\n\n{output}")
+            if n <= len(conversations):
+                from lab.format.conversation import Transcript
+                from lab.practice.report import conversation_lines
+
+                transcript = Transcript.from_json(conversations[n - 1])
+                prefilled = prefilled or any(m.prefill for m in transcript.messages)
+                print("\n## " + t.gettext("Conversation: {case}").format(case=label) + (f" ({note})" if note else "") + "\n\n"
+                      + "\n".join(conversation_lines(transcript.messages, paint, t)))
+            else:
+                print("\n## " + t.gettext("Output: {case}").format(case=label) + (f" ({note})" if note else "") + f"\n\n{output}")
+    if prefilled:
+        from lab.practice.report import PREFILL_LEGEND
+
+        print("\n" + paint.dim(t.gettext(PREFILL_LEGEND)))
     if result.get("criteria"):
         from lab.practice.report import grade_lines
 

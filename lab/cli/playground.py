@@ -14,7 +14,8 @@ from lab.cli.common import (
     load_exercises,
     open_store,
     print_json,
-    read_prompt,
+    read_texts,
+    text_options,
 )
 
 if TYPE_CHECKING:
@@ -25,9 +26,7 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
     p = sub.add_parser("try", parents=[common, model],
                        help="try your text on one case: one call, the answer and each criterion's reading of it (not an attempt)")
     p.add_argument("id")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--prompt", help="your prompt (or system prompt) as text")
-    source.add_argument("--prompt-file", metavar="F", help="read it from a file, or '-' for standard input")
+    text_options(p)
     p.add_argument("--case", metavar="NAME", help="the case to try (default: the first)")
     p.add_argument("--json", action="store_true", help="print the result as JSON (the stream goes to stderr)")
     p.add_argument("--yes", action="store_true", help="send even when the try would pass your daily cap (LAB_MAX_COST)")
@@ -54,7 +53,7 @@ def cmd_try(args: argparse.Namespace) -> int:
     from lab.settings.i18n import translator
 
     exercise = load_exercises(args).open(args.id)
-    text = read_prompt(args)
+    text = read_texts(args, exercise)
     case = pick_case(exercise, args.case)
     settings, config, judge = call_configs(args, exercise)
     t = translator(exercise.lang)

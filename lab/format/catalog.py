@@ -289,7 +289,7 @@ class _Row:
 
 def _summary(meta: Any, exercise_id: str) -> dict[str, Any]:
     return {"id": exercise_id, "title": meta.title, "track": meta.track or "general", "level": meta.level,
-            "skills": list(meta.skills), "lang": meta.lang, "writes": meta.writes}
+            "skills": list(meta.skills), "lang": meta.lang, "writes": "+".join(meta.writes) if isinstance(meta.writes, list) else meta.writes}
 
 
 def _parse(root: str, path: str, stamp: str) -> _Row:

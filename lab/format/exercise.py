@@ -41,9 +41,38 @@ class CallSettings(BaseModel):
         return {k: v for k, v in {**base, **extra}.items() if v is not None}
 
 
+TEXT_NAMES = ("system", "prompt", "prefill")  # what a `writes` list draws from, in the order a conversation holds them
+WRITES = ("prompt", "system", "prefill", "answer", "turns")
+READS = ("output", "continuation", "every-answer", "any-answer", "prompt", "system", "prefill", "transcript")
+DEFAULT_MAX_TURNS = 5
+Reads = Literal["output", "continuation", "every-answer", "any-answer", "prompt", "system", "prefill", "transcript"]
+
+
+class Turn(_Strict):
+    """One message before the graded call: `{user: "..."}` or `{assistant: "..."}`, a template with the case's variables."""
+
+    user: str | None = None
+    assistant: str | None = None
+
+    @model_validator(mode="after")
+    def _one_role(self) -> "Turn":
+        if (self.user is None) == (self.assistant is None):
+            raise ValueError("a turn is one message: write `user: ...` or `assistant: ...`, not both or neither")
+        return self
+
+    @property
+    def role(self) -> str:
+        return "user" if self.user is not None else "assistant"
+
+    @property
+    def content(self) -> str:
+        return self.user if self.user is not None else str(self.assistant)
+
+
 class Case(_Strict):
     name: str = Field(pattern=NAME_PATTERN)
     vars: dict[str, Any] = Field(default_factory=dict)
+    turns: list[Turn] | None = None  # replaces the exercise's `turns` for this case
 
 
 class Criterion(BaseModel):
@@ -57,6 +86,7 @@ class Criterion(BaseModel):
     cases: list[str] | None = None
     feedback: str | None = None
     negate: bool = Field(default=False, alias="not")
+    reads: Reads = "output"  # what the check reads: the answer, the continuation, each answer, a learner text, the transcript
 
     @property
     def params(self) -> dict[str, Any]:
@@ -77,14 +107,35 @@ class Rubric(_Strict):
 
 
 class Example(_Strict):
-    attempt: str
-    outputs: dict[str, str | list[str]]
+    # a text; a mapping of the texts when the learner writes several; a list of messages for `writes: turns`
+    attempt: str | dict[str, str] | list[str]
+    # what the model said (after any prefill) per case: a text, one per sample, or for `writes: turns`
+    # the answers of the conversation (a list of such lists: one conversation per sample)
+    outputs: dict[str, str | list[str] | list[list[str]]]
     expect: Literal["pass", "fail"]
     name: str | None = None
 
     def outputs_for(self, case_name: str) -> list[str]:
+        """The outputs of a case, one per sample (for `writes: turns`, each conversation's last answer)."""
+        return [answers[-1] if answers else "" for answers in self.conversations_for(case_name)] \
+            if self._nested(case_name) else self._flat(case_name)
+
+    def _flat(self, case_name: str) -> list[str]:
         value = self.outputs[case_name]
-        return [value] if isinstance(value, str) else list(value)
+        return [value] if isinstance(value, str) else [str(v) for v in value]
+
+    def _nested(self, case_name: str) -> bool:
+        value = self.outputs[case_name]
+        return isinstance(value, list) and any(isinstance(v, list) for v in value)
+
+    def conversations_for(self, case_name: str) -> list[list[str]]:
+        """For `writes: turns`: the answers of each sample's conversation (a flat list is one conversation)."""
+        value = self.outputs[case_name]
+        if isinstance(value, str):
+            return [[value]]
+        if self._nested(case_name):
+            return [[str(a) for a in v] if isinstance(v, list) else [str(v)] for v in value]
+        return [[str(v) for v in value]]
 
 
 class FrontMatter(_Strict):
@@ -96,7 +147,9 @@ class FrontMatter(_Strict):
     skills: list[str] = Field(default_factory=list)
     minutes: int | None = Field(default=None, gt=0)
     lang: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-    writes: Literal["prompt", "system", "answer"] = "prompt"
+    writes: Literal["prompt", "system", "prefill", "answer", "turns"] | list[str] = "prompt"
+    max_turns: int | None = Field(default=None, ge=1, le=20)  # `writes: turns`: the messages a learner may write
+    turns: list[Turn] = Field(default_factory=list)  # messages before the graded call (a case's own `turns` replace them)
     model: CallSettings = Field(default_factory=CallSettings)
     vars: dict[str, Any] = Field(default_factory=dict)
     cases: list[Case] = Field(min_length=1)
@@ -113,7 +166,9 @@ class FrontMatter(_Strict):
         return value
 
 
-BLOCKS = ("brief", "system", "user", "starter", "solution")
+# `starter_NAME` / `solution_NAME`: one text of an exercise whose learner writes several (`writes: [system, prompt]`)
+BLOCKS = ("brief", "system", "user", "prefill", "starter", "solution",
+          *(f"starter_{name}" for name in TEXT_NAMES), *(f"solution_{name}" for name in TEXT_NAMES))
 
 
 @dataclass(frozen=True)
@@ -151,8 +206,34 @@ class Exercise:
         return self.meta.lang
 
     @property
-    def writes(self) -> str:
+    def writes(self) -> str | list[str]:
         return self.meta.writes
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The names of the texts the learner writes, in the order of their editor fields."""
+        return written_texts(self.meta.writes)
+
+    @property
+    def main_text(self) -> str:
+        """The learner's main text (kept as an attempt's `prompt`): the prompt where it writes one, else its first text."""
+        return main_text(self.texts)
+
+    @property
+    def max_turns(self) -> int:
+        return self.meta.max_turns or DEFAULT_MAX_TURNS
+
+    @property
+    def chat(self) -> bool:
+        """Whether the exercise shapes more of the conversation than one system and one user message: several
+        texts, a prefill, earlier turns or learner-written turns. Its cases are shown as conversations."""
+        return (len(self.texts) > 1 or self.texts[0] in ("prefill", "turns") or bool(self.meta.turns)
+                or any(c.turns for c in self.meta.cases) or "prefill" in self.blocks)
+
+    def case_turns(self, case_name: str) -> list[Turn]:
+        """The messages before the graded call in this case (its own, else the exercise's)."""
+        case = self.case(case_name)
+        return list(case.turns) if case.turns is not None else list(self.meta.turns)
 
     @property
     def cases(self) -> list[Case]:
@@ -172,8 +253,9 @@ class Exercise:
                 return case
         raise KeyError(name)
 
-    def variables(self, case_name: str | None, attempt: str = "") -> dict[str, Any]:
-        return block_variables(self.meta, case_name, attempt)
+    def variables(self, case_name: str | None, attempt: str = "", texts: dict[str, Any] | None = None,
+                  preview: bool = False) -> dict[str, Any]:
+        return block_variables(self.meta, case_name, attempt, texts, preview)
 
     def learner_variables(self, case_name: str) -> dict[str, Any]:
         return learner_variables(self.meta, case_name)
@@ -189,15 +271,36 @@ def learner_variables(meta: FrontMatter, case_name: str) -> dict[str, Any]:
     return {k: v for k, v in {**meta.vars, **case.vars}.items() if not k.startswith("_")}
 
 
-def block_variables(meta: FrontMatter, case_name: str | None, attempt: str) -> dict[str, Any]:
-    """What a block sees: the exercise's vars, the case's vars (case wins), `case`, `attempt`, `cases`.
+def written_texts(writes: str | list[str]) -> tuple[str, ...]:
+    """`writes` as the names of the texts the learner writes (`prompt` -> ("prompt",))."""
+    return tuple(writes) if isinstance(writes, list) else (writes,)
 
-    Exercise-level blocks (brief, starter, solution) see the first case.
+
+def main_text(texts: tuple[str, ...]) -> str:
+    return "prompt" if "prompt" in texts or not texts else texts[0]
+
+
+def writes_label(writes: str | list[str]) -> str:
+    """`writes` in one word for listings: `system+prompt` for a list."""
+    return "+".join(writes) if isinstance(writes, list) else writes
+
+
+def block_variables(meta: FrontMatter, case_name: str | None, attempt: str, texts: dict[str, Any] | None = None,
+                    preview: bool = False) -> dict[str, Any]:
+    """What a block sees: the exercise's vars, the case's vars (case wins), `case`, `attempt`, `texts`, `cases`
+    and `preview`.
+
+    `texts` holds the learner's texts by name (`texts.system`, `texts.prompt`, `texts.prefill`, `texts.turns`),
+    rendered for the case. `preview` is true when the lab shows a case's messages before anything is written
+    (`lab show`, the lab's list of cases), with placeholders for the learner's texts: an attack level masks its
+    secret then. Exercise-level blocks (brief, starter, solution) see the first case.
     """
     case = next((c for c in meta.cases if c.name == case_name), meta.cases[0])
     variables = dict(meta.vars)
     variables.update(case.vars)
     variables["case"] = case.name
     variables["attempt"] = attempt
+    variables["texts"] = dict(texts or {})
+    variables["preview"] = preview
     variables["cases"] = [{"name": c.name, "vars": c.vars} for c in meta.cases]
     return variables

@@ -241,6 +241,9 @@ def read_listing(path: str | Path, root: str | Path) -> dict[str, Any] | None:
         return None
     rel_name = _relative(str(path), str(root))
     parts = rel_name.split("/")
+    writes = data.get("writes", "prompt")
+    if isinstance(writes, list) and writes and all(isinstance(w, str) for w in writes):
+        data["writes"] = "+".join(writes)  # several texts: `system+prompt`, as lab.format.exercise.writes_label says it
     listing = {
         "id": data.get("id", rel_name.removesuffix(".j2")), "title": data.get("title"),
         "track": data.get("track", parts[0] if len(parts) > 1 else "general"), "level": data.get("level"),

@@ -18,10 +18,10 @@ from typing import Any, Iterable, Sequence
 from jinja2.exceptions import TemplateError
 from pydantic import BaseModel, ValidationError
 
-from lab.errors import ExerciseError, LabError, Problem, PromptError
-from lab.format import yamlines
+from lab.errors import ExerciseError, LabError, Problem
+from lab.format import shapes, yamlines
 from lab.format.curriculum import curriculum_order
-from lab.format.exercise import BLOCKS, Exercise, FrontMatter, block_variables, learner_variables
+from lab.format.exercise import BLOCKS, Exercise, FrontMatter, block_variables
 from lab.format.listing import MAX_FILE_BYTES, claimed, closest_ids, exercise_roots, inside, points_outside, reachable, regular_file, search
 from lab.format.templating import (
     CompiledExercise,
@@ -30,7 +30,6 @@ from lab.format.templating import (
     compile_exercise,
     describe_template_error,
     error_line,
-    render_learner_text,
     evaluate,
     render_string,
     root_environment,
@@ -268,14 +267,21 @@ def load_exercise(path: Path, root: Path) -> Exercise:
     checked, partial = (meta, frozenset[str]()) if meta is not None else _front_matter_without_faults(data)
     if checked is not None:
         depends_on_cases = bool(partial & {"vars", "cases"})
+        shaped = shapes.check_writes(checked, out)
         if compiled is not None:
             blocks = _check_blocks(checked, compiled, out, template_line=split.template_line)
             if not depends_on_cases:
                 _check_renders(checked, compiled, out)
+                if shaped:
+                    shapes.check_blocks(checked, blocks, out)
+                    shapes.check_turns(checked, compiled, root, out)
+                    if not out.problems:  # a block that does not render has been reported; its texts cannot be traced
+                        shapes.check_texts_sent(checked, compiled, root, out)
+                    shapes.check_reads(checked, blocks, out)
         if not depends_on_cases and "rubric" not in partial:
             params = _check_rubric(checked, root, out)
         if not depends_on_cases and "examples" not in partial:
-            _check_examples(checked, out)
+            _check_examples(checked, out, shaped)
     if meta is None or compiled is None:
         out.raise_if_any()
         raise AssertionError  # unreachable: a None above always comes with a problem
@@ -378,10 +384,10 @@ def _drop(data: Any, loc: tuple[Any, ...]) -> bool:
 
 
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:
-    from lab.format.exercise import Case, Example, Rubric
+    from lab.format.exercise import Case, Example, Rubric, Turn
 
     model: type[BaseModel] = FrontMatter
-    names = {"rubric": Rubric, "cases": Case, "examples": Example}
+    names = {"rubric": Rubric, "cases": Case, "examples": Example, "turns": Turn}
     for part in loc:
         if isinstance(part, str) and part in names:
             model = names[part]
@@ -404,13 +410,10 @@ def _check_blocks(meta: FrontMatter, compiled: CompiledExercise, out: _Collector
         out.add(Problem(out.path, template_line, "no {% block brief %}: the learner would have no task to read",
                         "add {% block brief %}What to do and why it matters.{% endblock %}"))
     if meta.writes == "answer":
-        for block in ("system", "user"):
+        for block in ("system", "user"):  # (a prefill block: lab/format/shapes.py)
             if block in names:
                 out.at(("writes",), f"`writes: answer` calls no model, so its {{% block {block} %}} is never sent",
                        "remove the block: the learner's own text is graded as the output of every case")
-    if meta.writes == "system" and "user" not in names:
-        out.at(("writes",), "`writes: system` needs a {% block user %}: the learner writes the system prompt, so the exercise supplies the user message",
-               "add {% block user %}{{ input }}{% endblock %} with `input` in each case's vars")
     own = compiled.env.get_template(compiled.name).blocks
     for name in own:
         if name not in BLOCKS:
@@ -427,8 +430,13 @@ PLACEHOLDER_ATTEMPT = "(the learner's text)"
 def _check_renders(meta: FrontMatter, compiled: CompiledExercise, out: _Collector) -> None:
     """Render every block for every case so an undefined name is caught now, not in front of a learner."""
     seen: set[tuple[str | None, int | None, str]] = set()
+    from lab.format.exercise import main_text, written_texts
+    from lab.format.messages import placeholder_texts
+
+    texts = placeholder_texts(meta, lambda name: PLACEHOLDER_ATTEMPT)
+    first = texts.get(main_text(written_texts(meta.writes)), PLACEHOLDER_ATTEMPT)
     for case in meta.cases:
-        variables = block_variables(meta, case.name, PLACEHOLDER_ATTEMPT)
+        variables = block_variables(meta, case.name, first[0] if isinstance(first, list) else first, texts)
         for block in BLOCKS:
             try:
                 compiled.render_block(block, variables)
@@ -520,7 +528,7 @@ def _check_rubric(meta: FrontMatter, root: Path, out: _Collector) -> dict[str, d
                         fix = f"add `{name}:` to the criterion (docs/graders.md describes '{check.name}')"
                     elif error["type"] == "extra_forbidden":
                         known = [n.rstrip("_") for n in check.params.model_fields]
-                        criterion_keys = ["id", "check", "weight", "cases", "feedback", "not"]
+                        criterion_keys = ["id", "check", "weight", "cases", "feedback", "not", "reads"]
                         close = difflib.get_close_matches(name, known + criterion_keys, n=1)
                         message = f"criterion '{criterion.id}': check '{check.name}' has no parameter '{name}'" + (f" (did you mean '{close[0]}'?)" if close else "")
                         fix = f"its parameters are: {', '.join(known) or 'none'}; every criterion also takes {', '.join(criterion_keys)}"
@@ -545,7 +553,7 @@ def _repeats(names: list[str]) -> list[int]:
     return [i for i, name in enumerate(names) if name in names[:i]]
 
 
-def _check_examples(meta: FrontMatter, out: _Collector) -> None:
+def _check_examples(meta: FrontMatter, out: _Collector, shaped: bool = True) -> None:
     case_names = [c.name for c in meta.cases]
     for index, example in enumerate(meta.examples):
         loc = ("examples", index)
@@ -560,9 +568,5 @@ def _check_examples(meta: FrontMatter, out: _Collector) -> None:
         for name in case_names:
             if name in example.outputs and not example.outputs_for(name):
                 out.at(loc + ("outputs", name), f"example {index + 1}: the output list for case '{name}' is empty", "give at least one output")
-        for case in meta.cases:
-            try:
-                render_learner_text(example.attempt, learner_variables(meta, case.name), case.name)
-            except PromptError as exc:
-                out.at(loc + ("attempt",), f"example {index + 1}'s attempt: {exc}", "fix the example's attempt text")
-                break
+    if shaped:
+        shapes.check_examples(meta, out)

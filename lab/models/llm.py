@@ -246,7 +246,7 @@ def _call_cancellable(litellm: ModuleType, messages: list[dict[str, str]], confi
 def _call_once(litellm: ModuleType, messages: list[dict[str, str]], config: CallConfig,
                on_delta: Callable[[str], None] | None, cancel: threading.Event | None) -> tuple[str, int, int, Any]:
     kwargs: dict[str, Any] = dict(config.params)
-    kwargs.update(model=config.model, messages=messages, timeout=config.timeout, num_retries=0, max_retries=0)
+    kwargs.update(model=config.model, messages=with_prefill_marker(messages, config.model), timeout=config.timeout, num_retries=0, max_retries=0)
     if config.api_base:
         kwargs["api_base"] = config.api_base
         if provider_of(config.model) in ("openai", "hosted_vllm", "lm_studio") and not os.environ.get("OPENAI_API_KEY"):
@@ -427,6 +427,31 @@ def _caused_by_bad_json(exc: BaseException) -> bool:
         seen.add(id(current))
         current = current.__cause__ or current.__context__ or getattr(current, "original_exception", None)
     return False
+
+
+# Providers that continue a final assistant message only when it carries `"prefix": true` (litellm forwards
+# the key and never adds it); Anthropic and OpenAI-compatible servers take the message as it is.
+PREFIX_PROVIDERS = ("mistral", "deepseek")
+
+
+def with_prefill_marker(messages: list[dict[str, Any]], model: str) -> list[dict[str, Any]]:
+    """`messages`, with the prefix marker on a final assistant message (a prefill) for the providers that need it.
+    The answer that comes back is the continuation only: the caller puts the prefill in front."""
+    if not messages or messages[-1].get("role") != "assistant" or provider_of(model) not in PREFIX_PROVIDERS:
+        return messages
+    return [*messages[:-1], {**messages[-1], "prefix": True}]
+
+
+def supports_prefill(model: str) -> bool:
+    """Whether litellm's model map says `model` continues a final assistant message (False for a name it does
+    not list, such as a local server's). Imports litellm."""
+    load_litellm()
+    try:
+        from litellm.utils import supports_assistant_prefill
+
+        return bool(supports_assistant_prefill(model=model))
+    except Exception:
+        return False
 
 
 def supports_response_schema(model: str) -> bool:
@@ -637,7 +662,7 @@ class AsyncCaller:
     async def _litellm_call(self, messages: list[dict[str, str]], config: CallConfig) -> tuple[str, int, int, float]:
         litellm = load_litellm()
         kwargs: dict[str, Any] = dict(config.params)
-        kwargs.update(model=config.model, messages=messages, timeout=config.timeout, num_retries=0, max_retries=0)
+        kwargs.update(model=config.model, messages=with_prefill_marker(messages, config.model), timeout=config.timeout, num_retries=0, max_retries=0)
         if config.api_base:
             kwargs["api_base"] = config.api_base
         response = await litellm.acompletion(**kwargs)

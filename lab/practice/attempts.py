@@ -8,18 +8,20 @@ import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from lab.errors import CancelledError, LabError, ModelError, PromptError
+from lab.format.conversation import CasePlan, Dialogue, Transcript
 from lab.format.exercise import Exercise
-from lab.format.messages import build_messages
+from lab.format.messages import build_messages, learner_texts, main_of
 from lab.models import llm
 from lab.practice.grading import GROUP_CASE, Grade, grade, grade_to_dict
 from lab.practice.judging import ModelJudge
 from lab.practice.store import Store
-from lab.settings.i18n import ENGLISH
+from lab.settings.i18n import ENGLISH, translator
 
 DeltaHandler = Callable[[str, int, str], None]  # (case, sample, text)
+TurnHandler = Callable[[str, int, int], None]  # (case, sample, turn): a learner-written message is about to be sent
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class AttemptOutcome:
     duration_s: float
     judge: dict[str, Any] | None = None
     finish_reasons: dict[str, list[str | None]] = field(default_factory=dict)
+    transcripts: dict[str, list[Transcript]] = field(default_factory=dict)
     calls: int = 0  # model calls the attempt asked for (the judge's included)
     cached_calls: int = 0  # of them, answered from the response cache
 
@@ -52,20 +55,24 @@ class AttemptOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return outcome_dict(self.exercise, self.model, self.grade, self.outputs, self.usage, self.attempt_id, self.duration_s,
-                            self.finish_reasons, calls=self.calls, cached_calls=self.cached_calls)
+                            self.finish_reasons, self.transcripts, calls=self.calls, cached_calls=self.cached_calls)
 
 
 def outcome_dict(exercise: Exercise, model: str, g: Grade, outputs: dict[str, list[str]], usage: Usage,
                  attempt_id: int | None, duration_s: float | None,
-                 finish_reasons: dict[str, list[str | None]] | None = None, *, calls: int = 0,
+                 finish_reasons: dict[str, list[str | None]] | None = None,
+                 transcripts: dict[str, list[Transcript]] | None = None, *, calls: int = 0,
                  cached_calls: int = 0) -> dict[str, Any]:
     """The JSON shape of `lab run --json` (also what the store keeps as the attempt's result).
 
     `cases[i].finish_reasons` runs parallel to `outputs`: "length" there means the answer was cut off
     at max_tokens, which a learner must be told before puzzling over a criterion it had no room for.
-    `cached` is true when every call of the attempt was answered from the response cache (no call
-    was made, nothing was charged); `cached_calls` counts them when only some were."""
+    An exercise that shapes the conversation (`Exercise.chat`) also keeps `cases[i].conversations`,
+    one list of messages per output (lab/format/conversation.py). `cached` is true when every call of the
+    attempt was answered from the response cache (no call was made, nothing was charged); `cached_calls`
+    counts them when only some were."""
     finish_reasons = finish_reasons or {}
+    transcripts = transcripts or {}
     graded = grade_to_dict(g)
     cases = []
     for case in exercise.cases:
@@ -84,9 +91,14 @@ def outcome_dict(exercise: Exercise, model: str, g: Grade, outputs: dict[str, li
             })
         case_outputs = outputs.get(case.name, [])
         reasons = list(finish_reasons.get(case.name, []))
-        cases.append({"name": case.name, "outputs": case_outputs, "criteria": per_case,
-                      "finish_reasons": (reasons + [None] * len(case_outputs))[: len(case_outputs)],
-                      "empty": [is_empty(o) for o in case_outputs]})
+        said = transcripts.get(case.name) or []
+        # an answer that continued a prefill is empty when the model added nothing to it
+        empty = [is_empty(said[i].continuation if i < len(said) else o) for i, o in enumerate(case_outputs)]
+        entry = {"name": case.name, "outputs": case_outputs, "criteria": per_case,
+                 "finish_reasons": (reasons + [None] * len(case_outputs))[: len(case_outputs)], "empty": empty}
+        if exercise.chat and said:
+            entry["conversations"] = [t.as_json() for t in said]
+        cases.append(entry)
     group = [c for c in graded["criteria"] if any(r.get("case") == GROUP_CASE for r in c["results"])]
     return {
         "exercise": exercise.id,
@@ -145,7 +157,8 @@ def empty_notice(result: dict[str, Any], tr: Any = None) -> str | None:
     empty = []
     for case in result.get("cases", []):
         outputs = case.get("outputs") or []
-        samples = [i for i, output in enumerate(outputs) if is_empty(output)]
+        marks = case.get("empty") or [is_empty(o) for o in outputs]
+        samples = [i for i, output in enumerate(outputs) if i < len(marks) and marks[i]]
         if samples:
             which = t.gettext(" (sample {samples})").format(samples=", ".join(str(i + 1) for i in samples))
             empty.append(f"'{case['name']}'" + (which if len(outputs) > 1 else ""))
@@ -161,7 +174,8 @@ def output_note(case: dict[str, Any], sample: int, tr: Any = None) -> str | None
     t = tr if tr is not None else ENGLISH
     outputs = case.get("outputs") or []
     reasons = case.get("finish_reasons") or []
-    if sample < len(outputs) and is_empty(outputs[sample]):
+    marks = case.get("empty") or [is_empty(o) for o in outputs]
+    if sample < len(marks) and marks[sample]:
         return t.gettext("empty: the model wrote nothing")
     if sample < len(reasons) and reasons[sample] == "length":
         return t.gettext("cut off at the token limit")
@@ -173,9 +187,25 @@ def call_config_for(exercise: Exercise, base: llm.CallConfig) -> llm.CallConfig:
     return replace(base, params={**exercise.meta.model.as_kwargs(), **base.params})
 
 
+def prefill_notice(exercise: Exercise, plans: list[CasePlan], model: str, tr: Any = None) -> str | None:
+    """One sentence when an attempt sends a prefill to a model litellm does not list as continuing one
+    (it may answer afresh); None otherwise. Asks litellm, so call it where the model is about to be called."""
+    if not any(p.prefill for p in plans) or llm.supports_prefill(model):
+        return None
+    t = tr if tr is not None else ENGLISH
+    return t.gettext("litellm does not list {model} as continuing a prefill (the start of the answer written for it), "
+                     "so it may answer afresh instead; the answer is still read as the prefill followed by what it writes.").format(model=model)
+
+
+def stored_texts(exercise: Exercise, texts: dict[str, Any]) -> dict[str, Any] | None:
+    """What an attempt keeps beside its `prompt`: every text by name, when the learner writes more than one
+    prompt, system prompt or answer (a prefill, turns, or several texts)."""
+    return None if exercise.texts in (("prompt",), ("system",), ("answer",)) else dict(texts)
+
+
 def run_attempt(
     exercise: Exercise,
-    text: str,
+    text: str | Mapping[str, Any],
     *,
     config: llm.CallConfig | None,
     store: Store,
@@ -186,14 +216,23 @@ def run_attempt(
     on_delta: DeltaHandler | None = None,
     on_output: Callable[[str, int, str], None] | None = None,
     on_started: Callable[[int], None] | None = None,
+    on_turn: TurnHandler | None = None,
+    on_notice: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> AttemptOutcome:
     """Run one graded attempt. Raises PromptError before anything is recorded when the text is
     unusable; ModelError or CancelledError after recording the attempt as failed or cancelled.
 
+    `text` is the learner's text, or their texts by name when the exercise has them write several
+    (`{"system": ..., "prompt": ...}`; `turns` a list of messages). Each case's conversation is walked
+    call by call (lab/format/conversation.py): a learner-written conversation sends one message per call
+    (`on_turn` says which before it goes), `on_delta` streams each answer's words after any prefill, and
+    `on_notice` hears the one sentence of `prefill_notice` before anything is sent.
+
     For `writes: answer` no model is called: the learner's text, rendered per case, is each case's
     output (one sample), and `config` may be None; a judge is asked only by judge criteria."""
-    built = build_messages(exercise, text)  # PromptError: the learner's text stays where it is
+    texts = learner_texts(exercise, text)  # PromptError: the learner's text stays where it is
+    built = build_messages(exercise, texts)
     answering = exercise.writes == "answer"
     if config is None and not answering:
         raise PromptError("No model is chosen for this exercise: pass --model (or set LAB_MODEL).")
@@ -201,7 +240,8 @@ def run_attempt(
     model = ANSWER_MODEL if answering else config.model
     attempt_id = store.begin_attempt(
         exercise_id=exercise.id, exercise_hash=exercise.content_hash, track=exercise.track, model=model,
-        api_base=None if answering else config.api_base, prompt=text, samples=n_samples, hints_used=hints_used,
+        api_base=None if answering else config.api_base, prompt=main_of(texts, exercise.texts), samples=n_samples,
+        hints_used=hints_used, texts=stored_texts(exercise, texts),
     )
     if on_started is not None:
         on_started(attempt_id)
@@ -210,23 +250,36 @@ def run_attempt(
     exercise_config = None if answering else call_config_for(exercise, config)  # the same for every call
     outputs: dict[str, list[str | None]] = {b.case: [None] * n_samples for b in built}
     finish_reasons: dict[str, list[str | None]] = {b.case: [None] * n_samples for b in built}
+    transcripts: dict[str, list[Transcript | None]] = {b.case: [None] * n_samples for b in built}
     usage = Usage()
     lock = threading.Lock()
     calls = {"made": 0, "cached": 0}
 
-    def one_call(case: str, sample: int, messages: list[dict[str, str]]) -> None:
+    def one_case(plan: CasePlan, sample: int) -> None:
         nonlocal usage
         assert config is not None
+        case = plan.case
         handler = (lambda delta: on_delta(case, sample, delta)) if on_delta else None
-        completion = llm.complete(messages, exercise_config, on_delta=handler, cancel=cancel, cache_slot=sample)
+        dialogue = Dialogue(plan)
+        reason = None
+        while (messages := dialogue.next_call()) is not None:
+            if on_turn is not None and plan.learner_turns:
+                on_turn(case, sample, dialogue.turn)
+            # a conversation's calls differ by their messages: the sample alone tells apart the answers to one request
+            completion = llm.complete(messages, exercise_config, on_delta=handler, cancel=cancel, cache_slot=sample)
+            dialogue.answer(completion.text, completion.finish_reason == "length")
+            reason = "length" if completion.finish_reason == "length" or reason == "length" else completion.finish_reason
+            with lock:
+                calls["made"] += 1
+                calls["cached"] += completion.cached
+                usage = usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
+        transcript = dialogue.transcript()
         with lock:
-            calls["made"] += 1
-            calls["cached"] += completion.cached
-            outputs[case][sample] = completion.text
-            finish_reasons[case][sample] = completion.finish_reason
-            usage = usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
+            outputs[case][sample] = transcript.output
+            finish_reasons[case][sample] = reason
+            transcripts[case][sample] = transcript
         if on_output:
-            on_output(case, sample, completion.text)
+            on_output(case, sample, transcript.output)
 
     try:
         if answering:
@@ -235,11 +288,15 @@ def run_attempt(
                 if on_output:
                     on_output(b.case, 0, b.attempt)
         else:
-            _call_every_case(built, n_samples, concurrency, one_call, cancel)
+            notice = prefill_notice(exercise, built, config.model, translator(exercise.lang)) if on_notice else None
+            if notice and on_notice:
+                on_notice(notice)
+            _call_every_case(built, n_samples, concurrency, one_case, cancel)
         complete_outputs = {case: [o or "" for o in outs] for case, outs in outputs.items()}
+        complete_transcripts = {case: [t for t in ts if t is not None] for case, ts in transcripts.items() if all(ts)}
         judge_base = judge_config or (replace(config, params={}) if config is not None else None)
         judge = ModelJudge(judge_base, cancel=cancel) if judge_base is not None and needs_judge(exercise) else None
-        g = grade(exercise, complete_outputs, judge=judge, attempts={b.case: b.attempt for b in built})
+        g = grade(exercise, complete_outputs, judge=judge, transcripts=complete_transcripts, plans={b.case: b for b in built})
         if judge is not None:
             usage = usage + Usage(judge.usage.prompt_tokens, judge.usage.completion_tokens, judge.usage.cost_usd)
     except BaseException as exc:
@@ -267,7 +324,8 @@ def run_attempt(
         calls["made"] += judge.calls
         calls["cached"] += judge.cached_calls
     outcome = AttemptOutcome(attempt_id, exercise, model, g, complete_outputs, usage, duration,
-                             finish_reasons=finish_reasons, calls=calls["made"], cached_calls=calls["cached"])
+                             finish_reasons=finish_reasons, transcripts=complete_transcripts, calls=calls["made"],
+                             cached_calls=calls["cached"])
     store.finish_attempt(
         attempt_id, status="graded", score=g.score, passed=g.passed, result=outcome.to_dict(),
         prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd, duration_s=duration,
@@ -284,13 +342,14 @@ def not_sent(exc: BaseException, outputs: dict[str, list[str | None]], usage: Us
     return not answered and usage.prompt_tokens == 0 and usage.completion_tokens == 0
 
 
-def _call_every_case(built: list[Any], n_samples: int, concurrency: int,
-                     one_call: Callable[[str, int, list[dict[str, str]]], None], cancel: threading.Event) -> None:
-    """Every case's calls, `concurrency` at a time; the first failure cancels the rest and is raised."""
+def _call_every_case(built: list[CasePlan], n_samples: int, concurrency: int,
+                     one_case: Callable[[CasePlan, int], None], cancel: threading.Event) -> None:
+    """Every case's conversations, `concurrency` at a time (a conversation's own calls one after the
+    other); the first failure cancels the rest and is raised."""
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="lab-call") as pool:
         try:
             # the submissions inside the guard too: a Ctrl-C between two of them must cancel the first
-            futures = [pool.submit(one_call, b.case, s, b.messages) for b in built for s in range(n_samples)]
+            futures = [pool.submit(one_case, b, s) for b in built for s in range(n_samples)]
             done, pending = wait(futures, return_when=FIRST_EXCEPTION)
         except BaseException:
             cancel.set()  # Ctrl-C: queued calls must not start while the pool waits for those in flight

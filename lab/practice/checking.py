@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from graders.registry import Judge
-from lab.format.exercise import Exercise
+from lab.errors import PromptError
+from lab.format.conversation import transcript_of
+from lab.format.exercise import Example, Exercise
+from lab.format.messages import build_messages
 from lab.format.templating import render_learner_text
 from lab.practice.grading import Grade, grade
 
@@ -42,14 +45,39 @@ class ExampleVerdict:
         return f"example {self.index + 1}" + (f" ({name})" if name else "")
 
 
+def example_texts(exercise: Exercise, example: Example) -> dict[str, Any]:
+    """An example's attempt as the learner's texts by name (the shapes were checked when it loaded)."""
+    names = exercise.texts
+    if len(names) > 1 and isinstance(example.attempt, dict):
+        return dict(example.attempt)
+    return {names[0]: example.attempt}
+
+
 def check_examples(exercise: Exercise, judge: Judge | None = None) -> list[ExampleVerdict]:
+    """Grade each example as an attempt would be graded: its outputs are what the model said (after any
+    prefill), each case's conversation rebuilt around them, so every `reads:` reads what it would read."""
     verdicts = []
     for index, example in enumerate(exercise.meta.examples):
-        outputs = {case.name: example.outputs_for(case.name) for case in exercise.cases if case.name in example.outputs}
-        # the loader has rendered each example's attempt for every case already, so this cannot fail here
-        attempts = {case.name: render_learner_text(example.attempt, exercise.learner_variables(case.name), case.name)
-                    for case in exercise.cases}
-        verdicts.append(ExampleVerdict(exercise, index, example.expect, grade(exercise, outputs, judge=judge, attempts=attempts, lang="en")))
+        try:
+            plans = {p.case: p for p in build_messages(exercise, example_texts(exercise, example))}
+        except PromptError:  # an empty attempt: graded on its outputs alone, as a bare text
+            plans = {}
+        outputs: dict[str, list[str]] = {}
+        transcripts = {}
+        for case in exercise.cases:
+            if case.name not in example.outputs:
+                continue
+            plan = plans.get(case.name)
+            if plan is None:
+                outputs[case.name] = example.outputs_for(case.name)
+                continue
+            said = example.conversations_for(case.name) if plan.learner_turns else [[o] for o in example.outputs_for(case.name)]
+            transcripts[case.name] = [transcript_of(plan, answers) for answers in said]
+            outputs[case.name] = [t.output for t in transcripts[case.name]]
+        attempts = None if plans else {case.name: render_learner_text(str(example.attempt), exercise.learner_variables(case.name), case.name)
+                                       for case in exercise.cases}
+        g = grade(exercise, outputs, judge=judge, attempts=attempts, lang="en", transcripts=transcripts, plans=plans)
+        verdicts.append(ExampleVerdict(exercise, index, example.expect, g))
     return verdicts
 
 
@@ -86,13 +114,17 @@ def check_solution(exercise: Exercise, config: Any, judge_config: Any, *, concur
     from pathlib import Path
 
     from lab.errors import LabError
-    from lab.format.messages import render_text
+    from lab.format.messages import text_blocks, what_text
     from lab.practice.attempts import run_attempt
     from lab.practice.store import Store
 
-    solution = render_text(exercise, "solution")
-    if not solution or not solution.strip():
+    solution = text_blocks(exercise, "solution")
+    if not any(v.strip() if isinstance(v, str) else v for v in solution.values()):
         return SolutionVerdict(exercise, None)
+    missing = [name for name in exercise.texts if name not in solution]
+    if missing:
+        blocks = ", ".join(f"{{% block solution_{name} %}}" for name in missing)
+        return SolutionVerdict(exercise, None, f"the solution gives no {' and no '.join(what_text(n) for n in missing)}: add {blocks}")
     with tempfile.TemporaryDirectory(prefix="lab-check-") as scratch, Store(Path(scratch) / "check.db") as store:
         try:
             outcome = run_attempt(exercise, solution, config=config, store=store, judge_config=judge_config,

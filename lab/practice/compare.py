@@ -95,7 +95,7 @@ class Comparison:
             result = record.result or {}
             return {"attempt_id": record.id, "model": record.model, "status": record.status, "score": record.score,
                     "passed": record.passed, "pass_mark": result.get("pass_mark"), "cached": bool(result.get("cached")),
-                    "prompt": record.prompt, "error": record.error}
+                    "prompt": record.prompt, "texts": record.texts, "error": record.error}
 
         def entry(c: dict[str, Any] | None) -> dict[str, Any] | None:
             if c is None:
@@ -118,7 +118,7 @@ def compare_attempts(a: AttemptRecord, b: AttemptRecord) -> Comparison:
     if a.exercise_id != b.exercise_id:
         raise LabError(f"#{a.id} is an attempt at {a.exercise_id} and #{b.id} at {b.exercise_id}: "
                        "compare two attempts at the same exercise.")
-    diff = list(difflib.unified_diff(a.prompt.splitlines(), b.prompt.splitlines(), lineterm="", n=3))[2:]
+    diff = list(difflib.unified_diff(written(a).splitlines(), written(b).splitlines(), lineterm="", n=3))[2:]
     ra, rb = a.result or {}, b.result or {}
     before = {c["id"]: c for c in ra.get("criteria", [])}
     after = {c["id"]: c for c in rb.get("criteria", [])}
@@ -126,6 +126,18 @@ def compare_attempts(a: AttemptRecord, b: AttemptRecord) -> Comparison:
     changes = [CriterionChange(i, before.get(i), after.get(i)) for i in order]
     criteria = [c for c in changes if c.flipped] + [c for c in changes if not c.flipped]
     return Comparison(a, b, tuple(diff), tuple(criteria), tuple(_cases(ra, rb)))
+
+
+def written(record: AttemptRecord) -> str:
+    """What the learner wrote for an attempt: its prompt, or each of its texts under its name (a system
+    prompt and a prompt, a prefill, the messages of a conversation), so that a diff shows which changed."""
+    if not record.texts:
+        return record.prompt
+    parts = []
+    for name, value in record.texts.items():
+        text = "\n---\n".join(value) if isinstance(value, list) else str(value)
+        parts.append(f"[{name}]\n{text}")
+    return "\n".join(parts)
 
 
 def _cases(ra: dict[str, Any], rb: dict[str, Any]) -> list[CaseAnswers]:

@@ -15,8 +15,9 @@ from typing import Any
 from graders import CheckContext, CheckResult, get_check
 from graders.registry import Judge
 from lab.errors import CancelledError
+from lab.format.conversation import CasePlan, Transcript
 from lab.format.exercise import Exercise
-from lab.settings.i18n import ENGLISH, translator
+from lab.settings.i18n import ENGLISH, N_, translator
 
 GROUP_CASE = "*"
 
@@ -164,11 +165,16 @@ def _safe(fn: Any, output: Any, params: Any, ctx: CheckContext) -> CheckResult:
 
 
 def grade(exercise: Exercise, outputs: dict[str, list[str]], judge: Judge | None = None,
-          attempts: dict[str, str] | None = None, *, lang: str | None = None) -> Grade:
+          attempts: dict[str, str] | None = None, *, lang: str | None = None,
+          transcripts: dict[str, list[Transcript]] | None = None, plans: dict[str, CasePlan] | None = None) -> Grade:
     """Grade the outputs of every case (a list per case: one per sample). `attempts` holds the
     learner's rendered text per case, for checks on the learner's own text (`prompt-max-words`).
+    `transcripts` (one per output) and `plans` (the learner's texts per case) let a criterion read what
+    its `reads:` names: the continuation, each answer, a learner text, the whole conversation.
     Reasons are in `lang`, by default the exercise's (`"en"` for what authors read)."""
-    attempts = attempts or {}
+    plans = plans or {}
+    attempts = {**{case: p.attempt for case, p in plans.items()}, **(attempts or {})}
+    transcripts = transcripts or {}
     tr = ENGLISH if lang == "en" else translator(exercise.lang if lang is None else lang)
     criteria = []
     for criterion in exercise.rubric.criteria:
@@ -176,7 +182,9 @@ def grade(exercise: Exercise, outputs: dict[str, list[str]], judge: Judge | None
         params = exercise.criterion_params[criterion.id]
         results: list[OutputResult] = []
         if check.scope == "group":
-            scoped = {name: outs for name, outs in outputs.items() if criterion.applies_to(name)}
+            scoped = {name: [_read(criterion.reads, o, _nth(transcripts.get(name), i), plans.get(name), attempts.get(name))[0]
+                             for i, o in enumerate(outs)]
+                      for name, outs in outputs.items() if criterion.applies_to(name)}
             ctx = CheckContext(case=None, sample=0, judge=judge, tr=tr)
             r = _safe(check.fn, scoped, params[GROUP_CASE], ctx)
             r = _negated(r) if criterion.negate else r
@@ -188,11 +196,91 @@ def grade(exercise: Exercise, outputs: dict[str, list[str]], judge: Judge | None
                 for sample, output in enumerate(outputs[case.name]):
                     ctx = CheckContext(case=case.name, sample=sample, judge=judge, case_vars=exercise.variables(case.name),
                                        attempt=attempts.get(case.name), tr=tr)
-                    r = _safe(check.fn, output, params[case.name], ctx)
-                    r = _negated(r) if criterion.negate else r
+                    read = _read(criterion.reads, output, _nth(transcripts.get(case.name), sample), plans.get(case.name), attempts.get(case.name))
+                    each = []
+                    for text in read:
+                        r = _safe(check.fn, text, params[case.name], ctx)
+                        each.append(_negated(r) if criterion.negate else r)
+                    r = _combined(each, criterion.reads, tr)
                     results.append(OutputResult(case.name, sample, r.score, r.passed, r.reason, r.ungraded, r.details))
         criteria.append(CriterionGrade(criterion.id, check.name, criterion.weight, criterion.negate, criterion.feedback, tuple(results), tr))
     return Grade(exercise.rubric.pass_, tuple(criteria))
+
+
+def _nth(items: list[Transcript] | None, index: int) -> Transcript | None:
+    return items[index] if items is not None and index < len(items) else None
+
+
+def _read(reads: str, output: str, transcript: Transcript | None, plan: CasePlan | None, attempt: str | None) -> list[str]:
+    """What a criterion's check reads for one output (`reads:`): a list of one text, or each answer."""
+    if reads == "output":
+        return [output]
+    if reads == "continuation":
+        return [transcript.continuation if transcript is not None else output]
+    if reads in ("every-answer", "any-answer"):
+        return list(transcript.answers) if transcript is not None and transcript.answers else [output]
+    if reads == "transcript":
+        return [transcript.text() if transcript is not None else output]
+    texts = plan.texts if plan is not None else {}
+    value = texts.get(reads, texts.get("turns") if reads == "prompt" else None)
+    if value is None:
+        value = attempt or ""
+    return ["\n\n".join(value) if isinstance(value, list) else str(value)]
+
+
+# what a reason says it read, when it is not the output (`reads:`)
+READ_LABELS = {"continuation": N_("the continuation"), "prompt": N_("your prompt"), "system": N_("your system prompt"),
+               "prefill": N_("your prefill"), "transcript": N_("the conversation")}
+
+
+def _combined(results: list[CheckResult], reads: str, tr: gettext.NullTranslations) -> CheckResult:
+    """One result from a check run on each text a criterion read: every answer must pass (`every-answer`),
+    or one must (`any-answer`). A single text keeps its result, its reason labelled with what was read."""
+    t = tr
+    if len(results) == 1 and reads not in ("every-answer", "any-answer"):
+        r = results[0]
+        if reads in READ_LABELS:
+            reason = t.gettext("Reading {what}: {reason}").format(what=t.gettext(READ_LABELS[reads]), reason=r.reason)
+            return CheckResult(r.score, r.passed, reason, r.ungraded, r.details)
+        return r
+    n = len(results)
+    details = _merged_details(results)
+
+    def said(i: int) -> str:
+        return t.gettext("Answer {number} of {total}: {reason}").format(number=i + 1, total=n, reason=results[i].reason)
+
+    failing = [i for i, r in enumerate(results) if not r.ungraded and not r.passed]
+    passing = [i for i, r in enumerate(results) if not r.ungraded and r.passed]
+    ungraded = [i for i, r in enumerate(results) if r.ungraded]
+    if reads == "any-answer":
+        if passing:
+            return CheckResult(max(results[i].score for i in passing), True, said(passing[0]), details=details)
+        if ungraded:
+            return CheckResult.not_graded(said(ungraded[0]), **(details or {}))
+        head = t.ngettext("No answer passes ({total} answer).", "No answer passes ({total} answers).", n).format(total=n)
+        return CheckResult(max(r.score for r in results), False, f"{head} {said(n - 1)}", details=details)
+    score = min(r.score for r in results)  # as strong as its weakest answer
+    if failing:
+        return CheckResult(score, False, said(failing[0]), details=details)
+    if ungraded:
+        return CheckResult.not_graded(said(ungraded[0]), **(details or {}))
+    head = t.ngettext("Passed on the {total} answer.", "Passed on all {total} answers.", n).format(total=n)
+    return CheckResult(score, True, head, details=details)
+
+
+def _merged_details(results: list[CheckResult]) -> dict[str, Any] | None:
+    """The details of each answer's result, with every judge consultation kept."""
+    merged: dict[str, Any] = {}
+    judged: list[Any] = []
+    for r in results:
+        for key, value in (r.details or {}).items():
+            if key == "judge":
+                judged.extend(value if isinstance(value, list) else [value])
+            else:
+                merged.setdefault(key, value)
+    if judged:
+        merged["judge"] = judged
+    return merged or None
 
 
 def grade_to_dict(g: Grade) -> dict[str, Any]:

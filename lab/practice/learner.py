@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.errors import LabError
+from lab.format.conversation import Message
 from lab.format.exercise import Exercise
-from lab.format.messages import render_text
+from lab.format.messages import plan_case, render_text, text_blocks, what_text
 from lab.practice.store import AttemptRecord, Store
 from lab.settings.i18n import translator
 
@@ -24,21 +25,39 @@ class CaseInput:
     variables: dict[str, Any]
     system: str | None
     user: str | None
+    conversation: tuple[Message, ...] = ()  # everything the case sends, the learner's texts as placeholders
+
+
+def placeholders(exercise: Exercise) -> dict[str, Any]:
+    """What stands for each of the learner's texts when a case is shown before anything is written."""
+    t = translator(exercise.lang)
+    words = {"system": t.gettext("«your system prompt»"), "prompt": t.gettext("«your prompt»"),
+             "prefill": t.gettext("«your prefill»"), "answer": t.gettext("«your answer»")}
+    found: dict[str, Any] = {}
+    for name in exercise.texts:
+        if name == "turns":
+            found[name] = [t.ngettext("«your messages: each is sent after the model answered the one before (at most {n})»",
+                                      "«your messages: each is sent after the model answered the one before (at most {n})»",
+                                      exercise.max_turns).format(n=exercise.max_turns)]
+        else:
+            found[name] = words[name]
+    return found
 
 
 def case_inputs(exercise: Exercise) -> list[CaseInput]:
     """Each case's input. Variables starting with `_` are the rubric's (expected answers) and are left out,
     as they are from the learner's own text."""
-    t = translator(exercise.lang)
+    shown = placeholders(exercise)
     # what stands for the learner's text when a case's messages are shown before anything is written
-    placeholder = t.gettext("«your system prompt»") if exercise.writes == "system" else t.gettext("«your prompt»")
+    placeholder = shown[exercise.main_text][0] if exercise.main_text == "turns" else shown[exercise.main_text]
     inputs = []
     for case in exercise.cases:
-        variables = exercise.variables(case.name, placeholder)
+        variables = exercise.variables(case.name, placeholder, shown, preview=True)
         system = exercise.compiled.render_block("system", variables) if "system" in exercise.blocks else None
         user = exercise.compiled.render_block("user", variables) if "user" in exercise.blocks else None
         own = {k: v for k, v in case.vars.items() if not k.startswith("_")}
-        inputs.append(CaseInput(case.name, own, system, user))
+        plan = plan_case(exercise.meta, exercise.compiled, exercise.root, case.name, shown, preview=True)
+        inputs.append(CaseInput(case.name, own, system, user, plan.preview()))
     return inputs
 
 
@@ -72,7 +91,8 @@ class NotYetPassed(LabError):
 
 
 def solution_after_pass(store: Store, exercise: Exercise) -> str:
-    """The model solution, only once the learner has passed the exercise."""
+    """The model solution, only once the learner has passed the exercise (each text under its name when
+    the learner writes several)."""
     t = translator(exercise.lang)
     progress = store.progress().get(exercise.id)
     if progress is None or not progress.passed:
@@ -82,10 +102,42 @@ def solution_after_pass(store: Store, exercise: Exercise) -> str:
                 id=exercise.id, pass_mark=mark))
         raise NotYetPassed(t.gettext("The solution of {id} opens once you pass it: pass mark {pass_mark} (best so far {best}).").format(
             id=exercise.id, pass_mark=mark, best=f"{progress.best_score:.2f}"))
-    solution = render_text(exercise, "solution")
+    solution = solution_text(exercise)
     if not solution:
         raise LabError(t.gettext("{id} has no model solution.").format(id=exercise.id))
     return solution
+
+
+def solution_text(exercise: Exercise) -> str | None:
+    """The model solution as one text: the `solution` block, or each text's under its heading when the
+    learner writes several (`solution_system`, `solution_prompt`...)."""
+    t = translator(exercise.lang)
+    texts = text_blocks(exercise, "solution")
+    if len(exercise.texts) == 1 or not texts:
+        return render_text(exercise, "solution") or None
+    return "\n\n".join(f"## {text_heading(name, t)}\n\n{value}" for name, value in texts.items())
+
+
+def you_write(exercise: Exercise, tr: Any = None) -> str:
+    """What the learner writes, in a few words ("you write the system prompt and the prompt")."""
+    t = tr if tr is not None else translator("en")
+    if exercise.texts == ("turns",):
+        return t.ngettext("you write the messages (at most {n})", "you write the messages (at most {n})", exercise.max_turns).format(
+            n=exercise.max_turns)
+    if len(exercise.texts) == 1:
+        alone = {"system": t.gettext("you write the system prompt"), "answer": t.gettext("you write the answer"),
+                 "prefill": t.gettext("you write the prefill (the start of the answer)")}
+        return alone.get(exercise.texts[0], t.gettext("you write the prompt"))
+    words = {"system": t.gettext("the system prompt"), "prompt": t.gettext("the prompt"), "prefill": t.gettext("the prefill")}
+    return t.gettext("you write {texts}").format(texts=t.gettext(" and ").join(words[n] for n in exercise.texts))
+
+
+def text_heading(name: str, tr: Any = None) -> str:
+    """The heading of one of the learner's texts ("Your system prompt")."""
+    t = tr if tr is not None else translator("en")
+    words = {"system": t.gettext("Your system prompt"), "prompt": t.gettext("Your prompt"), "prefill": t.gettext("Your prefill"),
+             "answer": t.gettext("Your answer"), "turns": t.gettext("Your messages")}
+    return words.get(name, what_text(name))
 
 
 def history(store: Store, exercise_id: str) -> list[AttemptRecord]:

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any, Sequence, TextIO
 
-from lab.settings.i18n import ENGLISH
+from lab.settings.i18n import ENGLISH, N_
 
 
 def use_colour(stream: TextIO) -> bool:
@@ -36,6 +36,10 @@ class Paint:
 
     def bold(self, text: str) -> str:
         return self(text, "1")
+
+    def prefill(self, text: str) -> str:
+        """The prefill at the start of an answer: between ⟦ ⟧ (plain text keeps the mark), underlined on a terminal."""
+        return self(f"⟦{text}⟧", "4")
 
 
 def score_label(score: float, passed: bool, pass_mark: float = 1.0) -> str:
@@ -98,6 +102,51 @@ def advice_applies(criterion: dict[str, Any]) -> bool:
     if results is None:  # a summary without per-output results: its verdict is all there is
         return not criterion.get("ungraded")
     return any(not r.get("passed") and not r.get("ungraded") for r in results)
+
+
+ROLE_WORDS = {"system": N_("system"), "user": N_("user"), "assistant": N_("assistant")}
+ANSWER_WORD = N_("answer")
+
+
+def message_label(message: Any, tr: gettext.NullTranslations = ENGLISH) -> str:
+    """What a conversation shows above a message: its role, and whose text it is (the learner's own, or the
+    exercise's with the learner's inside it), or that it is the model's answer (cut off at the token limit)."""
+    t = tr
+    if message.author == "model":
+        return t.gettext("answer · cut off") if message.cut_off else t.gettext(ANSWER_WORD)
+    role = t.gettext(ROLE_WORDS.get(message.role, message.role))
+    if message.author == "learner":
+        return t.gettext("{role} · yours").format(role=role)
+    if message.text:
+        return t.gettext("{role} · with yours").format(role=role)
+    return role
+
+
+def answer_text(message: Any, paint: Paint) -> str:
+    """An answer with its prefill marked: ⟦prefill⟧ then the model's words."""
+    if message.prefill and message.content.startswith(message.prefill):
+        return paint.prefill(message.prefill) + message.content[len(message.prefill):]
+    return message.content
+
+
+def conversation_lines(messages: Sequence[Any], paint: Paint, tr: gettext.NullTranslations = ENGLISH) -> list[str]:
+    """A conversation as `lab run`, `lab show` and `lab attempt` print it: each message under `[its label]`,
+    the exercise's own messages dimmed, the prefill marked ⟦ ⟧ at the start of the answer."""
+    lines = []
+    for m in messages:
+        label = f"[{message_label(m, tr)}]"
+        if m.author == "model":
+            lines += [paint.bold(label), answer_text(m, paint)]
+        elif m.prefill:  # a prefill not answered yet (`lab show`): the answer starts with it
+            lines += [paint.bold(f"[{tr.gettext(ANSWER_WORD)}]"), paint.prefill(m.content) + "…"]
+        elif m.author == "learner" or m.text:
+            lines += [paint.bold(label), m.content]
+        else:
+            lines += [paint.dim(label), paint.dim(m.content)]
+    return lines
+
+
+PREFILL_LEGEND = N_("⟦…⟧ marks a prefill: the start of the answer, written for the model, which continues it.")
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> list[str]:

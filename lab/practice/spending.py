@@ -13,7 +13,7 @@ import gettext
 import math
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from lab.format.exercise import Exercise
 from lab.format.messages import build_messages
@@ -96,7 +96,7 @@ def usd(amount: float) -> str:
     return f"${amount:.4f}" if amount < 1 else f"${amount:.2f}"
 
 
-def estimate_attempt(exercise: Exercise, text: str, *, model: str | None, samples: int | None = None,
+def estimate_attempt(exercise: Exercise, text: str | Mapping[str, Any], *, model: str | None, samples: int | None = None,
                      judge_model: str | None = None, prices: PriceLookup | None = None, case: str | None = None) -> Estimate:
     """The calls, tokens and price of sending `text` (PromptError when the text cannot be rendered,
     as sending would). `model` None or an answer exercise: no learner call; `judge_model` None: no judge.
@@ -109,10 +109,10 @@ def estimate_attempt(exercise: Exercise, text: str, *, model: str | None, sample
         samples = 1
     answering = exercise.writes == "answer"
     n_samples = 1 if answering else (samples or exercise.rubric.samples)
-    calls = 0 if answering else len(built) * n_samples  # counted before a model is chosen too
-    per_call = [sum(estimate_tokens(m["content"]) + TOKENS_PER_MESSAGE for m in b.messages) for b in built]
-    prompt_tokens = sum(per_call) * n_samples if calls else 0
+    calls = 0 if answering else sum(b.calls for b in built) * n_samples  # counted before a model is chosen too
     answer_each = exercise.meta.model.max_tokens or ANSWER_TOKENS_GUESS
+    per_case = [_case_tokens(b, answer_each) for b in built]
+    prompt_tokens = sum(per_case) * n_samples if calls else 0
     answer_tokens = answer_each * calls
     judge_calls = count_judge_calls(exercise, n_samples, case) if judge_model else 0
 
@@ -125,6 +125,19 @@ def estimate_attempt(exercise: Exercise, text: str, *, model: str | None, sample
         cost = None if price is None else cost + judge_calls * (JUDGE_PROMPT_TOKENS * price[0] + JUDGE_ANSWER_TOKENS * price[1])
     return Estimate(len(built), n_samples, calls, judge_calls, prompt_tokens, answer_tokens,
                     None if answering else model, judge_model if judge_calls else None, cost)
+
+
+def _case_tokens(plan: Any, answer_each: int) -> int:
+    """The prompt tokens of a case's calls: each call of a conversation the learner writes sends
+    everything before it again, the earlier answers included."""
+    opening = sum(estimate_tokens(m["content"]) + TOKENS_PER_MESSAGE for m in plan.messages)
+    if not plan.learner_turns:
+        return opening
+    total, sent = 0, opening - estimate_tokens(plan.turns[0]) - TOKENS_PER_MESSAGE
+    for index, turn in enumerate(plan.turns):
+        sent += estimate_tokens(turn) + TOKENS_PER_MESSAGE + (answer_each + TOKENS_PER_MESSAGE if index else 0)
+        total += sent
+    return total
 
 
 def count_judge_calls(exercise: Exercise, samples: int, only_case: str | None = None) -> int:

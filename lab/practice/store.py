@@ -127,7 +127,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE attempts_v3 RENAME TO attempts;
     CREATE INDEX attempts_by_exercise ON attempts (exercise_id, id);
     """,
-    # 4: `lab try` (one case, one call) is no attempt: never counted, in progress, mastery or an export; but
+    # 4: the learner's texts of an exercise that has them write several (`writes: [system, prompt]`, a prefill,
+    # turns), as JSON by name; `prompt` keeps the main one. A draft keeps every editor field the same way.
+    """
+    ALTER TABLE attempts ADD COLUMN texts TEXT;
+    ALTER TABLE drafts ADD COLUMN texts TEXT;
+    """,
+    # 5: `lab try` (one case, one call) is no attempt: never counted, in progress, mastery or an export; but
     # what it cost counts in the day's spending, so its cost is kept here, apart from the attempts
     """
     CREATE TABLE tries (
@@ -190,13 +196,20 @@ class AttemptRecord:
     finished_at: str | None
     owner_pid: int | None = None
     owner_host: str | None = None
+    texts: dict[str, Any] | None = None  # every text the learner wrote, by name, when they write several
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "AttemptRecord":
         data = dict(row)
         data["passed"] = None if data["passed"] is None else bool(data["passed"])
         data["result"] = json.loads(data["result"]) if data["result"] else None
+        data["texts"] = json.loads(data["texts"]) if data.get("texts") else None
         return cls(**data)
+
+    @property
+    def all_texts(self) -> dict[str, Any]:
+        """The learner's texts by name: `texts`, or the one `prompt` under the name `prompt`."""
+        return dict(self.texts) if self.texts else {"prompt": self.prompt}
 
 
 @dataclass(frozen=True)
@@ -280,12 +293,13 @@ class Store:
 
     # ------------------------------------------------------------------ attempts
     def begin_attempt(self, *, exercise_id: str, exercise_hash: str, track: str, model: str, api_base: str | None,
-                      prompt: str, samples: int = 1, hints_used: int = 0) -> int:
+                      prompt: str, samples: int = 1, hints_used: int = 0, texts: dict[str, Any] | None = None) -> int:
         with self._transaction():
             cursor = self._db.execute(
                 "INSERT INTO attempts (exercise_id, exercise_hash, track, model, api_base, prompt, samples, hints_used, started_at,"
-                " owner_pid, owner_host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (exercise_id, exercise_hash, track, model, api_base, prompt, samples, hints_used, now(), os.getpid(), socket.gethostname()),
+                " owner_pid, owner_host, texts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (exercise_id, exercise_hash, track, model, api_base, prompt, samples, hints_used, now(), os.getpid(), socket.gethostname(),
+                 _json(texts)),
             )
             return int(cursor.lastrowid or 0)
 
@@ -377,17 +391,32 @@ class Store:
         return str(draft["exercise_id"] if draft["updated_at"] > attempt_at else row["exercise_id"])
 
     # ------------------------------------------------------------------ drafts and hints
-    def save_draft(self, exercise_id: str, text: str) -> None:
+    def save_draft(self, exercise_id: str, text: str, texts: dict[str, Any] | None = None) -> None:
+        """Keep the editor's text (`texts`: every editor field by name, when the learner writes several)."""
         with self._transaction():
             self._db.execute(
-                "INSERT INTO drafts (exercise_id, text, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT(exercise_id) DO UPDATE SET text=excluded.text, updated_at=excluded.updated_at",
-                (exercise_id, text, now()),
+                "INSERT INTO drafts (exercise_id, text, updated_at, texts) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(exercise_id) DO UPDATE SET text=excluded.text, updated_at=excluded.updated_at, texts=excluded.texts",
+                (exercise_id, text, now(), _json(texts)),
             )
 
     def draft(self, exercise_id: str) -> str | None:
         row = self._db.execute("SELECT text FROM drafts WHERE exercise_id=?", (exercise_id,)).fetchone()
         return None if row is None else str(row["text"])
+
+    def draft_texts(self, exercise_id: str) -> dict[str, Any] | None:
+        """Every editor field of the draft by name (a draft of one text: that text under `prompt`), or None."""
+        row = self._db.execute("SELECT text, texts FROM drafts WHERE exercise_id=?", (exercise_id,)).fetchone()
+        if row is None:
+            return None
+        if row["texts"]:
+            try:
+                found = json.loads(row["texts"])
+                if isinstance(found, dict):
+                    return found
+            except ValueError:
+                pass
+        return {"prompt": str(row["text"])}
 
     def hints_revealed(self, exercise_id: str) -> int:
         row = self._db.execute("SELECT revealed FROM hints WHERE exercise_id=?", (exercise_id,)).fetchone()
@@ -404,6 +433,10 @@ class Store:
                 (exercise_id, revealed),
             )
             return revealed
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
 def iter_outputs(result: dict[str, Any] | None) -> Iterator[tuple[str, list[str]]]:

@@ -15,8 +15,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from lab.errors import LabError, PromptError
+from lab.format.conversation import Dialogue
 from lab.format.exercise import Exercise
-from lab.format.messages import build_messages
+from lab.format.messages import build_messages, learner_texts
 from lab.models import llm
 from lab.practice.attempts import ANSWER_MODEL, Usage, call_config_for, needs_judge
 from lab.practice.grading import GROUP_CASE, CriterionGrade, grade
@@ -88,7 +89,7 @@ def pick_case(exercise: Exercise, name: str | None) -> str:
 
 def try_case(
     exercise: Exercise,
-    text: str,
+    text: Any,
     case: str | None = None,
     *,
     config: llm.CallConfig | None,
@@ -97,10 +98,11 @@ def try_case(
     on_delta: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> TryOutcome:
-    """Send `text` for one case (one call; none for `writes: answer`), grade that answer as a preview and
+    """Send `text` (the learner's text, or their texts by name) for one case (one call, or one per message
+    of a conversation the learner writes; none for `writes: answer`), grade that answer as a preview and
     record what it cost. Raises PromptError, ModelError or CancelledError; nothing is recorded as an attempt."""
     name = pick_case(exercise, case)
-    built = next(b for b in build_messages(exercise, text) if b.case == name)
+    built = next(b for b in build_messages(exercise, learner_texts(exercise, text)) if b.case == name)
     answering = exercise.writes == "answer"
     if config is None and not answering:
         raise PromptError("No model is chosen for this exercise: pass --model (or set LAB_MODEL).")
@@ -110,17 +112,24 @@ def try_case(
     cached = False
     judge: ModelJudge | None = None
     try:
+        transcripts = {}
         if answering:
             output, finish = built.attempt, None
         else:
-            completion = llm.complete(built.messages, call_config_for(exercise, config), on_delta=on_delta,  # type: ignore[arg-type]
-                                      cancel=cancel, cache_slot=0)
-            output, finish, cached = completion.text, completion.finish_reason, completion.cached
-            usage = Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
+            dialogue, finish, cached = Dialogue(built), None, True
+            call_config = call_config_for(exercise, config)  # type: ignore[arg-type]
+            while (messages := dialogue.next_call()) is not None:  # the same walk as an attempt's (a conversation: one call a message)
+                completion = llm.complete(messages, call_config, on_delta=on_delta, cancel=cancel, cache_slot=0)
+                dialogue.answer(completion.text, completion.finish_reason == "length")
+                finish = "length" if completion.finish_reason == "length" or finish == "length" else completion.finish_reason
+                cached = cached and completion.cached
+                usage = usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
+            transcript = dialogue.transcript()
+            output, transcripts = transcript.output, {name: [transcript]}
         judge_base = judge_config or (replace(config, params={}) if config is not None else None)
         if judge_base is not None and needs_judge(exercise):
             judge = ModelJudge(judge_base, cancel=cancel)
-        g = grade(exercise, {name: [output]}, judge=judge, attempts={name: built.attempt})
+        g = grade(exercise, {name: [output]}, judge=judge, transcripts=transcripts, plans={name: built})
     finally:
         if judge is not None:
             usage = usage + Usage(judge.usage.prompt_tokens, judge.usage.completion_tokens, judge.usage.cost_usd)

@@ -21,8 +21,11 @@ from textual.widgets import Button, Collapsible, Footer, Header, Markdown, Stati
 
 from lab.errors import CancelledError, LabError, PromptError
 from lab.format.exercise import Exercise
-from lab.format.messages import build_messages, render_text
+from lab.format.conversation import join_turns
+from lab.format.messages import build_messages, render_text, text_blocks
 from lab.practice.attempts import AttemptOutcome, cut_off_notice, empty_notice, output_note, run_attempt
+from lab.practice.learner import solution_text
+from lab.practice.learner import you_write as learner_writes
 from lab.practice.spending import Estimate, check_cap, estimate_attempt, spent
 from lab.settings.i18n import N_, translator
 from lab.tui.format import score_text
@@ -31,6 +34,7 @@ from lab.tui.screens.base import LabScreen, stylesheet
 from lab.tui.session import NO_MODEL_MESSAGE, LabSession
 from lab.tui.threads import run_watched
 from lab.tui.widgets.grade import GradeView
+from lab.tui.widgets.conversation import ConversationView
 from lab.tui.widgets.output import OutputText, toggle_outputs
 
 DRAFT_DELAY_S = 0.4  # save the draft this long after the last keystroke
@@ -78,21 +82,30 @@ class ExerciseScreen(LabScreen):
         self.exercise = exercise
         self.run_token: int | None = None
         self.cancel_event: threading.Event | None = None
-        # each output view by (lane, case, sample): lane 0, or the model's place when a prompt runs on two
-        self.streams: dict[tuple[int, str, int], OutputText] = {}
+        # each output's title by (lane, case, sample): lane 0, or the model's place when a prompt runs on two
         self.stream_titles: dict[tuple[int, str, int], Static] = {}
         self.tried_case: str | None = None  # the case `Try on this case` used last
         self.rendered = False  # raw text by default: what a learner sees is what was graded
         self._draft_timer: Timer | None = None
         self._draft_dirty = False
-        self._draft_text = ""
+        self._draft_text: Any = ""
         self._estimate_timer: Timer | None = None
         self.estimate: Estimate | None = None  # of the editor's text, once the worker has made it
         self.estimated_text: str | None = None  # the text `estimate` is of
         self.status_text = ""
         self.runs_started = 0
         self.passed = bool((p := session.progress().get(exercise.id)) and p.passed)
-        self.starter = render_text(exercise, "starter") or ""
+        # one editor per text the learner writes, each with its own starter (`writes: turns`: its messages joined by ---)
+        self.several = len(exercise.texts) > 1
+        self.editor_ids = {name: f"editor-{name}" if self.several else "editor" for name in exercise.texts}
+        if self.several:
+            self.AUTO_FOCUS = f"#{self.editor_ids[exercise.texts[0]]}"
+        starters = text_blocks(exercise, "starter")
+        self.starters = {name: join_turns(v) if isinstance(v, list) else v for name, v in starters.items()}
+        self.starter = self.starters.get(exercise.main_text, "")
+        # each output's OutputText, or its case's ConversationView, by (lane, case, sample) as the titles
+        self.streams: dict[tuple[int, str, int], Any] = {}
+        self.plans: dict[str, Any] = {}  # the run's conversation of each case (lab.format.conversation.CasePlan)
         self.tr = translator(exercise.lang)  # the screen's own words in the exercise's language
         self._translate_footer()
 
@@ -112,8 +125,7 @@ class ExerciseScreen(LabScreen):
         with Horizontal(id="exercise"):
             with VerticalScroll(id="task", can_focus=True):
                 minutes = " · " + t.gettext("{minutes} min").format(minutes=e.meta.minutes) if e.meta.minutes else ""
-                you_write = {"system": t.gettext("you write the system prompt"),
-                             "answer": t.gettext("you write the answer")}.get(e.writes, t.gettext("you write the prompt"))
+                you_write = learner_writes(e, t)
                 level = t.gettext("level {level}").format(level=e.level)
                 yield Static(f"[b]{e.title}[/b]\n{e.track} · {level}{minutes} · {you_write}", id="meta")
                 yield Markdown(render_text(e, "brief") or "", id="brief")
@@ -122,17 +134,19 @@ class ExerciseScreen(LabScreen):
                     with Collapsible(title=t.gettext("System prompt set by the exercise"), collapsed=False, id="system"):
                         yield Static(system, markup=False)
                 with Collapsible(title=self._cases_title(), collapsed=len(e.cases) > 3, id="cases"):
+                    conversations = self._case_conversations() if e.chat else {}
                     for case in e.cases:
-                        yield Static(self._case_text(case.name, case.vars), classes="case", markup=False)
+                        yield Static(self._case_text(case.name, case.vars) + conversations.get(case.name, ""), classes="case", markup=False)
                 yield Static(id="hints")
                 with Collapsible(title=t.gettext("Model solution"), collapsed=False, id="solution"):
                     yield Static(id="solution-text", markup=False)
             with Vertical(id="work"):
-                label = {"system": t.gettext("Your system prompt (ctrl+j sends; write {{ name }} to place a case's data):"),
-                         "answer": t.gettext("Your answer (ctrl+j grades it as written; no model is called):")}.get(
-                    e.writes, t.gettext("Your prompt (ctrl+j sends; write {{ name }} to place a case's data):"))
-                yield Static(label, id="editor-label", markup=False)
-                yield TextArea(id="editor", soft_wrap=True, tab_behavior="focus", show_line_numbers=False)
+                for name in e.texts:
+                    several = " -several" if self.several else ""
+                    yield Static(self._editor_label(name), id="editor-label" if not self.several else f"editor-label-{name}",
+                                 classes="editor-label" + several, markup=False)
+                    yield TextArea(id=self.editor_ids[name], classes="editor" + several, soft_wrap=True, tab_behavior="focus",
+                                   show_line_numbers=False)
                 with Horizontal(id="actions"):
                     yield Button(t.gettext("Send"), id="send", variant="primary", compact=True, tooltip=t.gettext("ctrl+j or alt+enter"))
                     yield Button(t.gettext("Try on this case"), id="try", compact=True,
@@ -146,6 +160,47 @@ class ExerciseScreen(LabScreen):
                     yield GradeView(id="grade", tr=t)
                 yield Static(id="spend", markup=False)  # this session's and today's spend, always in view
         yield Footer()
+
+    def _editor_label(self, name: str) -> str:
+        """The label above one editor: what the text is, and the keys (a single editor says how to send)."""
+        t, e = self.tr, self.exercise
+        if name == "turns":
+            return t.ngettext("Your messages (at most {n}): a line holding only --- starts the next; ctrl+j sends:",
+                              "Your messages (at most {n}): a line holding only --- starts the next; ctrl+j sends:", e.max_turns).format(n=e.max_turns)
+        if not self.several:
+            return {"system": t.gettext("Your system prompt (ctrl+j sends; write {{ name }} to place a case's data):"),
+                    "prefill": t.gettext("Your prefill: the start of the model's answer, which it continues (ctrl+j sends):"),
+                    "answer": t.gettext("Your answer (ctrl+j grades it as written; no model is called):")}.get(
+                name, t.gettext("Your prompt (ctrl+j sends; write {{ name }} to place a case's data):"))
+        return {"system": t.gettext("Your system prompt:"), "prompt": t.gettext("Your prompt (write {{ name }} to place a case's data):"),
+                "prefill": t.gettext("Your prefill: the start of the model's answer, which it continues:")}[name]
+
+    def _case_conversations(self) -> dict[str, str]:
+        """Each case's conversation as text under its data (the exercise's turns, where the learner's texts go)."""
+        import io
+
+        from lab.practice.learner import case_inputs
+        from lab.practice.report import Paint, conversation_lines
+
+        plain = Paint(io.StringIO())
+        return {i.name: "\n" + "\n".join(conversation_lines(i.conversation, plain, self.tr)) for i in case_inputs(self.exercise)}
+
+    # ------------------------------------------------------------------ editors
+    def editor_value(self) -> Any:
+        """What the editors hold, as `run_attempt` takes it: the text, or the texts by name."""
+        if not self.several:
+            return self.query_one("#editor", TextArea).text
+        return {name: self.query_one(f"#{id_}", TextArea).text for name, id_ in self.editor_ids.items()}
+
+    def _load_editors(self, texts: dict[str, Any] | str) -> None:
+        """Fill the editors (one undoable edit each): a text for a single editor, else texts by name."""
+        if isinstance(texts, str):
+            texts = {self.exercise.texts[0]: texts}
+        for name, id_ in self.editor_ids.items():
+            if name in texts:
+                value = texts[name]
+                editor = self.query_one(f"#{id_}", TextArea)
+                editor.replace(join_turns(value) if isinstance(value, list) else str(value), (0, 0), editor.document.end)
 
     def _cases_title(self) -> str:
         n = len(self.exercise.cases)
@@ -161,15 +216,22 @@ class ExerciseScreen(LabScreen):
         return "\n".join(lines)
 
     def on_mount(self) -> None:
-        editor = self.query_one("#editor", TextArea)
-        draft = self.session.store.draft(self.exercise.id)
-        editor.load_text(draft if draft is not None else self.starter)
-        editor.focus()
+        if self.several:
+            draft = self.session.store.draft_texts(self.exercise.id) or {}
+            for name, id_ in self.editor_ids.items():
+                value = draft.get(name)
+                self.query_one(f"#{id_}", TextArea).load_text(value if isinstance(value, str) else self.starters.get(name, ""))
+            self.query_one(f"#{self.editor_ids[self.exercise.texts[0]]}", TextArea).focus()
+        else:
+            editor = self.query_one("#editor", TextArea)
+            draft = self.session.store.draft(self.exercise.id)
+            editor.load_text(draft if draft is not None else self.starter)
+            editor.focus()
         self.query_one(GradeView).clear()
         self._show_hints()
         self._show_solution()
         self._show_spend()
-        self.estimate_worker(editor.text)
+        self.estimate_worker(self.editor_value())
         last = next((a for a in self.session.attempts(self.exercise.id) if a.status == "graded" and a.result), None)
         if last is not None and last.result:
             self.query_one(GradeView).show_result(last.result)
@@ -186,7 +248,7 @@ class ExerciseScreen(LabScreen):
         config = self.session.call_config()
         if not self.running and config is not None and self.status_text == NO_MODEL_MESSAGE:
             self._status(self.tr.gettext("Model: {model}. Write, then ctrl+j.").format(model=config.model), "")
-        self.estimate_worker(self.query_one("#editor", TextArea).text)  # the model, and so the price, may have changed
+        self.estimate_worker(self.editor_value())  # the model, and so the price, may have changed
         self._show_spend()
 
     def on_unmount(self) -> None:
@@ -198,10 +260,10 @@ class ExerciseScreen(LabScreen):
 
     # ------------------------------------------------------------------ drafts
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
-        if event.text_area.id != "editor":
+        if not event.text_area.has_class("editor"):
             return
         self._draft_dirty = True
-        self._draft_text = event.text_area.text
+        self._draft_text = self.editor_value()
         if self._draft_timer is not None:
             self._draft_timer.stop()
         self._draft_timer = self.set_timer(DRAFT_DELAY_S, self.flush_draft)
@@ -211,9 +273,9 @@ class ExerciseScreen(LabScreen):
 
     # ------------------------------------------------------------------ cost
     def _estimate_now(self) -> None:
-        self.estimate_worker(self.query_one("#editor", TextArea).text)
+        self.estimate_worker(self.editor_value())
 
-    def _estimate_of(self, text: str, case: str | None = None) -> Estimate:
+    def _estimate_of(self, text: Any, case: str | None = None) -> Estimate:
         """The cost of sending `text` with the session's model and judge (prices read as data, no litellm);
         with `case`, of trying that case alone."""
         config = self.session.call_config()
@@ -222,7 +284,7 @@ class ExerciseScreen(LabScreen):
                                 judge_model=judge.model if judge is not None else None, case=case)
 
     @work(thread=True, exclusive=True, group="estimate", exit_on_error=False)
-    def estimate_worker(self, text: str) -> None:
+    def estimate_worker(self, text: Any) -> None:
         # a thread: the first estimate reads litellm's price table (a fifth of a second), never on the UI thread
         try:
             estimate: Estimate | None = self._estimate_of(text)
@@ -230,10 +292,10 @@ class ExerciseScreen(LabScreen):
             estimate = None
         self.lab.call_threadsafe(self._show_estimate, text, estimate)
 
-    def _show_estimate(self, text: str, estimate: Estimate | None) -> None:
+    def _show_estimate(self, text: Any, estimate: Estimate | None) -> None:
         if not self.is_mounted:  # the learner left while the worker was estimating
             return
-        if text != self.query_one("#editor", TextArea).text:  # overtaken by typing: a newer estimate is on its way
+        if text != self.editor_value():  # overtaken by typing: a newer estimate is on its way
             return
         self.estimate, self.estimated_text = estimate, text
         free = estimate is None or not (estimate.calls or estimate.judge_calls)  # an answer graded without a model
@@ -246,7 +308,7 @@ class ExerciseScreen(LabScreen):
         now = spent(self.session.store)
         self.query_one("#spend", Static).update(now.line(cap, self.tr))
 
-    def _cap_question(self, text: str, case: str | None = None, second_model: str | None = None) -> str | None:
+    def _cap_question(self, text: Any, case: str | None = None, second_model: str | None = None) -> str | None:
         """What passing the daily cap would be, or None when sending stays under it (or no cap is set).
         `case`: trying that one case, not sending an attempt; `second_model`: sending to it as well."""
         cap = self.session.settings.max_cost
@@ -266,7 +328,11 @@ class ExerciseScreen(LabScreen):
             return
         self._draft_dirty = False
         try:
-            self.session.store.save_draft(self.exercise.id, self._draft_text)
+            if isinstance(self._draft_text, dict):  # every editor field, the main one also as the draft's text
+                main = self._draft_text.get(self.exercise.main_text, "")
+                self.session.store.save_draft(self.exercise.id, main, self._draft_text)
+            else:
+                self.session.store.save_draft(self.exercise.id, self._draft_text)
         except Exception as exc:  # a full disk must not eat the learner's text: say so, keep it on screen
             self.notify(f"Your draft could not be saved: {exc}", severity="error")
 
@@ -294,7 +360,7 @@ class ExerciseScreen(LabScreen):
         return escape(text)
 
     def _show_solution(self) -> None:
-        solution = render_text(self.exercise, "solution") if self.passed else None
+        solution = solution_text(self.exercise) if self.passed else None
         box = self.query_one("#solution", Collapsible)
         box.display = bool(solution)
         if solution:
@@ -339,13 +405,17 @@ class ExerciseScreen(LabScreen):
             self.action_try_case()
 
     def action_send(self) -> None:
+        self._after_typing(self._send)
+
+    def _after_typing(self, callback: Any, *args: Any) -> None:
         # a priority key overtakes a paste still queued for the editor: read the text once the editor
         # has handled what it was sent before the key, so what is sent is what the editor holds
-        self.query_one("#editor", TextArea).call_later(self._send)
+        focused = self.focused if isinstance(self.focused, TextArea) else self.query_one(f"#{next(iter(self.editor_ids.values()))}", TextArea)
+        focused.call_later(callback, *args)
 
     def action_send_fresh(self) -> None:
         """Send, asking the model again even where the response cache holds the answer."""
-        self.query_one("#editor", TextArea).call_later(self._send, True)
+        self._after_typing(self._send, True)
 
     def _send(self, fresh: bool = False, second: tuple[str, str | None] | None = None) -> None:
         if self.running:
@@ -356,7 +426,7 @@ class ExerciseScreen(LabScreen):
         if config is None and not answering:
             self._status(NO_MODEL_MESSAGE, "-error")
             return
-        text = self._draft_text = self.query_one("#editor", TextArea).text
+        text = self._draft_text = self.editor_value()
         self._draft_dirty = True
         self.flush_draft()
         try:
@@ -378,12 +448,13 @@ class ExerciseScreen(LabScreen):
 
         self.app.push_screen(CostCapScreen(over, self.tr), answered)
 
-    def _launch(self, text: str, built: list[Any], fresh: bool = False, second: tuple[str, str | None] | None = None) -> None:
+    def _launch(self, text: Any, built: list[Any], fresh: bool = False, second: tuple[str, str | None] | None = None) -> None:
         if self.running:  # a second send queued behind the cap's question
             return
         config = self.session.call_config()
         answering = self.exercise.writes == "answer"
         samples = 1 if answering else self.exercise.rubric.samples
+        self.plans = {b.case: b for b in built}
         configs = [config] if second is None or config is None else [config, self._second_config(config, *second)]
         lanes = [c.model if c is not None and len(configs) > 1 else None for c in configs]
         self._start_outputs([(lane, b.case, s) for lane in range(len(configs)) for b in built for s in range(samples)], samples, lanes)
@@ -419,7 +490,13 @@ class ExerciseScreen(LabScreen):
             label = case if samples == 1 else f"{case} · " + self.tr.gettext("sample {n}").format(n=sample + 1)
             model = (lanes or [None])[lane] if lanes and lane < len(lanes) else None
             label += f" · {model}" if model else ""
-            output = OutputText(rendered=self.rendered, classes="output")
+            plan = self.plans.get(case)
+            output: Any
+            if self.exercise.chat and plan is not None:  # the case as a conversation: its messages, then each answer
+                output = ConversationView(plan.opening, pending=not plan.learner_turns, prefill=plan.prefill,
+                                          rendered=self.rendered, tr=self.tr, classes="conversation")
+            else:
+                output = OutputText(rendered=self.rendered, classes="output")
             title = Static(f"── {label}{note}", classes="output-title", markup=False)
             widgets += [title, output]
             self.streams[(lane, case, sample)] = output
@@ -428,7 +505,7 @@ class ExerciseScreen(LabScreen):
         self.query_one("#results", VerticalScroll).anchor()
 
     @work(thread=True, group="attempt", exit_on_error=False)
-    def run_attempt_worker(self, token: int, text: str, hints_used: int, cancel: threading.Event,
+    def run_attempt_worker(self, token: int, text: Any, hints_used: int, cancel: threading.Event,
                            configs: list[Any] | None = None, fresh: bool = False) -> None:
         from dataclasses import replace
 
@@ -451,6 +528,8 @@ class ExerciseScreen(LabScreen):
                     on_output=(lambda case, sample, answer: self.lab.call_threadsafe(self._delta, token, case, sample, answer, lane))
                     if self.exercise.writes == "answer" else None,
                     on_started=lambda attempt_id: (started.append(attempt_id), in_flight.add(attempt_id)),
+                    on_turn=lambda case, sample, index: self.lab.call_threadsafe(self._turn, token, case, sample, index, lane),
+                    on_notice=lambda notice: self.lab.call_threadsafe(self._notice, token, notice),
                 )
             finally:
                 in_flight.difference_update(started)
@@ -479,6 +558,17 @@ class ExerciseScreen(LabScreen):
         stream = self.streams.get((lane, case, sample))
         if token == self.run_token and stream is not None:
             stream.append(piece)
+
+    async def _turn(self, token: int, case: str, sample: int, index: int, lane: int = 0) -> None:
+        """A message the learner wrote is going out: it joins the case's conversation, and its answer streams below it."""
+        view = self.streams.get((lane, case, sample))
+        plan = self.plans.get(case)
+        if token == self.run_token and isinstance(view, ConversationView) and plan is not None and index < len(plan.turns):
+            await view.start_turn(plan.turns[index])
+
+    async def _notice(self, token: int, notice: str) -> None:
+        if token == self.run_token:
+            self.notify(notice, severity="warning", timeout=12)
 
     async def _stop_streams(self) -> None:
         """Nothing to flush: each piece is drawn as it arrives (kept as the one place a run's outputs end)."""
@@ -585,7 +675,7 @@ class ExerciseScreen(LabScreen):
 
     # ------------------------------------------------------------------ trying one case
     def action_try_case(self) -> None:
-        self.query_one("#editor", TextArea).call_later(self._pick_case)
+        self._after_typing(self._pick_case)
 
     def _pick_case(self) -> None:
         if self.running:
@@ -594,7 +684,7 @@ class ExerciseScreen(LabScreen):
         if self.session.call_config() is None and self.exercise.writes != "answer":
             self._status(NO_MODEL_MESSAGE, "-error")
             return
-        text = self.query_one("#editor", TextArea).text
+        text = self.editor_value()
         try:
             build_messages(self.exercise, text)
         except PromptError as exc:
@@ -633,6 +723,7 @@ class ExerciseScreen(LabScreen):
     def _launch_try(self, text: str, case: str) -> None:
         if self.running:
             return
+        self.plans = {b.case: b for b in build_messages(self.exercise, text)}  # checked when the case was picked
         self._start_outputs([(0, case, 0)], 1, note=" · " + self.tr.gettext("a try, not an attempt"))
         token = next(_tokens)
         self.run_token = token
@@ -689,7 +780,7 @@ class ExerciseScreen(LabScreen):
 
         def chosen(choice: tuple[str, str | None] | None) -> None:
             if choice is not None:
-                self.query_one("#editor", TextArea).call_later(self._send, False, choice)
+                self._after_typing(self._send, False, choice)
 
         self.app.push_screen(ModelScreen(self.session, second=True), chosen)
 
@@ -706,7 +797,7 @@ class ExerciseScreen(LabScreen):
         self.app.pop_screen()
 
     def action_edit(self) -> None:
-        self.set_focus(self.query_one("#editor", TextArea))
+        self.set_focus(self.query_one(f"#{next(iter(self.editor_ids.values()))}", TextArea))
 
     def action_hint(self) -> None:
         total = len(self.exercise.hints)
@@ -739,7 +830,7 @@ class ExerciseScreen(LabScreen):
     def action_history(self) -> None:
         from lab.tui.screens.history import HistoryScreen
 
-        def restore(prompt: str | None) -> None:
+        def restore(prompt: Any) -> None:
             if prompt is not None:
                 self.set_prompt(prompt)
                 self._status(self.tr.gettext("Restored an earlier prompt into the editor (ctrl+z undoes)."), "")
@@ -759,11 +850,10 @@ class ExerciseScreen(LabScreen):
                          else self.tr.gettext("Press x again to replace your prompt with the starter text."), "")
             return
         self._reset_asked_at = -1e9
-        self.set_prompt(self.starter)
+        self.set_prompt(dict(self.starters) if self.several else self.starter)
         self._status(self.tr.gettext("The starter text is back (ctrl+z undoes)."), "")
 
-    def set_prompt(self, text: str) -> None:
-        """Replace the editor's text as one undoable edit."""
-        editor = self.query_one("#editor", TextArea)
-        editor.replace(text, (0, 0), editor.document.end)
-        editor.focus()
+    def set_prompt(self, text: Any) -> None:
+        """Replace the editors' texts (a text, or texts by name), each as one undoable edit."""
+        self._load_editors(text)
+        self.query_one(f"#{next(iter(self.editor_ids.values()))}", TextArea).focus()

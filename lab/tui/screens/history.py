@@ -15,12 +15,15 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
+from lab.format.conversation import Transcript, join_turns
 from lab.format.exercise import Exercise
 from lab.practice.attempts import output_note
+from lab.practice.learner import text_heading
 from lab.practice.store import AttemptRecord, iter_outputs
 from lab.tui.format import score_text, when_text
 from lab.tui.screens.base import LabScreen, stylesheet
 from lab.tui.session import LabSession
+from lab.tui.widgets.conversation import ConversationView
 from lab.tui.widgets.grade import GradeView
 from lab.tui.widgets.output import OutputText
 
@@ -166,7 +169,7 @@ class HistoryScreen(LabScreen):
     def action_restore(self) -> None:
         attempt = self.current()
         if attempt is not None:
-            self.dismiss(attempt.prompt)
+            self.dismiss(attempt.texts or attempt.prompt)
 
     def action_down(self) -> None:
         self.query_one(DataTable).action_cursor_down()
@@ -199,19 +202,28 @@ class AttemptScreen(LabScreen):
         with VerticalScroll(id="attempt", can_focus=True):
             yield Static(f"[b]Attempt #{a.id}[/b] · {when_text(a.started_at)} · {a.model} · {verdict(a)} · "
                          f"{a.hints_used} hint(s) used", id="attempt-title")
-            from lab.practice.attempts import ANSWER_MODEL
+            if a.texts:  # each text the learner wrote, under its name
+                for name, value in a.texts.items():
+                    yield Static(f"[b]{text_heading(name)}[/b]", classes="section")
+                    yield Static(join_turns(value) if isinstance(value, list) else str(value), classes="attempt-text", markup=False)
+            else:
+                from lab.practice.attempts import ANSWER_MODEL
 
-            yield Static("[b]Your answer[/b]" if a.model == ANSWER_MODEL else "[b]Prompt[/b]", classes="section")
-            yield Static(a.prompt, id="attempt-prompt", markup=False)
+                yield Static("[b]Your answer[/b]" if a.model == ANSWER_MODEL else "[b]Prompt[/b]", classes="section")
+                yield Static(a.prompt, id="attempt-prompt", markup=False)
             if a.error:
                 yield Static(a.error, id="attempt-error", markup=False)
             cases = {c.get("name"): c for c in (a.result or {}).get("cases", [])}
             for case, outputs in iter_outputs(a.result):
+                conversations = cases.get(case, {}).get("conversations") or []
                 for n, text in enumerate(outputs):
                     label = case if len(outputs) == 1 else f"{case} · sample {n + 1}"
                     note = output_note(cases.get(case, {}), n)
                     yield Static(f"── {label}" + (f" · {note}" if note else ""), classes="output-title", markup=False)
-                    yield OutputText(text, classes="output")
+                    if n < len(conversations):  # the whole conversation, the prefill marked in the answer
+                        yield ConversationView(Transcript.from_json(conversations[n]).messages, classes="conversation")
+                    else:
+                        yield OutputText(text, classes="output")
             grade = GradeView(id="attempt-grade")
             yield grade
             yield from self._judge_exchanges()
@@ -252,15 +264,23 @@ class AttemptScreen(LabScreen):
         toggle_outputs(self, self.rendered)
 
     def action_restore(self) -> None:
-        self.dismiss(self.attempt.prompt)
+        self.dismiss(self.attempt.texts or self.attempt.prompt)
 
     def action_close(self) -> None:
         self.dismiss(None)
 
 
+def attempt_text(attempt: AttemptRecord) -> str:
+    """What the learner wrote, as one text to compare: each text under a heading when there are several."""
+    if not attempt.texts:
+        return attempt.prompt
+    return "\n\n".join(f"## {text_heading(name)}\n" + (join_turns(v) if isinstance(v, list) else str(v)) for name, v in attempt.texts.items())
+
+
 def prompt_diff(older: AttemptRecord, newer: AttemptRecord) -> Text:
-    """A unified diff of two prompts, coloured: removed lines red, added green."""
-    lines = difflib.unified_diff(older.prompt.splitlines(), newer.prompt.splitlines(),
+    """A unified diff of two prompts (every text of each, when the learner writes several), coloured:
+    removed lines red, added green."""
+    lines = difflib.unified_diff(attempt_text(older).splitlines(), attempt_text(newer).splitlines(),
                                  f"attempt #{older.id}", f"attempt #{newer.id}", lineterm="", n=3)
     text = Text()
     for line in lines:

@@ -11,15 +11,20 @@ from rich.text import Text
 from textual.widgets import Static
 
 
+PREFILL_STYLE = "underline bold"  # the prefill at the start of an answer, marked ⟦ ⟧ as the CLI marks it
+
+
 class OutputText(Static):
-    """One output, appended to while it streams; `rendered` switches raw text / Markdown."""
+    """One output, appended to while it streams; `rendered` switches raw text / Markdown. A `prefill` is
+    drawn first, marked: the answer starts with it and the model's words follow."""
 
     DEFAULT_CSS = "OutputText { height: auto; }"
 
-    def __init__(self, text: str = "", rendered: bool = False, **kwargs: object):
+    def __init__(self, text: str = "", rendered: bool = False, prefill: str = "", **kwargs: object):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.source = text
         self.rendered = rendered
+        self.prefill = prefill
 
     def on_mount(self) -> None:
         self._draw()
@@ -33,7 +38,12 @@ class OutputText(Static):
         self._draw()
 
     def _draw(self) -> None:
-        self.update(RichMarkdown(self.source) if self.rendered else Text(self.source))
+        if self.rendered:
+            self.update(RichMarkdown(self.prefill + self.source))
+        elif self.prefill:
+            self.update(Text.assemble((f"⟦{self.prefill}⟧", PREFILL_STYLE), self.source))
+        else:
+            self.update(Text(self.source))
 
 
 def toggle_outputs(screen: object, rendered: bool) -> None:
