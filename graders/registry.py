@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 BUILTIN_MODULES = (
     "graders.text", "graders.structured",
-    "graders.judge", "graders.refusal", "graders.leak", "graders.consistent", "graders.similar",
+    "graders.judge", "graders.refusal", "graders.leak", "graders.consistent", "graders.similar", "graders.tools",
 )
 ENTRY_POINT_GROUP = "lab.graders"
 
@@ -68,7 +68,8 @@ class Judge(Protocol):
 @dataclass(frozen=True)
 class CheckContext:
     """What a check may know beyond the output: which case and sample, a judge if one is available,
-    the learner's own text as sent for this case (rendered), when the engine has it, and `tr`, the
+    the learner's own text as sent for this case (rendered), when the engine has it, the model's tool calls
+    (`calls`, for the tool checks), and `tr`, the
     translations for the exercise's language: a reason is written with `ctx.tr.gettext` /
     `ctx.tr.ngettext` (English source strings, `{name}` placeholders filled after translation)."""
 
@@ -78,6 +79,8 @@ class CheckContext:
     case_vars: dict[str, Any] = field(default_factory=dict)
     attempt: str | None = None
     tr: gettext.NullTranslations = field(default_factory=gettext.NullTranslations)
+    # the model's tool calls for this output, in order: (tool name, arguments as data or None when not JSON)
+    calls: tuple[tuple[str, Any], ...] = ()
 
 
 class Params(BaseModel):

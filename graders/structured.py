@@ -126,6 +126,25 @@ def _bounded_additional_properties(validator: Any, additional: Any, instance: An
             yield ValidationError(f"Additional properties are not allowed ({listed} {'was' if len(extras) == 1 else 'were'} unexpected)")
 
 
+def schema_problem(schema: Any) -> str | None:
+    """Why `schema` is not a usable JSON Schema (one clause), or None: the meta-schema, and patterns that can run
+    with a time bound. Tools' `parameters` (lab/format/tools.py) are checked with it too."""
+    try:
+        text = json.dumps(schema, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        return f"it cannot be read as JSON ({exc})"
+    return _schema_problem(text)
+
+
+def schema_violation(schema: Any, document: Any) -> tuple[str, str] | None:
+    """(JSON path, problem) of the most telling way `document` breaks `schema`, or None when it fits.
+    Raises `graders._regex.RegexTimeout` when a pattern of the schema runs past its time bound."""
+    from jsonschema.exceptions import best_match
+
+    error = best_match(_validator(schema).iter_errors(document))
+    return None if error is None else (_json_path(error.absolute_path), str(error.message))
+
+
 def _validator(schema: Any) -> Any:
     """jsonschema's validator for `schema`, whose patterns run with the time bound of trainers' regexes."""
     from jsonschema import validators

@@ -23,6 +23,14 @@ What it answers depends on the model name, so a test can pick a behaviour:
   empty-choices  a well-formed completion (or stream) whose `choices` list is empty
   cut-stream     streamed: two events of text, then the connection closes without [DONE]
   huge           a 1 MB answer
+  agent          with `tools` in the request: calls the tools that the newest messages (the user's, or a tool's
+                 result: a gullible agent) ask for on lines `CALL name {"json": "arguments"}`, several at once when
+                 several lines ask; once results are back (or when nothing asks), answers in text: the results, one
+                 per line, or else an echo of the user's message
+  agent-loop     with `tools`: calls the first tool again and again, never answering in text
+Calls carry ids call_1, call_2… numbered through the conversation, so the same conversation is the same request
+(litellm makes up a random id for a call that has none, and a cassette would never match); streamed, a call
+comes as OpenAI sends it: its id and name first, then its arguments in fragments, indexed per call.
 A conversation that ends with an assistant message (a prefill) is continued, whatever the model: the
 answer is the reply's words after that prefill (the whole reply when it does not start with it), and
 closes the tags the prefill opened (`<haiku>` -> `... </haiku>`), as a model that was handed the start of
@@ -78,7 +86,7 @@ class FakeProvider:
             def do_GET(self) -> None:
                 provider._last = time.monotonic()
                 if self.path.rstrip("/").endswith("/models"):
-                    names = ["echo", "scripted", "alternate", "judge-strict", *FAULTS]
+                    names = ["echo", "scripted", "alternate", "judge-strict", "agent", "agent-loop", *FAULTS]
                     self._json(200, {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": "fake"} for n in names]})
                 else:
                     self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
@@ -185,7 +193,14 @@ class FakeProvider:
             return
         if model == "slow":
             self._stopped.wait(self.slow_seconds)
-        text = HUGE_ANSWER if model == "huge" else self.reply_for(body)
+        if model in ("agent", "agent-loop") and body.get("tools"):
+            calls = agent_calls(body, model == "agent-loop")
+            if calls:
+                self._call_tools(handler, body, calls)
+                return
+            text = agent_reply(body)
+        else:
+            text = HUGE_ANSWER if model == "huge" else self.reply_for(body)
         messages = body.get("messages") or []
         if messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "assistant":
             text = continue_prefill(str(messages[-1].get("content") or ""), text)
@@ -249,6 +264,76 @@ class FakeProvider:
             event({**base, "choices": [], "usage": usage})
         handler.wfile.write(b"data: [DONE]\n\n")
         handler.wfile.flush()
+
+
+    def _call_tools(self, handler: Any, body: dict[str, Any], calls: list[dict[str, Any]]) -> None:
+        """Answer with tool calls: one completion whose message holds `calls` (streamed as OpenAI streams them)."""
+        model = str(body.get("model", ""))
+        prompt_tokens = sum(len(str(m.get("content") or "").split()) for m in body.get("messages") or [])
+        completion_tokens = sum(len(c["function"]["arguments"].split()) + 1 for c in calls)
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens}
+        base = {"id": "chatcmpl-fake", "created": 1_700_000_000, "model": model}
+        if not body.get("stream"):
+            handler._json(200, {**base, "object": "chat.completion", "usage": usage, "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": calls}, "finish_reason": "tool_calls"}]})
+            return
+        handler.send_response(200)
+        handler.send_header("content-type", "text/event-stream")
+        handler.send_header("cache-control", "no-cache")
+        handler.end_headers()
+        chunk = {**base, "object": "chat.completion.chunk"}
+
+        def event(delta: dict[str, Any], finish: str | None = None) -> None:
+            payload = {**chunk, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            handler.wfile.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
+            handler.wfile.flush()
+
+        event({"role": "assistant", "content": None})
+        for index, call in enumerate(calls):
+            function = call["function"]
+            event({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                                   "function": {"name": function["name"], "arguments": ""}}]})
+            arguments = function["arguments"]
+            step = max(1, -(-len(arguments) // 3))  # in three fragments, as a model streams a call's arguments
+            for start in range(0, len(arguments), step):
+                event({"tool_calls": [{"index": index, "function": {"arguments": arguments[start:start + step]}}]})
+        event({}, "tool_calls")
+        if (body.get("stream_options") or {}).get("include_usage"):
+            handler.wfile.write(b"data: " + json.dumps({**chunk, "choices": [], "usage": usage}).encode() + b"\n\n")
+        handler.wfile.write(b"data: [DONE]\n\n")
+        handler.wfile.flush()
+
+
+_CALL = re.compile(r"^[ \t>*-]*CALL[ \t]+([A-Za-z0-9_-]+)[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+
+
+def _newest(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages since the model last spoke (the user's, or the tools' results), without the system prompt."""
+    last = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
+    return [m for m in messages[last + 1:] if m.get("role") in ("user", "tool")]
+
+
+def agent_calls(body: dict[str, Any], loop: bool = False) -> list[dict[str, Any]]:
+    """The calls the fake agent makes now (none: it answers in text)."""
+    messages = body.get("messages") or []
+    made = sum(len(m.get("tool_calls") or []) for m in messages if m.get("role") == "assistant")
+    if loop:
+        first = ((body.get("tools") or [{}])[0].get("function") or {}).get("name", "tool")
+        wanted = [(first, "{}")]
+    else:
+        text = "\n".join(str(m.get("content") or "") for m in _newest(messages))
+        wanted = [(name, arguments or "{}") for name, arguments in _CALL.findall(text)]
+    return [{"id": f"call_{made + n}", "type": "function", "function": {"name": name, "arguments": arguments}}
+            for n, (name, arguments) in enumerate(wanted, 1)]
+
+
+def agent_reply(body: dict[str, Any]) -> str:
+    """The fake agent's text answer: the results it got back, one per line, or the user's message echoed."""
+    messages = body.get("messages") or []
+    results = [str(m.get("content") or "") for m in _newest(messages) if m.get("role") == "tool"]
+    if results:
+        return "\n".join(results)
+    return next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
 
 
 # model -> (status, message, error type, headers): answers that are an HTTP error every time

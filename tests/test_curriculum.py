@@ -26,8 +26,8 @@ from lab.practice.store import Store, iter_outputs
 from lab.settings import paths
 
 MINIMUM_PER_TRACK = {"prompt-engineering": 12, "ethical-alignment": 8, "adversarial": 8, "data-storytelling": 6,
-                     "human-in-the-loop": 8}
-TRACKS_FROM_LEVEL_1_TO_5 = ["prompt-engineering", "ethical-alignment", "adversarial", "data-storytelling", "human-in-the-loop"]
+                     "human-in-the-loop": 8, "agents": 8}
+TRACKS_FROM_LEVEL_1_TO_5 = ["prompt-engineering", "ethical-alignment", "adversarial", "data-storytelling", "human-in-the-loop", "agents"]
 CURRICULUM_DOC = Path(__file__).resolve().parent.parent / "docs" / "curriculum.md"
 
 

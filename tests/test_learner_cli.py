@@ -240,7 +240,7 @@ def test_a_cache_hit_imports_no_model_library(capsys, course, cassette, api_base
 def test_the_cache_keeps_to_its_size_bound_dropping_the_least_recently_used(tmp_path):
     from lab.models.cache import ROW_OVERHEAD, CachedAnswer, ResponseCache
 
-    cache = ResponseCache(tmp_path / "responses.db", max_bytes=3 * (100 + ROW_OVERHEAD))
+    cache = ResponseCache(tmp_path / "responses.db", max_bytes=3 * (100 + len("[]") + ROW_OVERHEAD))  # text, no tool calls, the row
     for key in ("a", "b", "c"):
         cache.put(key, "m", CachedAnswer("x" * 100, "stop", 1, 1))
     assert cache.get("a") is not None  # used: b is now the least recently used

@@ -24,6 +24,7 @@ from lab.classroom.submissions import InputProblem, Pick, Submission, pick
 from lab.errors import CancelledError, LabError, ModelError, PromptError
 from lab.format.conversation import Dialogue, Transcript
 from lab.format.messages import build_messages
+from lab.format.tools import ToolCall
 from lab.models import llm
 from lab.practice.attempts import Usage, call_config_for, needs_judge, outcome_dict
 from lab.practice.grading import grade
@@ -157,7 +158,8 @@ class _Grader:
         self.calls = 0
         self.usage = Usage()
 
-    async def call(self, row: ResultRow, call: str, kind: str, messages: list[dict[str, str]], config: llm.CallConfig) -> llm.Completion:
+    async def call(self, row: ResultRow, call: str, kind: str, messages: list[dict[str, Any]], config: llm.CallConfig,
+                   tools: list[dict[str, Any]] | None = None) -> llm.Completion:
         estimate = self.budget.estimate(messages, config)
         held = 0.0
 
@@ -168,12 +170,13 @@ class _Grader:
 
         completion = None
         try:
-            # with `lab grade --cache`, each sample is cached apart, as a learner's attempt caches them
-            slot = int(call.rsplit(":", 1)[1]) if kind == "answer" else 0
-            completion = await self.caller.complete(messages, config, before_send=reserve, cache_slot=slot)
+            # with `lab grade --cache`, each answer's call (its case, sample, message and round) is cached apart
+            slot = call if kind == "answer" else 0
+            completion = await self.caller.complete(messages, config, before_send=reserve, tools=tools, cache_slot=slot)
         finally:
             self.budget.settle(held, completion, config.model)
-        self.store.record_call(row.id, call, kind, completion)  # committed before the answer is used
+        # committed before the answer is used (an answer that called tools keeps its calls with its words)
+        self.store.record_call(row.id, call, kind, replace(completion, text=recorded_text(completion)))
         made = 0 if completion.cached else 1  # an answer from the response cache is no call
         self.calls += made
         self.usage = self.usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
@@ -197,9 +200,13 @@ class _Grader:
             # a case's calls one after the other: each message the learner wrote goes after the answer before it
             dialogue = Dialogue(plan)
             while (messages := dialogue.next_call()) is not None:
-                key = f"answer:{plan.case}:{sample}" + (f":{dialogue.turn}" if plan.learner_turns else "")
+                key = f"answer:{plan.case}:{sample}" + (f":{dialogue.turn}" if plan.learner_turns else "") \
+                    + (f":r{dialogue.rounds}" if dialogue.rounds else "")  # each round of tool calls is a call of its own
                 found = recorded.get(key)
-                dialogue.answer(found.text if found is not None else (await self.call(row, key, "answer", messages, call_config)).text)
+                said = found.text if found is not None else recorded_text(await self.call(row, key, "answer", messages, call_config,
+                                                                                          plan.tools))
+                text, calls = from_recorded(said)
+                dialogue.answer(text, calls=calls)
             transcript = dialogue.transcript()
             outputs[plan.case][sample] = transcript.output
             transcripts[plan.case][sample] = transcript
@@ -236,6 +243,25 @@ class _Grader:
     def _usage_of(self, result_id: int) -> Usage:
         calls = self.store.calls(result_id).values()
         return Usage(sum(c.prompt_tokens for c in calls), sum(c.completion_tokens for c in calls), sum(c.cost_usd for c in calls))
+
+
+TOOL_CALLS_MARK = "\x1etool-calls:"  # a recorded answer that called tools: the mark, then JSON {text, calls}
+
+
+def recorded_text(completion: llm.Completion) -> str:
+    """An answer as `cohort.db` keeps it: its text, or with calls, the mark and both as JSON (so a run that goes
+    on after a stop rebuilds the same conversation)."""
+    if not completion.tool_calls or completion.text.startswith(TOOL_CALLS_MARK):
+        return completion.text
+    return TOOL_CALLS_MARK + json.dumps({"text": completion.text, "calls": [list(c) for c in completion.tool_calls]}, ensure_ascii=False)
+
+
+def from_recorded(text: str) -> tuple[str, list[ToolCall]]:
+    """A recorded answer's words and calls."""
+    if not text.startswith(TOOL_CALLS_MARK):
+        return text, []
+    data = json.loads(text[len(TOOL_CALLS_MARK):])
+    return str(data.get("text") or ""), [ToolCall(str(i), str(n), str(a)) for i, n, a in data.get("calls") or []]
 
 
 def plan(submissions: list[Submission], exercises: dict[str, Any], how: Pick, config: llm.CallConfig,

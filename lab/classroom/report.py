@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from lab.classroom.cohort import CohortStore
 from lab.classroom.records import ResultRow
@@ -276,6 +276,8 @@ def render(store: CohortStore, levels: Mapping[str, int] | None = None) -> str:
         w("<tr><td colspan=\"5\" class=\"muted\">nothing graded yet</td></tr>")
     w("</table>")
 
+    _tool_calls(rows, w)
+
     # ------------------------------------------------------------ skills
     learnt = cohort_mastery(rows, hints, levels)
     skills = learnt.skills()
@@ -357,6 +359,44 @@ def render(store: CohortStore, levels: Mapping[str, int] | None = None) -> str:
         w("</table>")
     w("</body></html>\n")
     return "".join(out)
+
+
+def _tool_calls(rows: list[ResultRow], w: Callable[[str], Any], limit: int = 300) -> None:
+    """Exercises with tools: each learner's conversation of each case as its calls, in order, with their arguments,
+    each tool's result one line until opened (a `<details>`), and the conversations cut off by `tool_rounds`."""
+    from lab.format.conversation import Transcript
+    from lab.practice.report import one_line
+
+    found = []
+    for r in rows:
+        for case in (r.result or {}).get("cases", []):
+            for sample, messages in enumerate(case.get("conversations") or []):
+                transcript = Transcript.from_json(messages)
+                if transcript.calls:
+                    found.append((r, case["name"], sample, transcript))
+    if not found:
+        return
+    w("<h2 id=\"tools\">Tool calls</h2>")
+    w("<p class=\"muted\">In exercises with tools, each conversation's calls in order, with their arguments; open a result to read it "
+      "whole. <span class=\"warn\">cut off</span>: the model was still calling tools when the exercise's rounds ran out.</p>")
+    w("<table><tr><th>learner</th><th>exercise · case</th><th>calls and results</th></tr>")
+    for r, case, sample, transcript in found[:limit]:
+        answers = {m.call_id: m for m in transcript.messages if m.role == "tool"}
+        items = []
+        for m in transcript.messages:
+            for call in m.calls:
+                said = answers.get(call.id)
+                if said is None:
+                    items.append(f"<div class=\"warn\"><code>{e(call.shown())}</code> · not answered</div>")
+                    continue
+                flag = " class=\"warn\"" if said.error else ""
+                items.append(f"<details><summary><code>{e(call.shown())}</code> → <span{flag}>{e(one_line(said.content, 90))}</span></summary>"
+                             f"<pre>{e(said.content)}</pre></details>")
+        cut = " <span class=\"warn\">cut off</span>" if transcript.rounds_spent else ""
+        w(f"<tr><td>{e(r.learner)}</td><td>{e(r.exercise)} · {e(case)}{f' #{sample + 1}' if sample else ''}{cut}</td><td>{''.join(items)}</td></tr>")
+    w("</table>")
+    if len(found) > limit:
+        w(f"<p class=\"muted\">… {len(found) - limit} more conversations with tool calls (cohort.db has them all).</p>")
 
 
 def write_report(store: CohortStore, folder: Path, levels: Mapping[str, int] | None = None) -> Path:

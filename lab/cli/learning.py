@@ -66,6 +66,7 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
     p = sub.add_parser("attempt", parents=[common], help="show a recorded attempt: prompt, outputs, grade and the judge's exchanges")
     p.add_argument("attempt_id", metavar="ID", help="the attempt number (`lab run` prints it), or `last`")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--open", action="store_true", help="show each tool's result whole (one line each without)")
     p.set_defaults(handler=cmd_attempt)
 
     p = sub.add_parser("progress", parents=[common], help="your progress per track and exercise")
@@ -148,6 +149,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             "inputs": [{"case": i.name, "vars": i.variables, "system": i.system, "user": i.user,
                         "messages": [m.as_json() for m in i.conversation]} for i in inputs],
             "pass_mark": exercise.rubric.pass_, "hints": len(exercise.hints), "path": str(exercise.path),
+            "tools": [{"name": tool.name, "description": tool.description, "parameters": tool.parameters} for tool in exercise.tools],
+            **({"tool_rounds": exercise.tool_rounds} if exercise.tools else {}),
         })
         return EXIT_OK
     from lab.settings.i18n import translator
@@ -159,6 +162,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(brief)
     if system and not exercise.chat:
         print("\n## " + t.gettext("System prompt set by the exercise") + f"\n\n{system}")
+    if exercise.tools:
+        from lab.practice.report import tools_lines
+
+        print("\n## " + t.gettext("Tools") + "\n\n" + "\n".join(tools_lines(exercise.tools, paint, t)))
     for i in inputs:
         print("\n## " + t.gettext("Case: {name}").format(name=i.name))
         for name, value in i.variables.items():
@@ -248,7 +255,8 @@ class OrderedStream:
     """Streams one call at a time to the terminal while the others run, buffering theirs until their turn."""
 
     def __init__(self, slots: list[tuple[str, int]], stream: TextIO, samples: int, paint: Any, tr: Any = ENGLISH,
-                 preambles: dict[str, str] | None = None, turns: dict[str, tuple[str, ...]] | None = None):
+                 preambles: dict[str, str] | None = None, turns: dict[str, tuple[str, ...]] | None = None,
+                 tool_cases: frozenset[str] = frozenset()):
         self.slots, self.stream, self.samples, self.paint = slots, stream, samples, paint
         self.tr = tr  # the exercise's language, for "sample N"
         # a case shown as a conversation: what comes before its answer streams, and the learner's messages
@@ -258,7 +266,21 @@ class OrderedStream:
         self.current = 0
         self.lock = threading.Lock()
         self.started = False
+        # a case with tools: the answer's label is written before the model's next words, after its calls
+        self.label_due = {s for s in slots if s[0] in tool_cases}
+        self.line_start = {s: True for s in slots}
+        self.collapsed = False  # a tool's result was shown on one line, clipped
 
+    def tool(self, case: str, sample: int, message: Any) -> None:
+        """The model's calls, or a tool's answer (on one line): in the case's stream, in order."""
+        from lab.practice.report import collapsed, tool_lines
+
+        key = (case, sample)
+        if message.role == "tool" and collapsed(message.content):
+            self.collapsed = True
+        lines = tool_lines(message, self.paint, self.tr)
+        self.delta(case, sample, ("" if self.line_start.get(key, True) else "\n") + "\n".join(lines) + "\n", label=False)
+        self.label_due.add(key)
     def _header(self, index: int) -> None:
         if index < len(self.slots):
             case, sample = self.slots[index]
@@ -276,9 +298,17 @@ class OrderedStream:
         answer = self.paint.bold("[" + message_label(Message("assistant", "", "model"), self.tr) + "]")
         self.delta(case, sample, ("\n" if index else "") + f"{you}\n{text}\n{answer}\n")
 
-    def delta(self, case: str, sample: int, text: str) -> None:
+    def delta(self, case: str, sample: int, text: str, label: bool = True) -> None:
         with self.lock:
             key = (case, sample)
+            if label and key in self.label_due and text:
+                from lab.format.conversation import Message
+                from lab.practice.report import message_label
+
+                self.label_due.discard(key)
+                text = self.paint.bold("[" + message_label(Message("assistant", "", "model"), self.tr) + "]") + "\n" + text
+            if text:
+                self.line_start[key] = text.endswith("\n")
             if not self.started:
                 self.started = True
                 self._header(0)
@@ -312,7 +342,7 @@ def conversation_preambles(exercise: Any, plans: list[Any], paint: Any, t: Any) 
     found = {}
     for plan in plans:
         lines = conversation_lines(plan.opening, paint, t)
-        if not plan.learner_turns:
+        if not plan.learner_turns and plan.toolbox is None:  # with tools, the label waits for the model's words
             lines.append(paint.bold("[" + message_label(Message("assistant", "", "model"), t) + "]"))
         text = "\n".join(lines) + "\n" if lines else ""
         found[plan.case] = text + (paint.prefill(plan.prefill) if plan.prefill else "")
@@ -396,7 +426,7 @@ def run_one(args: argparse.Namespace, exercise: Any, text: str, model: str | Non
     """One attempt with `model` (None: --model as given), streamed and graded, its result printed (the
     JSON shape returned instead under --json). Returns (exit code, the attempt, its JSON)."""
     from lab.errors import CancelledError, ModelError
-    from lab.practice.attempts import cut_off_notice, empty_notice, run_attempt
+    from lab.practice.attempts import cut_off_notice, empty_notice, rounds_notice, run_attempt
     from lab.practice.report import Paint, grade_lines
     from lab.settings.i18n import translator
 
@@ -409,13 +439,14 @@ def run_one(args: argparse.Namespace, exercise: Any, text: str, model: str | Non
     slots = [(c.name, s) for c in exercise.cases for s in range(samples)]
     t = translator(exercise.lang)
     preambles, turns = {}, {}
+    tool_cases: frozenset[str] = frozenset(c.name for c in exercise.cases) if exercise.tools else frozenset()
     if exercise.chat:
         from lab.format.messages import build_messages
 
         plans = build_messages(exercise, text)  # PromptError: nothing is recorded, the text is where it came from
         preambles = conversation_preambles(exercise, plans, paint, t)
         turns = {p.case: p.turns for p in plans}
-    stream = OrderedStream(slots, out, samples, paint, t, preambles, turns)
+    stream = OrderedStream(slots, out, samples, paint, t, preambles, turns, tool_cases)
     answering = exercise.writes == "answer"
     from lab.models import llm
 
@@ -431,7 +462,8 @@ def run_one(args: argparse.Namespace, exercise: Any, text: str, model: str | Non
                 concurrency=settings.concurrency,
                 # an answer is the learner's own text: nothing streams, there is nothing to echo
                 on_delta=None if answering else stream.delta, on_output=None if answering else stream.finished,
-                on_turn=stream.turn, on_notice=lambda notice: print(paint.warn("lab: " + notice), file=out, flush=True),
+                on_turn=stream.turn, on_tool=stream.tool,
+                on_notice=lambda notice: print(paint.warn("lab: " + notice), file=out, flush=True),
             )
         except (ModelError, CancelledError) as exc:
             if stream.started:
@@ -460,9 +492,13 @@ def run_one(args: argparse.Namespace, exercise: Any, text: str, model: str | Non
     result = outcome.to_dict()
     if not answering:
         print()
-    for notice in (cut_off_notice(result, exercise.meta.model.max_tokens, t), empty_notice(result, t)):
+    for notice in (cut_off_notice(result, exercise.meta.model.max_tokens, t), rounds_notice(result, exercise.tool_rounds, t),
+                   empty_notice(result, t)):
         if notice:
             print(p.warn(notice))
+    if stream.collapsed:
+        print(p.dim(t.gettext("A tool's result is shown on one line; `lab attempt {id} --open` shows each one whole.").format(
+            id=outcome.attempt_id)))
     if any(plan_prefill for plan_prefill in preambles.values() if "⟦" in plan_prefill):
         from lab.practice.report import PREFILL_LEGEND
 
@@ -587,7 +623,9 @@ def cmd_attempt(args: argparse.Namespace) -> int:
 
         heading = t.gettext("Your answer") if record.model == ANSWER_MODEL else t.gettext("Prompt")
         print(f"\n## {heading}\n\n{record.prompt}")
-    prefilled = False
+    from lab.practice.report import collapsed
+
+    prefilled = collapsed_results = False
     for case in result.get("cases", []):
         outputs = case.get("outputs", [])
         conversations = case.get("conversations") or []
@@ -600,14 +638,21 @@ def cmd_attempt(args: argparse.Namespace) -> int:
 
                 transcript = Transcript.from_json(conversations[n - 1])
                 prefilled = prefilled or any(m.prefill for m in transcript.messages)
+                collapsed_results = collapsed_results or (not args.open and any(
+                    m.role == "tool" and collapsed(m.content) for m in transcript.messages))
+                if transcript.rounds_spent and not note:
+                    note = t.gettext("cut off: still calling tools when the rounds ran out")
                 print("\n## " + t.gettext("Conversation: {case}").format(case=label) + (f" ({note})" if note else "") + "\n\n"
-                      + "\n".join(conversation_lines(transcript.messages, paint, t)))
+                      + "\n".join(conversation_lines(transcript.messages, paint, t, opened=args.open)))
             else:
                 print("\n## " + t.gettext("Output: {case}").format(case=label) + (f" ({note})" if note else "") + f"\n\n{output}")
     if prefilled:
         from lab.practice.report import PREFILL_LEGEND
 
         print("\n" + paint.dim(t.gettext(PREFILL_LEGEND)))
+    if collapsed_results:
+        print("\n" + paint.dim(t.gettext("Each tool's result is shown on one line; `lab attempt {id} --open` shows them whole.").format(
+            id=record.id)))
     if result.get("criteria"):
         from lab.practice.report import grade_lines
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 # The documented path (docs/curriculum.md): prompt engineering first, then the tracks that build on it;
 # a trainer's own tracks follow, alphabetically.
-TRACK_ORDER = ("prompt-engineering", "ethical-alignment", "adversarial", "data-storytelling", "human-in-the-loop")
+TRACK_ORDER = ("prompt-engineering", "ethical-alignment", "adversarial", "data-storytelling", "human-in-the-loop", "agents")
 
 
 def curriculum_order(track: str, level: int, exercise_id: str) -> tuple[int, str, int, str]:

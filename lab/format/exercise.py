@@ -27,10 +27,11 @@ class CallSettings(BaseModel):
 
     temperature: float | None = Field(default=0, ge=0, le=2)
     max_tokens: int | None = Field(default=None, gt=0)
+    tool_rounds: int | None = Field(default=None, ge=1, le=20)  # model turns that may call tools before the answer (the lab's, not sent)
 
     @model_validator(mode="after")
     def _no_model_name(self) -> "CallSettings":
-        for banned in ("model", "api_key", "api_base", "messages"):
+        for banned in ("model", "api_key", "api_base", "messages", "tools", "tool_choice", "functions"):
             if banned in (self.model_extra or {}):
                 raise ValueError(f"'{banned}' cannot be set by an exercise; the learner chooses the model and keys")
         return self
@@ -45,6 +46,8 @@ TEXT_NAMES = ("system", "prompt", "prefill")  # what a `writes` list draws from,
 WRITES = ("prompt", "system", "prefill", "answer", "turns")
 READS = ("output", "continuation", "every-answer", "any-answer", "prompt", "system", "prefill", "transcript")
 DEFAULT_MAX_TURNS = 5
+DEFAULT_TOOL_ROUNDS = 4
+TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # what OpenAI-style APIs accept as a function name
 Reads = Literal["output", "continuation", "every-answer", "any-answer", "prompt", "system", "prefill", "transcript"]
 
 
@@ -67,6 +70,24 @@ class Turn(_Strict):
     @property
     def content(self) -> str:
         return self.user if self.user is not None else str(self.assistant)
+
+
+class Tool(_Strict):
+    """A function the model may call during every case (format v1, "Tools"). `result` is the lab's answer to a
+    call: a sandboxed template with the case's vars, the call's `args` and `attempt`; it never runs code."""
+
+    name: str = Field(pattern=TOOL_NAME_PATTERN)
+    description: str = Field(min_length=1)
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    result: str
+
+
+class ExampleCall(_Strict):
+    """One call an example's model made: the tool's name and its arguments (a mapping, or the raw text a model
+    sent, to show what a call whose arguments are not JSON does)."""
+
+    name: str
+    arguments: dict[str, Any] | str = Field(default_factory=dict)
 
 
 class Case(_Strict):
@@ -114,6 +135,16 @@ class Example(_Strict):
     outputs: dict[str, str | list[str] | list[list[str]]]
     expect: Literal["pass", "fail"]
     name: str | None = None
+    # with tools: the calls the model made per case, before its output (a list of lists: one per sample)
+    calls: dict[str, list[ExampleCall] | list[list[ExampleCall]]] = Field(default_factory=dict)
+
+    def calls_for(self, case_name: str, sample: int) -> list[ExampleCall]:
+        """The calls of one sample of a case (a flat list serves every sample)."""
+        value = self.calls.get(case_name) or []
+        if value and isinstance(value[0], list):
+            nested: list[list[ExampleCall]] = value  # type: ignore[assignment]
+            return list(nested[sample]) if sample < len(nested) else []
+        return list(value)  # type: ignore[arg-type]
 
     def outputs_for(self, case_name: str) -> list[str]:
         """The outputs of a case, one per sample (for `writes: turns`, each conversation's last answer)."""
@@ -151,6 +182,7 @@ class FrontMatter(_Strict):
     max_turns: int | None = Field(default=None, ge=1, le=20)  # `writes: turns`: the messages a learner may write
     turns: list[Turn] = Field(default_factory=list)  # messages before the graded call (a case's own `turns` replace them)
     model: CallSettings = Field(default_factory=CallSettings)
+    tools: list[Tool] = Field(default_factory=list)  # functions the model may call during every case
     vars: dict[str, Any] = Field(default_factory=dict)
     cases: list[Case] = Field(min_length=1)
     rubric: Rubric
@@ -224,10 +256,19 @@ class Exercise:
         return self.meta.max_turns or DEFAULT_MAX_TURNS
 
     @property
+    def tools(self) -> list[Tool]:
+        return self.meta.tools
+
+    @property
+    def tool_rounds(self) -> int:
+        """Model turns that may call tools before the answer (`model.tool_rounds`, default 4)."""
+        return self.meta.model.tool_rounds or DEFAULT_TOOL_ROUNDS
+
+    @property
     def chat(self) -> bool:
         """Whether the exercise shapes more of the conversation than one system and one user message: several
-        texts, a prefill, earlier turns or learner-written turns. Its cases are shown as conversations."""
-        return (len(self.texts) > 1 or self.texts[0] in ("prefill", "turns") or bool(self.meta.turns)
+        texts, a prefill, earlier turns, learner-written turns or tools. Its cases are shown as conversations."""
+        return (bool(self.meta.tools) or len(self.texts) > 1 or self.texts[0] in ("prefill", "turns") or bool(self.meta.turns)
                 or any(c.turns for c in self.meta.cases) or "prefill" in self.blocks)
 
     def case_turns(self, case_name: str) -> list[Turn]:

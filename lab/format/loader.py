@@ -278,6 +278,7 @@ def load_exercise(path: Path, root: Path) -> Exercise:
                     if not out.problems:  # a block that does not render has been reported; its texts cannot be traced
                         shapes.check_texts_sent(checked, compiled, root, out)
                     shapes.check_reads(checked, blocks, out)
+                    shapes.check_tools(checked, blocks, root, out)
         if not depends_on_cases and "rubric" not in partial:
             params = _check_rubric(checked, root, out)
         if not depends_on_cases and "examples" not in partial:
@@ -387,7 +388,11 @@ def _known_keys(loc: tuple[Any, ...]) -> list[str]:
     from lab.format.exercise import Case, Example, Rubric, Turn
 
     model: type[BaseModel] = FrontMatter
-    names = {"rubric": Rubric, "cases": Case, "examples": Example, "turns": Turn}
+    from lab.format.exercise import CallSettings, ExampleCall, Tool
+
+    names = {"rubric": Rubric, "cases": Case, "examples": Example, "turns": Turn, "tools": Tool, "model": CallSettings}
+    if len(loc) >= 2 and loc[0] == "examples" and "calls" in loc:
+        names["calls"] = ExampleCall
     for part in loc:
         if isinstance(part, str) and part in names:
             model = names[part]

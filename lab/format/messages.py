@@ -154,8 +154,19 @@ def plan_case(meta: FrontMatter, compiled: CompiledExercise, root: Any, case_nam
         prefill, author = prefill_block or "", "exercise"
     # a provider may refuse a final assistant message that ends in white space (Anthropic does)
     prefill = prefill.rstrip()
+    toolbox = None
+    if meta.tools:
+        from lab.format.exercise import DEFAULT_TOOL_ROUNDS
+        from lab.format.tools import Toolbox
+
+        toolbox = Toolbox(meta.tools, env, variables, meta.model.tool_rounds or DEFAULT_TOOL_ROUNDS)
+        try:
+            toolbox.specs  # a description that places the learner's text can meet a bound of the sandbox
+        except TemplateError as exc:
+            raise PromptError(f"The exercise's tools cannot be described with your text for case '{case_name}': "
+                              f"{str(exc).rstrip('.')}.") from None
     return CasePlan(case_name, tuple(opening), attempt, dict(rendered), prefill, author if prefill else None,  # type: ignore[arg-type]
-                    tuple(rendered.get("turns", ())) if learner_turns else (), learner_turns)
+                    tuple(rendered.get("turns", ())) if learner_turns else (), learner_turns, toolbox)
 
 
 def _exercise_block(compiled: CompiledExercise, block: str, variables: dict[str, Any], case: str) -> str | None:

@@ -220,3 +220,94 @@ def _check_renders(meta: FrontMatter, texts: dict[str, Any], index: int, loc: tu
 
 def _what(name: str) -> str:
     return {"system": "system prompt"}.get(name, name)
+
+
+TOOL_CHECKS = {"tool-called": "name", "tool-sequence": "names"}
+
+
+def check_tools(meta: FrontMatter, blocks: frozenset[str], root: Any, out: Any) -> None:
+    """The tools (format v1, "Tools"): each a usable function with a JSON Schema for its arguments and a result
+    that renders for every case; the checks and examples that name tools name the exercise's own."""
+    import difflib
+
+    from graders.structured import schema_problem
+    from lab.format.exercise import block_variables
+    from lab.format.messages import placeholder_texts
+    from lab.format.tools import check_result_renders
+
+    names = [t.name for t in meta.tools]
+    texts = written_texts(meta.writes)
+    if not meta.tools:
+        if meta.model.tool_rounds is not None:
+            out.at(("model", "tool_rounds"), "`model.tool_rounds` counts rounds of tool calls, but the exercise has no `tools:`",
+                   "remove `tool_rounds`, or add the tools the model may call under `tools:`")
+    elif texts == ("answer",):
+        out.at(("tools",), "`writes: answer` calls no model, so its tools would never be called",
+               "remove `tools:`, or have the learner write a prompt or system prompt (`writes: prompt`)")
+        return
+    elif "prefill" in texts or "prefill" in blocks:
+        out.at(("tools",), "a prefill cannot be combined with tools: the model's answer would have to start with the prefill "
+               "while it may call a tool first", "remove the prefill, or the tools")
+    for index, tool in enumerate(meta.tools):
+        loc = ("tools", index)
+        if tool.name in names[:index]:
+            out.at(loc + ("name",), f"tool name '{tool.name}' is used twice; tool names must be unique", "rename one of the tools")
+        problem = schema_problem(tool.parameters)
+        if problem is not None:
+            out.at(loc + ("parameters",), f"tool '{tool.name}': `parameters` is not a JSON Schema: {problem}",
+                   "write a JSON Schema of the arguments, e.g. `{type: object, properties: {order_id: {type: string}}, required: [order_id]}`")
+        elif tool.parameters.get("type") != "object":
+            out.at(loc + ("parameters",), f"tool '{tool.name}': `parameters` must describe an object (`type: object`): "
+                   "a tool's arguments are named", "start the schema with `type: object` and list the arguments under `properties:`")
+        elif not tool.result.strip():
+            out.at(loc + ("result",), f"tool '{tool.name}' has an empty `result`: the model would read nothing back",
+                   "write what the tool answers, e.g. `result: '{\"status\": \"{{ status }}\"}'`")
+        else:
+            env = root_environment(root)
+            placeholder = placeholder_texts(meta, lambda name: "(the learner's text)")
+            main = placeholder.get(main_text(texts), "(the learner's text)")
+            for case in meta.cases:
+                variables = block_variables(meta, case.name, main[0] if isinstance(main, list) else main, placeholder)
+                why = check_result_renders(tool, env, variables)
+                if why is not None:
+                    out.at(loc + ("description" if "(in its description)" in why else "result",), f"tool '{tool.name}': it cannot be made: {why.removeprefix('template error: ')} "
+                           f"(case '{case.name}')", "use the case's vars, `args.NAME` for an argument (`args.NAME | default('')` "
+                           "for one that is not required) and `attempt`")
+                    break
+    for index, criterion in enumerate(meta.rubric.criteria):
+        key = TOOL_CHECKS.get(criterion.check)
+        if key is None:
+            continue
+        loc = ("rubric", "criteria", index)
+        if not meta.tools:
+            out.at(loc + ("check",), f"criterion '{criterion.id}': check '{criterion.check}' reads the model's tool calls, but the "
+                   "exercise has no `tools:`", "add the tools the model may call under `tools:`, or use another check")
+            continue
+        value = criterion.params.get(key)
+        wanted = [value] if isinstance(value, str) else [v for v in value or [] if isinstance(v, str)]
+        for position, name in enumerate(wanted):
+            if "{" in name or name in names:
+                continue
+            close = difflib.get_close_matches(name, names, n=1)
+            out.at(loc + ((key,) if isinstance(value, str) else (key, position)),
+                   f"criterion '{criterion.id}': there is no tool '{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""),
+                   f"the tools are: {', '.join(names)}")
+    case_names = [c.name for c in meta.cases]
+    for index, example in enumerate(meta.examples):
+        if example.calls and not meta.tools:
+            out.at(("examples", index, "calls"), f"example {index + 1} gives the model's calls, but the exercise has no `tools:`",
+                   "remove `calls:`, or add the tools under `tools:`")
+            continue
+        for case_name, calls in example.calls.items():
+            if case_name not in case_names:
+                out.at(("examples", index, "calls", case_name), f"example {index + 1} has calls for unknown case '{case_name}'",
+                       f"the cases are: {', '.join(case_names)}")
+                continue
+            flat = [c for item in calls for c in (item if isinstance(item, list) else [item])]
+            for call in flat:
+                if call.name not in names:
+                    close = difflib.get_close_matches(call.name, names, n=1)
+                    out.at(("examples", index, "calls", case_name), f"example {index + 1}, case '{case_name}': a call to '{call.name}', "
+                           "which is not a tool of this exercise" + (f" (did you mean '{close[0]}'?)" if close else ""),
+                           f"the tools are: {', '.join(names)}")
+                    break

@@ -30,7 +30,7 @@ from lab.settings.calls import CallConfig
 
 FILE_NAME = "responses.db"
 DEFAULT_MAX_MB = 100.0
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: an answer keeps the model's tool calls
 _BUSY_MS = 30_000
 # request parameters that could carry a credential: never hashed, never stored
 _SECRET_WORDS = ("key", "token", "secret", "password", "authorization", "header", "credential")
@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS answers (
     finish_reason     TEXT,
     prompt_tokens     INTEGER NOT NULL DEFAULT 0,
     completion_tokens INTEGER NOT NULL DEFAULT 0,
+    tool_calls        TEXT NOT NULL DEFAULT '[]',
     size              INTEGER NOT NULL,
     created_at        REAL NOT NULL,
     used_at           REAL NOT NULL
@@ -59,6 +60,13 @@ class CachedAnswer:
     finish_reason: str | None
     prompt_tokens: int  # what the first call used (a hit uses nothing)
     completion_tokens: int
+    tool_calls: tuple[tuple[str, str, str], ...] = ()  # the model's calls instead of (or beside) text: (id, name, arguments)
+
+
+def answer_of(completion: Any) -> CachedAnswer:
+    """What the cache keeps of a `lab.models.llm.Completion`."""
+    return CachedAnswer(completion.text, completion.finish_reason, completion.prompt_tokens, completion.completion_tokens,
+                        tuple(tuple(call) for call in completion.tool_calls))
 
 
 @dataclass(frozen=True)
@@ -81,12 +89,14 @@ def cacheable(config: CallConfig) -> bool:
     return int(params.get("n") or 1) == 1
 
 
-def request_key(messages: list[dict[str, Any]], config: CallConfig, slot: int | str = 0) -> str:
-    """The hash naming a request. `slot` tells apart the samples of one attempt (sample 2 of a re-run gets
-    sample 2's answer, so a re-run repeats the grade it had, variance and all)."""
+def request_key(messages: list[dict[str, Any]], config: CallConfig, slot: int | str = 0,
+                tools: list[dict[str, Any]] | None = None) -> str:
+    """The hash naming a request: model, server, messages, call settings and the tools offered. `slot` tells
+    apart the samples of one attempt (sample 2 of a re-run gets sample 2's answer, so a re-run repeats the
+    grade it had, variance and all)."""
     params = {k: v for k, v in (config.params or {}).items() if not _secret(k)}
     material = {"model": config.model, "api_base": _endpoint(config.api_base), "messages": messages, "params": params,
-                "slot": slot}
+                "slot": slot, "tools": tools or []}
     text = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -121,19 +131,24 @@ class ResponseCache:
 
         with self._lock:
             try:
-                row = self._db.execute("SELECT text, finish_reason, prompt_tokens, completion_tokens FROM answers WHERE key = ?",
-                                       (key,)).fetchone()
+                row = self._db.execute("SELECT text, finish_reason, prompt_tokens, completion_tokens, tool_calls FROM answers"
+                                       " WHERE key = ?", (key,)).fetchone()
                 if row is None:
                     return None
                 self._db.execute("UPDATE answers SET used_at = ? WHERE key = ?", (time.time(), key))
             except sqlite3.Error:
                 return None  # a cache that cannot be read is a cache that missed
-        return CachedAnswer(row[0], row[1], int(row[2]), int(row[3]))
+        try:
+            calls = tuple(tuple(str(part) for part in call) for call in json.loads(row[4] or "[]"))
+        except (ValueError, TypeError):
+            return None
+        return CachedAnswer(row[0], row[1], int(row[2]), int(row[3]), calls)  # type: ignore[arg-type]
 
     def put(self, key: str, model: str, answer: CachedAnswer) -> None:
         import time
 
-        size = len(answer.text.encode("utf-8")) + ROW_OVERHEAD
+        calls = json.dumps([list(call) for call in answer.tool_calls], ensure_ascii=False)
+        size = len(answer.text.encode("utf-8")) + len(calls.encode("utf-8")) + ROW_OVERHEAD
         if size > self.max_bytes:
             return  # an answer larger than the whole cache is not kept
         at = time.time()
@@ -142,9 +157,9 @@ class ResponseCache:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     old = self._db.execute("SELECT size FROM answers WHERE key = ?", (key,)).fetchone()
-                    self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                      (key, model, answer.text, answer.finish_reason, answer.prompt_tokens,
-                                      answer.completion_tokens, size, at, at))
+                                      answer.completion_tokens, calls, size, at, at))
                     self._db.execute("UPDATE totals SET bytes = bytes + ? WHERE id = 1", (size - (old[0] if old else 0),))
                     self._evict()
                     self._db.execute("COMMIT")

@@ -86,7 +86,8 @@ class Completion:
     cost_usd: float
     duration_s: float
     retries: int = 0
-    finish_reason: str | None = None  # "stop", or "length" when the answer hit max_tokens
+    finish_reason: str | None = None  # "stop", or "length" when the answer hit max_tokens, or "tool_calls"
+    tool_calls: tuple[tuple[str, str, str], ...] = ()  # the model's calls: (id, tool name, arguments as JSON text)
     cached: bool = False  # answered from the response cache (lab.models.cache): no call, no charge
 
 
@@ -137,40 +138,41 @@ def missing_key(config: CallConfig) -> str | None:
 
 
 def complete(
-    messages: list[dict[str, str]],
+    messages: list[dict[str, Any]],
     config: CallConfig,
     on_delta: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
+    tools: list[dict[str, Any]] | None = None,
     cache_slot: int | str = 0,
 ) -> Completion:
-    """Call the model, streaming text to `on_delta` when given; retries 429/5xx with backoff.
+    """Call the model, streaming text to `on_delta` when given; retries 429/5xx with backoff. With `tools`
+    (the chat API's shape), the model may answer with calls (`Completion.tool_calls`) instead of text.
 
-    A temperature-0 request the response cache holds is answered from it (`config.cache`; `cache_slot`
-    tells apart the samples of one attempt), without importing litellm: the text goes to `on_delta`
-    in one piece. Raises ModelError (one plain sentence) or CancelledError. Never returns partial text
-    as a success.
+    A temperature-0 request the response cache holds (the tools offered are part of the request) is
+    answered from it (`config.cache`; `cache_slot` tells apart the samples of one attempt), without
+    importing litellm: the text goes to `on_delta` in one piece. Raises ModelError (one plain sentence)
+    or CancelledError. Never returns partial text as a success.
     """
     if cancel is not None and cancel.is_set():
         raise CancelledError()
     from lab.models import cache as response_cache
 
     store = response_cache.for_config(config)
-    key = response_cache.request_key(messages, config, cache_slot) if store is not None else None
+    key = response_cache.request_key(messages, config, cache_slot, tools) if store is not None else None
     if store is not None and key is not None and config.cache == "use":
         hit = store.get(key)
         if hit is not None:
             if on_delta is not None and hit.text:
                 on_delta(hit.text)
-            return Completion(hit.text, 0, 0, 0.0, 0.0, 0, hit.finish_reason, cached=True)
-    completion = _complete(messages, config, on_delta, cancel)
+            return Completion(hit.text, 0, 0, 0.0, 0.0, 0, hit.finish_reason, hit.tool_calls, cached=True)
+    completion = _complete(messages, config, on_delta, cancel, tools)
     if store is not None and key is not None:
-        store.put(key, config.model, response_cache.CachedAnswer(completion.text, completion.finish_reason,
-                                                                 completion.prompt_tokens, completion.completion_tokens))
+        store.put(key, config.model, response_cache.answer_of(completion))
     return completion
 
 
-def _complete(messages: list[dict[str, str]], config: CallConfig, on_delta: Callable[[str], None] | None,
-              cancel: threading.Event | None) -> Completion:
+def _complete(messages: list[dict[str, Any]], config: CallConfig, on_delta: Callable[[str], None] | None,
+              cancel: threading.Event | None, tools: list[dict[str, Any]] | None) -> Completion:
     litellm = load_litellm()
     problem = model_name_problem(config.model)
     if problem:
@@ -184,7 +186,7 @@ def _complete(messages: list[dict[str, str]], config: CallConfig, on_delta: Call
         if cancel is not None and cancel.is_set():
             raise CancelledError()
         try:
-            text, usage_in, usage_out, response = _call_cancellable(litellm, messages, config, on_delta, cancel)
+            text, usage_in, usage_out, response = _call_cancellable(litellm, messages, config, on_delta, cancel, tools)
             break
         except CancelledError:
             raise
@@ -203,7 +205,20 @@ def _complete(messages: list[dict[str, str]], config: CallConfig, on_delta: Call
                 error.sent = True  # an earlier try reached the server (it answered 429 or 5xx)
             raise error from exc
     return Completion(text, usage_in, usage_out, _cost(litellm, response, config), time.monotonic() - started, retries,
-                      _finish_reason(response))
+                      _finish_reason(response), _tool_calls(response))
+
+
+def _tool_calls(response: Any) -> tuple[tuple[str, str, str], ...]:
+    """The calls of a litellm response (streamed and rebuilt, or not): (id, name, arguments)."""
+    choices = getattr(response, "choices", None) or []
+    message = getattr(choices[0], "message", None) if choices else None
+    found = []
+    for number, call in enumerate(getattr(message, "tool_calls", None) or [], 1):
+        function = getattr(call, "function", None)
+        name = getattr(function, "name", None) or ""
+        arguments = getattr(function, "arguments", None)
+        found.append((str(getattr(call, "id", None) or f"call_{number}"), str(name), arguments if isinstance(arguments, str) else "{}"))
+    return tuple(found)
 
 
 def _finish_reason(response: Any) -> str | None:
@@ -213,21 +228,22 @@ def _finish_reason(response: Any) -> str | None:
     return str(reason) if reason else None
 
 
-def _call_cancellable(litellm: ModuleType, messages: list[dict[str, str]], config: CallConfig,
-                      on_delta: Callable[[str], None] | None, cancel: threading.Event | None) -> tuple[str, int, int, Any]:
+def _call_cancellable(litellm: ModuleType, messages: list[dict[str, Any]], config: CallConfig,
+                      on_delta: Callable[[str], None] | None, cancel: threading.Event | None,
+                      tools: list[dict[str, Any]] | None = None) -> tuple[str, int, int, Any]:
     """`_call_once`, but `cancel` ends the wait at once in every phase, even before the first byte.
 
     The call runs in a daemon thread: a blocked read cannot be interrupted from outside, so the caller
     stops waiting, and the thread closes the stream as soon as it has one (no more tokens are read).
     """
     if cancel is None:
-        return _call_once(litellm, messages, config, on_delta, None)
+        return _call_once(litellm, messages, config, on_delta, None, tools)
     outcome: list[Any] = []
     done = threading.Event()
 
     def call() -> None:
         try:
-            outcome.append((True, _call_once(litellm, messages, config, on_delta, cancel)))
+            outcome.append((True, _call_once(litellm, messages, config, on_delta, cancel, tools)))
         except BaseException as exc:  # handed to the caller's thread, which raises it
             outcome.append((False, exc))
         finally:
@@ -243,29 +259,32 @@ def _call_cancellable(litellm: ModuleType, messages: list[dict[str, str]], confi
     return value  # type: ignore[no-any-return]
 
 
-def _call_once(litellm: ModuleType, messages: list[dict[str, str]], config: CallConfig,
-               on_delta: Callable[[str], None] | None, cancel: threading.Event | None) -> tuple[str, int, int, Any]:
+def _call_once(litellm: ModuleType, messages: list[dict[str, Any]], config: CallConfig,
+               on_delta: Callable[[str], None] | None, cancel: threading.Event | None,
+               tools: list[dict[str, Any]] | None = None) -> tuple[str, int, int, Any]:
     kwargs: dict[str, Any] = dict(config.params)
     kwargs.update(model=config.model, messages=with_prefill_marker(messages, config.model), timeout=config.timeout, num_retries=0, max_retries=0)
+    if tools:
+        kwargs["tools"] = tools
     if config.api_base:
         kwargs["api_base"] = config.api_base
         if provider_of(config.model) in ("openai", "hosted_vllm", "lm_studio") and not os.environ.get("OPENAI_API_KEY"):
             kwargs["api_key"] = NO_KEY
     if on_delta is None:
-        response = litellm.completion(**kwargs)
+        response = _completion(litellm, kwargs)
         if not getattr(response, "choices", None):
             raise _Malformed("no choices")
         text = response.choices[0].message.content or ""
         usage = getattr(response, "usage", None)
         return text, _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"), response
     kwargs.update(stream=True, stream_options={"include_usage": True})
-    stream = litellm.completion(**kwargs)
+    stream = _completion(litellm, kwargs)
     if cancel is not None and cancel.is_set():  # cancelled while waiting for the headers: read nothing
         _close(stream)
         raise CancelledError()
     chunks = []
     parts: list[str] = []
-    any_choice = False
+    any_choice = calling = False
     try:
         for chunk in stream:
             if cancel is not None and cancel.is_set():
@@ -274,6 +293,7 @@ def _call_once(litellm: ModuleType, messages: list[dict[str, str]], config: Call
             choices = getattr(chunk, "choices", None) or []
             any_choice = any_choice or bool(choices)
             delta = getattr(choices[0].delta, "content", None) if choices else None
+            calling = calling or bool(choices and getattr(choices[0].delta, "tool_calls", None))
             if delta:
                 parts.append(delta)
                 on_delta(delta)
@@ -290,13 +310,25 @@ def _call_once(litellm: ModuleType, messages: list[dict[str, str]], config: Call
             _close(stream)
     if not chunks:
         raise _Malformed("cut")
-    if not parts and not _is_event_stream(stream):
+    if not parts and not calling and not _is_event_stream(stream):
         # litellm turns a body that is not server-sent events (a proxy's HTML page) into an empty answer
         # that "stopped": graded, that would score an answer nobody gave
         raise _Malformed("not a completion")
     response = litellm.stream_chunk_builder(chunks, messages=messages)
     usage = getattr(response, "usage", None) if response is not None else None
     return "".join(parts), _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"), response
+
+
+def _completion(litellm: ModuleType, kwargs: dict[str, Any]) -> Any:
+    """`litellm.completion`, leaving litellm's global `add_function_to_prompt` as it was: litellm sets it for good
+    when a provider (plain `ollama/`) takes tools as prompt text, which would change every later call's tools."""
+    if "tools" not in kwargs:
+        return litellm.completion(**kwargs)
+    before = getattr(litellm, "add_function_to_prompt", False)
+    try:
+        return litellm.completion(**kwargs)
+    finally:
+        litellm.add_function_to_prompt = before
 
 
 def _close(stream: Any) -> None:
@@ -393,6 +425,9 @@ def describe_error(exc: BaseException, config: CallConfig) -> ModelError:
                           sent=False)
     if name in ("Timeout", "APITimeoutError", "ReadTimeout", "TimeoutException") or "timed out" in lowered or "timeout" in name.lower():
         return ModelError(f"{config.model} did not answer within {config.timeout:g} s; try again, or raise the timeout (LAB_TIMEOUT).", "timeout", status)
+    if name == "UnsupportedParamsError" and ("function" in lowered or "tool" in lowered):  # raised before anything is sent
+        return ModelError(f"{config.model} cannot call tools: litellm does not support function calling for its provider; "
+                          "choose a model that can (for Ollama, name it ollama_chat/…).", "bad_request", status, sent=False)
     if "llm provider not provided" in lowered:  # litellm's own 400, raised before anything is sent
         return ModelError(f"'{config.model}' is not a model litellm knows; {MODEL_NAME_HELP}.", "bad_model", status, sent=False)
     if name == "AuthenticationError" or status == 401:
@@ -452,6 +487,22 @@ def supports_prefill(model: str) -> bool:
         return bool(supports_assistant_prefill(model=model))
     except Exception:
         return False
+
+
+def supports_tools(model: str) -> bool | None:
+    """Whether litellm's model map says `model` calls tools (function calling); None when the map does not list
+    the model (a local server's), so nothing can be said. Imports litellm."""
+    litellm = load_litellm()
+    try:
+        litellm.get_model_info(model=model)
+    except Exception:
+        return None
+    try:
+        from litellm.utils import supports_function_calling
+
+        return bool(supports_function_calling(model=model))
+    except Exception:
+        return None
 
 
 def supports_response_schema(model: str) -> bool:
@@ -564,8 +615,9 @@ class AsyncCaller:
             await self._session.close()
             self._session = None
 
-    async def complete(self, messages: list[dict[str, str]], config: CallConfig,
-                       before_send: Callable[[], None] | None = None, cache_slot: int | str = 0) -> Completion:
+    async def complete(self, messages: list[dict[str, Any]], config: CallConfig,
+                       before_send: Callable[[], None] | None = None, tools: list[dict[str, Any]] | None = None,
+                       cache_slot: int | str = 0) -> Completion:
         """One call, retried on 429 and 5xx; raises ModelError (one sentence) like `complete`.
 
         `before_send` runs once, holding the call's slot, just before the first request goes out (a
@@ -575,19 +627,18 @@ class AsyncCaller:
         from lab.models import cache as response_cache
 
         store = response_cache.for_config(config)
-        key = response_cache.request_key(messages, config, cache_slot) if store is not None else None
+        key = response_cache.request_key(messages, config, cache_slot, tools) if store is not None else None
         if store is not None and key is not None and config.cache == "use":
             hit = store.get(key)
             if hit is not None:
-                return Completion(hit.text, 0, 0, 0.0, 0.0, 0, hit.finish_reason, cached=True)
-        completion = await self._complete(messages, config, before_send)
+                return Completion(hit.text, 0, 0, 0.0, 0.0, 0, hit.finish_reason, hit.tool_calls, cached=True)
+        completion = await self._complete(messages, config, before_send, tools)
         if store is not None and key is not None:
-            store.put(key, config.model, response_cache.CachedAnswer(completion.text, completion.finish_reason,
-                                                                     completion.prompt_tokens, completion.completion_tokens))
+            store.put(key, config.model, response_cache.answer_of(completion))
         return completion
 
-    async def _complete(self, messages: list[dict[str, str]], config: CallConfig,
-                        before_send: Callable[[], None] | None) -> Completion:
+    async def _complete(self, messages: list[dict[str, Any]], config: CallConfig,
+                        before_send: Callable[[], None] | None, tools: list[dict[str, Any]] | None) -> Completion:
         import asyncio
 
         if not speaks_openai(config):
@@ -608,10 +659,11 @@ class AsyncCaller:
                         check()
                     self.requests += 1
                     if speaks_openai(config):
-                        text, usage_in, usage_out, cost = await self._openai_call(messages, config)
+                        text, usage_in, usage_out, cost, calls = await self._openai_call(messages, config, tools)
                     else:
-                        text, usage_in, usage_out, cost = await self._litellm_call(messages, config)
-                return Completion(text, usage_in, usage_out, cost, time.monotonic() - started, retries)
+                        text, usage_in, usage_out, cost, calls = await self._litellm_call(messages, config, tools)
+                return Completion(text, usage_in, usage_out, cost, time.monotonic() - started, retries,
+                                  "tool_calls" if calls else None, calls)
             except (asyncio.CancelledError, CancelledError):
                 raise
             except Exception as exc:
@@ -624,12 +676,16 @@ class AsyncCaller:
                     continue
                 raise error from exc
 
-    async def _openai_call(self, messages: list[dict[str, str]], config: CallConfig) -> tuple[str, int, int, float]:
+    async def _openai_call(self, messages: list[dict[str, Any]], config: CallConfig,
+                           tools: list[dict[str, Any]] | None = None) -> tuple[str, int, int, float, tuple[tuple[str, str, str], ...]]:
         import aiohttp
 
         session = await self._http()
         body: dict[str, Any] = dict(config.params)
-        body.update(model=config.model.split("/", 1)[1], messages=messages)
+        # as litellm sends them: a message's empty fields left out (an assistant message that only called tools has no content)
+        body.update(model=config.model.split("/", 1)[1], messages=[{k: v for k, v in m.items() if v is not None} for m in messages])
+        if tools:
+            body["tools"] = tools
         key = os.environ.get("OPENAI_API_KEY") or NO_KEY
         url = str(config.api_base).rstrip("/") + "/chat/completions"
         async with session.post(url, json=body, headers={"authorization": f"Bearer {key}"},
@@ -647,22 +703,29 @@ class AsyncCaller:
         choices = data.get("choices") or []
         if not choices:
             raise _Malformed("no choices")
-        text = ((choices[0] or {}).get("message") or {}).get("content") or ""
+        message = (choices[0] or {}).get("message") or {}
+        text = message.get("content") or ""
+        calls = tuple((str(c.get("id") or f"call_{n}"), str((c.get("function") or {}).get("name") or ""),
+                       str((c.get("function") or {}).get("arguments") or "{}"))
+                      for n, c in enumerate(message.get("tool_calls") or [], 1) if isinstance(c, dict))
         usage = data.get("usage") or {}
         tokens_in, tokens_out = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
         if proxy_cost is not None:
             try:
-                return text, tokens_in, tokens_out, float(proxy_cost)
+                return text, tokens_in, tokens_out, float(proxy_cost), calls
             except ValueError:
                 pass
         prices = price_per_token(config.model)
         cost = tokens_in * prices[0] + tokens_out * prices[1] if prices else 0.0
-        return text, tokens_in, tokens_out, cost
+        return text, tokens_in, tokens_out, cost, calls
 
-    async def _litellm_call(self, messages: list[dict[str, str]], config: CallConfig) -> tuple[str, int, int, float]:
+    async def _litellm_call(self, messages: list[dict[str, Any]], config: CallConfig,
+                            tools: list[dict[str, Any]] | None = None) -> tuple[str, int, int, float, tuple[tuple[str, str, str], ...]]:
         litellm = load_litellm()
         kwargs: dict[str, Any] = dict(config.params)
         kwargs.update(model=config.model, messages=with_prefill_marker(messages, config.model), timeout=config.timeout, num_retries=0, max_retries=0)
+        if tools:
+            kwargs["tools"] = tools
         if config.api_base:
             kwargs["api_base"] = config.api_base
         response = await litellm.acompletion(**kwargs)
@@ -670,7 +733,8 @@ class AsyncCaller:
             raise _Malformed("no choices")
         usage = getattr(response, "usage", None)
         text = response.choices[0].message.content or ""
-        return text, _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"), _cost(litellm, response, config)
+        return (text, _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"), _cost(litellm, response, config),
+                _tool_calls(response))
 
 
 def _error_message(raw: bytes, status: int) -> str:

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 from lab.errors import CancelledError, LabError, ModelError, PromptError
-from lab.format.conversation import CasePlan, Dialogue, Transcript
+from lab.format.conversation import CasePlan, Dialogue, Message, Transcript
 from lab.format.exercise import Exercise
 from lab.format.messages import build_messages, learner_texts, main_of
+from lab.format.tools import ToolCall
 from lab.models import llm
 from lab.practice.grading import GROUP_CASE, Grade, grade, grade_to_dict
 from lab.practice.judging import ModelJudge
@@ -22,6 +23,7 @@ from lab.settings.i18n import ENGLISH, translator
 
 DeltaHandler = Callable[[str, int, str], None]  # (case, sample, text)
 TurnHandler = Callable[[str, int, int], None]  # (case, sample, turn): a learner-written message is about to be sent
+ToolHandler = Callable[[str, int, Message], None]  # (case, sample, message): the model's calls, then each tool's answer
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,10 @@ def empty_notice(result: dict[str, Any], tr: Any = None) -> str | None:
     for case in result.get("cases", []):
         outputs = case.get("outputs") or []
         marks = case.get("empty") or [is_empty(o) for o in outputs]
-        samples = [i for i, output in enumerate(outputs) if i < len(marks) and marks[i]]
+        reasons = case.get("finish_reasons") or []
+        # an answer cut off while the model still called tools is named by `rounds_notice`
+        samples = [i for i, output in enumerate(outputs) if i < len(marks) and marks[i]
+                   and not (i < len(reasons) and reasons[i] == ROUNDS_SPENT)]
         if samples:
             which = t.gettext(" (sample {samples})").format(samples=", ".join(str(i + 1) for i in samples))
             empty.append(f"'{case['name']}'" + (which if len(outputs) > 1 else ""))
@@ -175,6 +180,8 @@ def output_note(case: dict[str, Any], sample: int, tr: Any = None) -> str | None
     outputs = case.get("outputs") or []
     reasons = case.get("finish_reasons") or []
     marks = case.get("empty") or [is_empty(o) for o in outputs]
+    if sample < len(reasons) and reasons[sample] == ROUNDS_SPENT:
+        return t.gettext("cut off: still calling tools when the rounds ran out")
     if sample < len(marks) and marks[sample]:
         return t.gettext("empty: the model wrote nothing")
     if sample < len(reasons) and reasons[sample] == "length":
@@ -185,6 +192,41 @@ def output_note(case: dict[str, Any], sample: int, tr: Any = None) -> str | None
 def call_config_for(exercise: Exercise, base: llm.CallConfig) -> llm.CallConfig:
     """The learner's model and endpoint with the exercise's call settings (temperature, max_tokens...)."""
     return replace(base, params={**exercise.meta.model.as_kwargs(), **base.params})
+
+
+def tools_notice(exercise: Exercise, model: str, tr: Any = None) -> str | None:
+    """One sentence when an exercise with tools is sent to a model litellm lists as unable to call them (it may
+    answer without calling any); None otherwise, and for a model litellm does not list (a local server's), of which
+    nothing can be said. Asks litellm, so call it where the model is about to be called."""
+    if not exercise.tools or llm.supports_tools(model) is not False:
+        return None
+    t = tr if tr is not None else ENGLISH
+    return t.gettext("litellm lists {model} as unable to call tools, so it may answer without calling any and fail the "
+                     "criteria on its calls; choose a model that can call functions.").format(model=model)
+
+
+def rounds_notice(result: dict[str, Any], rounds: int, tr: Any = None) -> str | None:
+    """One sentence naming the cases whose model was still calling tools when the exercise's rounds ran out."""
+    t = tr if tr is not None else ENGLISH
+    spent = []
+    for case in result.get("cases", []):
+        reasons = case.get("finish_reasons") or []
+        samples = [i for i, reason in enumerate(reasons) if reason == ROUNDS_SPENT]
+        if samples:
+            which = t.gettext(" (sample {samples})").format(samples=", ".join(str(i + 1) for i in samples))
+            spent.append(f"'{case['name']}'" + (which if len(reasons) > 1 else ""))
+    if not spent:
+        return None
+    which = t.ngettext("case {cases}", "cases {cases}", len(spent)).format(cases=", ".join(spent))
+    return t.ngettext("The answer was cut off for {which}: the model was still calling tools after {rounds} round "
+                      "(model.tool_rounds, set by the exercise), so its answer is what it said last. Ask it to answer "
+                      "once it has what it needs.",
+                      "The answer was cut off for {which}: the model was still calling tools after {rounds} rounds "
+                      "(model.tool_rounds, set by the exercise), so its answer is what it said last. Ask it to answer "
+                      "once it has what it needs.", rounds).format(which=which, rounds=rounds)
+
+
+ROUNDS_SPENT = "tool_rounds"  # a case's finish reason when its model was still calling tools as the rounds ran out
 
 
 def prefill_notice(exercise: Exercise, plans: list[CasePlan], model: str, tr: Any = None) -> str | None:
@@ -217,6 +259,7 @@ def run_attempt(
     on_output: Callable[[str, int, str], None] | None = None,
     on_started: Callable[[int], None] | None = None,
     on_turn: TurnHandler | None = None,
+    on_tool: ToolHandler | None = None,
     on_notice: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> AttemptOutcome:
@@ -226,8 +269,9 @@ def run_attempt(
     `text` is the learner's text, or their texts by name when the exercise has them write several
     (`{"system": ..., "prompt": ...}`; `turns` a list of messages). Each case's conversation is walked
     call by call (lab/format/conversation.py): a learner-written conversation sends one message per call
-    (`on_turn` says which before it goes), `on_delta` streams each answer's words after any prefill, and
-    `on_notice` hears the one sentence of `prefill_notice` before anything is sent.
+    (`on_turn` says which before it goes), `on_delta` streams each answer's words after any prefill, `on_tool`
+    hears, in order, each message of the model that called tools and each tool's answer (lab/format/tools.py), and
+    `on_notice` hears the one sentence of `prefill_notice` or `tools_notice` before anything is sent.
 
     For `writes: answer` no model is called: the learner's text, rendered per case, is each case's
     output (one sample), and `config` may be None; a judge is asked only by judge criteria."""
@@ -262,13 +306,20 @@ def run_attempt(
         handler = (lambda delta: on_delta(case, sample, delta)) if on_delta else None
         dialogue = Dialogue(plan)
         reason = None
+        announced = -1
         while (messages := dialogue.next_call()) is not None:
-            if on_turn is not None and plan.learner_turns:
+            if on_turn is not None and plan.learner_turns and dialogue.turn != announced:
+                announced = dialogue.turn  # once per message, not again for each round of tool calls it causes
                 on_turn(case, sample, dialogue.turn)
             # a conversation's calls differ by their messages: the sample alone tells apart the answers to one request
-            completion = llm.complete(messages, exercise_config, on_delta=handler, cancel=cancel, cache_slot=sample)
-            dialogue.answer(completion.text, completion.finish_reason == "length")
-            reason = "length" if completion.finish_reason == "length" or reason == "length" else completion.finish_reason
+            completion = llm.complete(messages, exercise_config, on_delta=handler, cancel=cancel, tools=plan.tools, cache_slot=sample)
+            before = len(dialogue.messages)
+            said = dialogue.answer(completion.text, completion.finish_reason == "length", calls_of(completion))
+            if on_tool is not None and said.calls:
+                for message in dialogue.messages[before:]:
+                    on_tool(case, sample, message)
+            finish = ROUNDS_SPENT if said.calls and said.cut_off and completion.finish_reason != "length" else completion.finish_reason
+            reason = reason if reason in ("length", ROUNDS_SPENT) else finish
             with lock:
                 calls["made"] += 1
                 calls["cached"] += completion.cached
@@ -288,9 +339,10 @@ def run_attempt(
                 if on_output:
                     on_output(b.case, 0, b.attempt)
         else:
-            notice = prefill_notice(exercise, built, config.model, translator(exercise.lang)) if on_notice else None
-            if notice and on_notice:
-                on_notice(notice)
+            for notice in ((prefill_notice(exercise, built, config.model, translator(exercise.lang)),
+                            tools_notice(exercise, config.model, translator(exercise.lang))) if on_notice else ()):
+                if notice and on_notice:
+                    on_notice(notice)
             _call_every_case(built, n_samples, concurrency, one_case, cancel)
         complete_outputs = {case: [o or "" for o in outs] for case, outs in outputs.items()}
         complete_transcripts = {case: [t for t in ts if t is not None] for case, ts in transcripts.items() if all(ts)}
@@ -331,6 +383,11 @@ def run_attempt(
         prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd, duration_s=duration,
     )
     return outcome
+
+
+def calls_of(completion: llm.Completion) -> list[ToolCall]:
+    """The model's calls of one completion as the conversation keeps them."""
+    return [ToolCall(id, name, arguments) for id, name, arguments in completion.tool_calls]
 
 
 def not_sent(exc: BaseException, outputs: dict[str, list[str | None]], usage: Usage) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -11,6 +12,7 @@ from lab.format.conversation import transcript_of
 from lab.format.exercise import Example, Exercise
 from lab.format.messages import build_messages
 from lab.format.templating import render_learner_text
+from lab.format.tools import ToolCall
 from lab.practice.grading import Grade, grade
 
 
@@ -53,9 +55,19 @@ def example_texts(exercise: Exercise, example: Example) -> dict[str, Any]:
     return {names[0]: example.attempt}
 
 
+def example_calls(example: Example, case_name: str, sample: int) -> list[ToolCall]:
+    """An example's calls for one sample of a case, as the model would have sent them (ids the lab makes up)."""
+    calls = []
+    for number, call in enumerate(example.calls_for(case_name, sample), 1):
+        arguments = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments, ensure_ascii=False)
+        calls.append(ToolCall(f"call_{number}", call.name, arguments))
+    return calls
+
+
 def check_examples(exercise: Exercise, judge: Judge | None = None) -> list[ExampleVerdict]:
     """Grade each example as an attempt would be graded: its outputs are what the model said (after any
-    prefill), each case's conversation rebuilt around them, so every `reads:` reads what it would read."""
+    prefill), each case's conversation rebuilt around them (with the example's `calls`, answered by the
+    exercise's tools), so every `reads:` and the tool checks read what they would read."""
     verdicts = []
     for index, example in enumerate(exercise.meta.examples):
         try:
@@ -72,7 +84,8 @@ def check_examples(exercise: Exercise, judge: Judge | None = None) -> list[Examp
                 outputs[case.name] = example.outputs_for(case.name)
                 continue
             said = example.conversations_for(case.name) if plan.learner_turns else [[o] for o in example.outputs_for(case.name)]
-            transcripts[case.name] = [transcript_of(plan, answers) for answers in said]
+            transcripts[case.name] = [transcript_of(plan, answers, example_calls(example, case.name, sample))
+                                      for sample, answers in enumerate(said)]
             outputs[case.name] = [t.output for t in transcripts[case.name]]
         attempts = None if plans else {case.name: render_learner_text(str(example.attempt), exercise.learner_variables(case.name), case.name)
                                        for case in exercise.cases}

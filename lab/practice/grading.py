@@ -194,9 +194,11 @@ def grade(exercise: Exercise, outputs: dict[str, list[str]], judge: Judge | None
                 if case.name not in params or case.name not in outputs:
                     continue
                 for sample, output in enumerate(outputs[case.name]):
+                    transcript = _nth(transcripts.get(case.name), sample)
+                    calls = tuple((c.name, c.args) for c in transcript.calls) if transcript is not None else ()
                     ctx = CheckContext(case=case.name, sample=sample, judge=judge, case_vars=exercise.variables(case.name),
-                                       attempt=attempts.get(case.name), tr=tr)
-                    read = _read(criterion.reads, output, _nth(transcripts.get(case.name), sample), plans.get(case.name), attempts.get(case.name))
+                                       attempt=attempts.get(case.name), tr=tr, calls=calls)
+                    read = _read(criterion.reads, output, transcript, plans.get(case.name), attempts.get(case.name))
                     each = []
                     for text in read:
                         r = _safe(check.fn, text, params[case.name], ctx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gettext
+import json
 import math
 import os
 import sys
@@ -129,13 +130,51 @@ def answer_text(message: Any, paint: Paint) -> str:
     return message.content
 
 
-def conversation_lines(messages: Sequence[Any], paint: Paint, tr: gettext.NullTranslations = ENGLISH) -> list[str]:
+RESULT_WIDTH = 100  # a tool's result shown collapsed: one line of at most this many characters
+
+
+def one_line(text: str, width: int = RESULT_WIDTH) -> str:
+    """A text collapsed to one line: its line ends shown as ⏎, clipped with an ellipsis."""
+    flat = " ⏎ ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+    return clip(flat, width)
+
+
+def collapsed(text: str, width: int = RESULT_WIDTH) -> bool:
+    """Whether `one_line` leaves something out."""
+    return one_line(text, width) != text.strip()
+
+
+def tool_lines(message: Any, paint: Paint, tr: gettext.NullTranslations = ENGLISH, opened: bool = False) -> list[str]:
+    """The tool part of a message: each call of a model message with its arguments (`[call]`), or a tool's
+    answer (`[result · name]`) on one line, or whole when `opened`."""
+    t = tr
+    if message.role == "tool":
+        label = t.gettext("result · {tool} · refused") if message.error else t.gettext("result · {tool}")
+        head = paint.bold(f"[{label.format(tool=message.tool)}]")
+        if opened:
+            return [head, message.content]
+        text = one_line(message.content)
+        return [f"{head} {paint.bad(text) if message.error else text}"]
+    label = t.gettext("call · not answered: the rounds ran out") if message.cut_off else t.gettext("call")
+    return [f"{paint.bold('[' + label + ']')} {c.shown()}" for c in message.calls]
+
+
+def conversation_lines(messages: Sequence[Any], paint: Paint, tr: gettext.NullTranslations = ENGLISH,
+                       opened: bool = False) -> list[str]:
     """A conversation as `lab run`, `lab show` and `lab attempt` print it: each message under `[its label]`,
-    the exercise's own messages dimmed, the prefill marked ⟦ ⟧ at the start of the answer."""
+    the exercise's own messages dimmed, the prefill marked ⟦ ⟧ at the start of the answer, each tool call with its
+    arguments and each tool's result on one line (whole when `opened`)."""
     lines = []
     for m in messages:
         label = f"[{message_label(m, tr)}]"
-        if m.author == "model":
+        if m.role == "tool":
+            lines += tool_lines(m, paint, tr, opened)
+        elif m.author == "model" and m.calls:
+            if m.content or m.cut_off:
+                said = [answer_text(m, paint)] if m.content else []
+                lines += [paint.bold(label), *said] if m.cut_off else [paint.bold(f"[{tr.gettext(ROLE_WORDS['assistant'])}]"), m.content]
+            lines += tool_lines(m, paint, tr, opened)
+        elif m.author == "model":
             lines += [paint.bold(label), answer_text(m, paint)]
         elif m.prefill:  # a prefill not answered yet (`lab show`): the answer starts with it
             lines += [paint.bold(f"[{tr.gettext(ANSWER_WORD)}]"), paint.prefill(m.content) + "…"]
@@ -143,6 +182,29 @@ def conversation_lines(messages: Sequence[Any], paint: Paint, tr: gettext.NullTr
             lines += [paint.bold(label), m.content]
         else:
             lines += [paint.dim(label), paint.dim(m.content)]
+    return lines
+
+
+def tool_summary(tool: Any) -> str:
+    """A tool in one line: `name(arg: type, other?: type)`, an argument it may leave out marked `?`."""
+    schema = tool.parameters if isinstance(tool.parameters, dict) else {}
+    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    required = schema.get("required") if isinstance(schema.get("required"), list) else []
+    args = []
+    for name, sub in properties.items():
+        kind = sub.get("type", "any") if isinstance(sub, dict) else "any"
+        kind = "|".join(kind) if isinstance(kind, list) else str(kind)
+        if isinstance(sub, dict) and isinstance(sub.get("enum"), list):
+            kind = "|".join(json.dumps(v, ensure_ascii=False) for v in sub["enum"])
+        args.append(f"{name}{'' if name in required else '?'}: {kind}")
+    return f"{tool.name}({', '.join(args)})"
+
+
+def tools_lines(tools: Sequence[Any], paint: Paint, tr: gettext.NullTranslations = ENGLISH) -> list[str]:
+    """The tools an exercise gives the model, as `lab show` lists them: each signature, then its description."""
+    lines = [paint.dim(tr.gettext("The model may call these tools; the lab answers each call (an argument marked ? may be left out)."))]
+    for tool in tools:
+        lines += ["", paint.bold(tool_summary(tool)), tool.description.strip()]
     return lines
 
 

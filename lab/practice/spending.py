@@ -57,6 +57,7 @@ class Estimate:
     model: str | None
     judge_model: str | None
     cost_usd: float | None  # None: a model involved has no known price
+    tool_calls: int = 0  # with tools: the calls the model may add by calling them (a round each), not in `calls` nor the cost
 
     def summary(self, tr: gettext.NullTranslations = ENGLISH) -> str:
         """One line: calls, tokens, dollars (or "price unknown"), in the exercise's language."""
@@ -67,6 +68,9 @@ class Estimate:
         else:
             calls = tr.gettext("no model call (your answer is graded as written)")
         parts = [calls]
+        if self.tool_calls:
+            parts.append(tr.ngettext("+ up to {n} call for tool rounds", "+ up to {n} calls for tool rounds", self.tool_calls).format(
+                n=self.tool_calls))
         if self.judge_calls:
             parts.append(tr.ngettext("+ up to {n} judge call", "+ up to {n} judge calls", self.judge_calls).format(n=self.judge_calls))
         if self.calls:
@@ -123,8 +127,9 @@ def estimate_attempt(exercise: Exercise, text: str | Mapping[str, Any], *, model
     if judge_calls and cost is not None:
         price = prices(judge_model) if judge_model else None
         cost = None if price is None else cost + judge_calls * (JUDGE_PROMPT_TOKENS * price[0] + JUDGE_ANSWER_TOKENS * price[1])
+    tool_calls = calls * exercise.tool_rounds if exercise.tools and not answering else 0  # each round is one more call
     return Estimate(len(built), n_samples, calls, judge_calls, prompt_tokens, answer_tokens,
-                    None if answering else model, judge_model if judge_calls else None, cost)
+                    None if answering else model, judge_model if judge_calls else None, cost, tool_calls)
 
 
 def _case_tokens(plan: Any, answer_each: int) -> int:

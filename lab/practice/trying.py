@@ -19,7 +19,7 @@ from lab.format.conversation import Dialogue
 from lab.format.exercise import Exercise
 from lab.format.messages import build_messages, learner_texts
 from lab.models import llm
-from lab.practice.attempts import ANSWER_MODEL, Usage, call_config_for, needs_judge
+from lab.practice.attempts import ANSWER_MODEL, ROUNDS_SPENT, Usage, call_config_for, calls_of, needs_judge
 from lab.practice.grading import GROUP_CASE, CriterionGrade, grade
 from lab.practice.judging import ModelJudge
 from lab.practice.store import Store
@@ -118,10 +118,12 @@ def try_case(
         else:
             dialogue, finish, cached = Dialogue(built), None, True
             call_config = call_config_for(exercise, config)  # type: ignore[arg-type]
-            while (messages := dialogue.next_call()) is not None:  # the same walk as an attempt's (a conversation: one call a message)
-                completion = llm.complete(messages, call_config, on_delta=on_delta, cancel=cancel, cache_slot=0)
-                dialogue.answer(completion.text, completion.finish_reason == "length")
-                finish = "length" if completion.finish_reason == "length" or finish == "length" else completion.finish_reason
+            # the same walk as an attempt's: a conversation's messages one call each, and a round per tool call
+            while (messages := dialogue.next_call()) is not None:
+                completion = llm.complete(messages, call_config, on_delta=on_delta, cancel=cancel, tools=built.tools, cache_slot=0)
+                said = dialogue.answer(completion.text, completion.finish_reason == "length", calls_of(completion))
+                spent = ROUNDS_SPENT if said.calls and said.cut_off and completion.finish_reason != "length" else completion.finish_reason
+                finish = finish if finish in ("length", ROUNDS_SPENT) else spent
                 cached = cached and completion.cached
                 usage = usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
             transcript = dialogue.transcript()

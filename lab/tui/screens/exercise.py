@@ -23,7 +23,7 @@ from lab.errors import CancelledError, LabError, PromptError
 from lab.format.exercise import Exercise
 from lab.format.conversation import join_turns
 from lab.format.messages import build_messages, render_text, text_blocks
-from lab.practice.attempts import AttemptOutcome, cut_off_notice, empty_notice, output_note, run_attempt
+from lab.practice.attempts import AttemptOutcome, cut_off_notice, empty_notice, output_note, rounds_notice, run_attempt
 from lab.practice.learner import solution_text
 from lab.practice.learner import you_write as learner_writes
 from lab.practice.spending import Estimate, check_cap, estimate_attempt, spent
@@ -529,6 +529,7 @@ class ExerciseScreen(LabScreen):
                     if self.exercise.writes == "answer" else None,
                     on_started=lambda attempt_id: (started.append(attempt_id), in_flight.add(attempt_id)),
                     on_turn=lambda case, sample, index: self.lab.call_threadsafe(self._turn, token, case, sample, index, lane),
+                    on_tool=lambda case, sample, message: self.lab.call_threadsafe(self._tool, token, case, sample, message, lane),
                     on_notice=lambda notice: self.lab.call_threadsafe(self._notice, token, notice),
                 )
             finally:
@@ -566,6 +567,12 @@ class ExerciseScreen(LabScreen):
         if token == self.run_token and isinstance(view, ConversationView) and plan is not None and index < len(plan.turns):
             await view.start_turn(plan.turns[index])
 
+    async def _tool(self, token: int, case: str, sample: int, message: Any, lane: int = 0) -> None:
+        """The model called tools, or a tool answered: drawn in the case's conversation, in order."""
+        view = self.streams.get((lane, case, sample))
+        if token == self.run_token and isinstance(view, ConversationView):
+            await view.add_tool(message)
+
     async def _notice(self, token: int, notice: str) -> None:
         if token == self.run_token:
             self.notify(notice, severity="warning", timeout=12)
@@ -583,7 +590,8 @@ class ExerciseScreen(LabScreen):
         self.query_one(GradeView).show_result(result)
         self._show_grade_top()
         t = self.tr
-        notice = cut_off_notice(result, self.exercise.meta.model.max_tokens, t)
+        notice = " ".join(n for n in (cut_off_notice(result, self.exercise.meta.model.max_tokens, t),
+                                      rounds_notice(result, self.exercise.tool_rounds, t)) if n) or None
         empty = empty_notice(result, t)
         self._mark_cut_off(result, lane)
         cached = " " + t.gettext("Answered from the response cache (no call, $0); ctrl+r asks the model again.") if outcome.cached else ""

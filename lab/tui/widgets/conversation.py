@@ -2,7 +2,8 @@
 theirs), and each answer as it streams, its prefill drawn as the start of the answer.
 
 Built from `lab.format.conversation.Message`s: a case's opening before a run, then one learner message
-and one answer per call of a conversation the learner writes; or a whole stored transcript.
+and one answer per call of a conversation the learner writes; or a whole stored transcript. With tools, each
+call the model makes is drawn with its arguments, and each tool's result collapsed to one line until opened.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from typing import Any, Iterable
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
+from textual.widgets import Collapsible, Static
 
 from lab.format.conversation import Message
-from lab.practice.report import message_label
+from lab.practice.report import message_label, one_line
 from lab.settings.i18n import ENGLISH
 from lab.tui.widgets.output import OutputText
 
@@ -29,6 +30,11 @@ class ConversationView(Vertical):
     ConversationView .message-label.-yours { color: $accent; }
     ConversationView .message { height: auto; }
     ConversationView .message.-exercise { color: $text-muted; }
+    ConversationView .tool-call { height: auto; color: $accent; }
+    ConversationView .tool-call.-unanswered { color: $warning; }
+    ConversationView Collapsible.tool-result { padding: 0; margin: 0; border-top: none; background: transparent; }
+    ConversationView Collapsible.tool-result.-refused CollapsibleTitle { color: $error; }
+    ConversationView Collapsible.tool-result Contents { padding: 0 0 0 2; }
     """
 
     def __init__(self, messages: Iterable[Message], *, pending: bool = False, prefill: str = "", rendered: bool = False,
@@ -37,6 +43,7 @@ class ConversationView(Vertical):
         self.messages = list(messages)
         self.pending, self.prefill, self.rendered, self.tr = pending, prefill, rendered, tr
         self.current: OutputText | None = None
+        self.current_label: Static | None = None
 
     def compose(self) -> ComposeResult:
         for message in self.messages:
@@ -45,6 +52,9 @@ class ConversationView(Vertical):
             yield from self._answer_slot()
 
     def _message(self, m: Message) -> Iterable[Any]:
+        if m.role == "tool" or (m.author == "model" and m.calls):
+            yield from self._tool(m)
+            return
         yours = m.author == "learner" or bool(m.text)
         yield Static(f"[{message_label(m, self.tr)}]", classes="message-label" + (" -yours" if yours else ""), markup=False)
         if m.author == "model":
@@ -52,10 +62,42 @@ class ConversationView(Vertical):
         else:
             yield Static(m.content, classes="message" + ("" if yours else " -exercise"), markup=False)
 
+    def _tool(self, m: Message) -> Iterable[Any]:
+        """A model message that called tools (its words, if any, then each call), or a tool's result, collapsed."""
+        t = self.tr
+        if m.role == "tool":
+            label = t.gettext("result · {tool} · refused") if m.error else t.gettext("result · {tool}")
+            title = f"[{label.format(tool=m.tool)}] {one_line(m.content, 80)}"
+            yield Collapsible(Static(m.content, classes="message", markup=False), title=title, collapsed=True,
+                              classes="tool-result" + (" -refused" if m.error else ""))
+            return
+        if m.content or m.cut_off:
+            said = message_label(m, t) if m.cut_off else message_label(Message("assistant", "", "exercise"), t)
+            yield Static(f"[{said}]", classes="message-label", markup=False)
+            if m.content:
+                yield OutputText(m.content, rendered=self.rendered, classes="message output")
+        label = t.gettext("call · not answered: the rounds ran out") if m.cut_off else t.gettext("call")
+        for call in m.calls:
+            yield Static(f"[{label}] {call.shown()}", classes="tool-call" + (" -unanswered" if m.cut_off else ""), markup=False)
+
     def _answer_slot(self) -> Iterable[Any]:
-        yield Static(f"[{message_label(Message('assistant', '', 'model'), self.tr)}]", classes="message-label", markup=False)
+        self.current_label = Static(f"[{message_label(Message('assistant', '', 'model'), self.tr)}]", classes="message-label", markup=False)
+        yield self.current_label
         self.current = OutputText(rendered=self.rendered, prefill=self.prefill, classes="message output")
         yield self.current
+
+    async def add_tool(self, message: Message) -> None:
+        """The model called tools, or a tool answered: drawn in order. The answer slot the model's words were
+        streaming into gives way to the calls when it holds nothing; the next words open a new one."""
+        if message.author == "model" and self.current is not None:
+            if not self.current.source.strip():
+                for widget in (self.current_label, self.current):
+                    if widget is not None:
+                        await widget.remove()
+            self.current = self.current_label = None
+        widgets = list(self._tool(Message(message.role, "", message.author, calls=message.calls, cut_off=message.cut_off))
+                       if message.author == "model" else self._tool(message))
+        await self.mount_all(widgets)
 
     async def start_turn(self, text: str) -> None:
         """A message the learner wrote goes out: show it, and open the answer it gets."""
@@ -63,5 +105,9 @@ class ConversationView(Vertical):
         await self.mount_all(widgets)
 
     def append(self, piece: str) -> None:
+        if self.current is None and piece and self.pending:  # the model's words after its calls: a new answer slot
+            self.prefill = ""
+            widgets = list(self._answer_slot())
+            self.mount_all(widgets)
         if self.current is not None:
             self.current.append(piece)
