@@ -87,7 +87,7 @@ def test_every_answer_without_learner_turns(tmp_path: Path):
     body = "cases: [{name: a}]\nrubric:\n  criteria:\n    - id: r\n      check: contains\n      value: x\n      reads: every-answer\n"
     assert problems(tmp_path, body) == [
         (11, "criterion 'r' reads every-answer, but each case gets one answer here: every-answer reads the answers of a "
-             "conversation the learner writes (`writes: turns`)", "use `reads: output` (the default), or set `writes: turns`")]
+             "conversation the learner writes (`writes: turns`, or an arena's attacker: `pairing.into: turns`)", "use `reads: output` (the default), or set `writes: turns`")]
 
 
 def test_continuation_with_nothing_to_continue(tmp_path: Path):

@@ -118,6 +118,66 @@ MIGRATIONS: list[str] = [
     ALTER TABLE submissions ADD COLUMN texts TEXT;
     ALTER TABLE results ADD COLUMN texts TEXT;
     """,
+    # 5: arenas (lab/classroom/arena.py): each arena's exercises as the trainer's catalogue had them, every pair of
+    # an attack and a defence with its grade, the model calls it made, and the trainer's reviews of its judged verdicts
+    """
+    CREATE TABLE arena_members (
+        arena    TEXT NOT NULL,
+        exercise TEXT NOT NULL,
+        role     TEXT NOT NULL CHECK (role IN ('defend', 'attack')),
+        level    INTEGER NOT NULL,
+        pairing  TEXT,
+        PRIMARY KEY (arena, exercise)
+    );
+    CREATE TABLE arena_pairs (
+        id                INTEGER PRIMARY KEY,
+        arena             TEXT NOT NULL,
+        attacker          TEXT NOT NULL,
+        defender          TEXT NOT NULL,
+        attack_exercise   TEXT NOT NULL,
+        defence_exercise  TEXT NOT NULL,
+        task              TEXT NOT NULL,
+        status            TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'graded', 'ungraded', 'failed')),
+        held              INTEGER,
+        score             REAL,
+        error             TEXT,
+        result            TEXT,
+        prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd          REAL NOT NULL DEFAULT 0,
+        duration_s        REAL,
+        played_at         TEXT,
+        UNIQUE (arena, attacker, defender)
+    );
+    CREATE TABLE arena_calls (
+        pair_id           INTEGER NOT NULL REFERENCES arena_pairs(id) ON DELETE CASCADE,
+        call              TEXT NOT NULL,
+        kind              TEXT NOT NULL CHECK (kind IN ('answer', 'judge')),
+        text              TEXT NOT NULL,
+        prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd          REAL NOT NULL DEFAULT 0,
+        duration_s        REAL NOT NULL DEFAULT 0,
+        created           TEXT NOT NULL,
+        PRIMARY KEY (pair_id, call)
+    );
+    CREATE TABLE arena_reviews (
+        pair_id        INTEGER NOT NULL REFERENCES arena_pairs(id) ON DELETE CASCADE,
+        criterion      TEXT NOT NULL,
+        case_name      TEXT NOT NULL,
+        sample         INTEGER NOT NULL DEFAULT 0,
+        scale          TEXT NOT NULL DEFAULT 'pass-fail',
+        judge_passed   INTEGER,
+        judge_score    REAL,
+        decision       TEXT NOT NULL CHECK (decision IN ('confirm', 'override', 'skip')),
+        trainer_passed INTEGER,
+        trainer_score  REAL,
+        note           TEXT,
+        reviewer       TEXT NOT NULL,
+        at             TEXT NOT NULL,
+        PRIMARY KEY (pair_id, criterion, case_name, sample)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 DATABASE = "cohort.db"

@@ -204,6 +204,10 @@ def render(store: CohortStore, levels: Mapping[str, int] | None = None) -> str:
     hints = {key: int(s.get("hints_used") or 0) for key, s in submissions.items()}
     runs = store.runs()
     usage = store.usage()
+    from lab.classroom.arena import ArenaStore
+
+    arena_usage = ArenaStore(store).usage()  # the arenas' pairs are paid for too
+    usage = {k: usage[k] + arena_usage[k] for k in usage}
     learners = sorted({r.learner for r in rows})
     exercises = sorted({r.exercise for r in rows})
     cell = {(r.learner, r.exercise): r for r in rows}
@@ -329,6 +333,11 @@ def render(store: CohortStore, levels: Mapping[str, int] | None = None) -> str:
         w("</table>")
     else:
         w("<p class=\"muted\">None found.</p>")
+
+    # ------------------------------------------------------------ arenas
+    from lab.classroom.arena_report import arena_html
+
+    w(arena_html(store))
 
     # ------------------------------------------------------------ cost and time
     w("<h2 id=\"cost\">Cost and time</h2>")

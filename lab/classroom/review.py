@@ -52,6 +52,7 @@ class ReviewItem:
     feedback: str | None
     exchanges: tuple[Exchange, ...]
     review: Review | None = None
+    pair: bool = False  # an arena pair's verdict (`result_id` is the pair's id): lab/classroom/arena.py
 
     @property
     def key(self) -> tuple[int, str, str, int]:
@@ -133,37 +134,63 @@ def _output_of(result: dict[str, Any], case: str, sample: int) -> str:
 
 
 def queue(store: CohortStore) -> list[ReviewItem]:
-    """Every judged output of the cohort, least confident first, each with its latest review."""
+    """Every judged output of the cohort, least confident first, each with its latest review; then the arena
+    pairs a judge decided (lab/classroom/arena.py), in the same order among themselves."""
+    from lab.classroom.arena import ArenaStore
+
     reviews = {r.key: r for r in store.reviews()}
     scored: list[ReviewItem] = []
     rest: list[ReviewItem] = []
     for row in store.results(reviewed=False):
         if row.result is None or row.status not in ("graded", "ungraded"):
             continue
-        answers: dict[str, str] | None = None
-        for criterion in row.result.get("criteria", []):
-            for r in criterion.get("results", []):
-                consultations = _consultations(r.get("details"))
-                if not consultations:
-                    continue
-                if answers is None:
-                    answers = {c.text: call for call, c in store.calls(row.id).items() if call.startswith("judge:")}
-                exchanges = [Exchange(list(e.get("messages", [])), str(e.get("answer", "")), answers.get(str(e.get("answer", ""))))
-                             for c in consultations for e in c.get("exchanges", [])]
-                first = consultations[0]
-                scale = str(first.get("scale") or "pass-fail")
-                ungraded = bool(r.get("ungraded"))
-                grade = first.get("grade")
-                judge_score = None if ungraded else float(grade) if isinstance(grade, int | float) else on_scale(float(r["score"]), scale)
-                case, sample = str(r.get("case")), int(r.get("sample", 0))
-                item = ReviewItem(
-                    row.id, row.learner, row.exercise, criterion["id"], str(criterion.get("check", "")), case, sample, scale,
-                    float(first.get("threshold", 1.0 if scale == "pass-fail" else 0.5)), None if ungraded else bool(r.get("passed")),
-                    judge_score, str(r.get("reason", "")), _output_of(row.result, case, sample), _rubric_text(exchanges),
-                    criterion.get("feedback"), tuple(exchanges), reviews.get((row.id, criterion["id"], case, sample)))
-                (scored if item.scored else rest).append(item)
-    scored.sort(key=lambda i: (i.distance, i.learner, i.exercise, i.criterion, i.case, i.sample))
-    return scored + rest
+        for item in _judged(row.id, row.learner, row.exercise, row.result, lambda: store.calls(row.id), reviews):
+            (scored if item.scored else rest).append(item)
+    scored.sort(key=_confidence)
+    arena = ArenaStore(store)
+    pair_reviews = {r.key: r for r in arena.reviews()}
+    pair_scored: list[ReviewItem] = []
+    pair_rest: list[ReviewItem] = []
+    for pair in arena.all_pairs():
+        if pair.result is None or pair.status not in ("graded", "ungraded"):
+            continue
+        learner, exercise = f"{pair.attacker} → {pair.defender}", f"arena {pair.arena} · {pair.defence_exercise}"
+        for item in _judged(pair.id, learner, exercise, pair.result, lambda: arena.calls(pair.id), pair_reviews, pair=True):
+            (pair_scored if item.scored else pair_rest).append(item)
+    pair_scored.sort(key=_confidence)
+    return scored + rest + pair_scored + pair_rest
+
+
+def _confidence(item: ReviewItem) -> tuple[Any, ...]:
+    return (item.distance, item.learner, item.exercise, item.criterion, item.case, item.sample)
+
+
+def _judged(result_id: int, learner: str, exercise: str, result: dict[str, Any], calls: Any,
+            reviews: dict[tuple[int, str, str, int], Review], pair: bool = False) -> list[ReviewItem]:
+    """The judged outputs of one stored grading (a result, or an arena pair's)."""
+    found = []
+    answers: dict[str, str] | None = None
+    for criterion in result.get("criteria", []):
+        for r in criterion.get("results", []):
+            consultations = _consultations(r.get("details"))
+            if not consultations:
+                continue
+            if answers is None:
+                answers = {c.text: call for call, c in calls().items() if call.startswith("judge:")}
+            exchanges = [Exchange(list(e.get("messages", [])), str(e.get("answer", "")), answers.get(str(e.get("answer", ""))))
+                         for c in consultations for e in c.get("exchanges", [])]
+            first = consultations[0]
+            scale = str(first.get("scale") or "pass-fail")
+            ungraded = bool(r.get("ungraded"))
+            grade = first.get("grade")
+            judge_score = None if ungraded else float(grade) if isinstance(grade, int | float) else on_scale(float(r["score"]), scale)
+            case, sample = str(r.get("case")), int(r.get("sample", 0))
+            found.append(ReviewItem(
+                result_id, learner, exercise, criterion["id"], str(criterion.get("check", "")), case, sample, scale,
+                float(first.get("threshold", 1.0 if scale == "pass-fail" else 0.5)), None if ungraded else bool(r.get("passed")),
+                judge_score, str(r.get("reason", "")), _output_of(result, case, sample), _rubric_text(exchanges),
+                criterion.get("feedback"), tuple(exchanges), reviews.get((result_id, criterion["id"], case, sample)), pair))
+    return found
 
 
 def decide(store: CohortStore, item: ReviewItem, decision: str, *, passed: bool | None = None, score: float | None = None,
@@ -187,9 +214,14 @@ def decide(store: CohortStore, item: ReviewItem, decision: str, *, passed: bool 
     if note is None and item.review is not None:
         note = item.review.note
     note = note.strip() if note and note.strip() else None
-    return store.record_review(item.result_id, item.criterion, item.case, item.sample, scale=item.scale, judge_passed=item.judge_passed,
-                               judge_score=item.judge_score, decision=decision, trainer_passed=passed, trainer_score=score,
-                               note=note, reviewer=reviewer or reviewer_name())
+    record = store.record_review
+    if item.pair:
+        from lab.classroom.arena import ArenaStore
+
+        record = ArenaStore(store).record_review
+    return record(item.result_id, item.criterion, item.case, item.sample, scale=item.scale, judge_passed=item.judge_passed,
+                  judge_score=item.judge_score, decision=decision, trainer_passed=passed, trainer_score=score,
+                  note=note, reviewer=reviewer or reviewer_name())
 
 
 # ---------------------------------------------------------------- agreement

@@ -31,6 +31,8 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
     p.add_argument("--max-cost", type=float, default=None, metavar="USD", help="stop before this run's spending would pass USD")
     p.add_argument("--cache", dest="use_cache", action="store_true",
                    help="answer requests repeated at temperature 0 from the response cache (off by default: a class is graded afresh)")
+    p.add_argument("--arena-max-pairs", type=int, default=None, metavar="N",
+                   help="play at most N attack-defence pairs in each arena (default: every pair; docs/trainers.md, Arenas)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(handler=cmd_grade)
 
@@ -180,6 +182,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from lab.classroom.cohort import CohortStore
     from lab.classroom.grading import grade_cohort
     from lab.classroom.submissions import read_submissions
+    from lab.cli.arena import add_arena_json, play_arenas_for, print_arenas, with_arena_usage
     from lab.cli.common import EXIT_NOT_PASSED, call_configs, print_json
     from lab.errors import LabError
 
@@ -188,6 +191,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
             raise LabError(f"{name} must be at least {low}.")
     if args.max_cost is not None and args.max_cost < 0:
         raise LabError("--max-cost must be 0 or more (US dollars).")
+    if args.arena_max_pairs is not None and args.arena_max_pairs < 0:
+        raise LabError("--arena-max-pairs must be 0 or more.")
     settings, config, judge = call_configs(args)
     read = read_submissions(args.submissions)
     exercises, kept, unknown = load_exercises_for(read.submissions, args.exercises)
@@ -202,7 +207,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         outcome = grade_cohort(kept, exercises, store=store, config=config, judge_config=judge, how=args.pick,
                                concurrency=args.concurrency or settings.concurrency, rpm=args.rpm, max_cost=args.max_cost,
                                problems=problems, on_progress=progress)
-        total_usage = store.usage()
+        arena = play_arenas_for(store, exercises, outcome, args, settings, config, judge)
+        total_usage = with_arena_usage(store.usage(), store)
         from lab.classroom.report import write_skipped
 
         write_skipped(Path(args.out), problems)  # the report names them, now and when `lab review` redraws it
@@ -214,12 +220,13 @@ def cmd_grade(args: argparse.Namespace) -> int:
     final.started -= outcome.wall_s
     progress(final, final=True)
     if args.json:
-        print_json(grade_json(outcome, total_usage, problems, report))
+        print_json(add_arena_json(grade_json(outcome, total_usage, problems, report), arena))
     else:
         print_summary(outcome, args, report, problems)
+        print_arenas(arena, args)
     if problems:
         return EXIT_BAD
-    return EXIT_NOT_PASSED if outcome.left else EXIT_OK
+    return EXIT_NOT_PASSED if outcome.left or arena.unfinished else EXIT_OK
 
 
 def write_report_for(store: Any, folder: Path, exercise_dirs: list[str]) -> Path:

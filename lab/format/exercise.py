@@ -169,6 +169,19 @@ class Example(_Strict):
         return [[str(v) for v in value]]
 
 
+ROLES = ("defend", "attack")
+ATTACKER_TURNS = "turns"  # `pairing.into: turns`: the attacker's messages are the conversation after the system prompt
+
+
+class Pairing(_Strict):
+    """How an attack of the arena meets this defence (`role: defend`; docs/authoring.md, "Arenas")."""
+
+    case: str = Field(pattern=NAME_PATTERN)  # the case a pair plays: its variables and the criteria that apply to it
+    into: str = Field(min_length=1)  # the variable of that case the attacker's text fills, or `turns`
+    benign: list[str] = Field(min_length=1)  # the cases (names or globs) a defence must pass on its own to enter the arena
+    criteria: list[str] | None = None  # the criteria that grade a pair (default: every criterion that applies to `case`)
+
+
 class FrontMatter(_Strict):
     format: Literal[1]
     id: str | None = Field(default=None, pattern=ID_PATTERN)
@@ -188,6 +201,9 @@ class FrontMatter(_Strict):
     rubric: Rubric
     hints: list[str] = Field(default_factory=list)
     examples: list[Example] = Field(default_factory=list)
+    arena: str | None = Field(default=None, pattern=NAME_PATTERN)  # the arena this exercise plays in, with the others of that name
+    role: Literal["defend", "attack"] | None = None  # its side in the arena
+    pairing: Pairing | None = None  # a defence's: where an attack lands, what keeps the defence honest
 
     @field_validator("skills")
     @classmethod
@@ -216,6 +232,7 @@ class Exercise:
     template_name: str
     criterion_params: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
     compiled: Any = field(default=None, compare=False, repr=False)  # lab.format.templating.CompiledExercise
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)  # front-matter key -> line (arena checks)
 
     @property
     def title(self) -> str:
@@ -250,6 +267,18 @@ class Exercise:
     def main_text(self) -> str:
         """The learner's main text (kept as an attempt's `prompt`): the prompt where it writes one, else its first text."""
         return main_text(self.texts)
+
+    @property
+    def arena(self) -> str | None:
+        return self.meta.arena
+
+    @property
+    def role(self) -> str | None:
+        return self.meta.role
+
+    @property
+    def pairing(self) -> Pairing | None:
+        return self.meta.pairing
 
     @property
     def max_turns(self) -> int:

@@ -215,10 +215,9 @@ def _is_ancestor(candidate: str, of: str) -> bool:
 LISTING_KEYS = frozenset({"format", "id", "title", "track", "level", "skills", "lang", "writes"})
 
 
-def read_listing(path: str | Path, root: str | Path) -> dict[str, Any] | None:
-    """What a catalogue shows of one file (id, title, track, level, skills, lang, writes), read from the
-    front matter's top-level keys alone, without validating the rest; None when those do not look
-    right, and `load_exercise` must say why."""
+def _front_keys(path: str | Path, keys: frozenset[str]) -> dict[str, Any] | None:
+    """The top-level `keys` of a file's front matter, read quickly; None when the file or its front matter
+    does not look right (the full load says why)."""
     try:
         status = os.stat(path)
         if not stat_module.S_ISREG(status.st_mode) or status.st_size > MAX_FILE_BYTES:
@@ -236,7 +235,21 @@ def read_listing(path: str | Path, root: str | Path) -> dict[str, Any] | None:
         front = ""
     from lab.format import yamlkeys  # imported here: the lab asks this module for its roots, never for front matter
 
-    data = yamlkeys.load_keys(front, LISTING_KEYS) if front is not None else None
+    return yamlkeys.load_keys(front, keys) if front is not None else None
+
+
+def read_arena(path: str | Path) -> str | None:
+    """The `arena` a file joins, from its front matter's top-level key alone (None: none, or unreadable)."""
+    data = _front_keys(path, frozenset({"arena"}))
+    arena = (data or {}).get("arena")
+    return arena if isinstance(arena, str) else None
+
+
+def read_listing(path: str | Path, root: str | Path) -> dict[str, Any] | None:
+    """What a catalogue shows of one file (id, title, track, level, skills, lang, writes), read from the
+    front matter's top-level keys alone, without validating the rest; None when those do not look
+    right, and `load_exercise` must say why."""
+    data = _front_keys(path, LISTING_KEYS)
     if data is None or data.get("format") != 1:
         return None
     rel_name = _relative(str(path), str(root))

@@ -19,7 +19,7 @@ from jinja2.exceptions import TemplateError
 from pydantic import BaseModel, ValidationError
 
 from lab.errors import ExerciseError, LabError, Problem
-from lab.format import shapes, yamlines
+from lab.format import arenas, shapes, yamlines
 from lab.format.curriculum import curriculum_order
 from lab.format.exercise import BLOCKS, Exercise, FrontMatter, block_variables
 from lab.format.listing import MAX_FILE_BYTES, claimed, closest_ids, exercise_roots, inside, points_outside, reachable, regular_file, search
@@ -99,6 +99,7 @@ def load_catalog(extra_roots: Sequence[str | Path] = ()) -> Catalog:
             claims.setdefault(exercise.id, []).append(exercise.path)
             exercises.setdefault(exercise.id, exercise)
     problems += [claimed(i, files, files[1]) for i, files in claims.items() if len(files) > 1]
+    problems += arenas.arena_problems(exercises.values())
     ordered = sorted(exercises.values(), key=lambda e: curriculum_order(e.track, e.level, e.id))
     return Catalog(ordered, problems, roots, broken, by_file)
 
@@ -174,7 +175,40 @@ def load_paths(targets: Sequence[str | Path], extra_roots: Sequence[str | Path] 
                 broken.append(path)
                 by_file[path.resolve()] = exc.problems
     problems += _duplicate_ids(exercises, known)
+    problems += _arena_problems(exercises, known)
     return Catalog(exercises, problems, roots, broken, by_file)
+
+
+def _arena_problems(loaded: Sequence[Exercise], known: Sequence[Path]) -> list[Problem]:
+    """For `lab validate PATH`: the arenas the loaded files join, with their other members found in every
+    exercise root (by the `arena` key of their front matter alone, then loaded). An arena with a member
+    that does not load is left to that file's own validation."""
+    from lab.format.listing import read_arena
+
+    names = {e.arena for e in loaded if e.arena}
+    if not names:
+        return []
+    members: dict[str, Exercise] = {e.id: e for e in loaded}
+    broken: set[str] = set()
+    have = {e.path for e in loaded}
+    for root in known:
+        if not root.is_dir():
+            continue
+        for path in search(root)[0]:
+            real = Path(os.path.realpath(path))
+            if real in have:
+                continue
+            arena = read_arena(path)
+            if arena not in names:
+                continue
+            have.add(real)
+            try:
+                exercise = load_exercise(path, root)
+            except ExerciseError:
+                broken.add(arena)
+                continue
+            members.setdefault(exercise.id, exercise)  # an earlier root's file of the same id wins, as everywhere
+    return [p for p in arenas.arena_problems([e for e in members.values() if e.arena not in broken], on=[e.path for e in loaded])]
 
 
 def _root_of(path: Path, roots: Iterable[Path]) -> Path | None:
@@ -266,10 +300,12 @@ def load_exercise(path: Path, root: Path) -> Exercise:
     # does not compile, the checks that do not depend on what is missing still run, so one `lab validate` says it all
     checked, partial = (meta, frozenset[str]()) if meta is not None else _front_matter_without_faults(data)
     if checked is not None:
+        # a check that reads a key set aside would only repeat its problem in other words: it waits for the fix
         depends_on_cases = bool(partial & {"vars", "cases"})
-        shaped = shapes.check_writes(checked, out)
+        shaped = shapes.check_writes(checked, out) if not partial else False
         if compiled is not None:
-            blocks = _check_blocks(checked, compiled, out, template_line=split.template_line)
+            if "writes" not in partial:
+                blocks = _check_blocks(checked, compiled, out, template_line=split.template_line)
             if not depends_on_cases:
                 _check_renders(checked, compiled, out)
                 if shaped:
@@ -279,6 +315,7 @@ def load_exercise(path: Path, root: Path) -> Exercise:
                         shapes.check_texts_sent(checked, compiled, root, out)
                     shapes.check_reads(checked, blocks, out)
                     shapes.check_tools(checked, blocks, root, out)
+                    arenas.check_file(checked, compiled, root, out)
         if not depends_on_cases and "rubric" not in partial:
             params = _check_rubric(checked, root, out)
         if not depends_on_cases and "examples" not in partial:
@@ -301,6 +338,7 @@ def load_exercise(path: Path, root: Path) -> Exercise:
         template_name=rel_name,
         criterion_params=params,
         compiled=compiled,
+        lines={key: yamlines.line_of(out.lines, (key,), 1) for key in ("arena", "role", "writes", "pairing") if (key,) in out.lines},
     )
 
 
@@ -385,12 +423,12 @@ def _drop(data: Any, loc: tuple[Any, ...]) -> bool:
 
 
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:
-    from lab.format.exercise import Case, Example, Rubric, Turn
+    from lab.format.exercise import Case, Example, Pairing, Rubric, Turn
 
     model: type[BaseModel] = FrontMatter
     from lab.format.exercise import CallSettings, ExampleCall, Tool
 
-    names = {"rubric": Rubric, "cases": Case, "examples": Example, "turns": Turn, "tools": Tool, "model": CallSettings}
+    names = {"rubric": Rubric, "cases": Case, "examples": Example, "turns": Turn, "tools": Tool, "model": CallSettings, "pairing": Pairing}
     if len(loc) >= 2 and loc[0] == "examples" and "calls" in loc:
         names["calls"] = ExampleCall
     for part in loc:

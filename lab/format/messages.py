@@ -8,7 +8,7 @@ exercise's block, or the learner's) as a final assistant message the model conti
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from jinja2.exceptions import TemplateError
 
@@ -107,9 +107,10 @@ def build_messages(exercise: Exercise, learner: str | list[str] | Mapping[str, A
 
 
 def plan_case(meta: FrontMatter, compiled: CompiledExercise, root: Any, case_name: str, rendered: LearnerTexts,
-              preview: bool = False) -> CasePlan:
+              preview: bool = False, incoming: Sequence[str] | None = None) -> CasePlan:
     """One case's conversation for texts already rendered for it (the loader and `lab show` use it with
-    placeholders; `preview` tells the blocks so)."""
+    placeholders; `preview` tells the blocks so). `incoming`: messages another learner wrote (an arena's
+    attacker, `pairing.into: turns`), sent one per call in place of the user message."""
     names = written_texts(meta.writes)
     main = main_text(names)
     attempt_value = rendered.get(main, "")
@@ -139,7 +140,7 @@ def plan_case(meta: FrontMatter, compiled: CompiledExercise, root: Any, case_nam
                 raise PromptError(f"The exercise's earlier turns cannot be made for case '{case_name}': {str(exc).rstrip('.')}.") from None
         opening.append(Message(turn.role, content))  # type: ignore[arg-type]
 
-    learner_turns = "turns" in names
+    learner_turns = "turns" in names or incoming is not None
     if not learner_turns:
         if "prompt" in rendered:
             user = user_block if user_block is not None else str(rendered["prompt"])
@@ -165,8 +166,9 @@ def plan_case(meta: FrontMatter, compiled: CompiledExercise, root: Any, case_nam
         except TemplateError as exc:
             raise PromptError(f"The exercise's tools cannot be described with your text for case '{case_name}': "
                               f"{str(exc).rstrip('.')}.") from None
+    written = tuple(incoming) if incoming is not None else tuple(rendered.get("turns", ())) if learner_turns else ()
     return CasePlan(case_name, tuple(opening), attempt, dict(rendered), prefill, author if prefill else None,  # type: ignore[arg-type]
-                    tuple(rendered.get("turns", ())) if learner_turns else (), learner_turns, toolbox)
+                    written, learner_turns, toolbox)
 
 
 def _exercise_block(compiled: CompiledExercise, block: str, variables: dict[str, Any], case: str) -> str | None:

@@ -128,6 +128,8 @@ def check_reads(meta: FrontMatter, blocks: frozenset[str], out: Any) -> None:
     texts = written_texts(meta.writes)
     turns = "turns" in texts
     prefill = "prefill" in texts or "prefill" in blocks
+    # an arena's attacker may write the conversation this defence answers (`pairing.into: turns`): each answer counts
+    answers = turns or (meta.role == "defend" and meta.pairing is not None and meta.pairing.into == "turns")
     for index, criterion in enumerate(meta.rubric.criteria):
         reads = criterion.reads
         loc = ("rubric", "criteria", index, "reads")
@@ -137,9 +139,10 @@ def check_reads(meta: FrontMatter, blocks: frozenset[str], out: Any) -> None:
                    f"here (they write the {writes})",
                    f"read a text the learner writes ({', '.join(t for t in texts if t in TEXT_NAMES) or 'output'}), "
                    f"or add {reads} to `writes`")
-        elif reads in ("every-answer", "any-answer") and not turns:
+        elif reads in ("every-answer", "any-answer") and not answers:
             out.at(loc, f"criterion '{criterion.id}' reads {reads}, but each case gets one answer here: {reads} reads the "
-                   "answers of a conversation the learner writes (`writes: turns`)", "use `reads: output` (the default), or set `writes: turns`")
+                   "answers of a conversation the learner writes (`writes: turns`, or an arena's attacker: `pairing.into: turns`)",
+                   "use `reads: output` (the default), or set `writes: turns`")
         elif reads == "continuation" and not prefill:
             out.at(loc, f"criterion '{criterion.id}' reads the continuation, but nothing prefills the answer, so the continuation "
                    "is the whole output", "remove `reads:` (the output is read by default), or add a prefill")

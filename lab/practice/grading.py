@@ -239,7 +239,7 @@ def _combined(results: list[CheckResult], reads: str, tr: gettext.NullTranslatio
     """One result from a check run on each text a criterion read: every answer must pass (`every-answer`),
     or one must (`any-answer`). A single text keeps its result, its reason labelled with what was read."""
     t = tr
-    if len(results) == 1 and reads not in ("every-answer", "any-answer"):
+    if len(results) == 1:  # one text read (one answer, for every-answer and any-answer too): its own result
         r = results[0]
         if reads in READ_LABELS:
             reason = t.gettext("Reading {what}: {reason}").format(what=t.gettext(READ_LABELS[reads]), reason=r.reason)

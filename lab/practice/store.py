@@ -133,7 +133,24 @@ MIGRATIONS: list[str] = [
     ALTER TABLE attempts ADD COLUMN texts TEXT;
     ALTER TABLE drafts ADD COLUMN texts TEXT;
     """,
-    # 5: `lab try` (one case, one call) is no attempt: never counted, in progress, mastery or an export; but
+    # 5: `lab arena ID` plays the learner's own attack against their own defence: no attempt (never counted in
+    # progress, mastery or an export), but what it cost counts in the day's spending, so it is kept here
+    """
+    CREATE TABLE rehearsals (
+        id                INTEGER PRIMARY KEY,
+        arena             TEXT NOT NULL,
+        defence_attempt   INTEGER NOT NULL,
+        attack_attempt    INTEGER NOT NULL,
+        model             TEXT NOT NULL,
+        held              INTEGER,
+        prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd          REAL NOT NULL DEFAULT 0,
+        started_at        TEXT NOT NULL
+    );
+    CREATE INDEX rehearsals_by_time ON rehearsals (started_at);
+    """,
+    # 6: `lab try` (one case, one call) is no attempt: never counted, in progress, mastery or an export; but
     # what it cost counts in the day's spending, so its cost is kept here, apart from the attempts
     """
     CREATE TABLE tries (
@@ -352,19 +369,22 @@ class Store:
         return {r["exercise_id"]: ExerciseProgress(r["exercise_id"], r["n"], r["best"], bool(r["passed"]), r["last"]) for r in rows}
 
     def cost_between(self, start: str, end: str) -> float:
-        """Dollars recorded by attempts and tries started in [start, end) (UTC ISO times, as `now()` writes them)."""
+        """Dollars recorded by attempts, tries and arena rehearsals started in [start, end) (UTC ISO times, as `now()`
+        writes them)."""
         row = self._db.execute(
             "SELECT (SELECT COALESCE(SUM(cost_usd), 0) FROM attempts WHERE started_at >= ? AND started_at < ?)"
-            " + (SELECT COALESCE(SUM(cost_usd), 0) FROM tries WHERE started_at >= ? AND started_at < ?)",
-            (start, end, start, end)).fetchone()
+            " + (SELECT COALESCE(SUM(cost_usd), 0) FROM tries WHERE started_at >= ? AND started_at < ?)"
+            " + (SELECT COALESCE(SUM(cost_usd), 0) FROM rehearsals WHERE started_at >= ? AND started_at < ?)",
+            (start, end, start, end, start, end)).fetchone()
         return float(row[0])
 
     def costs_since(self, since: str) -> list[tuple[str, float]]:
-        """(started_at, cost_usd) of the attempts and tries started at or after `since`, newest first."""
+        """(started_at, cost_usd) of the attempts, tries and arena rehearsals started at or after `since`, newest first."""
         rows = self._db.execute(
             "SELECT started_at, cost_usd FROM (SELECT started_at, cost_usd, id, 0 AS kind FROM attempts WHERE started_at >= ?"
-            " UNION ALL SELECT started_at, cost_usd, id, 1 AS kind FROM tries WHERE started_at >= ?)"
-            " ORDER BY started_at DESC, kind DESC, id DESC", (since, since))
+            " UNION ALL SELECT started_at, cost_usd, id, 1 AS kind FROM rehearsals WHERE started_at >= ?"
+            " UNION ALL SELECT started_at, cost_usd, id, 2 AS kind FROM tries WHERE started_at >= ?)"
+            " ORDER BY started_at DESC, kind DESC, id DESC", (since, since, since))
         return [(str(r[0]), float(r[1])) for r in rows]
 
     def record_try(self, *, exercise_id: str, case: str, model: str, prompt_tokens: int = 0, completion_tokens: int = 0,
@@ -379,6 +399,20 @@ class Store:
     def tries(self) -> int:
         """How many tries are recorded."""
         return int(self._db.execute("SELECT COUNT(*) FROM tries").fetchone()[0])
+
+    def record_rehearsal(self, *, arena: str, defence_attempt: int, attack_attempt: int, model: str, held: bool | None,
+                         prompt_tokens: int = 0, completion_tokens: int = 0, cost_usd: float = 0.0) -> None:
+        """What a `lab arena` rehearsal cost (it is no attempt: only the day's spending reads this)."""
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO rehearsals (arena, defence_attempt, attack_attempt, model, held, prompt_tokens, completion_tokens, cost_usd,"
+                " started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (arena, defence_attempt, attack_attempt, model, None if held is None else int(held), prompt_tokens, completion_tokens,
+                 cost_usd, now()))
+
+    def rehearsals(self) -> int:
+        """How many arena rehearsals are recorded."""
+        return int(self._db.execute("SELECT COUNT(*) FROM rehearsals").fetchone()[0])
 
     def last_exercise(self) -> str | None:
         row = self._db.execute("SELECT exercise_id FROM attempts ORDER BY id DESC LIMIT 1").fetchone()

@@ -100,3 +100,42 @@ async def test_a_long_position_line_wraps_rather_than_hiding_the_case(cohort: Pa
             await pilot.pause()
             text = screen_text(app)
             assert "case a" in text and "0 reviewed" in text
+
+
+
+@pytest.fixture
+def arena_cohort(tmp_path: Path, cassette, api_base: str, provider, capsys, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A class of three whose arena pairs a judge decided too (tests/fixtures/arena_class.py), graded outside the app's loop."""
+    from fixtures.arena_class import JUDGED_DEFENCE, RULES, write_course, write_hand_ins
+
+    from lab.cli import main
+
+    if provider is not None:
+        provider.rules = list(RULES)
+    monkeypatch.setenv("LAB_LEARNER", "tina")
+    root = write_course(tmp_path / "course", JUDGED_DEFENCE)
+    out = tmp_path / "cohort"
+    argv = ["grade", str(write_hand_ins(tmp_path / "in.jsonl")), "--out", str(out), "--exercises", str(root), "--model", "openai/scripted",
+            "--judge-model", "openai/judge-strict", "--api-base", api_base]
+    assert main(argv) == 0, capsys.readouterr().err
+    return out
+
+
+async def test_an_arena_pair_a_judge_decided_is_reviewed_on_the_screen(arena_cohort: Path):
+    from lab.classroom.arena import arenas_json
+
+    with CohortStore(arena_cohort) as store:
+        session = Session.open(store)
+        first_pair = next(i for i, item in enumerate(session.items) if item.pair and item.learner == "cy → ana")
+        app = ReviewApp(session, cursor_blink=False)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            await pilot.press(*["space"] * first_pair)
+            await wait_for(pilot, lambda: "cy → ana · arena strongroom · arena/guard" in screen_text(app), "the arena pair on the screen")
+            assert "I cannot help with that." in screen_text(app)
+            await pilot.press("p")  # the judge found the refusal unhelpful; the trainer does not
+        held = {(p["attacker"], p["defender"]): p["held"] for p in arenas_json(store)[0]["pairs"]}
+    assert held[("cy", "ana")] is True
+    with CohortStore(arena_cohort) as store:
+        rows = store._db.execute("SELECT criterion, decision, trainer_passed, reviewer FROM arena_reviews WHERE decision != 'skip'").fetchall()
+    assert [tuple(r) for r in rows] == [("stays-helpful", "override", 1, "tina")]
