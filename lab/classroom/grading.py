@@ -170,14 +170,17 @@ class _Grader:
 
         completion = None
         try:
-            completion = await self.caller.complete(messages, config, before_send=reserve, tools=tools)
+            # with `lab grade --cache`, each answer's call (its case, sample, message and round) is cached apart
+            slot = call if kind == "answer" else 0
+            completion = await self.caller.complete(messages, config, before_send=reserve, tools=tools, cache_slot=slot)
         finally:
             self.budget.settle(held, completion, config.model)
         # committed before the answer is used (an answer that called tools keeps its calls with its words)
         self.store.record_call(row.id, call, kind, replace(completion, text=recorded_text(completion)))
-        self.calls += 1
+        made = 0 if completion.cached else 1  # an answer from the response cache is no call
+        self.calls += made
         self.usage = self.usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
-        self.progress.calls += 1
+        self.progress.calls += made
         self.progress.cost_usd += completion.cost_usd
         return completion
 

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Mapping
 from lab.classroom.cohort import CohortStore
 from lab.classroom.records import ResultRow
 from lab.practice.mastery import MASTERED, PRACTISING, cohort_mastery
+from lab.practice.report import score_label
 
 REPORT = "report.html"
 NEAR = 0.8  # Jaccard similarity of word 3-grams from which two prompts count as near-identical
@@ -148,10 +149,17 @@ def criterion_rates(rows: Iterable[ResultRow]) -> list[CriterionRate]:
     return sorted(rates, key=lambda c: (c.rate, -c.graded, c.exercise, c.id))
 
 
-def _colour(score: float | None) -> str:
+def _colour(score: float | None, passed: bool | None = None) -> str:
+    """A score's colour; with its verdict, the verdict first: a fail is red to amber however high it scored
+    (a failed 0.87 once looked all but green), a pass green."""
     if score is None:
         return "#e5e7eb"
-    return f"hsl({round(120 * max(0.0, min(1.0, score)))}, 62%, {80 - round(18 * score)}%)"
+    share = max(0.0, min(1.0, score))
+    if passed is False:
+        return f"hsl({round(38 * share)}, 78%, {82 - round(10 * share)}%)"
+    if passed is True:
+        return f"hsl(122, 52%, {74 - round(12 * share)}%)"
+    return f"hsl({round(120 * share)}, 62%, {80 - round(18 * score)}%)"
 
 
 def _bar(share: float, width: int = 160, label: str = "", text: str | None = None) -> str:
@@ -222,13 +230,17 @@ def render(store: CohortStore, levels: Mapping[str, int] | None = None) -> str:
                          ("passed", f"{passed}/{len(graded)}" if graded else "—"), ("cost", _money(usage["cost_usd"])),
                          ("model calls", usage["calls"]), ("grading time", f"{wall:.1f} s")):
         w(f"<div class=\"card\"><span class=\"muted\">{e(label)}</span><b>{e(value)}</b></div>")
+    skipped = read_skipped(store.folder)
+    if skipped:
+        w(f"<div class=\"card\"><span class=\"muted\">skipped</span><b class=\"warn\"><a href=\"#skipped\">{len(skipped)}</a></b></div>")
     w("</div>")
+    w(_skipped_section(store.folder))
 
     # ------------------------------------------------------------ matrix
     w("<h2 id=\"matrix\">Learners × exercises</h2>")
     w("<div class=\"legend muted\">score, ✓ passed · ✗ not passed · ≠ handed in against another version · … not graded yet · ! failed · ? a criterion ungraded · † a judge's verdict overridden by the trainer (<code>lab review</code>)"
-      f"<span style=\"background:{_colour(0)}\"></span>0<span style=\"background:{_colour(0.5)}\"></span>0.5"
-      f"<span style=\"background:{_colour(1)}\"></span>1</div>")
+      f" · not passed <span style=\"background:{_colour(0, False)}\"></span>0<span style=\"background:{_colour(0.9, False)}\"></span>0.9"
+      f" · passed <span style=\"background:{_colour(1, True)}\"></span></div>")
     w("<div class=\"scroll\"><table class=\"matrix\"><tr><th>learner</th>")
     w("".join(f"<th class=\"ex\" title=\"{e(x)}\">{e(x)}</th>" for x in exercises))
     w("<th>passed</th></tr>")
@@ -241,12 +253,13 @@ def render(store: CohortStore, levels: Mapping[str, int] | None = None) -> str:
                 continue
             mark = {"pending": "…", "failed": "!", "ungraded": "?"}.get(r.status, "✓" if r.passed else "✗")
             mark += " ≠" if (learner, x) in mismatch_keys else ""
-            score = "" if r.score is None else f"{r.score:.2f} "
+            score = "" if r.score is None else f"{score_label(r.score, bool(r.passed), _pass_mark(r))} "
             title = r.error or f"{learner} · {x}: {r.status}"
             if r.overridden:  # the trainer's review replaced a judge's verdict (lab review)
                 mark += " †"
                 title += f"; overridden by the trainer: {', '.join(r.overridden)}"
-            w(f"<td class=\"cell\" style=\"background:{_colour(r.score if r.status != 'pending' else None)}\" title=\"{e(title)}\">{e(score)}{e(mark)}</td>")
+            verdict = r.passed if r.status == "graded" else None
+            w(f"<td class=\"cell\" style=\"background:{_colour(r.score if r.status != 'pending' else None, verdict)}\" title=\"{e(title)}\">{e(score)}{e(mark)}</td>")
         mine = [r for r in graded if r.learner == learner]
         w(f"<td>{sum(1 for r in mine if r.passed)}/{len(mine)}</td></tr>")
     w("</table></div>")
@@ -402,3 +415,52 @@ def write_report(store: CohortStore, folder: Path, levels: Mapping[str, int] | N
     tmp.write_text(render(store, levels), encoding="utf-8")
     os.replace(tmp, target)
     return target
+
+
+# ---------------------------------------------------------------- submissions `lab grade` skipped
+
+SKIPPED = "skipped.json"  # the last `lab grade` run's unusable submissions, so that every redraw of the report names them
+
+
+def write_skipped(folder: Path, problems: list[Any]) -> None:
+    """Keep the submissions this run could not use (each `path`, `line`, `message`) beside cohort.db; none: no file."""
+    import json
+
+    target = Path(folder) / SKIPPED
+    if not problems:
+        target.unlink(missing_ok=True)
+        return
+    rows = [{"path": str(p.path), "line": p.line, "message": p.message} for p in problems]
+    tmp = target.with_name(SKIPPED + ".tmp")
+    tmp.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def read_skipped(folder: Path) -> list[dict[str, Any]]:
+    import json
+
+    try:
+        rows = json.loads((Path(folder) / SKIPPED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+
+
+def _skipped_section(folder: Path) -> str:
+    rows = read_skipped(folder)
+    if not rows:
+        return ""
+    out = [f"<h2 id=\"skipped\">Skipped submissions ({len(rows)})</h2>",
+           "<p class=\"muted\">What the last <code>lab grade</code> run could not grade, and why; fix the file or the "
+           "exercise folder (<code>--exercises</code>) and run it again.</p>",
+           "<table><tr><th>file</th><th>line</th><th>why</th></tr>"]
+    for r in rows[:300]:
+        out.append(f"<tr><td>{e(r.get('path'))}</td><td>{e(r.get('line') or '')}</td><td class=\"warn\">{e(r.get('message'))}</td></tr>")
+    if len(rows) > 300:
+        out.append(f"<tr><td colspan=\"3\" class=\"muted\">… and {len(rows) - 300} more (<code>lab grade --json</code> lists them all)</td></tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def _pass_mark(row: ResultRow) -> float:
+    return float((row.result or {}).get("pass_mark", 1.0))
