@@ -234,38 +234,36 @@ def test_progress_is_a_bar_on_a_terminal_and_plain_lines_elsewhere():
 
 @pytest.mark.live
 def test_kill_9_mid_run_resumes_without_a_second_call_or_a_doubled_row(tmp_path: Path, live_provider, course: Path):
-    live_provider.slow_seconds = 0.3
+    # the server answers 8 requests and holds the rest until the test lets them go: the run is caught in
+    # mid-grading whatever the machine's speed (a timed answer let a loaded machine finish or not start)
+    live_provider.hold_after = 8
+    live_provider.gate.clear()
     f = write(tmp_path / "a.jsonl", *[sub(f"l{i:02d}", "t/two", f"Say hi to {{{{ who }}}} ({i})") for i in range(12)])
     out = tmp_path / "c"
-    argv = [str(LAB), *grade_args(course, live_provider.url, out, f, model="openai/slow"), "--concurrency", "2"]
-    env = {**os.environ, "LAB_MAX_RETRIES": "0"}
+    argv = [str(LAB), *grade_args(course, live_provider.url, out, f, model="openai/echo"), "--concurrency", "2"]
+    env = {**os.environ, "LAB_MAX_RETRIES": "0", "LAB_TIMEOUT": "600"}
     run = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and run.poll() is None:
-        if (out / "cohort.db").exists():
-            try:
-                if db_rows(out, "SELECT COUNT(*) FROM calls")[0][0] >= 7:
-                    break
-            except sqlite3.OperationalError:
-                pass
-        time.sleep(0.05)
-    assert run.poll() is None, "lab grade ended before it could be killed"
-    os.kill(run.pid, signal.SIGKILL)
-    run.wait()
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and run.poll() is None:
+            if len(live_provider.requests) > 8 and (out / "cohort.db").exists():  # held: nothing more can be recorded
+                try:
+                    if db_rows(out, "SELECT COUNT(*) FROM calls")[0][0] == 8:
+                        break
+                except sqlite3.OperationalError:
+                    pass
+            time.sleep(0.05)
+        assert run.poll() is None, "lab grade ended before it could be killed"
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait()
+    finally:
+        live_provider.gate.set()
     recorded = db_rows(out, "SELECT COUNT(*) FROM calls")[0][0]
-    assert 7 <= recorded < 24
-    # each call's question is unique ("Say hi to Bob (3)"): what was recorded, by its question
-    answered = {f"Say hi to {'Ana' if call.startswith('answer:a:') else 'Bob'} ({int(learner[1:])})"
-                for learner, call in db_rows(out, "SELECT r.learner, c.call FROM calls c JOIN results r ON r.id = c.result_id")}
+    assert recorded == 8
     sent_before = len(live_provider.requests)
-    assert len(answered) == recorded and answered <= {r["messages"][-1]["content"] for r in live_provider.requests[:sent_before]}
     done = subprocess.run(argv + ["--json"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    asked_again = [r["messages"][-1]["content"] for r in live_provider.requests[sent_before:]]
-    assert not answered & set(asked_again)  # nothing recorded was asked again
-    # every call not recorded was made once; the killed run's last requests (2 at most in flight) may reach the
-    # server after the count above was taken
-    assert 24 - recorded <= len(asked_again) <= 24 - recorded + 2
+    assert len(live_provider.requests) - sent_before == 24 - recorded  # nothing recorded was asked again
     assert db_rows(out, "SELECT COUNT(*), COUNT(DISTINCT result_id || call) FROM calls") == [(24, 24)]
     assert db_rows(out, "SELECT COUNT(*), SUM(status = 'graded') FROM results") == [(12, 12)]
     assert [r["status"] for r in json.loads(done.stdout)["results"]] == ["graded"] * 12

@@ -92,8 +92,9 @@ def test_a_line_over_the_limit_is_named_skipped_unread_and_in_the_report(capsys,
         assert db.execute("SELECT learner FROM submissions").fetchall() == [("ana",)]
         assert db.execute("SELECT MAX(LENGTH(text)) FROM calls").fetchone()[0] < 1000
     report = (out / "report.html").read_text(encoding="utf-8")
-    assert '<h2 id="skipped">Skipped lines</h2>' in report
-    assert f"<tr><td>{f}</td><td>2</td><td>{too_long}</td></tr>" in report
+    assert '<h2 id="skipped">Skipped submissions (2)</h2>' in report
+    assert f'<tr><td>{f}</td><td>2</td><td class="warn">{too_long}</td></tr>' in report
+    assert [p["line"] for p in json.loads((out / "skipped.json").read_text(encoding="utf-8"))] == [2, 3]
 
 
 def test_a_csv_row_over_the_limit_is_skipped_and_the_rows_after_it_are_read(tmp_path: Path):

@@ -258,8 +258,13 @@ class Refusal:
 
     @property
     def reason(self) -> str:
-        missing = f"; not passed: {', '.join(self.not_passed)}" if self.not_passed else ""
-        return f"{self.learner}: not certified, mastery {self.mastery:.2f} ({self.band}) is below {MASTERED}{missing}."
+        from lab.practice.report import score_label
+
+        shown = list(self.not_passed[:8]) + ([f"and {len(self.not_passed) - 8} more"] if len(self.not_passed) > 8 else [])
+        missing = f"; not passed: {', '.join(shown)}" if self.not_passed else ""
+        # rounded down below the bar: a mastery of 0.847 "is below 0.85", never "0.85 is below 0.85"
+        mastery = score_label(self.mastery, False, MASTERED)
+        return f"{self.learner}: not certified, mastery {mastery} ({self.band}) is below {MASTERED:.2f}{missing}."
 
 
 @dataclass(frozen=True)

@@ -364,15 +364,18 @@ class _Grader:
 
         completion = None
         try:
-            completion = await self.caller.complete(messages, config, before_send=reserve, tools=tools)
+            # with `lab grade --cache`, each answer's call (its case, sample, message and round) is cached apart
+            slot = call if kind == "answer" else 0
+            completion = await self.caller.complete(messages, config, before_send=reserve, tools=tools, cache_slot=slot)
         finally:
             self.budget.settle(held, completion, config.model)
         # the call waiting for this slot goes out before this answer is recorded and graded: answers come in
         # waves, and grading each before the next request left the wave's last slots idle for its whole length
         await asyncio.sleep(0)
-        self.calls += 1
+        made = 0 if completion.cached else 1  # an answer from the response cache is no call
+        self.calls += made
         self.usage = self.usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
-        self.progress.calls += 1
+        self.progress.calls += made
         self.progress.cost_usd += completion.cost_usd
         return completion
 

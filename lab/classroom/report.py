@@ -32,6 +32,7 @@ from typing import IO, Any, Iterable, Iterator, Mapping
 
 from lab.classroom.cohort import CohortStore
 from lab.classroom.records import ResultRow
+from lab.practice.report import score_label
 from lab.practice.mastery import DIGITS, MASTERED, PRACTISING, ExerciseInfo, Try, band, credits, skill_order, weighted
 
 REPORT = "report.html"
@@ -233,15 +234,25 @@ def criterion_rates(rows: Iterable[ResultRow]) -> list[CriterionRate]:
     return rates.hardest()
 
 
-def _shade(score: float | None) -> str:
-    """The CSS class of a score's colour: `s0` … `s10` from red to green, `sn` for none."""
-    return "sn" if score is None else f"s{round(10 * max(0.0, min(1.0, score)))}"
+def _shade(score: float | None, passed: bool | None = None) -> str:
+    """The CSS class of a score's colour (`_colour`, in eleven steps): `f0` … `f10` a fail, `p0` … `p10` a pass,
+    `s0` … `s10` a score with no verdict, `sn` none. Classes, not a style per cell: a class of 10,000 is a big page."""
+    if score is None:
+        return "sn"
+    return f"{'s' if passed is None else 'p' if passed else 'f'}{round(10 * max(0.0, min(1.0, score)))}"
 
 
-def _colour(score: float | None) -> str:
+def _colour(score: float | None, passed: bool | None = None) -> str:
+    """A score's colour; with its verdict, the verdict first: a fail is red to amber however high it scored
+    (a failed 0.87 once looked all but green), a pass green."""
     if score is None:
         return "#e5e7eb"
-    return f"hsl({round(120 * max(0.0, min(1.0, score)))}, 62%, {80 - round(18 * score)}%)"
+    share = max(0.0, min(1.0, score))
+    if passed is False:
+        return f"hsl({round(38 * share)}, 78%, {82 - round(10 * share)}%)"
+    if passed is True:
+        return f"hsl(122, 52%, {74 - round(12 * share)}%)"
+    return f"hsl({round(120 * share)}, 62%, {80 - round(18 * score)}%)"
 
 
 def _bar(share: float, width: int = 160, label: str = "", text: str | None = None) -> str:
@@ -275,7 +286,8 @@ th{background:#f9fafb;font-weight:600}td.cell{text-align:center;min-width:54px;f
 .scroll{overflow-x:auto}.warn{color:#b45309}.bad{color:#b91c1c}pre{white-space:pre-wrap;margin:0;font:12px ui-monospace,monospace}
 .legend span{display:inline-block;width:14px;height:14px;vertical-align:middle;border-radius:3px;margin:0 3px 0 10px}
 svg.bar{vertical-align:middle}details>summary{cursor:pointer;margin:6px 0;color:#374151}
-""" + "".join(f".s{i}{{background:{_colour(i / 10)}}}" for i in range(11)) + f".sn{{background:{_colour(None)}}}\n"
+""" + "".join(f".{k}{i}{{background:{_colour(i / 10, v)}}}" for k, v in (("s", None), ("f", False), ("p", True)) for i in range(11)) \
+    + f".sn{{background:{_colour(None)}}}\n"
 
 
 # ---------------------------------------------------------------- the page
@@ -312,12 +324,13 @@ def _by_learner(rows: Iterator[ResultRow]) -> Iterator[list[ResultRow]]:
 def _cell(r: ResultRow) -> str:
     mark = {"pending": "…", "failed": "!", "ungraded": "?"}.get(r.status, "✓" if r.passed else "✗")
     mark += " ≠" if r.version_mismatch else ""
-    score = "" if r.score is None else f"{r.score:.2f} "
+    score = "" if r.score is None else f"{score_label(r.score, bool(r.passed), float((r.result or {}).get('pass_mark', 1.0)))} "
     title = r.error or f"{r.learner} · {r.exercise}: {r.status}"
     if r.overridden:  # the trainer's review replaced a judge's verdict (lab review)
         mark += " †"
         title += f"; overridden by the trainer: {', '.join(r.overridden)}"
-    return f"<td class=\"cell {_shade(r.score if r.status != 'pending' else None)}\" title=\"{e(title)}\">{e(score)}{e(mark)}</td>"
+    verdict = r.passed if r.status == "graded" else None
+    return f"<td class=\"cell {_shade(r.score if r.status != 'pending' else None, verdict)}\" title=\"{e(title)}\">{e(score)}{e(mark)}</td>"
 
 
 def _page(w: Any, number: int, names: tuple[str, str], header: str) -> None:
@@ -358,12 +371,17 @@ def write_html(store: CohortStore, out: IO[str], levels: Mapping[str, int] | Non
                          ("passed", f"{passed:,}/{graded:,}" if graded else "—"), ("cost", _money(usage["cost_usd"])),
                          ("model calls", f"{usage['calls']:,}"), ("grading time", f"{wall:.1f} s")):
         w(f"<div class=\"card\"><span class=\"muted\">{e(label)}</span><b>{e(value)}</b></div>")
+    last = store.last_run()
+    skipped = store.count_problems(last) if last is not None else 0
+    if skipped:
+        w(f"<div class=\"card\"><span class=\"muted\">skipped</span><b class=\"warn\"><a href=\"#skipped\">{skipped:,}</a></b></div>")
     w("</div>")
+    _skipped(store, w)
 
     # ------------------------------------------------------------ the one pass: matrix rows now, mastery rows spooled
     w("<h2 id=\"matrix\">Learners × exercises</h2>")
     w("<div class=\"legend muted\">score, ✓ passed · ✗ not passed · ≠ handed in against another version · … not graded yet · ! failed · ? a criterion ungraded · † a judge's verdict overridden by the trainer (<code>lab review</code>)"
-      "<span class=\"s0\"></span>0<span class=\"s5\"></span>0.5<span class=\"s10\"></span>1</div>")
+      " · not passed <span class=\"f0\"></span>0<span class=\"f9\"></span>0.9 · passed <span class=\"p10\"></span></div>")
     if learners > PAGE:
         w(f"<p class=\"muted\">{learners:,} learners in pages of {PAGE}: open a page to see it (a browser lays out only the pages open).</p>")
     header = ("<tr><th>learner</th>" + "".join(f"<th class=\"ex\" title=\"{e(x)}\">{e(x)}</th>" for x in exercises) + "<th>passed</th></tr>")
@@ -485,7 +503,6 @@ def write_html(store: CohortStore, out: IO[str], levels: Mapping[str, int] | Non
         w(f"<tr><td>{run['id']}</td><td>{e(run['started_at'])}</td><td>{e(run['model'])}</td><td>{run['calls']}</td><td>{_money(run['cost_usd'])}</td>"
           f"<td>{run['graded']}</td><td>{run['left_over']}</td><td>{_seconds(run['wall_s'])}</td></tr>")
     w("</table>")
-    _skipped(store, w)
     if found.left:
         w("<h2 id=\"left\">Left ungraded</h2><table><tr><th>learner</th><th>exercise</th><th>status</th><th>why</th></tr>")
         for r in found.left:
@@ -574,11 +591,11 @@ def _skipped(store: CohortStore, w: Any) -> None:
     count = store.count_problems(run) if run is not None else 0
     if not count:
         return
-    w(f"<h2 id=\"skipped\">Skipped lines</h2><p class=\"muted\">{count:,} line(s) of the last run's submission files could not be graded, "
-      "each with what to change; nothing of them was sent to a model.</p>")
+    w(f"<h2 id=\"skipped\">Skipped submissions ({count:,})</h2><p class=\"muted\">What the last <code>lab grade</code> run could not "
+      "grade, and why (nothing of it was sent to a model); fix the file or the exercise folder (<code>--exercises</code>) and run it again.</p>")
     w("<table><tr><th>file</th><th>line</th><th>why</th></tr>")
     for path, line, message in store.problems(run, LISTED):  # type: ignore[arg-type]
-        w(f"<tr><td>{e(path)}</td><td>{'' if line is None else line}</td><td>{e(message)}</td></tr>")
+        w(f"<tr><td>{e(path)}</td><td>{'' if line is None else line}</td><td class=\"warn\">{e(message)}</td></tr>")
     w("</table>")
     if count > LISTED:
         w(f"<p class=\"muted\">… and {count - LISTED:,} more (<code>lab grade --json</code> lists them all).</p>")
@@ -599,3 +616,29 @@ def write_report(store: CohortStore, folder: Path, levels: Mapping[str, int] | N
         write_html(store, out, levels)
     os.replace(tmp, target)
     return target
+
+
+# ---------------------------------------------------------------- submissions `lab grade` skipped
+
+SKIPPED = "skipped.json"  # the last run's unusable submissions beside cohort.db (the report reads them from cohort.db)
+
+
+def write_skipped(folder: Path, problems: Iterable[tuple[str, int | None, str]]) -> None:
+    """Keep the submissions this run could not use (`path`, `line`, `message` each) in `folder/skipped.json`,
+    written as they stream from cohort.db; none: no file."""
+    import json
+
+    target = Path(folder) / SKIPPED
+    tmp = target.with_name(SKIPPED + ".tmp")
+    count = 0
+    with open(tmp, "w", encoding="utf-8") as out:
+        out.write("[")
+        for path, line, message in problems:
+            out.write(("," if count else "") + "\n " + json.dumps({"path": path, "line": line, "message": message}, ensure_ascii=False))
+            count += 1
+        out.write("\n]\n")
+    if count:
+        os.replace(tmp, target)
+    else:
+        tmp.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("keygen", help="make your Ed25519 key pair for signing certificates; prints the public key")
+    p = sub.add_parser("keygen", parents=[common], help="make your Ed25519 key pair for signing certificates; prints the public key")
     p.add_argument("--out", metavar="DIR", help="the folder for the pair (default: keys/ in the user data folder)")
     p.set_defaults(handler=cmd_keygen)
 
@@ -26,7 +26,7 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
     p.add_argument("-o", "--output", metavar="FILE", help="with --self: where to write (default: certificates/ in the user data folder)")
     p.set_defaults(handler=cmd_certify)
 
-    p = sub.add_parser("verify", help="check a certificate offline: who, which track, when, which exercises")
+    p = sub.add_parser("verify", parents=[common], help="check a certificate offline: who, which track, when, which exercises")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--key", metavar="PUBLIC_KEY", help="the issuer's public key (.pub file or base64): the certificate must be signed by it")
     p.add_argument("--json", action="store_true", help="print the verdict and payload as JSON")

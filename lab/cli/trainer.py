@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("export", help="write your attempts as submission JSON Lines for your trainer")
+    p = sub.add_parser("export", parents=[common], help="write your attempts as submission JSON Lines for your trainer")
     p.add_argument("--learner", metavar="NAME", help="your name as your trainer knows you (default: LAB_LEARNER, then the config file's `learner`)")
     p.add_argument("--exercise", action="append", default=[], metavar="ID", help="only this exercise (repeatable)")
     p.add_argument("--track", metavar="T", help="only this track")
@@ -29,12 +29,14 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
     p.add_argument("--concurrency", type=int, default=None, metavar="N", help="model calls in flight at once (default: LAB_CONCURRENCY or 4)")
     p.add_argument("--rpm", type=int, default=None, metavar="N", help="at most N requests a minute")
     p.add_argument("--max-cost", type=float, default=None, metavar="USD", help="stop before this run's spending would pass USD")
+    p.add_argument("--cache", dest="use_cache", action="store_true",
+                   help="answer requests repeated at temperature 0 from the response cache (off by default: a class is graded afresh)")
     p.add_argument("--arena-max-pairs", type=int, default=None, metavar="N",
                    help="play at most N attack-defence pairs in each arena (default: every pair; docs/trainers.md, Arenas)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(handler=cmd_grade)
 
-    p = sub.add_parser("review", help="review a graded cohort's judged verdicts (confirm or override them); --agreement: how often you and the judge agree")
+    p = sub.add_parser("review", parents=[common], help="review a graded cohort's judged verdicts (confirm or override them); --agreement: how often you and the judge agree")
     p.add_argument("folder", metavar="DIR", help="the cohort folder `lab grade --out DIR` wrote (holds cohort.db)")
     p.add_argument("--agreement", action="store_true", help="print, per criterion, reviews, agreement and Cohen's kappa instead of opening the review screen")
     p.add_argument("--json", action="store_true", help="with --agreement: print it as JSON")
@@ -70,7 +72,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     learner = learner_name(args.learner)
     with open_store() as store:
-        lines = export_lines(store, learner, args.exercise, args.track)
+        lines = export_lines(store, learner, exercise_ids(args), args.track)
     if not lines:
         what = []
         if args.exercise:
@@ -93,6 +95,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_OK if lines else EXIT_BAD
+
+
+def exercise_ids(args: argparse.Namespace) -> list[str]:
+    """`--exercise` ids as given, a short one (`delimiters`) made whole when the catalogue (with `--exercises`)
+    names one exercise so; an id the catalogue does not know is kept (its exercise may be gone, not its attempts)."""
+    if not args.exercise:
+        return []
+    from lab.errors import LabError
+    from lab.format.catalog import load_index
+
+    catalog = load_index(args.exercises)
+    ids = []
+    for given in args.exercise:
+        try:
+            ids.append(catalog.find(given).id)
+        except LabError:
+            if any(e.id.endswith("/" + given.strip("/")) for e in catalog.entries):
+                raise  # a short id several exercises end with: the message lists them
+            ids.append(given)
+    return ids
 
 
 class ProgressLine:
@@ -214,6 +236,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
                                concurrency=args.concurrency or settings.concurrency, rpm=args.rpm, max_cost=args.max_cost,
                                on_progress=progress)
         arena = play_arenas_for(store, exercises, outcome, args, settings, config, judge)
+        from lab.classroom.report import write_skipped
+
+        write_skipped(folder, store.problems(run))  # beside cohort.db: what the last run could not use, for whoever reads it
         # the levels of every exercise the trainer has (mastery's weights), not only of those graded in this run
         report = write_report_for(store, folder, {e.id: e.level for e in catalog.entries})
         final = Progress(total=outcome.total, done=outcome.graded,
@@ -224,7 +249,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         if args.json:
             write_grade_json(sys.stdout, store, outcome, report, arena, with_arena_usage(store.usage(), store))
         else:
-            print_summary(store, outcome, args, report)
+            print_summary(store, outcome, args, report, shown.count)
             print_arenas(arena, args)
     if shown.count:
         return EXIT_BAD
@@ -293,7 +318,7 @@ def money(amount: float) -> str:
     return f"${amount:.4f}" if amount == 0 or amount >= 0.01 else f"${amount:.6f}"
 
 
-def print_summary(store: Any, outcome: Any, args: Any, report: Path | None) -> None:
+def print_summary(store: Any, outcome: Any, args: Any, report: Path | None, skipped: int = 0) -> None:
     from lab.practice.report import table
 
     rows = [(r.learner, r.exercise, r.status, "" if r.score is None else f"{r.score:.2f}",
@@ -317,6 +342,8 @@ def print_summary(store: Any, outcome: Any, args: Any, report: Path | None) -> N
     mismatches = store.count_results(current=True, where="s.exercise_hash IS NOT NULL AND s.exercise_hash != r.exercise_hash")
     if mismatches:
         print(f"{mismatches} submission(s) were made against another version of the exercise (see the report).")
+    if skipped:
+        print(f"{skipped} submission(s) skipped, not graded (each named above with why; the report lists them too).", file=sys.stderr)
     if report is not None:
         print(f"Report: {report}")
 
