@@ -105,20 +105,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return _verdict(args, False, f"{args.file}: not valid: {exc}", EXIT_NOT_PASSED)
     except NotACertificate as exc:
         return _verdict(args, False, f"{args.file} is not a Prompt Lab certificate: {exc}", EXIT_BAD)
+    from lab.classroom.certificates import shown
+
     p = verified.payload
     if args.json:
         print_json({"valid": True, "reason": None, "fingerprint": verified.fingerprint, "payload": p.model_dump(mode="json")})
         return EXIT_OK
     passed = sum(bool(getattr(e, "passed", False)) for e in p.exercises)
-    print(f"Valid certificate: {p.learner} · track {p.track} · {p.date}")
-    print(f"kind: {p.kind} · signed by fingerprint {verified.fingerprint}" + (f" · cohort {p.cohort}" if p.cohort else "")
+    print(f"Valid certificate: {shown(p.learner)} · track {shown(p.track)} · {shown(p.date)}")  # a file from anyone: nothing raw to the terminal
+    print(f"kind: {shown(str(p.kind))} · signed by fingerprint {verified.fingerprint}" + (f" · cohort {shown(p.cohort)}" if p.cohort else "")
           + f" · mastery {p.mastery:.2f}")
     if verified.self_attested:
         print("self-attested: signed by the learner, not a trainer")
     print(f"exercises: {passed} of {len(p.exercises)} passed")
     for e in p.exercises:
         mark = "✓" if getattr(e, "passed", False) else "✗"
-        print(f"  {mark} {e.id}  " + ("not tried" if e.score is None else f"{e.score:.2f}"))
+        print(f"  {mark} {shown(e.id)}  " + ("not tried" if e.score is None else f"{e.score:.2f}"))
     return EXIT_OK
 
 

@@ -522,7 +522,7 @@ def supports_response_schema(model: str) -> bool:
 # completions protocol directly over aiohttp; every other provider still goes through litellm.
 
 OPENAI_COMPATIBLE = ("openai", "hosted_vllm", "lm_studio")
-_prices: dict[str, Any] | None = None
+_prices: dict[str, tuple[float, float]] | None = None
 _prices_lock = threading.Lock()
 
 
@@ -536,21 +536,47 @@ def price_per_token(model: str) -> tuple[float, float] | None:
     global _prices
     with _prices_lock:
         if _prices is None:
-            import importlib.util
-
-            _prices = {}
-            spec = importlib.util.find_spec("litellm")  # finds the package without running its __init__
-            for folder in (spec.submodule_search_locations or []) if spec else []:
-                path = os.path.join(folder, "model_prices_and_context_window_backup.json")
-                if os.path.exists(path):
-                    with open(path, encoding="utf-8") as f:
-                        _prices = json.load(f)
-                    break
+            _prices = _price_table()
     for name in (model, model.split("/", 1)[-1]):
-        entry = _prices.get(name)
-        if isinstance(entry, dict) and "input_cost_per_token" in entry:
-            return float(entry.get("input_cost_per_token") or 0.0), float(entry.get("output_cost_per_token") or 0.0)
+        found = _prices.get(name)
+        if found is not None:
+            return found
     return None
+
+
+def _price_table() -> dict[str, tuple[float, float]]:
+    """litellm's prices by model name. The table is 3.5 MB of JSON (tens of milliseconds and megabytes
+    to read): the prices alone are kept in the cache folder, rebuilt whenever litellm's file changes."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("litellm")  # finds the package without running its __init__
+    source = next((os.path.join(folder, "model_prices_and_context_window_backup.json") for folder in (spec.submodule_search_locations or [])
+                   if os.path.exists(os.path.join(folder, "model_prices_and_context_window_backup.json"))), None) if spec else None
+    if source is None:
+        return {}
+    from lab.settings import paths
+
+    info = os.stat(source)
+    stamp = f"{source}:{info.st_size}:{info.st_mtime_ns}"
+    slim = paths.cache_dir() / "litellm-prices.json"
+    try:
+        kept = json.loads(slim.read_text(encoding="utf-8"))
+        if kept.get("stamp") == stamp:
+            return {name: (float(p[0]), float(p[1])) for name, p in kept["prices"].items()}
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        pass
+    with open(source, encoding="utf-8") as f:
+        table = json.load(f)
+    prices = {name: (float(entry.get("input_cost_per_token") or 0.0), float(entry.get("output_cost_per_token") or 0.0))
+              for name, entry in table.items() if isinstance(entry, dict) and "input_cost_per_token" in entry}
+    try:
+        slim.parent.mkdir(parents=True, exist_ok=True)
+        tmp = slim.with_name(f"{slim.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"stamp": stamp, "prices": prices}), encoding="utf-8")
+        os.replace(tmp, slim)
+    except OSError:
+        pass  # no cache folder: read in full next time too
+    return prices
 
 
 class _StatusError(Exception):
