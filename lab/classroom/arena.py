@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from lab.classroom.cohort import CohortStore
-from lab.classroom.grading import Budget, CapReached, Progress, from_recorded, recorded_text
+from lab.classroom.grading import Budget, CapReached, Progress, RecordedJudge, from_recorded, recorded_text
 from lab.classroom.overrides import apply_to_result
 from lab.classroom.records import DECISIONS, RecordedCall, Review, task_key
 from lab.errors import LabError, ModelError, PromptError
@@ -642,43 +641,6 @@ def play_arenas(
     return run
 
 
-def _key(messages: list[dict[str, str]], params: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps([messages, params], ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:20]
-
-
-class _PairJudge:
-    """The judge of one pair's grading: answers recorded earlier are read back, new ones asked through the run's
-    event loop and committed at once. Checks call it from the grading thread."""
-
-    def __init__(self, player: "_Player", pair_id: int, config: llm.CallConfig, recorded: dict[str, RecordedCall]):
-        self.player, self.pair_id, self.config, self.recorded = player, pair_id, config, recorded
-        self.seen: dict[str, int] = {}
-        self.structured: bool | None = None
-
-    @property
-    def model(self) -> str:
-        return self.config.model
-
-    def supports_schema(self) -> bool:
-        if self.structured is None:
-            self.structured = llm.supports_response_schema(self.config.model) if not llm.speaks_openai(self.config) else False
-        return self.structured
-
-    def ask(self, messages: list[dict[str, str]], *, response_schema: dict[str, Any] | None = None) -> str:
-        params: dict[str, Any] = {"temperature": 0}
-        if response_schema is not None:
-            params["response_format"] = {"type": "json_schema", "json_schema": {"name": "grade", "schema": response_schema, "strict": True}}
-        config = replace(self.config, params={**self.config.params, **params})
-        base = _key(messages, params)
-        n = self.seen.get(base, 0)
-        self.seen[base] = n + 1
-        call = f"judge:{base}:{n}"
-        if call in self.recorded:
-            return self.recorded[call].text
-        future = asyncio.run_coroutine_threadsafe(self.player.call(self.pair_id, call, "judge", messages, config), self.player.loop)
-        return future.result().text
-
-
 class _Player:
     def __init__(self, astore: ArenaStore, caller: llm.AsyncCaller, budget: Any, run: ArenaRun, progress: Any):
         self.astore, self.caller, self.budget, self.run, self.progress = astore, caller, budget, run, progress
@@ -746,7 +708,11 @@ class _Player:
             return "failed"
         said = [t for t in transcripts if t is not None]
         if needs_judge(pair.exercise):
-            judge = _PairJudge(self, pair_id, judge_config or replace(config, params={}), recorded)
+            async def ask_call(call: str, messages: list[dict[str, str]], cfg: llm.CallConfig) -> str:
+                found = recorded.get(call)
+                return found.text if found is not None else (await self.call(pair_id, call, "judge", messages, cfg)).text
+
+            judge = RecordedJudge(judge_config or replace(config, params={}), ask_call, self.loop)
             try:
                 g = await asyncio.to_thread(grade_pair, pair, said, judge)
             except CapReached:

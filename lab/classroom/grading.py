@@ -24,7 +24,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from lab.classroom.cohort import CohortStore, RunInfo, Writer
 from lab.classroom.records import RecordedCall, ResultRow, task_key
@@ -219,12 +219,16 @@ def _key(messages: list[dict[str, str]], params: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- one grading
 
 
-class _RecordedJudge:
-    """The judge of one grading: answers recorded earlier are read back, new ones are asked through the
-    run's event loop and committed at once. Checks call it from the grading thread."""
+JudgeCall = Callable[[str, list[dict[str, str]], llm.CallConfig], Awaitable[str]]
 
-    def __init__(self, grading: "_Grading", config: llm.CallConfig):
-        self.grading, self.config = grading, config
+
+class RecordedJudge:
+    """The judge of one grading (a submission's, or an arena pair's): `ask_call(call, messages, config)` gives
+    the answer recorded for `call` earlier or asks it through the run's event loop and commits it at once.
+    Checks call the judge from the grading thread, so each question is handed to `loop`."""
+
+    def __init__(self, config: llm.CallConfig, ask_call: JudgeCall, loop: asyncio.AbstractEventLoop):
+        self.config, self.ask_call, self.loop = config, ask_call, loop
         self.seen: dict[str, int] = {}
         self.structured: bool | None = None
 
@@ -247,8 +251,7 @@ class _RecordedJudge:
         n = self.seen.get(base, 0)
         self.seen[base] = n + 1
         call = f"judge:{base}:{n}"  # the same question twice in one grading is two calls, as it was the first time
-        future = asyncio.run_coroutine_threadsafe(self.grading.call(call, "judge", messages, config), self.grading.grader.loop)
-        return future.result()
+        return asyncio.run_coroutine_threadsafe(self.ask_call(call, messages, config), self.loop).result()
 
 
 @dataclass(frozen=True)
@@ -399,7 +402,8 @@ class _Grader:
                 return "failed"
             plans = {b.case: b for b in built}
             if plan.judged:
-                judge = _RecordedJudge(grading, judge_config or replace(config, params={}))
+                judge = RecordedJudge(judge_config or replace(config, params={}),
+                                      lambda call, messages, cfg: grading.call(call, "judge", messages, cfg), self.loop)
                 try:
                     g = await asyncio.to_thread(grade, exercise, outputs, judge, None, transcripts=transcripts, plans=plans)
                 except CapReached:
