@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from lab.classroom.cohort import CohortStore
 from lab.classroom.grading import Budget, CapReached, Progress, RecordedJudge, from_recorded, recorded_text
 from lab.classroom.overrides import apply_to_result
-from lab.classroom.records import DECISIONS, RecordedCall, Review, task_key
+from lab.classroom.records import RecordedCall, Review, task_key
 from lab.errors import LabError, ModelError, PromptError
 from lab.format.arenas import ArenaSet, Pair, arenas, meet, mismatch, text_length
 from lab.format.conversation import Dialogue, Transcript
@@ -276,19 +276,9 @@ class ArenaStore:
         return {"prompt_tokens": int(row[0]), "completion_tokens": int(row[1]), "cost_usd": round(float(row[2]), 6), "calls": int(row[3])}
 
     # ------------------------------------------------------------ reviews
-    def record_review(self, pair_id: int, criterion: str, case: str, sample: int, *, scale: str, judge_passed: bool | None,
-                      judge_score: float | None, decision: str, trainer_passed: bool | None, trainer_score: float | None,
-                      note: str | None, reviewer: str) -> Review:
-        if decision not in DECISIONS:
-            raise LabError(f"Unknown review decision {decision!r}: use one of {', '.join(DECISIONS)}.")
-        stamp = now()
-        with self._tx():
-            self._db.execute(
-                "INSERT OR REPLACE INTO arena_reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (pair_id, criterion, case, sample, scale, None if judge_passed is None else int(judge_passed), judge_score, decision,
-                 None if trainer_passed is None else int(trainer_passed), trainer_score, note, reviewer, stamp))
-        return Review(pair_id, criterion, case, sample, scale, judge_passed, judge_score, decision, trainer_passed, trainer_score,
-                      note, reviewer, stamp)
+    def record_review(self, pair_id: int, criterion: str, case: str, sample: int, **decision: Any) -> Review:
+        """A trainer's decision on a judged verdict of a pair, as `CohortStore.record_review` keeps a grading's."""
+        return self.store.record_review(pair_id, criterion, case, sample, table="arena_reviews", **decision)
 
     def reviews(self) -> list[Review]:
         """Every review of an arena pair; `result_id` holds the pair's id."""

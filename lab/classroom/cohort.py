@@ -515,14 +515,17 @@ class CohortStore:
     # ------------------------------------------------------------ reviews
     def record_review(self, result_id: int, criterion: str, case: str, sample: int, *, scale: str, judge_passed: bool | None,
                       judge_score: float | None, decision: str, trainer_passed: bool | None, trainer_score: float | None,
-                      note: str | None, reviewer: str) -> Review:
-        """Commit one decision at once; a later decision on the same judged output replaces it."""
+                      note: str | None, reviewer: str, table: str = "reviews") -> Review:
+        """Commit one decision at once; a later decision on the same judged output replaces it. `table` is
+        `reviews` (a learner's grading) or `arena_reviews` (an arena pair, `result_id` its id)."""
         if decision not in DECISIONS:
             raise LabError(f"Unknown review decision {decision!r}: use one of {', '.join(DECISIONS)}.")
+        if table not in ("reviews", "arena_reviews"):
+            raise ValueError(f"no review table {table!r}")
         stamp = now()
         with self._tx():
             self._db.execute(
-                "INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (result_id, criterion, case, sample, scale, None if judge_passed is None else int(judge_passed), judge_score, decision,
                  None if trainer_passed is None else int(trainer_passed), trainer_score, note, reviewer, stamp))
         return Review(result_id, criterion, case, sample, scale, judge_passed, judge_score, decision, trainer_passed, trainer_score,
