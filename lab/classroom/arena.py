@@ -26,12 +26,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from lab.classroom.cohort import CohortStore
-from lab.classroom.grading import Budget, CapReached, Progress, RecordedJudge, from_recorded, recorded_text
+from lab.classroom.grading import Budget, CapReached, Progress, RecordedJudge
 from lab.classroom.overrides import apply_to_result
-from lab.classroom.records import RecordedCall, Review, task_key
+from lab.classroom.records import RECORDED_CALL_COLUMNS, RecordedCall, Review, task_key, tool_calls_json
 from lab.errors import LabError, ModelError, PromptError
 from lab.format.arenas import ArenaSet, Pair, arenas, meet, mismatch, text_length
 from lab.format.conversation import Dialogue, Transcript
+from lab.format.tools import ToolCall
 from lab.models import llm
 from lab.practice.arena import Benign, benign_standing, grade_pair, pair_result, unlanded_result
 from lab.practice.attempts import Usage, call_config_for, needs_judge
@@ -248,16 +249,16 @@ class ArenaStore:
             self._db.execute("UPDATE arena_pairs SET error=? WHERE id=? AND status='pending'", (why, pair_id))
 
     def calls(self, pair_id: int) -> dict[str, RecordedCall]:
-        rows = self._db.execute("SELECT call, text, prompt_tokens, completion_tokens, cost_usd, duration_s FROM arena_calls WHERE pair_id=?",
-                                (pair_id,))
-        return {r[0]: RecordedCall(r[1], r[2], r[3], r[4], r[5]) for r in rows}
+        rows = self._db.execute(f"SELECT call, {RECORDED_CALL_COLUMNS} FROM arena_calls WHERE pair_id=?", (pair_id,))
+        return {r[0]: RecordedCall.from_row(r[1:]) for r in rows}
 
     def record_call(self, pair_id: int, call: str, kind: str, completion: Any) -> None:
         """Commit one answer at once: it is never asked for again."""
         with self._tx():
-            self._db.execute("INSERT OR IGNORE INTO arena_calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._db.execute("INSERT OR IGNORE INTO arena_calls (pair_id, call, kind, text, prompt_tokens, completion_tokens, cost_usd,"
+                             " duration_s, created, tool_calls) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              (pair_id, call, kind, completion.text, completion.prompt_tokens, completion.completion_tokens,
-                              completion.cost_usd, completion.duration_s, now()))
+                              completion.cost_usd, completion.duration_s, now(), tool_calls_json(completion.tool_calls)))
 
     def finish(self, pair_id: int, *, status: str, held: bool | None = None, score: float | None = None,
                result: dict[str, Any] | None = None, error: str | None = None, duration_s: float | None = None) -> None:
@@ -651,8 +652,7 @@ class _Player:
             completion = await self.caller.complete(messages, config, before_send=reserve, tools=tools)
         finally:
             self.budget.settle(held, completion, config.model)
-        # committed before the answer is used (an answer that called tools keeps its calls with its words)
-        self.astore.record_call(pair_id, call, kind, replace(completion, text=recorded_text(completion)))
+        self.astore.record_call(pair_id, call, kind, completion)  # committed before the answer is used
         self.run.calls += 1
         self.run.usage = self.run.usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
         self.progress.calls += 1
@@ -678,11 +678,8 @@ class _Player:
             while (messages := dialogue.next_call()) is not None:
                 # one call per message of the attack, and per round of tool calls of an agent's defence
                 key = f"answer:{sample}:{dialogue.turn}" + (f":r{dialogue.rounds}" if dialogue.rounds else "")
-                found = recorded.get(key)
-                said = found.text if found is not None else recorded_text(await self.call(pair_id, key, "answer", messages, call_config,
-                                                                                          pair.plan.tools))
-                text, calls = from_recorded(said)
-                dialogue.answer(text, calls=calls)
+                said = recorded.get(key) or await self.call(pair_id, key, "answer", messages, call_config, pair.plan.tools)
+                dialogue.answer(said.text, calls=[ToolCall(*c) for c in said.tool_calls])
             transcripts[sample] = dialogue.transcript()
 
         jobs = [asyncio.ensure_future(answer(s)) for s in range(samples)]

@@ -285,20 +285,19 @@ class _Grading:
         self.usage[2] += call.cost_usd
 
     async def call(self, call: str, kind: str, messages: list[dict[str, Any]], config: llm.CallConfig,
-                   hold: Callable[[], bool] | None = None, tools: list[dict[str, Any]] | None = None) -> str:
-        """The answer to one call as cohort.db keeps it (`recorded_text`); `hold()`, asked once it has arrived, says
-        whether it waits for the grade's transaction."""
+                   hold: Callable[[], bool] | None = None, tools: list[dict[str, Any]] | None = None) -> RecordedCall | llm.Completion:
+        """The answer to one call, recorded earlier or asked now (its words and its calls to tools); `hold()`, asked
+        once it has arrived, says whether it waits for the grade's transaction."""
         found = self.recorded.get(call)
         if found is not None:
-            return found.text
+            return found
         completion = await self.grader.call(self.row.id, call, kind, messages, config, tools)
-        completion = replace(completion, text=recorded_text(completion))  # an answer that called tools keeps its calls with its words
         if hold is not None and hold():
             self.held.append((call, kind, completion))
         else:  # committed before the answer is used
             await self.grader.write([CohortStore.call_statement(self.row.id, call, kind, completion)])
         self._count(completion)
-        return completion.text
+        return completion
 
     def keep_held(self) -> None:
         """Commit the answers not committed yet (a grading stopped before its grade was written)."""
@@ -323,8 +322,8 @@ class _Grading:
             while (messages := dialogue.next_call()) is not None:
                 key = f"answer:{case.case}:{sample}" + (f":{dialogue.turn}" if case.learner_turns else "") \
                     + (f":r{dialogue.rounds}" if dialogue.rounds else "")  # each round of tool calls is a call of its own
-                text, calls = from_recorded(await self.call(key, "answer", messages, plan.config, hold if single else None, case.tools))
-                dialogue.answer(text, calls=calls)
+                said = await self.call(key, "answer", messages, plan.config, hold if single else None, case.tools)
+                dialogue.answer(said.text, calls=[ToolCall(*c) for c in said.tool_calls])
             transcript = dialogue.transcript()
             outputs[case.case][sample] = transcript.output
             transcripts[case.case][sample] = transcript
@@ -402,8 +401,10 @@ class _Grader:
                 return "failed"
             plans = {b.case: b for b in built}
             if plan.judged:
-                judge = RecordedJudge(judge_config or replace(config, params={}),
-                                      lambda call, messages, cfg: grading.call(call, "judge", messages, cfg), self.loop)
+                async def ask(call: str, messages: list[dict[str, str]], cfg: llm.CallConfig) -> str:
+                    return (await grading.call(call, "judge", messages, cfg)).text
+
+                judge = RecordedJudge(judge_config or replace(config, params={}), ask, self.loop)
                 try:
                     g = await asyncio.to_thread(grade, exercise, outputs, judge, None, transcripts=transcripts, plans=plans)
                 except CapReached:
@@ -422,25 +423,6 @@ class _Grader:
             return status
         finally:
             grading.keep_held()
-
-
-TOOL_CALLS_MARK = "\x1etool-calls:"  # a recorded answer that called tools: the mark, then JSON {text, calls}
-
-
-def recorded_text(completion: llm.Completion) -> str:
-    """An answer as `cohort.db` keeps it: its text, or with calls, the mark and both as JSON (so a run that goes
-    on after a stop rebuilds the same conversation)."""
-    if not completion.tool_calls or completion.text.startswith(TOOL_CALLS_MARK):
-        return completion.text
-    return TOOL_CALLS_MARK + json.dumps({"text": completion.text, "calls": [list(c) for c in completion.tool_calls]}, ensure_ascii=False)
-
-
-def from_recorded(text: str) -> tuple[str, list[ToolCall]]:
-    """A recorded answer's words and calls."""
-    if not text.startswith(TOOL_CALLS_MARK):
-        return text, []
-    data = json.loads(text[len(TOOL_CALLS_MARK):])
-    return str(data.get("text") or ""), [ToolCall(str(i), str(n), str(a)) for i, n, a in data.get("calls") or []]
 
 
 # ---------------------------------------------------------------- the run
