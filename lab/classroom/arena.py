@@ -36,6 +36,7 @@ from lab.format.conversation import Dialogue, Transcript
 from lab.models import llm
 from lab.practice.arena import Benign, benign_standing, grade_pair, pair_result, unlanded_result
 from lab.practice.attempts import Usage, call_config_for, needs_judge
+from lab.practice.judging import judge_params
 from lab.settings.sqlite import now
 
 USABLE = ("graded", "ungraded")  # a submission's own grading that went through (an ungraded judge verdict can be reviewed)
@@ -665,9 +666,7 @@ class _PairJudge:
         return self.structured
 
     def ask(self, messages: list[dict[str, str]], *, response_schema: dict[str, Any] | None = None) -> str:
-        params: dict[str, Any] = {"temperature": 0}
-        if response_schema is not None:
-            params["response_format"] = {"type": "json_schema", "json_schema": {"name": "grade", "schema": response_schema, "strict": True}}
+        params = judge_params(response_schema)
         config = replace(self.config, params={**self.config.params, **params})
         base = _key(messages, params)
         n = self.seen.get(base, 0)

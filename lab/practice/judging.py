@@ -16,6 +16,20 @@ class JudgeUsage:
     cost_usd: float = 0.0
 
 
+JUDGE_MAX_TOKENS = 2048
+"""The most a judge may write per answer (docs/graders.md, "judge"): ten times the few sentences and the grade it is
+asked for, and room for a reasoning model's thinking; a small model that rambles is cut off here, its answer then
+unusable (asked once more, then ungraded), instead of running to the end of its context."""
+
+
+def judge_params(response_schema: dict[str, Any] | None) -> dict[str, Any]:
+    """The call settings of every judge call: temperature 0, the answer capped, and the JSON schema when the judge takes one."""
+    params: dict[str, Any] = {"temperature": 0, "max_tokens": JUDGE_MAX_TOKENS}
+    if response_schema is not None:
+        params["response_format"] = {"type": "json_schema", "json_schema": {"name": "grade", "schema": response_schema, "strict": True}}
+    return params
+
+
 @dataclass
 class ModelJudge:
     """Answers grading requests with a model at temperature 0 and records each exchange."""
@@ -27,10 +41,7 @@ class ModelJudge:
     usage: JudgeUsage = field(default_factory=JudgeUsage)
 
     def ask(self, messages: list[dict[str, str]], *, response_schema: dict[str, Any] | None = None) -> str:
-        params: dict[str, Any] = {"temperature": 0}
-        if response_schema is not None:
-            params["response_format"] = {"type": "json_schema", "json_schema": {"name": "grade", "schema": response_schema, "strict": True}}
-        config = replace(self.config, params={**self.config.params, **params})
+        config = replace(self.config, params={**self.config.params, **judge_params(response_schema)})
         completion = llm.complete(messages, config, cancel=self.cancel)
         self.usage.prompt_tokens += completion.prompt_tokens
         self.usage.completion_tokens += completion.completion_tokens
