@@ -666,7 +666,7 @@ class _PairJudge:
         return self.structured
 
     def ask(self, messages: list[dict[str, str]], *, response_schema: dict[str, Any] | None = None) -> str:
-        params = judge_params(response_schema)
+        params = judge_params(response_schema, self.config.model)
         config = replace(self.config, params={**self.config.params, **params})
         base = _key(messages, params)
         n = self.seen.get(base, 0)

@@ -17,7 +17,7 @@ from lab.cli.common import EXIT_BAD, EXIT_OK, exercise_dirs_option, model_option
 if TYPE_CHECKING:
     import argparse
 
-COMMAND_MODULES = ("lab.cli.learning", "lab.cli.authoring", "lab.cli.trainer", "lab.cli.arena", "lab.cli.certificates")
+COMMAND_MODULES = ("lab.cli.learning", "lab.cli.authoring", "lab.cli.trainer", "lab.cli.arena", "lab.cli.certificates", "lab.cli.local")
 
 
 def build_parser() -> argparse.ArgumentParser:

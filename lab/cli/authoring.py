@@ -154,7 +154,7 @@ def solution_run(args: argparse.Namespace, exercises: Any) -> Any:
                 print(f"{what} {exercise.id} solution: graded {v.verdict} (score {score:.2f})")
                 if v.verdict != "pass":
                     print_costs(v.grade)
-        return {"verdict": v.verdict, "score": score, "error": v.error}
+        return {"verdict": v.verdict, "score": score, "error": v.error, "judged": v.judged}
 
     return run
 
