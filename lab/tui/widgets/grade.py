@@ -10,6 +10,7 @@ from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
+from lab.practice.report import builtin_note
 from lab.settings.i18n import ENGLISH
 from lab.tui.format import usage_text
 
@@ -51,6 +52,9 @@ def grade_renderable(result: dict[str, Any], tr: gettext.NullTranslations = ENGL
     ungraded = [c["id"] for c in result.get("criteria", []) if c.get("ungraded")]
     if ungraded:
         parts.append(Text(t.gettext("Ungraded (counted as 0): {criteria}").format(criteria=", ".join(ungraded)), "yellow"))
+    note = builtin_note(result, t)
+    if note:
+        parts.append(Text(note, "italic"))
     parts.append(Text(usage_text(result, tr=t), "dim"))
     return Group(*parts)
 
