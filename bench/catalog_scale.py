@@ -10,7 +10,9 @@ reached), then, in one run, for each size:
   timed on a pseudo-terminal until the line under the filled list is drawn, as a ratio of a minimal
   Textual app's first frame (Header, Static, Footer), timed the same way in the same run;
 - in-process: opening one exercise (full validation of one file), a type-to-filter redraw of the
-  catalog with every exercise listed and the same keystroke without the filter, and an exercise's screen.
+  catalog with every exercise listed and the same keystroke without the filter, and an exercise's screen;
+- the machine's load average before and after each size, each TUI pair's ratio (not only the median), and
+  the targets met or not, with a warning when the run was taken under load (other work on the CPUs).
 
     .venv/bin/python bench/catalog_scale.py [--runs 5] [--sizes 40 200 1000]
 """
@@ -98,8 +100,19 @@ def list_figures(course: Path | None, runs: int, scratch: Path) -> dict[str, flo
             "rss_mb": max(rss) / 1024}
 
 
-def tui_figures(course: Path | None, runs: int, scratch: Path) -> tuple[float, float]:
-    """Median first catalog frame of the lab from a cold start, and of the minimal app, in seconds."""
+def load() -> tuple[float, float, float]:
+    return os.getloadavg()
+
+
+def busy(sample: tuple[float, float, float]) -> bool:
+    """Whether other work competed for the CPUs (a 1-minute load above half of them): the figures of such a
+    run are slower and noisier than on a quiet machine, the ratios less so."""
+    return sample[0] > (os.cpu_count() or 1) * 0.5
+
+
+def tui_figures(course: Path | None, runs: int, scratch: Path, pairs: list[float] | None = None) -> tuple[float, float]:
+    """Median first catalog frame of the lab from a cold start, and of the minimal app, in seconds; the
+    ratio of each pair (the two timed back to back) is added to `pairs`."""
     python = sys.executable
     lab_argv = [python, "-m", "lab", *(["--exercises", str(course)] if course else [])]
     lab_times, minimal_times = [], []
@@ -112,6 +125,8 @@ def tui_figures(course: Path | None, runs: int, scratch: Path) -> tuple[float, f
         if n:
             minimal_times.append(t_min)
             lab_times.append(t_lab)
+            if pairs is not None:
+                pairs.append(t_lab / t_min)
     return statistics.median(lab_times), statistics.median(minimal_times)
 
 
@@ -198,6 +213,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[40, 200, 1000])
     args = parser.parse_args()
 
+    loads = [load()]
+    targets: list[tuple[str, float, float, bool]] = []
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         bundled = list_figures(None, args.runs, scratch)
@@ -209,14 +226,34 @@ def main() -> None:
         for size in args.sizes:
             course = build_course(scratch / f"course-{size}", size)
             listing = list_figures(course, args.runs, scratch)
-            lab_frame, minimal_frame = tui_figures(course, args.runs, scratch)
+            pairs: list[float] = []
+            lab_frame, minimal_frame = tui_figures(course, args.runs, scratch, pairs)
             last = size == max(args.sizes)
             opened, redraw, floor, screen = in_process_figures(course, scratch) if last else (float("nan"),) * 4
+            loads.append(load())
             print(f"| {size} | {listing['warm']:.2f} s | {listing['warm'] / listing['bundled']:.2f}× | {listing['cold']:.2f} s | "
                   f"{listing['rss_mb']:.0f} MB | {lab_frame:.2f} s | {lab_frame / minimal_frame:.2f}× | "
                   + (f"{opened * 1000:.0f} ms | {redraw * 1000:.0f} ms | {floor * 1000:.0f} ms | {screen * 1000:.0f} ms |"
                      if last else "| | | |"), flush=True)
-        print("\ntargets: list ≤ 1.5× bundled (warm); cold TUI frame ≤ 2× minimal; filter redraw < 50 ms; open < 150 ms; RSS < 120 MB")
+            print(f"   ({size}: TUI frame ÷ minimal, pair by pair: {', '.join(f'{r:.2f}×' for r in pairs)}; "
+                  f"load average {', '.join(f'{x:.2f}' for x in loads[-1])}{' — BUSY' if busy(loads[-1]) else ''})", flush=True)
+            if last:
+                targets += [
+                    (f"lab list warm ÷ bundled, {size}", listing["warm"] / listing["bundled"], 1.5, listing["warm"] / listing["bundled"] <= 1.5),
+                    (f"cold TUI first catalog frame ÷ minimal Textual app, {size}", lab_frame / minimal_frame, 2.0, lab_frame / minimal_frame <= 2.0),
+                    (f"filter redraw, {size} (ms)", redraw * 1000, 50, redraw < 0.05),
+                    (f"open one exercise, {size} (ms)", opened * 1000, 150, opened < 0.15),
+                    (f"peak RSS of lab list, {size} (MB)", listing["rss_mb"], 120, listing["rss_mb"] < 120),
+                ]
+    loads.append(load())
+    print("\n| target | measured | limit | |\n|---|---|---|---|")
+    for name, value, limit, met in targets:
+        print(f"| {name} | {value:.2f} | {limit:g} | {'met' if met else 'NOT MET'} |")
+    print(f"\nload average (1, 5, 15 min) on {os.cpu_count()} CPU(s): start {', '.join(f'{x:.2f}' for x in loads[0])}; "
+          f"end {', '.join(f'{x:.2f}' for x in loads[-1])}")
+    if any(busy(sample) for sample in loads):
+        print("Taken UNDER LOAD: other work was running (a 1-minute load above half the CPUs at some point), so these figures are "
+              "slower and noisier than on a quiet machine; the targets are for a quiet one.")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,29 @@
-"""How fast `lab grade` grades a class, next to promptfoo grading the same tests in the same run.
+"""How fast `lab grade` grades a class and how it scales, against a bare HTTP client and promptfoo.
 
-1,000 submissions of one exercise with two deterministic checks (contains a word; at most N words),
-against a local OpenAI-compatible server that answers every request after 100 ms (so 32 calls in
-flight give at most 320 gradings a second), at concurrency 32. Each tool runs as a fresh process
-(start-up and imports included), the two alternating, `--runs` times; medians are reported.
+One exercise with two deterministic checks (contains a word; at most N words), each submission with
+its own prompt, against a local OpenAI-compatible server (aiohttp, its own process, 127.0.0.1) that
+answers every request after `--delay` (100 ms), at concurrency 32: at best 320 gradings a second.
 
-    python bench/grade_throughput.py --promptfoo /tmp/pf/node_modules/.bin/promptfoo
-    python bench/grade_throughput.py --runs 5 --submissions 1000 --concurrency 32
+Part 1, 1,000 submissions, `--runs` rounds, each round timing back to back (the order alternating):
+- `lab grade` (a fresh process: start-up, imports, reading, grading, the report and `--json` included);
+- a bare aiohttp client (a fresh process reading the same file and making only the same requests,
+  same bodies, same concurrency): the floor for any client in Python;
+- promptfoo 0.115 grading the same prompts with the same two assertions (`-j 32`, no cache).
+Part 2, `lab grade` at `--sizes` (1,000, 10,000, 100,000): wall time and peak memory (the process's
+own maximum resident set, from wait4) of a first run into an empty folder, then of a rerun over the
+finished folder (nothing left to grade: reading, planning and the report).
 
-promptfoo is not a dependency: install it outside the repository (`npm install promptfoo@0.115` in a
-temporary folder) and pass its executable; without one, only `lab grade` is timed. The server binds
-127.0.0.1 and stops with the bench.
+It ends with the issue's targets (28), each met or not, and the machine's load average before, during
+and after: on a shared machine take the ratios, which pair figures taken moments apart, not the times.
+
+    python bench/grade_throughput.py                          # everything (about 10 minutes)
+    python bench/grade_throughput.py --runs 5 --sizes 1000 10000
+    python bench/grade_throughput.py --no-promptfoo --sizes 1000
+
+promptfoo is not a dependency: the bench looks for it (`--promptfoo PATH`, `$PROMPTFOO`, a
+`promptfoo` on PATH, or the copy it installed before) and, failing that, installs promptfoo@0.115
+with npm into a cache folder (`~/.cache/prompt-lab-bench`), saying so. The server binds 127.0.0.1
+and stops with the bench.
 """
 
 from __future__ import annotations
@@ -21,14 +34,24 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PROMPTFOO_VERSION = "0.115"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "prompt-lab-bench"
+# issue 28's targets
+BARE_TARGET = 1.05  # lab grade's wall ÷ the bare client's, 1,000 submissions
+TIME_TARGET = 10.5  # 10,000 ÷ 1,000, wall
+MEMORY_TARGET = 1.5  # peak memory at 10,000 (and 100,000) ÷ at 1,000
+RERUN_TARGET = 11.0  # a rerun over a finished 10,000 ÷ over a finished 1,000
+
 EXERCISE = """---
 format: 1
 id: bench/greet
@@ -51,19 +74,47 @@ rubric:
 {% block brief %}Greet the reader in at most twelve words.{% endblock %}
 """
 
+# The bare client: a file of its own, so its start-up is Python's and aiohttp's and nothing else.
+BARE_CLIENT = '''
+import asyncio, json, sys
+
+async def main(base, path, concurrency):
+    import aiohttp
+    with open(path, encoding="utf-8") as f:
+        prompts = [json.loads(line)["prompt"] for line in f if line.strip()]
+    url = base.rstrip("/") + "/chat/completions"
+    slots = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        async def one(prompt):
+            async with slots:
+                body = {"model": "bench", "messages": [{"role": "user", "content": prompt}], "temperature": 0}
+                async with session.post(url, json=body, headers={"authorization": "Bearer no-key"}) as response:
+                    data = await response.json()
+                    return data["choices"][0]["message"]["content"]
+        answers = await asyncio.gather(*(one(p) for p in prompts))
+    print(len(answers))
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+'''
+
 
 def serve(port: int, delay: float, idle: float) -> None:
     """The model: an OpenAI-compatible chat completions endpoint answering after `delay` seconds."""
     from aiohttp import web
 
     last = [time.monotonic()]
+    window: dict[str, float | None] = {"first_in": None, "last_out": None, "count": 0}
 
     async def chat(request: web.Request) -> web.Response:
         last[0] = time.monotonic()
+        if window["first_in"] is None:
+            window["first_in"] = last[0]
         body = await request.json()
         await asyncio.sleep(delay)
         user = next((m["content"] for m in reversed(body["messages"]) if m["role"] == "user"), "")
         text = f"Hello there, reader {len(user)}!"
+        window["last_out"] = time.monotonic()
+        window["count"] = int(window["count"] or 0) + 1
         return web.json_response({
             "id": "chatcmpl-bench", "object": "chat.completion", "created": 1_700_000_000, "model": body.get("model", "m"),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
@@ -78,8 +129,15 @@ def serve(port: int, delay: float, idle: float) -> None:
 
         app["watchdog"] = asyncio.create_task(stop_when_idle())
 
+    async def stats(request: web.Request) -> web.Response:
+        """The window of the requests since the last reading: from the first one in to the last answer out."""
+        first, end, count = window["first_in"], window["last_out"], window["count"]
+        window.update(first_in=None, last_out=None, count=0)
+        return web.json_response({"count": count, "seconds": (end - first) if first is not None and end is not None else None})
+
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_get("/v1/stats", stats)
     app.on_startup.append(watchdog)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
@@ -101,107 +159,275 @@ def wait_for(port: int) -> None:
     raise SystemExit("the bench server did not start")
 
 
+def window(base: str) -> float:
+    """The server's view of the last client's requests: seconds from the first request in to the last
+    answer out (start-up, reading and the report fall outside it; what a client does between answers is in it)."""
+    import urllib.request
+
+    with urllib.request.urlopen(base + "/stats", timeout=10) as response:
+        data = json.load(response)
+    return float(data["seconds"] or 0.0)
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
 def prompts(n: int) -> list[str]:
     # distinct prompts: nothing can be answered from a cache
     return [f"Write a short greeting for reader number {i}, starting with hello." for i in range(n)]
 
 
-def lab_command(work: Path, base: str, concurrency: int) -> list[str]:
+@dataclass
+class Class:
+    """A class of `size` on disk: the course, the hand-in file, an empty LAB_HOME."""
+
+    work: Path
+    size: int
+    items: list[str] = field(default_factory=list)
+
+    @classmethod
+    def make(cls, parent: Path, size: int) -> "Class":
+        work = Path(tempfile.mkdtemp(prefix=f"class-{size}-", dir=parent))
+        (work / "course" / "bench").mkdir(parents=True)
+        (work / "course" / "bench" / "greet.j2").write_text(EXERCISE, encoding="utf-8")
+        items = prompts(size)
+        with open(work / "class.jsonl", "w", encoding="utf-8") as f:
+            for i, p in enumerate(items):
+                f.write(json.dumps({"format": "prompt-lab-submission/1", "learner": f"learner{i:06d}", "exercise": "bench/greet", "prompt": p}) + "\n")
+        return cls(work, size, items)
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "LAB_HOME": str(self.work / "home"), "LAB_MAX_RETRIES": "0", "NO_COLOR": "1"}
+
+
+def run(command: list[str], env: dict[str, str], cwd: Path, stdout: Path) -> tuple[float, int, int]:
+    """Wall seconds, peak RSS (bytes) and exit code of one process, timed from spawn to exit."""
+    with open(stdout, "wb") as out, open(stdout.with_suffix(".err"), "wb") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss * 1024, child.returncode
+
+
+def lab_grade(c: Class, base: str, concurrency: int, out: Path) -> tuple[float, int]:
     lab = Path(sys.executable).with_name("lab")
     exe = [str(lab)] if lab.exists() else [sys.executable, "-m", "lab"]
-    return [*exe, "grade", str(work / "class.jsonl"), "--out", str(work / "cohort"), "--exercises", str(work / "course"),
-            "--model", "openai/bench", "--api-base", base, "--concurrency", str(concurrency), "--json"]
+    command = [*exe, "grade", str(c.work / "class.jsonl"), "--out", str(out), "--exercises", str(c.work / "course"),
+               "--model", "openai/bench", "--api-base", base, "--concurrency", str(concurrency), "--json"]
+    stdout = c.work / "lab.json"
+    wall, rss, code = run(command, c.env(), c.work, stdout)
+    if code != 0:
+        raise SystemExit(f"lab grade failed ({code}): {stdout.with_suffix('.err').read_text()[-2000:]}")
+    data = json.loads(stdout.read_text(encoding="utf-8"))
+    graded = sum(r["status"] == "graded" for r in data["results"])
+    if graded != c.size:
+        raise SystemExit(f"lab grade graded {graded} of {c.size}")
+    return wall, rss
 
 
-def promptfoo_config(work: Path, base: str, items: list[str]) -> Path:
+def bare_client(c: Class, base: str, concurrency: int) -> float:
+    script = c.work / "bare.py"
+    script.write_text(BARE_CLIENT, encoding="utf-8")
+    stdout = c.work / "bare.out"
+    wall, _, code = run([sys.executable, str(script), base, str(c.work / "class.jsonl"), str(concurrency)], c.env(), c.work, stdout)
+    if code != 0 or stdout.read_text().strip() != str(c.size):
+        raise SystemExit(f"the bare client failed ({code}): {stdout.with_suffix('.err').read_text()[-2000:]}")
+    return wall
+
+
+def promptfoo(c: Class, base: str, concurrency: int, executable: str) -> float:
     tests = [{"vars": {"prompt": p}, "assert": [
         {"type": "icontains", "value": "hello"},
         {"type": "javascript", "value": "output.trim().split(/\\s+/).length <= 12"},
-    ]} for p in items]
-    config = {"description": "bench", "prompts": ["{{prompt}}"],
-              "providers": [{"id": "openai:chat:bench", "config": {"apiBaseUrl": base, "apiKey": "no-key", "temperature": 0}}],
-              "tests": tests}
-    path = work / "promptfooconfig.json"
-    path.write_text(json.dumps(config), encoding="utf-8")
-    return path
+    ]} for p in c.items]
+    config = c.work / "promptfooconfig.json"
+    config.write_text(json.dumps({"description": "bench", "prompts": ["{{prompt}}"], "tests": tests,
+                                  "providers": [{"id": "openai:chat:bench", "config": {"apiBaseUrl": base, "apiKey": "no-key", "temperature": 0}}]}),
+                      encoding="utf-8")
+    env = {**c.env(), "OPENAI_API_KEY": "no-key", "PROMPTFOO_DISABLE_TELEMETRY": "1", "PROMPTFOO_DISABLE_UPDATE": "1",
+           "PROMPTFOO_CONFIG_DIR": str(c.work / "pf-home"), "PROMPTFOO_CACHE_ENABLED": "false"}
+    result = c.work / "pf.json"
+    result.unlink(missing_ok=True)
+    command = [executable, "eval", "-c", str(config), "-j", str(concurrency), "--no-cache", "--no-progress-bar", "--no-table", "-o", str(result)]
+    wall, _, code = run(command, env, c.work, c.work / "pf.out")
+    stats = ((json.loads(result.read_text(encoding="utf-8")) if result.exists() else {}).get("results") or {}).get("stats") or {}
+    answered = stats.get("successes", 0) + stats.get("failures", 0)
+    if answered != c.size:
+        raise SystemExit(f"promptfoo graded {answered} of {c.size} (exit {code}): {(c.work / 'pf.err').read_text()[-2000:]}")
+    return wall
 
 
-def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, timeout=900)
-    return time.perf_counter() - started, done
+def find_promptfoo(given: str | None, install: bool) -> str | None:
+    for candidate in (given, os.environ.get("PROMPTFOO"), shutil.which("promptfoo"),
+                      str(CACHE / f"promptfoo-{PROMPTFOO_VERSION}" / "node_modules" / ".bin" / "promptfoo")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    if not install:
+        return None
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        print("promptfoo not found and npm is not installed: promptfoo is left out (pass --promptfoo PATH).", flush=True)
+        return None
+    folder = CACHE / f"promptfoo-{PROMPTFOO_VERSION}"
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"promptfoo not found: installing promptfoo@{PROMPTFOO_VERSION} with npm into {folder} (once) …", flush=True)
+    # promptfoo pulls in Playwright, whose install script downloads a browser that its evals do not need
+    done = subprocess.run([npm, "install", "--no-audit", "--no-fund", f"promptfoo@{PROMPTFOO_VERSION}"], cwd=folder,
+                          env={**os.environ, "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"}, capture_output=True, text=True, timeout=1800)
+    executable = folder / "node_modules" / ".bin" / "promptfoo"
+    if done.returncode != 0 or not executable.exists():
+        print(f"npm could not install promptfoo ({done.stderr.strip()[-500:]}): promptfoo is left out.", flush=True)
+        return None
+    return str(executable)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def mb(size: float) -> str:
+    return f"{size / 1e6:.0f} MB"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--submissions", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=3, help="rounds of part 1 (lab grade, bare client, promptfoo at 1,000)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="class sizes of part 2 (the first is the base)")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--delay", type=float, default=0.1, help="the server's answer time in seconds")
-    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--promptfoo", help="the promptfoo executable (node_modules/.bin/promptfoo)")
+    parser.add_argument("--no-promptfoo", action="store_true", help="leave promptfoo out (and do not install it)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.delay, idle=120)
+        serve(args.serve, args.delay, idle=300)
         return
 
+    pf = None if args.no_promptfoo else find_promptfoo(args.promptfoo, install=True)
+    loads = [load()]
+    print(f"load average (1, 5, 15 min) at the start: {loads[0]} on {os.cpu_count()} CPU(s)", flush=True)
     port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--delay", str(args.delay)])
+    scratch = Path(tempfile.mkdtemp(prefix="grade-bench-"))
     try:
         wait_for(port)
         base = f"http://127.0.0.1:{port}/v1"
-        items = prompts(args.submissions)
-        ideal = args.submissions / (args.concurrency / args.delay)
-        rows: dict[str, list[float]] = {"lab grade": [], "promptfoo": []}
-        for run in range(args.runs):
-            with tempfile.TemporaryDirectory(prefix="grade-bench-") as tmp:
-                work = Path(tmp)
-                (work / "course" / "bench").mkdir(parents=True)
-                (work / "course" / "bench" / "greet.j2").write_text(EXERCISE, encoding="utf-8")
-                with open(work / "class.jsonl", "w", encoding="utf-8") as f:
-                    for i, p in enumerate(items):
-                        f.write(json.dumps({"format": "prompt-lab-submission/1", "learner": f"learner{i:04d}", "exercise": "bench/greet", "prompt": p}) + "\n")
-                env = {**os.environ, "LAB_HOME": str(work / "home"), "LAB_MAX_RETRIES": "0", "NO_COLOR": "1"}
-                wall, done = timed(lab_command(work, base, args.concurrency), env, work)
-                if done.returncode != 0:
-                    raise SystemExit(f"lab grade failed ({done.returncode}): {done.stderr[-2000:]}")
-                data = json.loads(done.stdout)
-                graded = sum(r["status"] == "graded" for r in data["results"])
-                assert graded == args.submissions and data["run"]["calls"] == args.submissions, (graded, data["run"])
-                rows["lab grade"].append(wall)
-                print(f"run {run + 1}: lab grade {wall:.2f} s ({graded} graded, {graded / wall:.0f}/s)", flush=True)
-                if args.promptfoo:
-                    config = promptfoo_config(work, base, items)
-                    pf_env = {**env, "OPENAI_API_KEY": "no-key", "PROMPTFOO_DISABLE_TELEMETRY": "1", "PROMPTFOO_DISABLE_UPDATE": "1",
-                              "PROMPTFOO_CONFIG_DIR": str(work / "pf-home"), "PROMPTFOO_CACHE_ENABLED": "false"}
-                    command = [args.promptfoo, "eval", "-c", str(config), "-j", str(args.concurrency), "--no-cache",
-                               "--no-progress-bar", "--no-table", "-o", str(work / "pf.json")]
-                    wall, done = timed(command, pf_env, work)
-                    results = json.loads((work / "pf.json").read_text(encoding="utf-8")) if (work / "pf.json").exists() else {}
-                    stats = (results.get("results") or {}).get("stats") or {}
-                    answered = stats.get("successes", 0) + stats.get("failures", 0)
-                    if answered != args.submissions:
-                        raise SystemExit(f"promptfoo graded {answered} of {args.submissions} (exit {done.returncode}): {done.stderr[-2000:]}")
-                    rows["promptfoo"].append(wall)
-                    print(f"run {run + 1}: promptfoo {wall:.2f} s ({stats.get('successes')} passed, {answered / wall:.0f}/s)", flush=True)
-        print()
-        print(f"{args.submissions} submissions, concurrency {args.concurrency}, server answering in {args.delay * 1000:.0f} ms "
-              f"(ideal {ideal:.2f} s), {args.runs} run(s), medians:")
-        print("| tool | wall (median) | min–max | gradings/s | vs promptfoo |")
-        print("|---|---|---|---|---|")
-        pf = statistics.median(rows["promptfoo"]) if rows["promptfoo"] else None
-        for name, walls in rows.items():
-            if not walls:
-                continue
-            median = statistics.median(walls)
-            ratio = f"{median / pf:.2f}x" if pf else "—"
-            print(f"| {name} | {median:.2f} s | {min(walls):.2f}–{max(walls):.2f} s | {args.submissions / median:.0f} | {ratio} |")
+        walls: dict[str, list[float]] = {"lab grade": [], "bare aiohttp client": [], "promptfoo": []}
+        loops: dict[str, list[float]] = {"lab grade": [], "bare aiohttp client": []}
+        paired: list[float] = []
+        paired_loops: list[float] = []
+        window(base)  # reset
+        small = Class.make(scratch, 1000)
+        for n in range(args.runs):
+            order = ["lab", "bare"] if n % 2 == 0 else ["bare", "lab"]
+            for who in order:
+                if who == "lab":
+                    wall, _ = lab_grade(small, base, args.concurrency, small.work / f"cohort-{n}")
+                    walls["lab grade"].append(wall)
+                    loops["lab grade"].append(window(base))
+                else:
+                    walls["bare aiohttp client"].append(bare_client(small, base, args.concurrency))
+                    loops["bare aiohttp client"].append(window(base))
+            paired.append(walls["lab grade"][-1] / walls["bare aiohttp client"][-1])
+            paired_loops.append(loops["lab grade"][-1] / loops["bare aiohttp client"][-1])
+            if pf:
+                walls["promptfoo"].append(promptfoo(small, base, args.concurrency, pf))
+                window(base)
+            loads.append(load())
+            print(f"round {n + 1}: lab grade {walls['lab grade'][-1]:.2f} s (requests {loops['lab grade'][-1]:.2f} s), "
+                  f"bare client {walls['bare aiohttp client'][-1]:.2f} s (requests {loops['bare aiohttp client'][-1]:.2f} s): "
+                  f"{paired[-1]:.3f}× whole, {paired_loops[-1]:.3f}× requests"
+                  + (f", promptfoo {walls['promptfoo'][-1]:.2f} s" if pf else "") + f" · load {loads[-1]}", flush=True)
+
+        scale: dict[int, dict[str, float]] = {}
+        for size in args.sizes:
+            c = small if size == 1000 else Class.make(scratch, size)
+            out = c.work / "scale-cohort"
+            first, first_rss = lab_grade(c, base, args.concurrency, out)
+            again, again_rss = lab_grade(c, base, args.concurrency, out)
+            with sqlite3.connect(out / "cohort.db") as db:
+                calls = db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+            if calls != size:
+                raise SystemExit(f"{calls} calls recorded for {size} submissions: the rerun called the model again")
+            scale[size] = {"wall": first, "rss": first_rss, "rerun": again, "rerun_rss": again_rss}
+            loads.append(load())
+            print(f"{size:,} submissions: {first:.2f} s, peak {mb(first_rss)}; rerun {again:.2f} s, peak {mb(again_rss)} · load {loads[-1]}", flush=True)
+            if c is not small:
+                shutil.rmtree(c.work, ignore_errors=True)
     finally:
         server.terminate()
         server.wait(timeout=10)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    ideal = 1000 / (args.concurrency / args.delay)
+    print()
+    print(f"## 1,000 submissions, concurrency {args.concurrency}, server answering in {args.delay * 1000:.0f} ms (ideal {ideal:.2f} s), "
+          f"{args.runs} round(s), medians")
+    print()
+    print("| client | wall, spawn to exit (median) | min–max | gradings/s | ÷ bare client | ÷ promptfoo | requests, first in to last out (median) | ÷ bare client |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, values in walls.items():
+        if not values:
+            continue
+        m = median(values)
+        bare = m / median(walls["bare aiohttp client"])
+        versus = f"{m / median(walls['promptfoo']):.2f}×" if walls["promptfoo"] else "—"
+        loop = f"{median(loops[name]):.2f} s | {median(loops[name]) / median(loops['bare aiohttp client']):.3f}×" if name in loops else "— | —"
+        print(f"| {name} | {m:.2f} s | {min(values):.2f}–{max(values):.2f} s | {1000 / m:.0f} | {bare:.3f}× | {versus} | {loop} |")
+    print(f"\nlab grade ÷ bare client, round by round: whole {', '.join(f'{p:.3f}×' for p in paired)} (median {median(paired):.3f}×); "
+          f"requests {', '.join(f'{p:.3f}×' for p in paired_loops)} (median {median(paired_loops):.3f}×)")
+    if scale:
+        print()
+        print("## lab grade by class size (a first run into an empty folder, then a rerun over the finished folder)")
+        print()
+        print("| submissions | wall | ÷ base | peak memory | ÷ base | rerun | ÷ base | rerun peak memory |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        base_size = args.sizes[0]
+        b = scale[base_size]
+        for size, s in scale.items():
+            print(f"| {size:,} | {s['wall']:.2f} s | {s['wall'] / b['wall']:.2f}× | {mb(s['rss'])} | {s['rss'] / b['rss']:.2f}× | "
+                  f"{s['rerun']:.2f} s | {s['rerun'] / b['rerun']:.2f}× | {mb(s['rerun_rss'])} |")
+
+    targets: list[tuple[str, str, str, bool]] = []
+    if walls["lab grade"] and walls["bare aiohttp client"]:
+        value = median(paired_loops)
+        targets.append(("the grading loop ÷ the bare client's requests, 1,000 (server's window, median of the rounds)", f"{value:.3f}×",
+                        f"≤ {BARE_TARGET}×", value <= BARE_TARGET))
+        value = median(paired)
+        targets.append(("lab grade ÷ bare aiohttp client, 1,000, whole processes (median of the rounds)", f"{value:.3f}×",
+                        f"≤ {BARE_TARGET}×", value <= BARE_TARGET))
+    if walls["promptfoo"]:
+        value = median(walls["lab grade"]) / median(walls["promptfoo"])
+        targets.append(("lab grade ÷ promptfoo, 1,000", f"{value:.2f}×", "< 1×", value < 1))
+    if 1000 in scale and 10000 in scale:
+        s, b = scale[10000], scale[1000]
+        targets.append(("10,000 ÷ 1,000, wall", f"{s['wall'] / b['wall']:.2f}×", f"≤ {TIME_TARGET}×", s["wall"] / b["wall"] <= TIME_TARGET))
+        targets.append(("10,000 ÷ 1,000, peak memory", f"{s['rss'] / b['rss']:.2f}×", f"≤ {MEMORY_TARGET}×", s["rss"] / b["rss"] <= MEMORY_TARGET))
+        targets.append(("rerun over a finished 10,000 ÷ over 1,000", f"{s['rerun'] / b['rerun']:.2f}×", f"≤ {RERUN_TARGET}×",
+                        s["rerun"] / b["rerun"] <= RERUN_TARGET))
+    if 1000 in scale and 100000 in scale:
+        s, b = scale[100000], scale[1000]
+        targets.append(("100,000 ÷ 1,000, peak memory", f"{s['rss'] / b['rss']:.2f}×", f"≤ {MEMORY_TARGET}× (flat)", s["rss"] / b["rss"] <= MEMORY_TARGET))
+        targets.append(("rerun over a finished 100,000 ÷ over 1,000, peak memory", f"{s['rerun_rss'] / b['rerun_rss']:.2f}×",
+                        f"≤ {MEMORY_TARGET}× (flat)", s["rerun_rss"] / b["rerun_rss"] <= MEMORY_TARGET))
+    loads.append(load())
+    print()
+    print("## Targets (issue 28)")
+    print()
+    print("| target | measured | limit | |")
+    print("|---|---|---|---|")
+    for name, value, limit, met in targets:
+        print(f"| {name} | {value} | {limit} | {'met' if met else 'NOT MET'} |")
+    print()
+    print(f"load average (1, 5, 15 min) on {os.cpu_count()} CPU(s): start {loads[0]}; after each step {' · '.join(loads[1:-1])}; end {loads[-1]}")
+    if max(float(x.split(',')[0]) for x in loads) > (os.cpu_count() or 1) * 0.5:
+        print("The machine was busy with other work during the run (a 1-minute load above half its CPUs): times are slower than on a "
+              "quiet machine and the ratios noisier; compare them with figures taken on a quiet one.")
 
 
 if __name__ == "__main__":
-    if shutil.which("node") is None and "--promptfoo" in sys.argv:
-        raise SystemExit("promptfoo needs node")
     main()

@@ -9,7 +9,7 @@ What it answers depends on the model name, so a test can pick a behaviour:
   scripted       the first rule whose text occurs in the conversation, else echoes
   flaky-429      429 with Retry-After: 0 on the first request of a conversation, then echoes
   fail-500       always 500
-  slow           waits `slow_seconds` before answering (for timeouts)
+  slow           waits `slow_seconds` before answering (for timeouts; stopping the server ends the wait)
   malformed      a 200 whose body is not JSON (or, streamed, a broken event)
   unauthorized   401 with OpenAI's error body
   alternate      the replies in `alternates`, one per request in turn (samples that differ)
@@ -67,6 +67,13 @@ class FakeProvider:
         self.slow_seconds = slow_seconds
         self.idle_timeout = idle_timeout
         self.requests: list[dict[str, Any]] = []
+        # a test that must catch a call in flight holds it instead of racing a timer: each request past the
+        # first `hold_after` waits until `gate` is set (or the server stops); `arrived` is set by every request
+        self.hold_after: int | None = None
+        self.gate = threading.Event()
+        self.gate.set()
+        self.arrived = threading.Event()
+        self._stopped = threading.Event()
         self._seen: set[str] = set()
         self._lock = threading.Lock()
         self._last = time.monotonic()
@@ -92,7 +99,12 @@ class FakeProvider:
                 except json.JSONDecodeError:
                     self._json(400, {"error": {"message": "body is not JSON", "type": "invalid_request_error"}})
                     return
-                provider.requests.append(body)
+                with provider._lock:
+                    provider.requests.append(body)
+                    number = len(provider.requests)
+                provider.arrived.set()
+                if provider.hold_after is not None and number > provider.hold_after:
+                    provider.gate.wait(provider.idle_timeout)
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._json(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
                     return
@@ -124,6 +136,8 @@ class FakeProvider:
         return self
 
     def stop(self) -> None:
+        self._stopped.set()
+        self.gate.set()  # a held request is answered (to nobody, by then) rather than left waiting
         self.server.shutdown()
         self.server.server_close()
 
@@ -178,7 +192,7 @@ class FakeProvider:
             handler._json(429, {"error": {"message": "Rate limit reached. Please try again.", "type": "rate_limit_error"}}, {"retry-after": "0"})
             return
         if model == "slow":
-            time.sleep(self.slow_seconds)
+            self._stopped.wait(self.slow_seconds)
         if model in ("agent", "agent-loop") and body.get("tools"):
             calls = agent_calls(body, model == "agent-loop")
             if calls:

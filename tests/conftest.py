@@ -119,5 +119,7 @@ def api_base(request: pytest.FixtureRequest, provider: FakeProvider | None) -> s
 @pytest.fixture
 def live_provider() -> Iterator[FakeProvider]:
     """A running fake provider for what no cassette can hold (timeouts, the TUI under tmux)."""
-    with FakeProvider(idle_timeout=60, slow_seconds=3.0) as server:
+    # `slow` outwaits any timeout a test sets (its wait ends when the server stops), so a loaded machine
+    # never sees the answer arrive before the timeout it tests
+    with FakeProvider(idle_timeout=60, slow_seconds=120.0) as server:
         yield server

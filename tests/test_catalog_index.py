@@ -85,9 +85,10 @@ def test_a_changed_layout_voids_what_validation_found(capsys, root: Path):
     layout alone (the exercise file untouched) brings it back at the next command."""
     (root / "_frame.j2").write_text("{% block brief %}{% endblock %}{% block starter %}{{ nope }}{% endblock %}\n", encoding="utf-8")
     write_exercise(root, "t/child.j2", minimal(title="Child"), CHILD)
-    assert "t/child" in listing(capsys, root)  # front matter alone says nothing against it
+    assert load_index([root]).entry("t/child") is not None  # front matter alone says nothing against it
     assert main(["validate", "--exercises", str(root), str(root)]) == 2
     capsys.readouterr()
+    assert load_index([root]).entry("t/child").broken  # the index keeps what validation found
     assert "t/child" not in listing(capsys, root)
     assert "'nope' is not defined" in problems(capsys, root)
     (root / "_frame.j2").write_text(LAYOUT, encoding="utf-8")
@@ -121,10 +122,35 @@ def test_a_partial_created_in_the_root_is_a_change(capsys, root: Path):
 def test_opening_an_exercise_validates_it_and_records_the_result(capsys, root: Path):
     path = root / "t/one.j2"
     path.write_text(path.read_text().replace("Do the task.", "{{ missing_var }}"), encoding="utf-8")
-    assert "t/one" in listing(capsys, root)
+    assert not load_index([root]).entry("t/one").validated  # changed: listed from its front matter until checked
     assert main(["show", "t/one", "--exercises", str(root)]) == 2
     assert "'missing_var' is not defined" in capsys.readouterr().err
-    assert "t/one" not in listing(capsys, root)  # the index now knows
+    assert load_index([root]).entry("t/one").broken  # the index now knows
+    assert "t/one" not in listing(capsys, root)
+
+
+def test_a_listing_checks_the_changed_files_of_ones_own_folders(capsys, root: Path):
+    """A broken file is never listed as an ordinary new exercise: `lab list` fully checks the files it has not
+    seen checked (one's own folders), so it leaves the list and is counted at once."""
+    path = root / "t/one.j2"
+    path.write_text(path.read_text().replace("Do the task.", "{{ missing_var }}"), encoding="utf-8")
+    assert set(listing(capsys, root)) == {"t/two"}
+    err = problems(capsys, root)
+    assert err.startswith("lab: 1 exercise file(s) could not be loaded; `lab validate` lists every problem.\n  first: ")
+    assert "'missing_var' is not defined" in err
+
+
+def test_more_changed_files_than_a_listing_checks_are_named_not_listed_as_checked(capsys, root: Path, monkeypatch):
+    import lab.format.catalog as catalog
+
+    monkeypatch.setattr(catalog, "CHECK_AT_MOST", 1)
+    for name in ("one", "two"):
+        path = root / f"t/{name}.j2"
+        path.write_text(path.read_text() + "\n", encoding="utf-8")
+    listed = listing(capsys, root)
+    assert set(listed) == {"t/one", "t/two"}
+    assert ("lab: 2 exercise file(s) of your own folders are not checked yet (listed from their front matter); "
+            "`lab validate` checks them all (the lab does too, in the background).") in problems(capsys, root)
 
 
 def test_a_corrupt_index_is_rebuilt_silently(capsys, root: Path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 import os
 import stat
@@ -48,11 +49,11 @@ def make_cohort(folder: Path, rows: list[tuple[str, str, str, float | None, bool
             for n, (learner, exercise, _track, _s, _p, hints, _st) in enumerate(rows)}
     with CohortStore(folder) as store:
         store.add_submissions(subs.values())
-        prepared = store.prepare([{
+        store.prepare([{
             "learner": learner, "exercise": exercise, "task": task_key(learner, exercise), "submission": subs[(learner, exercise)].key,
             "prompt": subs[(learner, exercise)].prompt, "exercise_hash": f"trainer-{exercise}", "track": track, "skills": ["clarity"],
             "model": "openai/echo", "judge_model": None} for learner, exercise, track, *_ in rows])
-        by = {(r.learner, r.exercise): r for r in prepared}
+        by = {(r.learner, r.exercise): r for r in store.results()}
         for learner, exercise, _track, score, passed, _hints, status in rows:
             if status != "pending":
                 store.finish(by[(learner, exercise)].id, status=status, score=score, passed=passed)
@@ -239,11 +240,45 @@ def test_an_exercise_missing_from_the_trainers_catalogue_weighs_1_and_says_so(ca
     assert "lab: warning: gone/ex is not in your exercises, so it weighs 1; add its folder with --exercises DIR." in err
 
 
+def stem(name: str) -> str:
+    return "~" + hashlib.sha256(name.encode()).hexdigest()[:12]
+
+
 def test_a_learner_name_never_becomes_a_path(capsys, keys: Path, course: Path, tmp_path: Path):
     cohort = make_cohort(tmp_path / "c", [(f"../../{n}", e, TRACK, 1.0, True, 0, "graded") for n in ("evil",) for e in LEVELS])
     assert lab(capsys, "certify", str(cohort), "--track", TRACK, "--exercises", str(course))[0] == 0
-    assert [p.name for p in (cohort / "certificates").iterdir()] == ["evil-basics.json"]
-    assert document(cohort / "certificates" / "evil-basics.json")["payload"]["learner"] == "../../evil"
+    assert [p.name for p in (cohort / "certificates").iterdir()] == [f"evil{stem('../../evil')}-basics.json"]
+    assert document(cohort / "certificates" / f"evil{stem('../../evil')}-basics.json")["payload"]["learner"] == "../../evil"
+
+
+def test_two_learners_never_share_a_certificate_file(capsys, keys: Path, course: Path, tmp_path: Path):
+    # `a/b` and `a_b` once made the same file, one silently overwriting the other; `Ana` and `ana` would on a
+    # case-insensitive disk
+    names = ("a/b", "a_b", "Ana", "ana", "bob")
+    cohort = make_cohort(tmp_path / "c", [(n, e, TRACK, 1.0, True, 0, "graded") for n in names for e in LEVELS])
+    code, out, err = lab(capsys, "certify", str(cohort), "--track", TRACK, "--exercises", str(course))
+    assert code == 0, err
+    files = sorted(p.name for p in (cohort / "certificates").iterdir())
+    assert files == sorted([f"a_b{stem('a/b')}-basics.json", "a_b-basics.json", f"Ana{stem('Ana')}-basics.json",
+                            f"ana{stem('ana')}-basics.json", "bob-basics.json"])
+    assert len({f.lower() for f in files}) == 5
+    holders = {document(cohort / "certificates" / f)["payload"]["learner"] for f in files}
+    assert holders == set(names)
+    assert f"a/b: certified, mastery 1.00 → {cohort / 'certificates' / ('a_b' + stem('a/b') + '-basics.json')}" in out
+    # --learner names the same file as a run for everyone
+    code, out, err = lab(capsys, "certify", str(cohort), "--track", TRACK, "--exercises", str(course), "--learner", "ana")
+    assert code == 0 and f"ana{stem('ana')}-basics.json" in out
+
+
+def test_a_name_with_a_control_character_is_never_certified(capsys, keys: Path, course: Path, tmp_path: Path):
+    # a cohort.db written before names were checked: the name reaches neither a certificate nor the terminal raw
+    cohort = make_cohort(tmp_path / "c", [(n, e, TRACK, 1.0, True, 0, "graded") for n in ("ev\x00il", "ana") for e in LEVELS])
+    code, out, err = lab(capsys, "certify", str(cohort), "--track", TRACK, "--exercises", str(course))
+    assert code == 0
+    assert ("lab: warning: the learner ev\\x00il is not certified: the learner's name holds a control character (U+0000); "
+            "use plain text on one line; fix the name in the submissions and grade again.") in err
+    assert "\x00" not in out + err
+    assert [p.name for p in (cohort / "certificates").iterdir()] == ["ana-basics.json"]
 
 
 @pytest.mark.parametrize("case", ["no cohort.db", "no track", "no learner", "no key", "public key", "readable key", "no DIR", "DIR and --self"])

@@ -94,7 +94,7 @@ def test_render_of_an_empty_cohort(tmp_path: Path):
 def skill_cells(page: str) -> dict[str, str]:
     """The 'Mastery per skill' table's learner cells, by their title (`learner · skill: band`)."""
     section = page[page.index('<h2 id="skills">'):page.index('<h2 id="versions">')]
-    return {title: value for title, value in re.findall(r'<td class="cell"[^>]* title="([^"]+)">([^<]*)</td>', section)}
+    return {title: value for title, value in re.findall(r'<td class="cell[^"]*"[^>]* title="([^"]+)">([^<]*)</td>', section)}
 
 
 def test_mastery_per_skill_is_lab_mastery_the_figure_lab_certify_uses(tmp_path: Path, lab_home: Path, capsys):

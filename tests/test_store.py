@@ -163,22 +163,23 @@ def test_unusable_text_records_nothing(exercise, store: Store):
 
 @pytest.mark.live
 def test_ctrl_c_stops_queued_calls_and_records_the_attempt_as_cancelled(tmp_path: Path, live_provider, store: Store):
-    live_provider.slow_seconds = 1.0
+    """No clock in it: the server holds the first call until the test lets it go, so the ctrl-c lands while
+    that call is in flight however slow the machine (a timed answer was overtaken on a loaded machine)."""
     exercise = load(tmp_path, "t/many.j2", minimal(cases=[{"name": n} for n in ("a", "b", "c", "d")]))
+    live_provider.hold_after = 0  # every call waits at the server for the gate
+    live_provider.gate.clear()
 
     def ctrl_c_once_the_first_call_is_in_flight() -> None:
-        # a deadline on the clock, not a count of sleeps: on a loaded machine litellm's first import
-        # alone can outlast ten seconds of 10 ms naps, and a ctrl-c during it is not what this tests
-        deadline = time.monotonic() + 60
-        while not live_provider.requests and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if live_provider.requests:
+        if live_provider.arrived.wait(300):  # an event, not a poll: litellm's first import may take a while
             os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=ctrl_c_once_the_first_call_is_in_flight, daemon=True).start()
-    with pytest.raises(CancelledError):
-        run_attempt(exercise, "hello", config=llm.CallConfig("openai/slow", live_provider.url, max_retries=0, timeout=10),
-                    store=store, concurrency=1)
+    try:
+        with pytest.raises(CancelledError):
+            run_attempt(exercise, "hello", config=llm.CallConfig("openai/echo", live_provider.url, max_retries=0, timeout=300),
+                        store=store, concurrency=1)
+    finally:
+        live_provider.gate.set()
     assert len(live_provider.requests) == 1  # the three queued calls never went out
     [record] = store.attempts("t/many")
     assert (record.status, record.error) == ("cancelled", "The run was cancelled.")

@@ -72,7 +72,7 @@ def test_files_folders_and_what_cannot_be_read(tmp_path: Path):
     read = read_submissions([tmp_path / "in", tmp_path / "latin1.jsonl", tmp_path / "empty", tmp_path / "x.txt", tmp_path / "missing.jsonl"])
     assert sorted(s.learner for s in read.submissions) == ["ana", "bob"]
     assert [str(p) for p in read.problems] == [
-        f"{tmp_path / 'latin1.jsonl'}: is not UTF-8 text; save it as UTF-8",
+        f"{tmp_path / 'latin1.jsonl'}:1: this line is not UTF-8 text; save the file as UTF-8",
         f"{tmp_path / 'empty'}: this folder holds no .jsonl or .csv file; give the folder the submissions are in",
         f"{tmp_path / 'x.txt'}: not a submission file: give a .jsonl file from `lab export` or a .csv with learner,exercise,prompt",
         f"{tmp_path / 'missing.jsonl'}: no such file or folder; check the path",

@@ -14,13 +14,15 @@ import hashlib
 import json
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from lab.classroom.submissions import name_problem, normalise
 from lab.errors import LabError
 from lab.practice.mastery import (
     MASTERED,
@@ -195,6 +197,30 @@ def safe_name(text: str) -> str:
     return cleaned[:100]
 
 
+def learner_stems(names: Iterable[str]) -> dict[str, str]:
+    """The file-name part of each learner's certificates, two learners never sharing one.
+
+    A plain name (letters, digits, `.`, `_`, `-`) is used as it is, unless another plain name differs
+    from it only in case (one file on a case-insensitive disk); any other name is made plain and given
+    `~` and the start of its SHA-256, so `a/b` (`a_b~…`) never takes `a_b`'s file. `~` is never in a
+    plain name, so a changed name cannot meet an unchanged one."""
+    names = list(names)
+    folded = Counter(n.lower() for n in names if safe_name(n) == n)
+    stems = {}
+    for name in names:
+        plain = safe_name(name)
+        if plain == name and folded[name.lower()] == 1:
+            stems[name] = name
+        else:
+            stems[name] = f"{plain[:80]}~{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+    return stems
+
+
+def shown(name: str) -> str:
+    """A name as a terminal may print it: control characters as escapes (`\\x00`), the rest as it is."""
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in name)
+
+
 def write_certificate(document: Mapping[str, Any], target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
@@ -232,8 +258,13 @@ class Refusal:
 
     @property
     def reason(self) -> str:
-        missing = f"; not passed: {', '.join(self.not_passed)}" if self.not_passed else ""
-        return f"{self.learner}: not certified, mastery {self.mastery:.2f} ({self.band}) is below {MASTERED}{missing}."
+        from lab.practice.report import score_label
+
+        shown = list(self.not_passed[:8]) + ([f"and {len(self.not_passed) - 8} more"] if len(self.not_passed) > 8 else [])
+        missing = f"; not passed: {', '.join(shown)}" if self.not_passed else ""
+        # rounded down below the bar: a mastery of 0.847 "is below 0.85", never "0.85 is below 0.85"
+        mastery = score_label(self.mastery, False, MASTERED)
+        return f"{self.learner}: not certified, mastery {mastery} ({self.band}) is below {MASTERED:.2f}{missing}."
 
 
 @dataclass(frozen=True)
@@ -282,15 +313,21 @@ def certify(cohort_dir: Path, track: str, key: Any, *, levels: Mapping[str, int]
         raise LabError(f"No track '{track}' in the cohort {folder}. Its tracks: {', '.join(tracks) or 'none (nothing graded yet)'}.")
     learners = sorted({r.learner for r in results})
     if learner is not None and learner not in learners:
-        raise LabError(f"No learner '{learner}' in the cohort {folder}. Its learners: {', '.join(learners)}.")
+        raise LabError(f"No learner '{shown(learner)}' in the cohort {folder}. Its learners: {', '.join(shown(n) for n in learners)}.")
     outcome = CertifyOutcome()
+    stems = learner_stems(learners)  # over the whole cohort: `--learner` names the same file as a run for everyone
     rows = [r for r in results if r.track == track]
     exercises, unweighted = cohort_exercises(rows, levels)
     outcome.warnings += [f"{x} is not in your exercises, so it weighs 1; add its folder with --exercises DIR." for x in unweighted]
     tries = tries_from_results(rows, hints)
     cohort_name = folder.resolve().name
     for name in [learner] if learner is not None else learners:
-        target = folder / "certificates" / f"{safe_name(name)}-{safe_name(track)}.json"
+        problem = name_problem(normalise(name))
+        if problem or normalise(name) != name:  # a cohort graded before names were checked (docs/trainers.md, "Limits")
+            outcome.warnings.append(f"the learner {shown(name)} is not certified: {problem or 'the name has spaces around it or is not in NFC form'}; "
+                                    "fix the name in the submissions and grade again.")
+            continue
+        target = folder / "certificates" / f"{stems[name]}-{safe_name(track)}.json"
         decided = _decide(name, track, exercises, tries.get(name, []), key=key, cohort=cohort_name,
                           kind="trainer", target=target, date=date)
         (outcome.written if isinstance(decided, Written) else outcome.refused).append(decided)  # type: ignore[arg-type]
@@ -305,7 +342,7 @@ def self_attest(store: Any, learner: str, track: str, catalogue: Sequence[Exerci
     if not exercises:
         tracks = sorted({e.track for e in catalogue})
         raise LabError(f"No track '{track}'. Tracks: {', '.join(tracks) or 'none'}.")
-    target = target or paths.data_dir() / "certificates" / f"{safe_name(learner)}-{safe_name(track)}.json"
+    target = target or paths.data_dir() / "certificates" / f"{learner_stems([learner])[learner]}-{safe_name(track)}.json"
     return _decide(learner, track, exercises, tries_from_attempts(store.attempts()), key=key, cohort=None,
                    kind="self-attested", target=target, date=date)
 

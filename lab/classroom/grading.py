@@ -1,28 +1,36 @@
 """Grading a cohort: each learner's picked prompt is run again on the trainer's model and graded with
 the exercise's rubric (samples and judges included), everything recorded in `DIR/cohort.db`.
 
-The calls of all submissions run at once in one event loop (`lab.models.llm.AsyncCaller`). Every answer is
-committed before anything else is done with it and a grading reads back what is recorded, so a run
-killed at any moment resumes without a second call for recorded work. `max_cost` is a budget: a call
-starts only while the spent cost, the estimates of the calls in flight and its own estimate stay under
-the cap; the first call refused stops new work, and what is left stays pending for the next run.
+A run goes in three steps, each a stream through cohort.db so that memory stays flat whatever the
+class size: `take_in` writes the submissions as they are read; `plan` picks one per learner and
+exercise (`pick_one`, a group at a time, in the database's order) and prepares its result; `grade_cohort`
+feeds the results still to grade, a batch at a time, to a fixed number of lanes in one event loop
+(`lab.models.llm.AsyncCaller`). Before a batch's calls are made its results are claimed for the run,
+so two runs never pay for one call twice.
+
+Every answer is committed before anything else is done with it and a grading reads back what is
+recorded, so a run killed at any moment resumes without a second call for recorded work. `max_cost`
+is a budget: a call starts only while the spent cost, the estimates of the calls in flight and its own
+estimate stay under the cap; the first call refused stops new work, and what is left stays pending
+for the next run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import math
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
-from lab.classroom.cohort import CohortStore
-from lab.classroom.records import ResultRow, task_key
-from lab.classroom.submissions import InputProblem, Pick, Submission, pick
+from lab.classroom.cohort import CohortStore, RunInfo, Writer
+from lab.classroom.records import RecordedCall, ResultRow, task_key
+from lab.classroom.submissions import InputProblem, Pick, Submission, iter_submissions, pick_one
 from lab.errors import CancelledError, LabError, ModelError, PromptError
-from lab.format.conversation import Dialogue, Transcript
+from lab.format.conversation import CasePlan, Dialogue, Transcript
 from lab.format.messages import build_messages
 from lab.format.tools import ToolCall
 from lab.models import llm
@@ -31,6 +39,7 @@ from lab.practice.grading import grade
 from lab.practice.judging import judge_params
 
 DEFAULT_COMPLETION_TOKENS = 256  # a call's answer length before any is seen, when the exercise sets no max_tokens
+HEARTBEAT_S = 10.0  # how often a run says it is alive (its claims hold while it does: cohort.ALIVE_S)
 
 
 class CapReached(CancelledError):
@@ -63,18 +72,109 @@ class Progress:
         return left / self.rate if self.rate > 0 else None
 
 
+@dataclass(frozen=True)
+class Intake:
+    """What a run read: submissions kept, problems named (each recorded in cohort.db with the run)."""
+
+    submissions: int
+    problems: int
+
+
 @dataclass
 class CohortOutcome:
-    results: list[ResultRow]
-    problems: list[InputProblem]
-    learners: list[str]
-    exercises: list[str]
+    """A run's figures; its results are read from the store (`CohortStore.iter_results(current=True)`)."""
+
+    run: int
+    total: int  # (learner, exercise) pairs this run was given
+    graded: int
     calls: int  # model calls this run made
     run_usage: Usage
     wall_s: float
     capped: bool
-    left: list[ResultRow]  # not graded (pending after the cap, failed, ungraded criteria)
-    mismatches: list[ResultRow]
+    held: int = 0  # results another live run had claimed: left to it
+    holders: list[RunInfo] = field(default_factory=list)
+
+    @property
+    def left(self) -> int:
+        return self.total - self.graded
+
+
+# ---------------------------------------------------------------- reading and planning
+
+
+def take_in(store: CohortStore, run: int, targets: Sequence[str], on_problem: Callable[[InputProblem], None] | None = None) -> Intake:
+    """Read the submission files into cohort.db as a stream; every problem is recorded for the run and
+    passed to `on_problem` as it is found."""
+    counts = {"submissions": 0, "problems": 0}
+    problems: list[InputProblem] = []
+
+    def submissions() -> Iterator[Submission]:
+        for item in iter_submissions(targets):
+            if isinstance(item, Submission):
+                counts["submissions"] += 1
+                yield item
+                continue
+            counts["problems"] += 1
+            problems.append(item)
+            if on_problem is not None:
+                on_problem(item)
+            if len(problems) >= 100:
+                store.add_problems(run, problems)
+                problems.clear()
+
+    store.add_submissions(submissions())
+    store.add_problems(run, problems)
+    return Intake(counts["submissions"], counts["problems"])
+
+
+class _Candidate(NamedTuple):
+    learner: str
+    exercise: str
+    key: str
+    prompt: str
+    created: str | None
+    status: str | None
+    score: float | None
+    order: int
+    texts: str | None  # as cohort.db keeps them (JSON)
+
+
+def _picked(rows: Iterable[tuple[Any, ...]], how: Pick) -> Iterator[_Candidate]:
+    """One candidate per (learner, exercise) from rows ordered by them: the rule is `pick_one`'s."""
+    group: list[tuple[int, _Candidate]] = []
+    for row in rows:
+        candidate = _Candidate(*row)
+        if group and (group[0][1].learner, group[0][1].exercise) != (candidate.learner, candidate.exercise):
+            yield pick_one(group, how)
+            group = []
+        group.append((candidate.order, candidate))
+    if group:
+        yield pick_one(group, how)
+
+
+def plan(store: CohortStore, exercises: dict[str, Any], how: Pick, config: llm.CallConfig,
+         judge_config: llm.CallConfig | None) -> None:
+    """This run's (learner, exercise) tasks, each keyed by what its grading depends on, prepared in the
+    store (a task that changed starts afresh)."""
+
+    def items() -> Iterator[dict[str, Any]]:
+        for s in _picked(store.candidates(sorted(exercises)), how):
+            exercise = exercises[s.exercise]
+            judge = (judge_config or config).model if needs_judge(exercise) else None
+            texts = json.loads(s.texts) if s.texts else None
+            # several texts make part of what is graded; a submission of one text keeps the task key it always had
+            extra = (texts,) if texts else ()
+            yield {
+                "learner": s.learner, "exercise": s.exercise, "submission": s.key, "prompt": s.prompt, "texts": texts,
+                "exercise_hash": exercise.content_hash, "track": exercise.track, "skills": list(exercise.skills),
+                "model": config.model, "judge_model": judge,
+                "task": task_key(s.prompt, exercise.content_hash, config.model, config.api_base, judge, exercise.rubric.samples, *extra),
+            }
+
+    store.prepare(items())
+
+
+# ---------------------------------------------------------------- the cost cap
 
 
 class Budget:
@@ -117,12 +217,15 @@ def _key(messages: list[dict[str, str]], params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps([messages, params], ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:20]
 
 
+# ---------------------------------------------------------------- one grading
+
+
 class _RecordedJudge:
     """The judge of one grading: answers recorded earlier are read back, new ones are asked through the
     run's event loop and committed at once. Checks call it from the grading thread."""
 
-    def __init__(self, grader: "_Grader", row: ResultRow, config: llm.CallConfig, recorded: dict[str, Any]):
-        self.grader, self.row, self.config, self.recorded = grader, row, config, recorded
+    def __init__(self, grading: "_Grading", config: llm.CallConfig):
+        self.grading, self.config = grading, config
         self.seen: dict[str, int] = {}
         self.structured: bool | None = None
 
@@ -143,23 +246,114 @@ class _RecordedJudge:
         n = self.seen.get(base, 0)
         self.seen[base] = n + 1
         call = f"judge:{base}:{n}"  # the same question twice in one grading is two calls, as it was the first time
-        if call in self.recorded:
-            return str(self.recorded[call].text)
-        future = asyncio.run_coroutine_threadsafe(self.grader.call(self.row, call, "judge", messages, config), self.grader.loop)
-        return future.result().text
+        future = asyncio.run_coroutine_threadsafe(self.grading.call(call, "judge", messages, config), self.grading.grader.loop)
+        return future.result()
+
+
+@dataclass(frozen=True)
+class _Exercise:
+    """What every grading of one exercise shares, worked out once per run."""
+
+    exercise: Any
+    config: llm.CallConfig  # the trainer's model with the exercise's call settings
+    judged: bool
+    samples: int
+
+
+class _Grading:
+    """One result being graded: the calls it needs (read back from cohort.db when recorded, else made and
+    committed at once) and what they cost.
+
+    The answer that completes a grading without a judge is not committed on its own: it goes into
+    cohort.db in the same transaction as the grade, computed right after it arrives with nothing awaited
+    in between (`held`); should anything stop the grading first, it is committed alone (`keep_held`)."""
+
+    def __init__(self, grader: "_Grader", row: ResultRow, recorded: dict[str, RecordedCall]):
+        self.grader, self.row, self.recorded = grader, row, recorded
+        self.usage = [0, 0, 0.0]
+        self.held: list[tuple[str, str, llm.Completion]] = []
+        for call in recorded.values():
+            self._count(call)
+
+    def _count(self, call: Any) -> None:
+        self.usage[0] += call.prompt_tokens
+        self.usage[1] += call.completion_tokens
+        self.usage[2] += call.cost_usd
+
+    async def call(self, call: str, kind: str, messages: list[dict[str, Any]], config: llm.CallConfig,
+                   hold: Callable[[], bool] | None = None, tools: list[dict[str, Any]] | None = None) -> str:
+        """The answer to one call as cohort.db keeps it (`recorded_text`); `hold()`, asked once it has arrived, says
+        whether it waits for the grade's transaction."""
+        found = self.recorded.get(call)
+        if found is not None:
+            return found.text
+        completion = await self.grader.call(self.row.id, call, kind, messages, config, tools)
+        completion = replace(completion, text=recorded_text(completion))  # an answer that called tools keeps its calls with its words
+        if hold is not None and hold():
+            self.held.append((call, kind, completion))
+        else:  # committed before the answer is used
+            await self.grader.write([CohortStore.call_statement(self.row.id, call, kind, completion)])
+        self._count(completion)
+        return completion.text
+
+    def keep_held(self) -> None:
+        """Commit the answers not committed yet (a grading stopped before its grade was written)."""
+        for call, kind, completion in self.held:
+            self.grader.store.record_call(self.row.id, call, kind, completion)
+        self.held = []
+
+    async def answers(self, built: list[CasePlan], plan: _Exercise) -> tuple[dict[str, list[str]], dict[str, list[Transcript]]]:
+        """Every case's conversation with the model, per sample: the calls a submission needs (`answer:CASE:SAMPLE`,
+        and `:TURN` after it when the learner writes turns), a case's calls one after the other."""
+        outputs: dict[str, list[str]] = {b.case: [""] * plan.samples for b in built}
+        transcripts: dict[str, list[Transcript | None]] = {b.case: [None] * plan.samples for b in built}
+        # one call in all (the common case): its answer waits for the grade's own transaction, and it is awaited
+        # as it is (no task to schedule)
+        single = len(built) == 1 and plan.samples == 1 and built[0].calls == 1 and not built[0].tools
+
+        def hold() -> bool:
+            return not plan.judged
+
+        async def answer(case: CasePlan, sample: int) -> None:
+            dialogue = Dialogue(case)  # each message the learner wrote goes after the answer before it
+            while (messages := dialogue.next_call()) is not None:
+                key = f"answer:{case.case}:{sample}" + (f":{dialogue.turn}" if case.learner_turns else "") \
+                    + (f":r{dialogue.rounds}" if dialogue.rounds else "")  # each round of tool calls is a call of its own
+                text, calls = from_recorded(await self.call(key, "answer", messages, plan.config, hold if single else None, case.tools))
+                dialogue.answer(text, calls=calls)
+            transcript = dialogue.transcript()
+            outputs[case.case][sample] = transcript.output
+            transcripts[case.case][sample] = transcript
+
+        if single:
+            await answer(built[0], 0)
+        else:
+            tasks = [asyncio.ensure_future(answer(b, sample)) for b in built for sample in range(plan.samples)]
+            try:
+                await asyncio.gather(*tasks)
+            except BaseException:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)  # the answers already in are recorded; the others wait for the next run
+                raise
+        return outputs, {case: [t for t in ts if t is not None] for case, ts in transcripts.items()}
 
 
 class _Grader:
-    def __init__(self, store: CohortStore, caller: llm.AsyncCaller, budget: Budget, progress: Progress,
-                 on_progress: Callable[[Progress], None] | None):
-        self.store, self.caller, self.budget, self.progress, self.on_progress = store, caller, budget, progress, on_progress
+    def __init__(self, store: CohortStore, caller: llm.AsyncCaller, budget: Budget, progress: Progress, writer: Writer):
+        self.store, self.caller, self.budget, self.progress, self.writer = store, caller, budget, progress, writer
         self.loop = asyncio.get_running_loop()
         self.calls = 0
         self.usage = Usage()
 
-    async def call(self, row: ResultRow, call: str, kind: str, messages: list[dict[str, Any]], config: llm.CallConfig,
+    async def write(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Commit, on the writer's thread; returns once the write is in cohort.db."""
+        await asyncio.wrap_future(self.writer.submit(statements))
+
+    async def call(self, result_id: int, call: str, kind: str, messages: list[dict[str, Any]], config: llm.CallConfig,
                    tools: list[dict[str, Any]] | None = None) -> llm.Completion:
-        estimate = self.budget.estimate(messages, config)
+        """One model call within the budget; the caller commits the answer (`_Grading.call`)."""
+        estimate = self.budget.estimate(messages, config) if self.budget.cap is not None else 0.0  # no cap: nothing to hold it against
         held = 0.0
 
         def reserve() -> None:  # CapReached: nothing is sent
@@ -169,76 +363,60 @@ class _Grader:
 
         completion = None
         try:
-            completion = await self.caller.complete(messages, config, before_send=reserve, tools=tools)
+            # with `lab grade --cache`, each answer's call (its case, sample, message and round) is cached apart
+            slot = call if kind == "answer" else 0
+            completion = await self.caller.complete(messages, config, before_send=reserve, tools=tools, cache_slot=slot)
         finally:
             self.budget.settle(held, completion, config.model)
-        # committed before the answer is used (an answer that called tools keeps its calls with its words)
-        self.store.record_call(row.id, call, kind, replace(completion, text=recorded_text(completion)))
-        self.calls += 1
+        # the call waiting for this slot goes out before this answer is recorded and graded: answers come in
+        # waves, and grading each before the next request left the wave's last slots idle for its whole length
+        await asyncio.sleep(0)
+        made = 0 if completion.cached else 1  # an answer from the response cache is no call
+        self.calls += made
         self.usage = self.usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
-        self.progress.calls += 1
+        self.progress.calls += made
         self.progress.cost_usd += completion.cost_usd
         return completion
 
-    async def grade_one(self, row: ResultRow, exercise: Any, config: llm.CallConfig, judge_config: llm.CallConfig | None, samples: int) -> str:
+    async def grade_one(self, row: ResultRow, plan: _Exercise, config: llm.CallConfig, judge_config: llm.CallConfig | None,
+                        recorded: dict[str, RecordedCall]) -> str:
         started = time.monotonic()
+        exercise = plan.exercise
         try:
             built = build_messages(exercise, row.learner_texts)
         except PromptError as exc:
-            self.store.finish(row.id, status="failed", error=f"the prompt cannot be used: {exc}")
+            await self.write(CohortStore.finish_statements(row.id, status="failed", error=f"the prompt cannot be used: {exc}", usage=(0, 0, 0.0)))
             return "failed"
-        call_config = call_config_for(exercise, config)
-        recorded = self.store.calls(row.id)
-        outputs: dict[str, list[str]] = {b.case: [""] * samples for b in built}
-        transcripts: dict[str, list[Transcript | None]] = {b.case: [None] * samples for b in built}
-
-        async def answer(plan: Any, sample: int) -> None:
-            # a case's calls one after the other: each message the learner wrote goes after the answer before it
-            dialogue = Dialogue(plan)
-            while (messages := dialogue.next_call()) is not None:
-                key = f"answer:{plan.case}:{sample}" + (f":{dialogue.turn}" if plan.learner_turns else "") \
-                    + (f":r{dialogue.rounds}" if dialogue.rounds else "")  # each round of tool calls is a call of its own
-                found = recorded.get(key)
-                said = found.text if found is not None else recorded_text(await self.call(row, key, "answer", messages, call_config,
-                                                                                          plan.tools))
-                text, calls = from_recorded(said)
-                dialogue.answer(text, calls=calls)
-            transcript = dialogue.transcript()
-            outputs[plan.case][sample] = transcript.output
-            transcripts[plan.case][sample] = transcript
-
-        jobs = [asyncio.ensure_future(answer(b, s)) for b in built for s in range(samples)]
+        grading = _Grading(self, row, recorded)
         try:
-            await asyncio.gather(*jobs)
-        except (ModelError, CapReached) as exc:
-            for job in jobs:
-                job.cancel()
-            await asyncio.gather(*jobs, return_exceptions=True)  # the answers already in are recorded; the others wait for the next run
-            if isinstance(exc, CapReached):
-                return "pending"
-            self.store.finish(row.id, status="failed", error=str(exc))
-            return "failed"
-        plans = {b.case: b for b in built}
-        ordered = {case: [t for t in ts if t is not None] for case, ts in transcripts.items()}
-        if needs_judge(exercise):
-            judge = _RecordedJudge(self, row, judge_config or replace(config, params={}), recorded)
             try:
-                g = await asyncio.to_thread(grade, exercise, outputs, judge, None, transcripts=ordered, plans=plans)
+                outputs, transcripts = await grading.answers(built, plan)
             except CapReached:
                 return "pending"
-        else:
-            g = grade(exercise, outputs, None, None, transcripts=ordered, plans=plans)
-        usage = self._usage_of(row.id)
-        result = outcome_dict(exercise, config.model, g, outputs, usage, None, time.monotonic() - started, transcripts=ordered)
-        status = "ungraded" if g.ungraded else "graded"
-        error = f"ungraded criteria: {', '.join(g.ungraded)} (the judge gave no usable answer)" if g.ungraded else None
-        self.store.finish(row.id, status=status, score=g.score, passed=g.passed, result=result, error=error,
-                          duration_s=time.monotonic() - started)
-        return status
-
-    def _usage_of(self, result_id: int) -> Usage:
-        calls = self.store.calls(result_id).values()
-        return Usage(sum(c.prompt_tokens for c in calls), sum(c.completion_tokens for c in calls), sum(c.cost_usd for c in calls))
+            except ModelError as exc:
+                await self.write(CohortStore.finish_statements(row.id, status="failed", error=str(exc), usage=tuple(grading.usage)))  # type: ignore[arg-type]
+                return "failed"
+            plans = {b.case: b for b in built}
+            if plan.judged:
+                judge = _RecordedJudge(grading, judge_config or replace(config, params={}))
+                try:
+                    g = await asyncio.to_thread(grade, exercise, outputs, judge, None, transcripts=transcripts, plans=plans)
+                except CapReached:
+                    return "pending"
+            else:
+                g = grade(exercise, outputs, None, None, transcripts=transcripts, plans=plans)
+            usage = Usage(int(grading.usage[0]), int(grading.usage[1]), float(grading.usage[2]))
+            result = outcome_dict(exercise, config.model, g, outputs, usage, None, time.monotonic() - started, transcripts=transcripts)
+            status = "ungraded" if g.ungraded else "graded"
+            error = f"ungraded criteria: {', '.join(g.ungraded)} (the judge gave no usable answer)" if g.ungraded else None
+            write = self.writer.submit(CohortStore.finish_statements(
+                row.id, status=status, score=g.score, passed=g.passed, result=result, error=error, duration_s=time.monotonic() - started,
+                usage=(usage.prompt_tokens, usage.completion_tokens, usage.cost_usd), calls=grading.held))
+            grading.held = []  # in the writer's hands: committed with the grade
+            await asyncio.wrap_future(write)
+            return status
+        finally:
+            grading.keep_held()
 
 
 TOOL_CALLS_MARK = "\x1etool-calls:"  # a recorded answer that called tools: the mark, then JSON {text, calls}
@@ -260,92 +438,108 @@ def from_recorded(text: str) -> tuple[str, list[ToolCall]]:
     return str(data.get("text") or ""), [ToolCall(str(i), str(n), str(a)) for i, n, a in data.get("calls") or []]
 
 
-def plan(submissions: list[Submission], exercises: dict[str, Any], how: Pick, config: llm.CallConfig,
-         judge_config: llm.CallConfig | None) -> list[dict[str, Any]]:
-    """The (learner, exercise) tasks of this run, each keyed by what its grading depends on."""
-    items = []
-    for (learner, exercise_id), s in sorted(pick(submissions, how).items()):
-        exercise = exercises[exercise_id]
-        judge = (judge_config or config).model if needs_judge(exercise) else None
-        # several texts make part of what is graded; a submission of one text keeps the task key it always had
-        texts = (s.texts,) if s.texts else ()
-        items.append({
-            "learner": learner, "exercise": exercise_id, "submission": s.key, "prompt": s.prompt, "texts": s.texts,
-            "exercise_hash": exercise.content_hash, "track": exercise.track, "skills": list(exercise.skills),
-            "model": config.model, "judge_model": judge,
-            "task": task_key(s.prompt, exercise.content_hash, config.model, config.api_base, judge, exercise.rubric.samples, *texts),
-        })
-    return items
+# ---------------------------------------------------------------- the run
 
 
 def grade_cohort(
-    submissions: list[Submission],
+    store: CohortStore,
     exercises: dict[str, Any],
     *,
-    store: CohortStore,
+    run: int,
     config: llm.CallConfig,
     judge_config: llm.CallConfig | None = None,
     how: Pick = "last",
     concurrency: int = 8,
     rpm: int | None = None,
     max_cost: float | None = None,
-    problems: list[InputProblem] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> CohortOutcome:
-    """Grade every picked submission not graded yet. `exercises` maps ids to loaded exercises (the
-    caller has named and dropped the submissions of unknown ones)."""
+    """Grade every picked submission of this run (`take_in`) not graded yet. `exercises` maps ids to loaded
+    exercises (the caller has named and dropped the submissions of unknown ones: `CohortStore.skip_exercise`)."""
     started = time.monotonic()
     if max_cost is not None and max_cost < 0:
         raise LabError("--max-cost must be 0 or more (US dollars).")
-    store.add_submissions(submissions)
-    rows = store.prepare(plan(submissions, exercises, how, config, judge_config))
-    wanted = {(s.learner, s.exercise) for s in submissions}
-    current = [r for r in rows if (r.learner, r.exercise) in wanted and r.exercise in exercises]
-    todo = [r for r in current if r.status != "graded"]
-    run_id = store.begin_run(config.model)
-    progress = Progress(total=len(current), done=len(current) - len(todo))
-    calls, usage, capped = asyncio.run(_run(todo, exercises, store, config, judge_config, concurrency, rpm, max_cost, progress, on_progress))
-    final = {(r.learner, r.exercise): r for r in store.results()}
-    results = [final[(r.learner, r.exercise)] for r in current]
-    left = [r for r in results if r.status != "graded"]
-    wall = time.monotonic() - started
-    store.finish_run(run_id, calls=calls, cost_usd=usage.cost_usd, graded=len(results) - len(left), left=len(left), wall_s=wall)
-    mismatches = [r for r in results if _their_hash(store, r) not in (None, r.exercise_hash)]
-    return CohortOutcome(results, list(problems or []), sorted({r.learner for r in results}), sorted({r.exercise for r in results}),
-                         calls, usage, wall, capped, left, mismatches)
+    plan(store, exercises, how, config, judge_config)
+    total, done = store.plan_counts()
+    progress = Progress(total=total, done=done)
+    outcome = asyncio.run(_run(store, run, exercises, config, judge_config, concurrency, rpm, max_cost, progress, on_progress))
+    total, graded = store.plan_counts()
+    outcome.total, outcome.graded, outcome.wall_s = total, graded, time.monotonic() - started
+    store.finish_run(run, calls=outcome.calls, cost_usd=outcome.run_usage.cost_usd, graded=graded, left=total - graded, wall_s=outcome.wall_s)
+    return outcome
 
 
-def _their_hash(store: CohortStore, row: ResultRow) -> str | None:
-    found = store._db.execute("SELECT exercise_hash FROM submissions WHERE key=?", (row.submission,)).fetchone()
-    return found[0] if found else None
-
-
-async def _run(todo: list[ResultRow], exercises: dict[str, Any], store: CohortStore, config: llm.CallConfig,
+async def _run(store: CohortStore, run: int, exercises: dict[str, Any], config: llm.CallConfig,
                judge_config: llm.CallConfig | None, concurrency: int, rpm: int | None, max_cost: float | None,
-               progress: Progress, on_progress: Callable[[Progress], None] | None) -> tuple[int, Usage, bool]:
+               progress: Progress, on_progress: Callable[[Progress], None] | None) -> CohortOutcome:
     caller = llm.AsyncCaller(concurrency, rpm)
     budget = Budget(max_cost)
-    grader = _Grader(store, caller, budget, progress, on_progress)
+    writer = store.writer()
+    grader = _Grader(store, caller, budget, progress, writer)
+    plans = {x: _Exercise(e, call_config_for(e, config), needs_judge(e), e.rubric.samples) for x, e in exercises.items()}
     if not llm.speaks_openai(config) or (judge_config is not None and not llm.speaks_openai(judge_config)):
         asyncio.get_running_loop().run_in_executor(None, llm.load_litellm)  # the import overlaps the first gradings' set-up
-    # gradings start in order, a few more than there are call slots, so the cap stops the queue's tail, not random rows
-    lanes = asyncio.Semaphore(max(1, concurrency) * 2)
+    # gradings start in order, a few more than there are call slots (so a slot never waits for a grading
+    # to be set up), and the cap stops the queue's tail, not random rows; only these are held in memory
+    lanes = max(1, concurrency) * 2
+    queue: asyncio.Queue[tuple[ResultRow, dict[str, RecordedCall]] | None] = asyncio.Queue(maxsize=lanes)
+    holders: dict[int, RunInfo] = {}
+    held = 0
 
-    async def one(row: ResultRow) -> None:
-        async with lanes:
+    async def feed() -> None:
+        nonlocal held
+        after = 0
+        while not budget.reached:
+            batch = store.pending(after, max(lanes, 64))
+            if not batch:
+                break
+            after = batch[-1][0]
+            mine, others = store.claim(run, [row.id for _, row in batch])  # before any of their calls is made
+            holders.update((r.id, r) for r in others)
+            recorded = store.calls_of(sorted(mine))  # what an earlier run already paid for, read back
+            for _, row in batch:
+                if row.id not in mine:
+                    held += 1
+                    continue
+                await queue.put((row, recorded.get(row.id, {})))
+                if budget.reached:
+                    break
+        for _ in range(lanes):
+            await queue.put(None)
+
+    async def work() -> None:
+        while (item := await queue.get()) is not None:
             if budget.reached:
-                return
-            exercise = exercises[row.exercise]
-            status = await grader.grade_one(row, exercise, config, judge_config, exercise.rubric.samples)
-        if status == "graded":
-            progress.done += 1
-        elif status != "pending":
-            progress.failed += 1
-        if on_progress is not None:
-            on_progress(progress)
+                continue  # left pending for the next run
+            row, recorded = item
+            status = await grader.grade_one(row, plans[row.exercise], config, judge_config, recorded)
+            if status == "graded":
+                progress.done += 1
+            elif status != "pending":
+                progress.failed += 1
+            if on_progress is not None:
+                on_progress(progress)
 
+    async def heartbeat() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            store.heartbeat(run)
+
+    beating = asyncio.create_task(heartbeat())
+    # what was loaded so far (modules, exercises) lives until the end: the collector stops walking it, and
+    # runs less often (a run's garbage is a few short-lived objects a grading; the walk was a tenth of its CPU)
+    gc.freeze()
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], 20_000), *threshold[1:])
     try:
-        await asyncio.gather(*(one(r) for r in todo))
+        async with asyncio.TaskGroup() as group:
+            group.create_task(feed())
+            for _ in range(lanes):
+                group.create_task(work())
     finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+        beating.cancel()
         await caller.aclose()
-    return grader.calls, grader.usage, budget.reached
+        await asyncio.to_thread(writer.close)  # every write submitted is in before the run's figures are read
+    return CohortOutcome(run, 0, 0, grader.calls, grader.usage, 0.0, budget.reached, held, list(holders.values()))

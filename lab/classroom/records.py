@@ -24,6 +24,12 @@ class RecordedCall:
     duration_s: float
 
 
+# the columns of `results` a ResultRow holds, in its order (`r.` is the results table in every query)
+RESULT_COLUMNS = ("r.id, r.learner, r.exercise, r.task, r.submission, r.prompt, r.exercise_hash, r.track, r.skills, r.model, "
+                  "r.judge_model, r.status, r.error, r.score, r.passed, r.result, r.prompt_tokens, r.completion_tokens, r.cost_usd, "
+                  "r.duration_s, r.graded_at, r.texts")
+
+
 @dataclass(frozen=True)
 class ResultRow:
     id: int
@@ -49,6 +55,8 @@ class ResultRow:
     graded_at: str | None
     overridden: tuple[str, ...] = ()  # criteria whose verdict a trainer's review replaced (lab/classroom/overrides.py)
     texts: dict[str, Any] | None = None  # every text of a learner who writes several; `prompt` is the main one
+    handed_in_hash: str | None = None  # the exercise version the learner practised on (their submission's)
+    hints_used: int = 0  # hints the learner had revealed (their submission's)
 
     @property
     def learner_texts(self) -> str | dict[str, Any]:
@@ -63,13 +71,22 @@ class ResultRow:
         return "\n\n".join("\n\n".join(v) if isinstance(v, list) else str(v) for v in self.texts.values())
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "ResultRow":
-        data = dict(row)
-        data["texts"] = json.loads(data["texts"]) if data.get("texts") else None
-        data["skills"] = tuple(json.loads(data["skills"] or "[]"))
-        data["passed"] = None if data["passed"] is None else bool(data["passed"])
-        data["result"] = json.loads(data["result"]) if data["result"] else None
-        return cls(**data)
+    def from_row(cls, row: sqlite3.Row | tuple[Any, ...], *, with_result: bool = True) -> "ResultRow":
+        """A row of RESULT_COLUMNS, optionally followed by the submission's exercise_hash and hints_used.
+        `with_result=False` leaves the stored result JSON unparsed (None), for readers that need none of it."""
+        values = tuple(row)
+        skills = tuple(json.loads(values[8] or "[]"))
+        passed = None if values[14] is None else bool(values[14])
+        result = json.loads(values[15]) if with_result and values[15] else None
+        texts = json.loads(values[21]) if values[21] else None
+        extra = values[22:24]
+        return cls(*values[:8], skills, *values[9:14], passed, result, *values[16:21],  # type: ignore[arg-type]
+                   texts=texts, handed_in_hash=extra[0] if extra else None, hints_used=int(extra[1] or 0) if len(extra) > 1 else 0)
+
+    @property
+    def version_mismatch(self) -> bool:
+        """Handed in against another version of the exercise than the one graded."""
+        return bool(self.handed_in_hash) and self.handed_in_hash != self.exercise_hash
 
 
 @dataclass(frozen=True)

@@ -1,32 +1,61 @@
 """`DIR/report.html`: one self-contained page about a graded cohort, drawn from `cohort.db` alone.
 
 No script, no font, no stylesheet or image is fetched: the CSS is inline and the charts are inline SVG,
-so the file opens offline and can be mailed as it is. Every text from a submission is escaped.
+so the file opens offline and can be mailed as it is. Every text from a submission is escaped, and the
+control characters a browser would choke on are shown as symbols (a NUL never reaches the file).
+
+Built in one pass: a few aggregate queries first, then the results stream by learner and exercise
+(`CohortStore.iter_results`), each learner's rows making one line of the matrix and of the mastery
+table while the per-criterion, per-exercise and per-class figures add up. The page is written as it
+is made (the mastery lines wait in a temporary file, since they come after the criteria), and the
+near-identical prompts are found through MinHash bands kept in a temporary SQLite file, so the
+report's memory does not grow with the class. Long tables come in pages of `PAGE` learners, each a
+`<details>` (the first open): a browser lays out only the pages opened, so the file opens quickly at
+10,000 learners.
 """
 
 from __future__ import annotations
 
 import html
+import io
 import os
 import re
+import shutil
+import sqlite3
+import tempfile
 import zlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import IO, Any, Iterable, Iterator, Mapping
 
 from lab.classroom.cohort import CohortStore
 from lab.classroom.records import ResultRow
-from lab.practice.mastery import MASTERED, PRACTISING, cohort_mastery
+from lab.practice.report import score_label
+from lab.practice.mastery import DIGITS, MASTERED, PRACTISING, ExerciseInfo, Try, band, credits, skill_order, weighted
 
 REPORT = "report.html"
 NEAR = 0.8  # Jaccard similarity of word 3-grams from which two prompts count as near-identical
 BANDS, ROWS = 12, 2  # MinHash banding: pairs of about NEAR similarity meet in a band with probability ~1
+BUCKET = 2_000  # prompts of one bucket measured against its first: a class whose prompts all look alike stays quick
+PAGE = 500  # learners per page of the matrix and of the mastery table
+LISTED = 300  # rows listed in the tables of mismatches, skipped lines and results left ungraded
+
+# C0 controls (but tab and line breaks), DEL and C1 as visible symbols: the HTML parser turns a NUL into
+# U+FFFD or worse, and none of them belongs in a page
+_CONTROLS = {c: 0x2400 + c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)}
+_CONTROLS.update({0x7F: 0x2421, **{c: 0xFFFD for c in range(0x80, 0xA0)}})
+
+
+_PLAIN = re.compile(r"[^<>&\"'\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*")
 
 
 def e(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    text = "" if value is None else str(value)
+    if _PLAIN.fullmatch(text):  # most names and figures: nothing to escape or replace
+        return text
+    return html.escape(text.translate(_CONTROLS), quote=True)
 
 
 # ---------------------------------------------------------------- near-identical prompts
@@ -42,14 +71,23 @@ def _shingles(prompt: str) -> frozenset[str]:
 _MASKS = tuple(zlib.crc32(f"mask {i}".encode()) * 2654435761 % (1 << 32) for i in range(BANDS * ROWS))
 
 
-def _signature(shingles: frozenset[str]) -> tuple[int, ...]:
-    """MinHash: one CRC per shingle, turned into BANDS * ROWS hash functions by XOR with fixed masks
-    (deterministic across runs, unlike hash())."""
-    hashes = [zlib.crc32(s.encode()) for s in shingles]
-    return tuple(min(h ^ mask for h in hashes) for mask in _MASKS)
+def _hashes(shingles: frozenset[str]) -> list[int]:
+    """One CRC per shingle (deterministic across runs, unlike hash()): what the similarity is measured on."""
+    return sorted({zlib.crc32(s.encode()) for s in shingles})
 
 
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+def _signature(hashes: list[int]) -> list[int]:
+    """MinHash: the shingles' CRCs turned into BANDS * ROWS hash functions by XOR with fixed masks."""
+    return [min(map(mask.__xor__, hashes)) for mask in _MASKS]
+
+
+def _bands(hashes: list[int]) -> list[int]:
+    """The signature's bands, each as one integer SQLite can hold (63 bits)."""
+    sig = _signature(hashes)
+    return [((sig[b * ROWS] & 0x7FFFFFFF) << 32) | sig[b * ROWS + 1] for b in range(BANDS)]
+
+
+def jaccard(a: frozenset[Any], b: frozenset[Any]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
@@ -61,52 +99,85 @@ class Cluster:
     similarity: float  # the lowest similarity of the pairs that joined it
 
 
-def near_identical(rows: Iterable[ResultRow], threshold: float = NEAR) -> list[Cluster]:
+class NearIdentical:
     """Groups of different learners whose prompts for one exercise are near-identical (largest first).
 
     Candidates come from MinHash bands (so a class of a thousand is not a million comparisons); each
-    candidate pair is then measured exactly."""
-    by_exercise: dict[str, list[ResultRow]] = defaultdict(list)
-    for r in rows:
-        by_exercise[r.exercise].append(r)
-    clusters = []
-    for exercise, items in sorted(by_exercise.items()):
-        shingles = [_shingles(r.all_text) for r in items]  # every text a learner wrote, not the main one alone
-        parent = list(range(len(items)))
+    candidate pair is then measured exactly (on the shingles' CRCs), the first BUCKET of a bucket against
+    its first. Prompts and bands wait in a temporary SQLite file, not in memory."""
+
+    def __init__(self, threshold: float = NEAR):
+        self.threshold = threshold
+        self.db = sqlite3.connect("", isolation_level=None)  # "": a private temporary file, gone on close
+        bands = ", ".join(f"b{i} INTEGER" for i in range(BANDS))
+        self.db.execute(f"CREATE TABLE p (n INTEGER PRIMARY KEY, exercise TEXT, learner TEXT, prompt TEXT, hashes TEXT, {bands})")
+        self.db.execute("BEGIN")
+        self.pending: list[tuple[Any, ...]] = []
+
+    def add(self, exercise: str, learner: str, prompt: str) -> None:
+        hashes = _hashes(_shingles(prompt))
+        self.pending.append((exercise, learner, prompt, " ".join(map(str, hashes)), *_bands(hashes)))
+        if len(self.pending) >= 500:
+            self._flush()
+
+    def _flush(self) -> None:
+        marks = ", ".join("?" * (4 + BANDS))
+        self.db.executemany(f"INSERT INTO p (exercise, learner, prompt, hashes, {', '.join(f'b{i}' for i in range(BANDS))}) VALUES ({marks})",
+                            self.pending)
+        self.pending = []
+
+    def clusters(self) -> list[Cluster]:
+        self._flush()
+        parent: dict[int, int] = {}  # only the prompts that joined a group: memory follows what is found, not the class
         lowest: dict[int, float] = {}
 
         def root(i: int) -> int:
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
+            while parent.get(i, i) != i:
+                parent[i] = parent.get(parent[i], parent[i])
                 i = parent[i]
             return i
 
-        buckets: dict[tuple[int, tuple[int, ...]], list[int]] = defaultdict(list)
-        for i, s in enumerate(shingles):
-            sig = _signature(s)
-            for band in range(BANDS):
-                buckets[(band, sig[band * ROWS:(band + 1) * ROWS])].append(i)
-        checked: set[tuple[int, int]] = set()
-        for members in buckets.values():
-            first = members[0]
-            for other in members[1:]:  # against the bucket's first: enough to join a group, linear per bucket
-                pair = (first, other)
-                if pair in checked or root(first) == root(other):
-                    continue
-                checked.add(pair)
-                similarity = jaccard(shingles[first], shingles[other])
-                if similarity >= threshold:
-                    a, b = root(first), root(other)
-                    parent[b] = a
-                    lowest[a] = min(lowest.get(a, 1.0), lowest.get(b, 1.0), similarity)
+        def shingles_of(n: int) -> frozenset[int]:
+            return frozenset(map(int, self.db.execute("SELECT hashes FROM p WHERE n=?", (n,)).fetchone()[0].split()))
+
+        checked: set[tuple[int, int]] = set()  # pairs met in an earlier band; forgotten now and then, to stay bounded
+        for number in range(BANDS):
+            buckets = self.db.execute(f"SELECT group_concat(n) FROM p GROUP BY exercise, b{number} HAVING COUNT(*) > 1")
+            for (members,) in buckets:
+                numbers = sorted(int(x) for x in members.split(","))[:BUCKET]
+                first = numbers[0]
+                first_shingles = shingles_of(first)
+                for other in numbers[1:]:  # against the bucket's first: enough to join a group, linear per bucket
+                    if (first, other) in checked or root(first) == root(other):
+                        continue
+                    if len(checked) > 100_000:
+                        checked.clear()
+                    checked.add((first, other))
+                    similarity = jaccard(first_shingles, shingles_of(other))
+                    if similarity >= self.threshold:
+                        a, b = root(first), root(other)
+                        parent[b] = a
+                        parent.setdefault(a, a)
+                        lowest[a] = min(lowest.get(a, 1.0), lowest.get(b, 1.0), similarity)
         groups: dict[int, list[int]] = defaultdict(list)
-        for i in range(len(items)):
-            groups[root(i)].append(i)
+        for n in parent:
+            groups[root(n)].append(n)
+        clusters = []
         for top, members in groups.items():
-            learners = sorted({items[i].learner for i in members})
+            members.sort()
+            first_row = self.db.execute("SELECT exercise, prompt FROM p WHERE n=?", (members[0],)).fetchone()
+            learners = sorted({self.db.execute("SELECT learner FROM p WHERE n=?", (n,)).fetchone()[0] for n in members})
             if len(learners) >= 2:
-                clusters.append(Cluster(exercise, tuple(learners), items[members[0]].all_text, lowest.get(top, 1.0)))
-    return sorted(clusters, key=lambda c: (-len(c.learners), c.exercise))
+                clusters.append(Cluster(first_row[0], tuple(learners), first_row[1], lowest.get(top, 1.0)))
+        self.db.close()
+        return sorted(clusters, key=lambda c: (-len(c.learners), c.exercise))
+
+
+def near_identical(rows: Iterable[ResultRow], threshold: float = NEAR) -> list[Cluster]:
+    found = NearIdentical(threshold)
+    for r in rows:
+        found.add(r.exercise, r.learner, r.all_text)
+    return found.clusters()
 
 
 # ---------------------------------------------------------------- figures
@@ -128,30 +199,60 @@ class CriterionRate:
         return self.passed / self.graded if self.graded else 0.0
 
 
-def criterion_rates(rows: Iterable[ResultRow]) -> list[CriterionRate]:
-    """Each criterion's pass rate across the class, hardest first."""
-    seen: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in rows:
+class CriterionRates:
+    """Each criterion's pass rate across the class, added up a result at a time."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(self, r: ResultRow) -> None:
         for c in (r.result or {}).get("criteria", []):
             if c.get("ungraded"):
                 continue
-            entry = seen.setdefault((r.exercise, c["id"]), {"check": c.get("check", ""), "graded": 0, "passed": 0, "feedback": None, "reason": None,
-                                                            "overridden": 0})
+            entry = self.seen.get((r.exercise, c["id"]))
+            if entry is None:
+                entry = self.seen[(r.exercise, c["id"])] = {"check": c.get("check", ""), "graded": 0, "passed": 0, "feedback": None,
+                                                            "reason": None, "overridden": 0}
             entry["graded"] += 1
             entry["passed"] += bool(c.get("passed"))
             entry["overridden"] += bool(c.get("overridden"))
             if not c.get("passed"):
                 entry["feedback"] = entry["feedback"] or c.get("feedback")
                 entry["reason"] = entry["reason"] or c.get("reason")
-    rates = [CriterionRate(ex, cid, v["check"], v["graded"], v["passed"], v["feedback"], v["reason"], v["overridden"])
-             for (ex, cid), v in seen.items()]
-    return sorted(rates, key=lambda c: (c.rate, -c.graded, c.exercise, c.id))
+
+    def hardest(self) -> list[CriterionRate]:
+        rates = [CriterionRate(ex, cid, v["check"], v["graded"], v["passed"], v["feedback"], v["reason"], v["overridden"])
+                 for (ex, cid), v in self.seen.items()]
+        return sorted(rates, key=lambda c: (c.rate, -c.graded, c.exercise, c.id))
 
 
-def _colour(score: float | None) -> str:
+def criterion_rates(rows: Iterable[ResultRow]) -> list[CriterionRate]:
+    """Each criterion's pass rate across the class, hardest first."""
+    rates = CriterionRates()
+    for r in rows:
+        rates.add(r)
+    return rates.hardest()
+
+
+def _shade(score: float | None, passed: bool | None = None) -> str:
+    """The CSS class of a score's colour (`_colour`, in eleven steps): `f0` … `f10` a fail, `p0` … `p10` a pass,
+    `s0` … `s10` a score with no verdict, `sn` none. Classes, not a style per cell: a class of 10,000 is a big page."""
+    if score is None:
+        return "sn"
+    return f"{'s' if passed is None else 'p' if passed else 'f'}{round(10 * max(0.0, min(1.0, score)))}"
+
+
+def _colour(score: float | None, passed: bool | None = None) -> str:
+    """A score's colour; with its verdict, the verdict first: a fail is red to amber however high it scored
+    (a failed 0.87 once looked all but green), a pass green."""
     if score is None:
         return "#e5e7eb"
-    return f"hsl({round(120 * max(0.0, min(1.0, score)))}, 62%, {80 - round(18 * score)}%)"
+    share = max(0.0, min(1.0, score))
+    if passed is False:
+        return f"hsl({round(38 * share)}, 78%, {82 - round(10 * share)}%)"
+    if passed is True:
+        return f"hsl(122, 52%, {74 - round(12 * share)}%)"
+    return f"hsl({round(120 * share)}, 62%, {80 - round(18 * score)}%)"
 
 
 def _bar(share: float, width: int = 160, label: str = "", text: str | None = None) -> str:
@@ -184,132 +285,196 @@ th{background:#f9fafb;font-weight:600}td.cell{text-align:center;min-width:54px;f
 .matrix th.ex{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;font-weight:500}
 .scroll{overflow-x:auto}.warn{color:#b45309}.bad{color:#b91c1c}pre{white-space:pre-wrap;margin:0;font:12px ui-monospace,monospace}
 .legend span{display:inline-block;width:14px;height:14px;vertical-align:middle;border-radius:3px;margin:0 3px 0 10px}
-svg.bar{vertical-align:middle}
-"""
+svg.bar{vertical-align:middle}details>summary{cursor:pointer;margin:6px 0;color:#374151}
+""" + "".join(f".{k}{i}{{background:{_colour(i / 10, v)}}}" for k, v in (("s", None), ("f", False), ("p", True)) for i in range(11)) \
+    + f".sn{{background:{_colour(None)}}}\n"
 
 
-def render(store: CohortStore, levels: Mapping[str, int] | None = None) -> str:
-    """The page; `levels` (mastery's weights, from the trainer's catalogue) win over those `lab grade` recorded."""
-    levels = {**store.levels(), **(levels or {})}
-    rows = store.results()
-    submissions = {s["key"]: s for s in store.submissions()}
-    hints = {key: int(s.get("hints_used") or 0) for key, s in submissions.items()}
-    runs = store.runs()
-    usage = store.usage()
+# ---------------------------------------------------------------- the page
+
+
+@dataclass
+class _Pass:
+    """What the one pass over the results adds up."""
+
+    results: int = 0
+    rates: CriterionRates = field(default_factory=CriterionRates)
+    skill_sums: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    learners: int = 0
+    mismatches: list[ResultRow] = field(default_factory=list)
+    mismatch_count: int = 0
+    left: list[ResultRow] = field(default_factory=list)
+    left_count: int = 0
+    tools: list[tuple[ResultRow, str, int, Any]] = field(default_factory=list)  # the first conversations with tool calls
+    tools_count: int = 0
+    per_exercise: dict[str, list[float]] = field(default_factory=lambda: defaultdict(lambda: [0.0, 0.0, 0]))
+
+
+def _by_learner(rows: Iterator[ResultRow]) -> Iterator[list[ResultRow]]:
+    group: list[ResultRow] = []
+    for r in rows:
+        if group and group[0].learner != r.learner:
+            yield group
+            group = []
+        group.append(r)
+    if group:
+        yield group
+
+
+def _cell(r: ResultRow) -> str:
+    mark = {"pending": "…", "failed": "!", "ungraded": "?"}.get(r.status, "✓" if r.passed else "✗")
+    mark += " ≠" if r.version_mismatch else ""
+    score = "" if r.score is None else f"{score_label(r.score, bool(r.passed), float((r.result or {}).get('pass_mark', 1.0)))} "
+    title = r.error or f"{r.learner} · {r.exercise}: {r.status}"
+    if r.overridden:  # the trainer's review replaced a judge's verdict (lab review)
+        mark += " †"
+        title += f"; overridden by the trainer: {', '.join(r.overridden)}"
+    verdict = r.passed if r.status == "graded" else None
+    return f"<td class=\"cell {_shade(r.score if r.status != 'pending' else None, verdict)}\" title=\"{e(title)}\">{e(score)}{e(mark)}</td>"
+
+
+def _page(w: Any, number: int, names: tuple[str, str], header: str) -> None:
+    first = number * PAGE + 1
+    w(f"<details{' open' if number == 0 else ''}><summary>learners {first:,}–{first + PAGE - 1:,} "
+      f"({e(names[0])} … {e(names[1])})</summary><div class=\"scroll\"><table class=\"matrix\">{header}")
+
+
+def write_html(store: CohortStore, out: IO[str], levels: Mapping[str, int] | None = None) -> None:
+    """Write the page to `out` as it is made. `levels` (mastery's weights, from the trainer's catalogue)
+    win over those `lab grade` recorded."""
     from lab.classroom.arena import ArenaStore
+    from lab.classroom.arena_report import arena_html
 
+    levels = {**store.levels(), **(levels or {})}
+    w = out.write
+    usage = store.usage()
     arena_usage = ArenaStore(store).usage()  # the arenas' pairs are paid for too
     usage = {k: usage[k] + arena_usage[k] for k in usage}
-    learners = sorted({r.learner for r in rows})
-    exercises = sorted({r.exercise for r in rows})
-    cell = {(r.learner, r.exercise): r for r in rows}
-    graded = [r for r in rows if r.status == "graded"]
-    mismatches = [(r, submissions.get(r.submission, {}).get("exercise_hash")) for r in rows]
-    mismatches = [(r, theirs) for r, theirs in mismatches if theirs and theirs != r.exercise_hash]
-    mismatch_keys = {(r.learner, r.exercise) for r, _ in mismatches}
+    runs = store.runs()
     wall = sum(run["wall_s"] or 0 for run in runs)
-    out: list[str] = []
-    w = out.append
+    infos = [ExerciseInfo(x, track, int(levels.get(x, 1)), skills) for x, track, skills in store.exercise_infos()]
+    infos.sort(key=lambda i: i.order)
+    exercises = sorted(i.id for i in infos)
+    unweighted = [i.id for i in infos if i.id not in levels]
+    skills = skill_order(infos)
+    learners, total, graded, passed = store.tally()
+    models = store.models()
+    training = {s: [i for i in infos if s in i.skills] for s in skills}  # each skill's exercises, once
+
     w(f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Cohort report · {e(store.folder.name)}</title>")
     w(f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>{CSS}</style></head><body>")
     w(f"<h1>Cohort report · {e(store.folder.name)}</h1>")
-    models = sorted({r.model for r in rows})
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     w(f"<div class=\"muted\">Graded with {e(', '.join(models) or '—')} · written {stamp} from <code>cohort.db</code> (by <code>lab grade</code>, and after each <code>lab review</code>)</div>")
-    passed = sum(1 for r in graded if r.passed)
     w("<div class=\"cards\">")
-    for label, value in (("learners", len(learners)), ("exercises", len(exercises)), ("graded", f"{len(graded)}/{len(rows)}"),
-                         ("passed", f"{passed}/{len(graded)}" if graded else "—"), ("cost", _money(usage["cost_usd"])),
-                         ("model calls", usage["calls"]), ("grading time", f"{wall:.1f} s")):
+    for label, value in (("learners", f"{learners:,}"), ("exercises", len(exercises)), ("graded", f"{graded:,}/{total:,}"),
+                         ("passed", f"{passed:,}/{graded:,}" if graded else "—"), ("cost", _money(usage["cost_usd"])),
+                         ("model calls", f"{usage['calls']:,}"), ("grading time", f"{wall:.1f} s")):
         w(f"<div class=\"card\"><span class=\"muted\">{e(label)}</span><b>{e(value)}</b></div>")
+    last = store.last_run()
+    skipped = store.count_problems(last) if last is not None else 0
+    if skipped:
+        w(f"<div class=\"card\"><span class=\"muted\">skipped</span><b class=\"warn\"><a href=\"#skipped\">{skipped:,}</a></b></div>")
     w("</div>")
+    _skipped(store, w)
 
-    # ------------------------------------------------------------ matrix
+    # ------------------------------------------------------------ the one pass: matrix rows now, mastery rows spooled
     w("<h2 id=\"matrix\">Learners × exercises</h2>")
     w("<div class=\"legend muted\">score, ✓ passed · ✗ not passed · ≠ handed in against another version · … not graded yet · ! failed · ? a criterion ungraded · † a judge's verdict overridden by the trainer (<code>lab review</code>)"
-      f"<span style=\"background:{_colour(0)}\"></span>0<span style=\"background:{_colour(0.5)}\"></span>0.5"
-      f"<span style=\"background:{_colour(1)}\"></span>1</div>")
-    w("<div class=\"scroll\"><table class=\"matrix\"><tr><th>learner</th>")
-    w("".join(f"<th class=\"ex\" title=\"{e(x)}\">{e(x)}</th>" for x in exercises))
-    w("<th>passed</th></tr>")
-    for learner in learners:
-        w(f"<tr><th>{e(learner)}</th>")
-        for x in exercises:
-            r = cell.get((learner, x))
-            if r is None:
-                w("<td class=\"cell muted\">·</td>")
-                continue
-            mark = {"pending": "…", "failed": "!", "ungraded": "?"}.get(r.status, "✓" if r.passed else "✗")
-            mark += " ≠" if (learner, x) in mismatch_keys else ""
-            score = "" if r.score is None else f"{r.score:.2f} "
-            title = r.error or f"{learner} · {x}: {r.status}"
-            if r.overridden:  # the trainer's review replaced a judge's verdict (lab review)
-                mark += " †"
-                title += f"; overridden by the trainer: {', '.join(r.overridden)}"
-            w(f"<td class=\"cell\" style=\"background:{_colour(r.score if r.status != 'pending' else None)}\" title=\"{e(title)}\">{e(score)}{e(mark)}</td>")
-        mine = [r for r in graded if r.learner == learner]
-        w(f"<td>{sum(1 for r in mine if r.passed)}/{len(mine)}</td></tr>")
-    w("</table></div>")
+      " · not passed <span class=\"f0\"></span>0<span class=\"f9\"></span>0.9 · passed <span class=\"p10\"></span></div>")
+    if learners > PAGE:
+        w(f"<p class=\"muted\">{learners:,} learners in pages of {PAGE}: open a page to see it (a browser lays out only the pages open).</p>")
+    header = ("<tr><th>learner</th>" + "".join(f"<th class=\"ex\" title=\"{e(x)}\">{e(x)}</th>" for x in exercises) + "<th>passed</th></tr>")
+    skills_header = "<tr><th></th>" + "".join(f"<th>{e(s)}</th>" for s in skills) + "</tr>"
+    found = _Pass()
+    near = NearIdentical()
+    bounds = _page_bounds(store)
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        for group in _by_learner(store.iter_results()):
+            learner = group[0].learner
+            page, at = divmod(found.learners, PAGE)
+            if at == 0:
+                if page:
+                    w("</table></div></details>")
+                    spool.write("</table></div></details>")
+                if learners > PAGE:
+                    _page(w, page, bounds[page], header)
+                    _page(spool.write, page, bounds[page], skills_header)
+                else:
+                    w(f"<div class=\"scroll\"><table class=\"matrix\">{header}")
+                    spool.write(f"<div class=\"scroll\"><table>{skills_header}")
+            found.learners += 1
+            cells = {r.exercise: r for r in group}
+            w(f"<tr><th>{e(learner)}</th>")
+            w("".join(_cell(cells[x]) if x in cells else "<td class=\"cell muted\">·</td>" for x in exercises))
+            mine = [r for r in group if r.status == "graded"]
+            w(f"<td>{sum(1 for r in mine if r.passed)}/{len(mine)}</td></tr>")
+            earned = credits(infos, [Try(r.exercise, r.status, r.score, r.passed, r.hints_used, r.exercise_hash) for r in group])
+            spool.write(f"<tr><th>{e(learner)}</th>")
+            for s in skills:
+                value = weighted(training[s], earned)  # as lab.practice.mastery.mastery() weighs a skill
+                found.skill_sums[s] += value
+                spool.write(f"<td class=\"cell {_shade(value)}\" title=\"{e(learner)} · {e(s)}: {e(band(value))}\">{value:.2f}</td>")
+            spool.write("</tr>")
+            for r in group:
+                _add(found, r)
+                near.add(r.exercise, r.learner, r.all_text)  # every text a learner wrote, not the main one alone
+        if found.learners:
+            w("</table></div>" + ("</details>" if learners > PAGE else ""))
+            spool.write("</table></div>" + ("</details>" if learners > PAGE else ""))
+        else:
+            w(f"<div class=\"scroll\"><table class=\"matrix\">{header}</table></div>")
 
-    # ------------------------------------------------------------ criteria
-    rates = criterion_rates(rows)
-    w("<h2 id=\"criteria\">What the class finds hardest</h2>")
-    w("<p class=\"muted\">Each criterion's pass rate over the graded submissions, lowest first, with the feedback the exercise gives on a fail. "
-      "Rates are after the trainer's review; <i>overridden</i> counts the submissions whose verdict on the criterion "
-      "<code>lab review</code> changed (the † cells of the matrix).</p>")
-    w("<table><tr><th>exercise · criterion</th><th>pass rate</th><th>passed</th><th>overridden</th><th>feedback, and a failing reason</th></tr>")
-    for c in rates[:60]:
-        reason = f"<div class=\"muted\">{e(c.example_reason)}</div>" if c.example_reason else ""
-        changed = f"{c.overridden} †" if c.overridden else "<span class=\"muted\">0</span>"
-        w(f"<tr><td>{e(c.exercise)} · <b>{e(c.id)}</b> <span class=\"muted\">({e(c.check)})</span></td><td>{_bar(c.rate)}</td>"
-          f"<td>{c.passed}/{c.graded}</td><td class=\"overridden\">{changed}</td><td>{e(c.feedback or '')}{reason}</td></tr>")
-    if not rates:
-        w("<tr><td colspan=\"5\" class=\"muted\">nothing graded yet</td></tr>")
-    w("</table>")
+        # ------------------------------------------------------------ criteria
+        rates = found.rates.hardest()
+        w("<h2 id=\"criteria\">What the class finds hardest</h2>")
+        w("<p class=\"muted\">Each criterion's pass rate over the graded submissions, lowest first, with the feedback the exercise gives on a fail. "
+          "Rates are after the trainer's review; <i>overridden</i> counts the submissions whose verdict on the criterion "
+          "<code>lab review</code> changed (the † cells of the matrix).</p>")
+        w("<table><tr><th>exercise · criterion</th><th>pass rate</th><th>passed</th><th>overridden</th><th>feedback, and a failing reason</th></tr>")
+        for c in rates[:60]:
+            reason = f"<div class=\"muted\">{e(c.example_reason)}</div>" if c.example_reason else ""
+            changed = f"{c.overridden} †" if c.overridden else "<span class=\"muted\">0</span>"
+            w(f"<tr><td>{e(c.exercise)} · <b>{e(c.id)}</b> <span class=\"muted\">({e(c.check)})</span></td><td>{_bar(c.rate)}</td>"
+              f"<td>{c.passed}/{c.graded}</td><td class=\"overridden\">{changed}</td><td>{e(c.feedback or '')}{reason}</td></tr>")
+        if not rates:
+            w("<tr><td colspan=\"5\" class=\"muted\">nothing graded yet</td></tr>")
+        w("</table>")
 
-    _tool_calls(rows, w)
+        _tool_calls(found, w)
 
-    # ------------------------------------------------------------ skills
-    learnt = cohort_mastery(rows, hints, levels)
-    skills = learnt.skills()
-    w("<h2 id=\"skills\">Mastery per skill</h2>")
-    w("<p class=\"muted\">Each learner's mastery of each skill, as <code>lab certify</code> and <code>lab progress</code> define it "
-      "(docs/mastery.md): a pass is worth 1 less 0.05 a hint revealed before it, never under 0.85; an exercise not passed, half its score; "
-      "each weighed by its level, over every exercise of the cohort that trains the skill (one not handed in counts 0), after the "
-      f"trainer's review. Mastered from {MASTERED}, practising from {PRACTISING}. The class line is the learners' mean.</p>")
-    if learnt.unweighted:
-        w(f"<p class=\"warn\">Not in the trainer's exercises, so weighing 1: {e(', '.join(learnt.unweighted))} "
-          "(grade again with <code>--exercises DIR</code> for their levels).</p>")
-    w("<div class=\"scroll\"><table><tr><th></th>" + "".join(f"<th>{e(s)}</th>" for s in skills) + "</tr>")
-    w("<tr><th>class</th>")
-    for s in skills:
-        value = learnt.class_skill(s)
-        w(f"<td>{_bar(value, 90, f'class mean {value:.2f}', f'{value:.2f}')}</td>")
-    w("</tr>")
-    for learner in learners[:200]:
-        w(f"<tr><th>{e(learner)}</th>")
-        by_skill = {m.skill: m for m in learnt.learners[learner].skills}
+        # ------------------------------------------------------------ skills
+        w("<h2 id=\"skills\">Mastery per skill</h2>")
+        w("<p class=\"muted\">Each learner's mastery of each skill, as <code>lab certify</code> and <code>lab progress</code> define it "
+          "(docs/mastery.md): a pass is worth 1 less 0.05 a hint revealed before it, never under 0.85; an exercise not passed, half its score; "
+          "each weighed by its level, over every exercise of the cohort that trains the skill (one not handed in counts 0), after the "
+          f"trainer's review. Mastered from {MASTERED}, practising from {PRACTISING}. The class line is the learners' mean.</p>")
+        if unweighted:
+            w(f"<p class=\"warn\">Not in the trainer's exercises, so weighing 1: {e(', '.join(unweighted))} "
+              "(grade again with <code>--exercises DIR</code> for their levels).</p>")
+        w("<div class=\"scroll\"><table>" + skills_header + "<tr><th>class</th>")
         for s in skills:
-            m = by_skill[s]
-            w(f"<td class=\"cell\" style=\"background:{_colour(m.mastery)}\" title=\"{e(learner)} · {e(s)}: {e(m.band)}\">{m.mastery:.2f}</td>")
-        w("</tr>")
-    w("</table></div>")
-    if len(learners) > 200:
-        w(f"<p class=\"muted\">… {len(learners) - 200} more learners (cohort.db has them all).</p>")
+            value = round(found.skill_sums[s] / found.learners, DIGITS) if found.learners else 0.0
+            w(f"<td>{_bar(value, 90, f'class mean {value:.2f}', f'{value:.2f}')}</td>")
+        w("</tr></table></div>")
+        spool.seek(0)
+        shutil.copyfileobj(spool, out)
 
     # ------------------------------------------------------------ mismatches
     w("<h2 id=\"versions\">Handed in against another version of the exercise</h2>")
-    if mismatches:
-        w("<p class=\"muted\">These learners practised on a version whose content hash differs from yours; their grade is for your version.</p>")
+    if found.mismatches:
+        w(f"<p class=\"muted\">{found.mismatch_count:,} learner(s) practised on a version whose content hash differs from yours; their grade is for your version.</p>")
         w("<table><tr><th>learner</th><th>exercise</th><th>their version</th><th>yours</th></tr>")
-        for r, theirs in mismatches[:300]:
-            w(f"<tr><td>{e(r.learner)}</td><td>{e(r.exercise)}</td><td><code>{e(theirs)}</code></td><td><code>{e(r.exercise_hash)}</code></td></tr>")
+        for r in found.mismatches:
+            w(f"<tr><td>{e(r.learner)}</td><td>{e(r.exercise)}</td><td><code>{e(r.handed_in_hash)}</code></td><td><code>{e(r.exercise_hash)}</code></td></tr>")
         w("</table>")
+        if found.mismatch_count > len(found.mismatches):
+            w(f"<p class=\"muted\">… and {found.mismatch_count - len(found.mismatches):,} more (<code>lab grade --json</code> lists them all).</p>")
     else:
         w("<p class=\"muted\">None: every submission that names its version was made against yours.</p>")
 
     # ------------------------------------------------------------ near-identical prompts
-    clusters = near_identical(rows)
+    clusters = near.clusters()
     w("<h2 id=\"similar\">Near-identical prompts of different learners</h2>")
     w(f"<p class=\"muted\">Prompts for one exercise sharing at least {NEAR:.0%} of their three-word sequences.</p>")
     if clusters:
@@ -322,61 +487,71 @@ def render(store: CohortStore, levels: Mapping[str, int] | None = None) -> str:
         w("<p class=\"muted\">None found.</p>")
 
     # ------------------------------------------------------------ arenas
-    from lab.classroom.arena_report import arena_html
-
     w(arena_html(store))
 
     # ------------------------------------------------------------ cost and time
     w("<h2 id=\"cost\">Cost and time</h2>")
-    w(f"<p>{usage['calls']} model calls · {usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion tokens · "
+    w(f"<p>{usage['calls']:,} model calls · {usage['prompt_tokens']:,} prompt + {usage['completion_tokens']:,} completion tokens · "
       f"{_money(usage['cost_usd'])} · {wall:.1f} s of grading over {len(runs)} run(s)</p>")
-    per_exercise: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
-    for r in rows:
-        entry = per_exercise[r.exercise]
-        entry[0] += r.cost_usd
-        entry[1] += r.duration_s or 0.0
-        entry[2] += 1
     w("<table><tr><th>exercise</th><th>submissions</th><th>cost</th><th>mean grading time</th></tr>")
     for x in exercises:
-        cost, seconds, n = per_exercise[x]
-        w(f"<tr><td>{e(x)}</td><td>{int(n)}</td><td>{_money(cost)}</td><td>{seconds / n if n else 0:.2f} s</td></tr>")
+        cost, seconds, n = found.per_exercise[x]
+        w(f"<tr><td>{e(x)}</td><td>{int(n):,}</td><td>{_money(cost)}</td><td>{seconds / n if n else 0:.2f} s</td></tr>")
     w("</table>")
     w("<table><tr><th>run</th><th>started</th><th>model</th><th>calls</th><th>cost</th><th>graded</th><th>left</th><th>wall</th></tr>")
     for run in runs[-30:]:
         w(f"<tr><td>{run['id']}</td><td>{e(run['started_at'])}</td><td>{e(run['model'])}</td><td>{run['calls']}</td><td>{_money(run['cost_usd'])}</td>"
           f"<td>{run['graded']}</td><td>{run['left_over']}</td><td>{_seconds(run['wall_s'])}</td></tr>")
     w("</table>")
-    left = [r for r in rows if r.status != "graded"]
-    if left:
+    if found.left:
         w("<h2 id=\"left\">Left ungraded</h2><table><tr><th>learner</th><th>exercise</th><th>status</th><th>why</th></tr>")
-        for r in left[:300]:
-            why = r.error or ("not reached: the cost cap stopped the run" if r.status == "pending" else "")
+        for r in found.left:
+            why = r.error or ("not reached: the cost cap stopped the run, or another run was grading it" if r.status == "pending" else "")
             w(f"<tr><td>{e(r.learner)}</td><td>{e(r.exercise)}</td><td class=\"warn\">{e(r.status)}</td><td>{e(why)}</td></tr>")
         w("</table>")
+        if found.left_count > len(found.left):
+            w(f"<p class=\"muted\">… and {found.left_count - len(found.left):,} more (<code>lab grade --json</code> lists them all).</p>")
     w("</body></html>\n")
-    return "".join(out)
 
 
-def _tool_calls(rows: list[ResultRow], w: Callable[[str], Any], limit: int = 300) -> None:
+def _add(found: _Pass, r: ResultRow) -> None:
+    found.results += 1
+    found.rates.add(r)
+    if r.version_mismatch:
+        found.mismatch_count += 1
+        if len(found.mismatches) < LISTED:
+            found.mismatches.append(r)
+    if r.status != "graded":
+        found.left_count += 1
+        if len(found.left) < LISTED:
+            found.left.append(r)
+    for case in (r.result or {}).get("cases", []):
+        for sample, messages in enumerate(case.get("conversations") or []):
+            if not any(m.get("calls") for m in messages if isinstance(m, dict)):
+                continue
+            found.tools_count += 1
+            if len(found.tools) < LISTED:
+                from lab.format.conversation import Transcript
+
+                found.tools.append((r, case["name"], sample, Transcript.from_json(messages)))
+    entry = found.per_exercise[r.exercise]
+    entry[0] += r.cost_usd
+    entry[1] += r.duration_s or 0.0
+    entry[2] += 1
+
+
+def _tool_calls(found: _Pass, w: Any) -> None:
     """Exercises with tools: each learner's conversation of each case as its calls, in order, with their arguments,
     each tool's result one line until opened (a `<details>`), and the conversations cut off by `tool_rounds`."""
-    from lab.format.conversation import Transcript
     from lab.practice.report import one_line
 
-    found = []
-    for r in rows:
-        for case in (r.result or {}).get("cases", []):
-            for sample, messages in enumerate(case.get("conversations") or []):
-                transcript = Transcript.from_json(messages)
-                if transcript.calls:
-                    found.append((r, case["name"], sample, transcript))
-    if not found:
+    if not found.tools:
         return
     w("<h2 id=\"tools\">Tool calls</h2>")
     w("<p class=\"muted\">In exercises with tools, each conversation's calls in order, with their arguments; open a result to read it "
       "whole. <span class=\"warn\">cut off</span>: the model was still calling tools when the exercise's rounds ran out.</p>")
     w("<table><tr><th>learner</th><th>exercise · case</th><th>calls and results</th></tr>")
-    for r, case, sample, transcript in found[:limit]:
+    for r, case, sample, transcript in found.tools:
         answers = {m.call_id: m for m in transcript.messages if m.role == "tool"}
         items = []
         for m in transcript.messages:
@@ -391,14 +566,79 @@ def _tool_calls(rows: list[ResultRow], w: Callable[[str], Any], limit: int = 300
         cut = " <span class=\"warn\">cut off</span>" if transcript.rounds_spent else ""
         w(f"<tr><td>{e(r.learner)}</td><td>{e(r.exercise)} · {e(case)}{f' #{sample + 1}' if sample else ''}{cut}</td><td>{''.join(items)}</td></tr>")
     w("</table>")
-    if len(found) > limit:
-        w(f"<p class=\"muted\">… {len(found) - limit} more conversations with tool calls (cohort.db has them all).</p>")
+    if found.tools_count > len(found.tools):
+        w(f"<p class=\"muted\">… {found.tools_count - len(found.tools)} more conversations with tool calls (cohort.db has them all).</p>")
+
+
+def _page_bounds(store: CohortStore) -> list[tuple[str, str]]:
+    """The first and last learner of each page (a page's summary names them)."""
+    bounds: list[tuple[str, str]] = []
+    first = last = ""
+    for n, name in enumerate(store.names("learner")):
+        if n % PAGE == 0:
+            if n:
+                bounds.append((first, last))
+            first = name
+        last = name
+    if first:
+        bounds.append((first, last))
+    return bounds
+
+
+def _skipped(store: CohortStore, w: Any) -> None:
+    """The lines the last run could not grade, and why (read from cohort.db: `lab review` redraws them too)."""
+    run = store.last_run()
+    count = store.count_problems(run) if run is not None else 0
+    if not count:
+        return
+    w(f"<h2 id=\"skipped\">Skipped submissions ({count:,})</h2><p class=\"muted\">What the last <code>lab grade</code> run could not "
+      "grade, and why (nothing of it was sent to a model); fix the file or the exercise folder (<code>--exercises</code>) and run it again.</p>")
+    w("<table><tr><th>file</th><th>line</th><th>why</th></tr>")
+    for path, line, message in store.problems(run, LISTED):  # type: ignore[arg-type]
+        w(f"<tr><td>{e(path)}</td><td>{'' if line is None else line}</td><td class=\"warn\">{e(message)}</td></tr>")
+    w("</table>")
+    if count > LISTED:
+        w(f"<p class=\"muted\">… and {count - LISTED:,} more (<code>lab grade --json</code> lists them all).</p>")
+
+
+def render(store: CohortStore, levels: Mapping[str, int] | None = None) -> str:
+    """The page as a string (`write_report` writes it straight to its file)."""
+    buffer = io.StringIO()
+    write_html(store, buffer, levels)
+    return buffer.getvalue()
 
 
 def write_report(store: CohortStore, folder: Path, levels: Mapping[str, int] | None = None) -> Path:
     """Write `folder/report.html` (atomically: a half-written report is never left in its place)."""
     target = Path(folder) / REPORT
     tmp = target.with_name(REPORT + ".tmp")
-    tmp.write_text(render(store, levels), encoding="utf-8")
+    with open(tmp, "w", encoding="utf-8") as out:
+        write_html(store, out, levels)
     os.replace(tmp, target)
     return target
+
+
+# ---------------------------------------------------------------- submissions `lab grade` skipped
+
+SKIPPED = "skipped.json"  # the last run's unusable submissions beside cohort.db (the report reads them from cohort.db)
+
+
+def write_skipped(folder: Path, problems: Iterable[tuple[str, int | None, str]]) -> None:
+    """Keep the submissions this run could not use (`path`, `line`, `message` each) in `folder/skipped.json`,
+    written as they stream from cohort.db; none: no file."""
+    import json
+
+    target = Path(folder) / SKIPPED
+    tmp = target.with_name(SKIPPED + ".tmp")
+    count = 0
+    with open(tmp, "w", encoding="utf-8") as out:
+        out.write("[")
+        for path, line, message in problems:
+            out.write(("," if count else "") + "\n " + json.dumps({"path": path, "line": line, "message": message}, ensure_ascii=False))
+            count += 1
+        out.write("\n]\n")
+    if count:
+        os.replace(tmp, target)
+    else:
+        tmp.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)

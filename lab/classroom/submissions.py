@@ -2,19 +2,25 @@
 
 The line format is the trainers' contract (shared/trainer-workflow.md): JSON Lines of
 `prompt-lab-submission/1`, or a CSV with the columns `learner,exercise,prompt`. Reading never
-stops at a bad line: each one becomes a `InputProblem` naming its file and line, and the rest is read.
+stops at a bad line: each one becomes an `InputProblem` naming its file and line, and the rest is read.
+
+Files are read as a stream (`iter_submissions`), one line (or CSV row) at a time, so a class of any
+size is read in constant memory, and no line is held whole past `MAX_LINE_BYTES`: a longer one is
+skipped unread, named with its size. Names are checked as a person reads them (`name_problem`).
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Literal, Sequence
+from typing import IO, Any, Iterable, Iterator, Literal, Protocol, Sequence, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
 
@@ -25,9 +31,40 @@ CSV_COLUMNS = ("learner", "exercise", "prompt")
 SUFFIXES = (".jsonl", ".csv")
 Pick = Literal["last", "best"]
 
+# Limits (docs/trainers.md, "Limits"). A line of `lab export` carries the learner's outputs too: a few
+# cases and samples of long answers stay far below a megabyte; a prompt is a page or two of text.
+MAX_LINE_BYTES = 1_000_000  # one .jsonl line, or one .csv row (its quoted line breaks included)
+MAX_PROMPT_CHARS = 100_000  # the learner's text, as handed in
+MAX_NAME_CHARS = 100  # a learner's name
+MAX_EXERCISE_CHARS = 200  # an exercise id
+MAX_HINTS = 1_000
+BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+LINE_BREAKS = frozenset("\u2028\u2029")  # Unicode's own line and paragraph separators
 
-def _name(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
+
+def normalise(value: Any) -> Any:
+    """A name as it is kept: NFC (one way to write each accented letter), trimmed."""
+    return unicodedata.normalize("NFC", value).strip() if isinstance(value, str) else value
+
+
+def _codepoint(char: str) -> str:
+    return f"U+{ord(char):04X}"
+
+
+def name_problem(name: str, what: str = "learner's name", limit: int = MAX_NAME_CHARS) -> str | None:
+    """Why `name` (already normalised) cannot name a learner or an exercise, in one sentence, or None.
+
+    Control characters (NUL, line breaks, escapes) and bidirectional overrides are refused: in a
+    terminal, the report or a certificate they hide text or make a name read as another."""
+    for char in name:
+        if char in BIDI_CONTROLS:
+            return (f"the {what} holds a bidirectional control character ({_codepoint(char)}), which can make it display as "
+                    "another name; remove it")
+        if unicodedata.category(char) == "Cc" or char in LINE_BREAKS:
+            return f"the {what} holds a control character ({_codepoint(char)}); use plain text on one line"
+    if len(name) > limit:
+        return f"the {what} is {len(name):,} characters long; at most {limit:,} are allowed"
+    return None
 
 
 class SubmissionLine(BaseModel):
@@ -43,14 +80,14 @@ class SubmissionLine(BaseModel):
     model: str | None = None
     created: datetime | None = None
     status: str | None = None
-    score: float | None = None
+    score: float | None = Field(default=None, allow_inf_nan=False)
     passed: bool | None = None
-    hints_used: int = Field(default=0, ge=0)
+    hints_used: int = Field(default=0, ge=0, le=MAX_HINTS)
     outputs: dict[str, list[str]] = Field(default_factory=dict)
     # every text, by name, of an exercise whose learner writes several (`writes: [system, prompt]`, prefill, turns)
     texts: dict[str, str | list[str]] | None = None
 
-    _strip = field_validator("learner", "exercise", mode="before")(_name)
+    _normalise = field_validator("learner", "exercise", mode="before")(normalise)
 
     @field_serializer("created")
     def _iso(self, value: datetime | None) -> str | None:
@@ -66,7 +103,7 @@ class CsvRow(BaseModel):
     exercise: str = Field(min_length=1)
     prompt: str
 
-    _strip = field_validator("learner", "exercise", mode="before")(_name)
+    _normalise = field_validator("learner", "exercise", mode="before")(normalise)
 
 
 @dataclass(frozen=True)
@@ -130,24 +167,31 @@ class ReadResult:
 
 
 def read_submissions(targets: Sequence[str | Path]) -> ReadResult:
-    """Every submission in the given files and folders (folders are searched for .jsonl and .csv)."""
+    """Every submission in the given files and folders, held in memory (`iter_submissions` streams them)."""
     result = ReadResult()
+    for item in iter_submissions(targets, on_file=result.files.append):
+        (result.submissions if isinstance(item, Submission) else result.problems).append(item)  # type: ignore[arg-type]
+    return result
+
+
+def iter_submissions(targets: Sequence[str | Path], on_file: Any = None) -> Iterator[Submission | InputProblem]:
+    """Each submission and each problem of the given files and folders (folders are searched for .jsonl
+    and .csv), in the order read; `on_file(path)` is told of each file opened."""
     for target in targets:
         path = Path(target).expanduser()
         if path.is_dir():
             found = sorted(p for p in _walk(path) if p.suffix.lower() in SUFFIXES)
             if not found:
-                result.problems.append(InputProblem(path, None, "this folder holds no .jsonl or .csv file; give the folder the submissions are in"))
+                yield InputProblem(path, None, "this folder holds no .jsonl or .csv file; give the folder the submissions are in")
             for file in found:
-                _read_file(file, result)
+                yield from _read_file(file, on_file)
         elif path.is_file():
             if path.suffix.lower() not in SUFFIXES:
-                result.problems.append(InputProblem(path, None, "not a submission file: give a .jsonl file from `lab export` or a .csv with learner,exercise,prompt"))
+                yield InputProblem(path, None, "not a submission file: give a .jsonl file from `lab export` or a .csv with learner,exercise,prompt")
                 continue
-            _read_file(path, result)
+            yield from _read_file(path, on_file)
         else:
-            result.problems.append(InputProblem(path, None, "no such file or folder; check the path"))
-    return result
+            yield InputProblem(path, None, "no such file or folder; check the path")
 
 
 def _walk(folder: Path) -> Iterable[Path]:
@@ -158,20 +202,72 @@ def _walk(folder: Path) -> Iterable[Path]:
                 yield Path(here) / name
 
 
-def _read_file(path: Path, result: ReadResult) -> None:
+def _read_file(path: Path, on_file: Any) -> Iterator[Submission | InputProblem]:
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        stream = open(path, "rb")
     except OSError as exc:
-        result.problems.append(InputProblem(path, None, f"cannot be read ({exc.strerror}); check its permissions"))
+        yield InputProblem(path, None, f"cannot be read ({exc.strerror}); check its permissions")
         return
+    with stream:
+        if on_file is not None:
+            on_file(path)
+        lines = _lines(stream)
+        try:
+            yield from (_read_csv(path, lines) if path.suffix.lower() == ".csv" else _read_jsonl(path, lines))
+        except OSError as exc:  # a file that fails half-way (a network drive gone, an I/O error)
+            yield InputProblem(path, None, f"could not be read to the end ({exc.strerror}); the lines before were read")
+
+
+def _too_long(size: int, what: str = "line") -> str:
+    return (f"the {what} is {size:,} bytes, over the limit of {MAX_LINE_BYTES:,}; it was skipped unread "
+            "(nothing of it is sent to a model)")
+
+
+@dataclass(frozen=True)
+class _Line:
+    number: int
+    raw: bytes | None  # None: longer than MAX_LINE_BYTES, skipped unread
+    size: int
+
+
+def _lines(stream: IO[bytes]) -> Iterator[_Line]:
+    """The file's lines (split on \\n only: a JSON string may hold U+2028), each at most MAX_LINE_BYTES
+    long; a longer one is read past in chunks and given without its bytes. The UTF-8 BOM is dropped."""
+    number = 0
+    while True:
+        raw = stream.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        number += 1
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            size = len(raw)
+            quotes = raw.count(b'"')
+            while not raw.endswith(b"\n"):
+                raw = stream.readline(1 << 20)
+                if not raw:
+                    break
+                size += len(raw)
+                quotes += raw.count(b'"')
+            yield _Oversized(number, None, size, quotes)
+            continue
+        yield _Line(number, raw, len(raw))
+
+
+@dataclass(frozen=True)
+class _Oversized(_Line):
+    quotes: int = 0  # the double quotes it held: a CSV row's end depends on them
+
+
+def _decode(line: _Line) -> str | None:
+    try:
+        return line.raw.decode("utf-8") if line.raw is not None else None
     except UnicodeDecodeError:
-        result.problems.append(InputProblem(path, None, "is not UTF-8 text; save it as UTF-8"))
-        return
-    result.files.append(path)
-    if path.suffix.lower() == ".csv":
-        _read_csv(path, text, result)
-    else:
-        _read_jsonl(path, text, result)
+        return None
+
+
+NOT_UTF8 = "this {what} is not UTF-8 text; save the file as UTF-8"
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -184,85 +280,201 @@ def _first_error(exc: ValidationError) -> str:
     return f"`{where}`: {error['msg']}"
 
 
-def _read_jsonl(path: Path, text: str, result: ReadResult) -> None:
-    for number, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip():
+def _written(prompt: str, texts: dict[str, Any] | None) -> int:
+    """How much the learner wrote: the prompt and every other text (a list of turns counted whole)."""
+    others = (v for k, v in (texts or {}).items() if k != "prompt" or v != prompt)
+    return len(prompt) + sum(sum(map(len, v)) if isinstance(v, list) else len(v) for v in others)
+
+
+def _checked(path: Path, number: int, learner: str, exercise: str, prompt: str, texts: dict[str, Any] | None = None) -> InputProblem | None:
+    """The problem with a line's learner, exercise or prompt (with its other texts), or None."""
+    problem = name_problem(learner) or name_problem(exercise, "exercise id", MAX_EXERCISE_CHARS)
+    size = _written(prompt, texts)
+    if problem is None and size > MAX_PROMPT_CHARS:
+        problem = (f"the prompt is {size:,} characters long, over the limit of {MAX_PROMPT_CHARS:,}; it was skipped "
+                   "(nothing of it is sent to a model)")
+    return InputProblem(path, number, problem) if problem else None
+
+
+def _read_jsonl(path: Path, lines: Iterator[_Line]) -> Iterator[Submission | InputProblem]:
+    for line in lines:
+        number = line.number
+        if line.raw is None:
+            yield InputProblem(path, number, _too_long(line.size))
+            continue
+        if not line.raw.strip():
+            continue
+        text = _decode(line)
+        if text is None:
+            yield InputProblem(path, number, NOT_UTF8.format(what="line"))
             continue
         try:
-            data = json.loads(raw)
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
-            result.problems.append(InputProblem(path, number, f"not valid JSON ({exc.msg} at column {exc.colno}); each line must be one JSON object"))
+            yield InputProblem(path, number, f"not valid JSON ({exc.msg} at column {exc.colno}); each line must be one JSON object")
+            continue
+        except (ValueError, RecursionError) as exc:  # a number of 5,000 digits, arrays nested thousands deep
+            why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+            yield InputProblem(path, number, f"not valid JSON ({why}); each line must be one JSON object")
             continue
         if not isinstance(data, dict):
-            result.problems.append(InputProblem(path, number, "not a JSON object; each line must be one submission object"))
+            yield InputProblem(path, number, "not a JSON object; each line must be one submission object")
             continue
-        if not _name(data.get("learner")):
-            result.problems.append(InputProblem(path, number, "the learner has no name; set `learner` (the learner exports with --learner NAME)"))
-            continue
-        try:
-            line = SubmissionLine.model_validate(data)
-        except ValidationError as exc:
-            result.problems.append(InputProblem(path, number, _first_error(exc)))
-            continue
-        result.submissions.append(Submission(
-            learner=line.learner, exercise=line.exercise, prompt=line.prompt, source=path, line=number,
-            exercise_hash=line.exercise_hash, model=line.model, created=line.created.isoformat() if line.created else None,
-            status=line.status, score=line.score, passed=line.passed, hints_used=line.hints_used, outputs=line.outputs,
-            texts=line.texts or None,
-        ))
-
-
-def _read_csv(path: Path, text: str, result: ReadResult) -> None:
-    reader = csv.DictReader(text.splitlines(keepends=True))
-    header = [h.strip().lower() for h in reader.fieldnames or []]
-    missing = [c for c in CSV_COLUMNS if c not in header]
-    if missing:
-        result.problems.append(InputProblem(path, 1, f"the header lacks {', '.join(missing)}; the first row must name the columns learner,exercise,prompt"))
-        return
-    reader.fieldnames = header
-    line = 1
-    for row in reader:
-        number = line + 1
-        line = reader.line_num
-        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
-            continue
-        if not _name(row.get("learner")):
-            result.problems.append(InputProblem(path, number, "the learner has no name; fill in the `learner` column"))
+        if not normalise(data.get("learner")):
+            yield InputProblem(path, number, "the learner has no name; set `learner` (the learner exports with --learner NAME)")
             continue
         try:
-            parsed = CsvRow.model_validate({k: ("" if v is None else v) for k, v in row.items() if k in CSV_COLUMNS})
+            parsed = SubmissionLine.model_validate(data)
         except ValidationError as exc:
-            result.problems.append(InputProblem(path, number, _first_error(exc)))
+            yield InputProblem(path, number, _first_error(exc))
             continue
-        result.submissions.append(Submission(parsed.learner, parsed.exercise, parsed.prompt, path, number))
+        problem = _checked(path, number, parsed.learner, parsed.exercise, parsed.prompt, parsed.texts)
+        if problem is not None:
+            yield problem
+            continue
+        yield Submission(
+            learner=parsed.learner, exercise=parsed.exercise, prompt=parsed.prompt, source=path, line=number,
+            exercise_hash=parsed.exercise_hash, model=parsed.model, created=parsed.created.isoformat() if parsed.created else None,
+            status=parsed.status, score=parsed.score, passed=parsed.passed, hints_used=parsed.hints_used, outputs=parsed.outputs,
+            texts=parsed.texts or None,
+        )
+
+
+def _records(lines: Iterator[_Line]) -> Iterator[tuple[int, str | None, int]]:
+    """CSV records: (first line, text, bytes), a quoted field's line breaks kept inside its record.
+
+    A record ends where its double quotes are balanced (a quote opens or closes a quoted field, `""` is
+    one quote inside it). Text is None for a record over MAX_LINE_BYTES (skipped, never held) and for
+    one that is not UTF-8 (size -1)."""
+    start, parts, size, quotes = 0, [], 0, 0
+    for line in lines:
+        if not parts and not size:
+            start = line.number
+        size += line.size
+        quotes += line.quotes if isinstance(line, _Oversized) else line.raw.count(b'"')  # type: ignore[union-attr]
+        if size > MAX_LINE_BYTES:
+            parts = []  # the rest of the record is read past, not kept
+        elif line.raw is not None:
+            parts.append(line.raw)
+        if quotes % 2 == 0:
+            yield _record(start, parts, size)
+            parts, size, quotes = [], 0, 0
+    if parts or size:
+        yield _record(start, parts, size)
+
+
+def _record(start: int, parts: list[bytes], size: int) -> tuple[int, str | None, int]:
+    if size > MAX_LINE_BYTES:
+        return start, None, size
+    try:
+        return start, b"".join(parts).decode("utf-8"), size
+    except UnicodeDecodeError:
+        return start, None, -1
+
+
+def _csv_rows(text: str, start: int) -> list[tuple[int, list[str]]]:
+    """The rows of one record (usually one) with the line each starts on, counted in \\n as the file's
+    lines are (a lone \\r ends a CSV row but not a line)."""
+    pieces = list(io.StringIO(text, newline=""))  # as csv reads a file: split after \r, \n or \r\n
+    pulled = [0]
+
+    def feed() -> Iterator[str]:
+        while pulled[0] < len(pieces):
+            pulled[0] += 1
+            yield pieces[pulled[0] - 1]
+
+    reader = csv.reader(feed())
+    rows = []
+    while True:
+        line = start + sum(piece.count("\n") for piece in pieces[:pulled[0]])
+        try:
+            rows.append((line, next(reader)))
+        except StopIteration:
+            return rows
+
+
+def _read_csv(path: Path, lines: Iterator[_Line]) -> Iterator[Submission | InputProblem]:
+    header: list[str] | None = None
+    for start, text, size in _records(lines):
+        if text is None:
+            yield InputProblem(path, start, NOT_UTF8.format(what="row") if size < 0 else _too_long(size, "row"))
+            if header is None:
+                return
+            continue
+        try:
+            rows = _csv_rows(text, start)
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                why = (f"a field is over {csv.field_size_limit():,} characters long; the row was skipped "
+                       "(nothing of it is sent to a model)")
+            else:
+                why = f"cannot be read as a CSV row ({exc}); check its quotes"
+            yield InputProblem(path, start, why)
+            continue
+        for number, values in rows:
+            if header is None:
+                header = [v.strip().lower() for v in values]
+                missing = [c for c in CSV_COLUMNS if c not in header]
+                if missing:
+                    yield InputProblem(path, number, f"the header lacks {', '.join(missing)}; the first row must name the columns learner,exercise,prompt")
+                    return
+                continue
+            if not any(v.strip() for v in values):
+                continue
+            row = dict(zip(header, values))
+            if not normalise(row.get("learner")):
+                yield InputProblem(path, number, "the learner has no name; fill in the `learner` column")
+                continue
+            try:
+                parsed = CsvRow.model_validate({c: row.get(c, "") for c in CSV_COLUMNS})
+            except ValidationError as exc:
+                yield InputProblem(path, number, _first_error(exc))
+                continue
+            problem = _checked(path, number, parsed.learner, parsed.exercise, parsed.prompt)
+            if problem is not None:
+                yield problem
+                continue
+            yield Submission(parsed.learner, parsed.exercise, parsed.prompt, path, number)
 
 
 # ---------------------------------------------------------------- picking
 
 
-def pick(submissions: Iterable[Submission], how: Pick = "last") -> dict[tuple[str, str], Submission]:
-    """The submission to grade for each (learner, exercise).
+class Handed(Protocol):
+    """What picking looks at in a submission (a `Submission`, or a row of cohort.db)."""
+
+    created: str | None
+    status: str | None
+    score: float | None
+
+
+H = TypeVar("H", bound=Handed)
+
+
+def pick_one(items: Sequence[tuple[int, H]], how: Pick = "last") -> H:
+    """Of one learner's submissions for one exercise, as (order read, submission), the one to grade.
 
     `last`: the newest (by `created`, else the order read). `best`: the one the learner's own grading
     scored highest (ties: the newest); the trainer re-grades it, so that score only chooses, never counts.
     Attempts whose call failed or was cancelled are chosen only when a learner has nothing else.
     """
+    usable = [(o, s) for o, s in items if s.status in (None, "graded")] or list(items)
+
+    def newest(item: tuple[int, H]) -> tuple[str, int]:
+        return (item[1].created or "", item[0])
+
+    if how == "best":
+        return max(usable, key=lambda item: (item[1].score if item[1].score is not None else -1.0, *newest(item)))[1]
+    return max(usable, key=newest)[1]
+
+
+def pick(submissions: Iterable[Submission], how: Pick = "last") -> dict[tuple[str, str], Submission]:
+    """The submission to grade for each (learner, exercise), all held in memory (`lab grade` picks
+    from cohort.db a group at a time, by the same rule: `pick_one`)."""
     groups: dict[tuple[str, str], list[tuple[int, Submission]]] = {}
     for order, s in enumerate(submissions):
         groups.setdefault((s.learner, s.exercise), []).append((order, s))
-    chosen = {}
-    for key, items in groups.items():
-        usable = [(o, s) for o, s in items if s.status in (None, "graded")] or items
-
-        def newest(item: tuple[int, Submission]) -> tuple[str, int]:
-            return (item[1].created or "", item[0])
-
-        if how == "best":
-            best = max(usable, key=lambda item: (item[1].score if item[1].score is not None else -1.0, *newest(item)))
-        else:
-            best = max(usable, key=newest)
-        chosen[key] = best[1]
-    return chosen
+    return {key: pick_one(items, how) for key, items in groups.items()}
 
 
 # ---------------------------------------------------------------- exporting
@@ -276,9 +488,12 @@ def export_lines(store: Any, learner: str, exercises: Sequence[str] = (), track:
     """The learner's finished attempts (oldest first) as submission lines, filtered by exercise ids and track."""
     from lab.practice.store import iter_outputs
 
-    name = learner.strip()
+    name = normalise(learner)
     if not name:
         raise LabError("The learner name is empty: pass --learner NAME with a name.")
+    problem = name_problem(name)
+    if problem:
+        raise LabError(f"The learner name cannot be used: {problem}.")
     wanted = set(exercises)
     lines = []
     for record in reversed(store.attempts()):

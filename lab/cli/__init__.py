@@ -17,7 +17,8 @@ from lab.cli.common import EXIT_BAD, EXIT_OK, exercise_dirs_option, model_option
 if TYPE_CHECKING:
     import argparse
 
-COMMAND_MODULES = ("lab.cli.learning", "lab.cli.authoring", "lab.cli.trainer", "lab.cli.arena", "lab.cli.certificates", "lab.cli.local")
+COMMAND_MODULES = ("lab.cli.learning", "lab.cli.playground", "lab.cli.authoring", "lab.cli.trainer", "lab.cli.arena",
+                   "lab.cli.certificates", "lab.cli.local")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +36,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub, common, model)
+    parser.set_defaults(command_names=list(sub.choices))
     return parser
+
+
+def unknown_command(argv: list[str], commands: list[str]) -> str | None:
+    """One sentence for a mistyped command (`lab shw`), with the closest commands; None when argv's first
+    word is a command, an option, or absent (argparse says the rest)."""
+    import difflib
+
+    rest = iter(argv)
+    for arg in rest:
+        if arg == "--exercises":
+            next(rest, None)
+            continue
+        if arg.startswith("-"):
+            return None
+        if arg in commands:
+            return None
+        close = difflib.get_close_matches(arg, commands, n=2, cutoff=0.5)
+        prefixed = [c for c in commands if c.startswith(arg[:2])] if len(arg) >= 2 else []
+        guesses = list(dict.fromkeys(close + prefixed))[:2]
+        hint = f" Did you mean {' or '.join(repr(g) for g in guesses)}?" if guesses else ""
+        return f"no command '{arg}'.{hint} `lab --help` lists them all."
+    return None
 
 
 def _only_exercise_dirs(argv: list[str]) -> list[str] | None:
@@ -65,7 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lab.tui.launch import open_lab
 
         return open_lab(dirs)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    mistyped = unknown_command(argv, parser.get_default("command_names"))
+    if mistyped:
+        print(f"lab: {mistyped}", file=sys.stderr)
+        return EXIT_BAD
+    args = parser.parse_args(argv)
     args.exercises = [*args.exercises, *getattr(args, "command_exercises", [])]
     from lab.errors import LabError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from lab.cli.common import EXIT_BAD, EXIT_NOT_PASSED, EXIT_OK, print_json, settings_from
+from lab.cli.common import EXIT_BAD, EXIT_NOT_PASSED, EXIT_OK, cache_options, print_json, settings_from, with_cache_mode
 
 if TYPE_CHECKING:
     import argparse
@@ -28,6 +28,7 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
     p.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: every exercise root)")
     p.add_argument("--solution", action="store_true",
                    help="also send each exercise's solution to the model and report those that fail to pass")
+    cache_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_check)
 
@@ -84,7 +85,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.model or args.judge_model:
         from lab.practice.judging import ModelJudge
 
-        judge = ModelJudge(settings_from(args).judge_call_config())
+        judge = ModelJudge(with_cache_mode(settings_from(args).judge_call_config(), args))
     solutions = solution_run(args, catalog.exercises) if args.solution else None
     paint = Paint(sys.stdout)
     report: list[dict[str, Any]] = []
@@ -137,11 +138,13 @@ def solution_run(args: argparse.Namespace, exercises: Any) -> Any:
     from lab.practice.checking import check_solution
 
     settings = settings_from(args)
-    config, judge_config = settings.call_config(), settings.judge_call_config()
+    config, judge_config = with_cache_mode(settings.call_config(), args), with_cache_mode(settings.judge_call_config(), args)
     if config is None and any(e.writes != "answer" for e in exercises):
         raise LabError("lab check --solution sends each exercise's solution to a model: pass --model M (or set LAB_MODEL).")
 
     def run(exercise: Any, paint: Any, quiet: bool) -> dict[str, Any]:
+        from lab.practice.report import score_label
+
         v = check_solution(exercise, config, judge_config, concurrency=settings.concurrency)
         score = None if v.grade is None else round(v.grade.score, 4)
         if not quiet:
@@ -151,7 +154,7 @@ def solution_run(args: argparse.Namespace, exercises: Any) -> Any:
                 print(f"{paint.bad('SOLUTION ERROR')} {exercise.id}: {v.error}")
             else:
                 what = paint.good("ok") if v.verdict == "pass" else paint.bad("SOLUTION FAILS") if v.verdict == "fail" else paint.warn("UNDECIDED")
-                print(f"{what} {exercise.id} solution: graded {v.verdict} (score {score:.2f})")
+                print(f"{what} {exercise.id} solution: graded {v.verdict} (score {score_label(v.grade.score, v.grade.passed, v.grade.pass_mark)})")
                 if v.verdict != "pass":
                     print_costs(v.grade)
         return {"verdict": v.verdict, "score": score, "error": v.error, "judged": v.judged}
@@ -161,19 +164,23 @@ def solution_run(args: argparse.Namespace, exercises: Any) -> Any:
 
 def print_example(exercise_id: str, v: Any, with_judge: bool, paint: Any) -> None:
     """One line per example with its score, then each criterion that cost points, with the rule it applied."""
+    from lab.practice.report import score_label
+
     if v.contradicts:
         what = paint.bad("CONTRADICTS")
     elif v.verdict == "undecided":
         what = paint.warn("NEEDS A MODEL" if v.needs_model and not with_judge else "UNDECIDED")
     else:
         what = paint.good("ok")
-    print(f"{what} {exercise_id} {v.label}: expected {v.expect}, graded {v.verdict} (score {v.grade.score:.2f})")
+    print(f"{what} {exercise_id} {v.label}: expected {v.expect}, graded {v.verdict} (score {score_label(v.grade.score, v.grade.passed, v.grade.pass_mark)})")
     print_costs(v.grade)
 
 
 def print_costs(grade: Any) -> None:
     """Each criterion that cost points, its reason, and the rule it applied (an author's view)."""
+    from lab.practice.report import score_label
+
     for c in grade.criteria:
         if c.score < 1.0 or c.ungraded:
             rule = f" [{c.rule}]" if c.rule else ""
-            print(f"    {c.id} ({c.score:.2f} ×{c.weight:g}): {c.reason}{rule}")
+            print(f"    {c.id} ({score_label(c.score, c.passed)} ×{c.weight:g}): {c.reason}{rule}")

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("keygen", help="make your Ed25519 key pair for signing certificates; prints the public key")
+    p = sub.add_parser("keygen", parents=[common], help="make your Ed25519 key pair for signing certificates; prints the public key")
     p.add_argument("--out", metavar="DIR", help="the folder for the pair (default: keys/ in the user data folder)")
     p.set_defaults(handler=cmd_keygen)
 
@@ -26,7 +26,7 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
     p.add_argument("-o", "--output", metavar="FILE", help="with --self: where to write (default: certificates/ in the user data folder)")
     p.set_defaults(handler=cmd_certify)
 
-    p = sub.add_parser("verify", help="check a certificate offline: who, which track, when, which exercises")
+    p = sub.add_parser("verify", parents=[common], help="check a certificate offline: who, which track, when, which exercises")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--key", metavar="PUBLIC_KEY", help="the issuer's public key (.pub file or base64): the certificate must be signed by it")
     p.add_argument("--json", action="store_true", help="print the verdict and payload as JSON")
@@ -105,20 +105,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return _verdict(args, False, f"{args.file}: not valid: {exc}", EXIT_NOT_PASSED)
     except NotACertificate as exc:
         return _verdict(args, False, f"{args.file} is not a Prompt Lab certificate: {exc}", EXIT_BAD)
+    from lab.classroom.certificates import shown
+
     p = verified.payload
     if args.json:
         print_json({"valid": True, "reason": None, "fingerprint": verified.fingerprint, "payload": p.model_dump(mode="json")})
         return EXIT_OK
     passed = sum(bool(getattr(e, "passed", False)) for e in p.exercises)
-    print(f"Valid certificate: {p.learner} · track {p.track} · {p.date}")
-    print(f"kind: {p.kind} · signed by fingerprint {verified.fingerprint}" + (f" · cohort {p.cohort}" if p.cohort else "")
+    print(f"Valid certificate: {shown(p.learner)} · track {shown(p.track)} · {shown(p.date)}")  # a file from anyone: nothing raw to the terminal
+    print(f"kind: {shown(str(p.kind))} · signed by fingerprint {verified.fingerprint}" + (f" · cohort {shown(p.cohort)}" if p.cohort else "")
           + f" · mastery {p.mastery:.2f}")
     if verified.self_attested:
         print("self-attested: signed by the learner, not a trainer")
     print(f"exercises: {passed} of {len(p.exercises)} passed")
     for e in p.exercises:
         mark = "✓" if getattr(e, "passed", False) else "✗"
-        print(f"  {mark} {e.id}  " + ("not tried" if e.score is None else f"{e.score:.2f}"))
+        print(f"  {mark} {shown(e.id)}  " + ("not tried" if e.score is None else f"{e.score:.2f}"))
     return EXIT_OK
 
 

@@ -26,7 +26,8 @@ def model_options() -> argparse.ArgumentParser:
     import argparse
 
     model = argparse.ArgumentParser(add_help=False)
-    model.add_argument("--model", help="litellm model name, e.g. openai/gpt-4o-mini (default: LAB_MODEL, then the config file)")
+    model.add_argument("--model", action="append", metavar="MODEL",
+                       help="litellm model name, e.g. openai/gpt-4o-mini (default: LAB_MODEL, then the config file)")
     model.add_argument("--api-base", help="base URL of an OpenAI-compatible server (default: LAB_API_BASE)")
     model.add_argument("--judge-model", help="model for judge criteria (default: LAB_JUDGE_MODEL, then the attempt's model)")
     model.add_argument("--judge-api-base", metavar="URL",
@@ -43,7 +44,16 @@ def load_exercises(args: argparse.Namespace) -> Any:
     return load_index(args.exercises)
 
 
-def warn_problems(catalog: Any) -> None:
+def load_checked_exercises(args: argparse.Namespace) -> tuple[Any, int]:
+    """The catalogue with the changed files of one's own folders fully checked (a broken one leaves the listing,
+    counted as the lab counts it), and how many were too many to check now."""
+    catalog = load_exercises(args)
+    return catalog, catalog.check_unchecked()
+
+
+def warn_problems(catalog: Any, unchecked: int = 0) -> None:
+    """The files that could not be loaded, counted as the lab's catalog counts them (one per file), the first
+    problem, and the exercises not checked yet."""
     if catalog.broken_files or catalog.problems:
         n = len(catalog.broken_files)
         first = catalog.problems[0] if catalog.problems else None
@@ -51,6 +61,9 @@ def warn_problems(catalog: Any) -> None:
         print(f"lab: {what}; `lab validate` lists every problem.", file=sys.stderr)
         if first is not None:
             print(f"  first: {str(first).splitlines()[0]}", file=sys.stderr)
+    if unchecked:
+        print(f"lab: {unchecked} exercise file(s) of your own folders are not checked yet (listed from their front matter); "
+              "`lab validate` checks them all (the lab does too, in the background).", file=sys.stderr)
 
 
 def open_store() -> Any:
@@ -70,10 +83,22 @@ NO_MODEL = ("No model chosen: pass --model (e.g. --model openai/gpt-4o-mini, or 
             "after `lab local fetch`), set LAB_MODEL, or pick one in the lab.")
 
 
-def settings_from(args: argparse.Namespace) -> Any:
+def models_of(args: argparse.Namespace) -> list[str]:
+    """The models given with --model, in order (several only for `lab run`, which makes an attempt on each)."""
+    return list(args.model or [])
+
+
+def settings_from(args: argparse.Namespace, model: str | None = None) -> Any:
+    """The settings with the command's flags over them; `model` replaces --model (one of several)."""
+    from lab.errors import LabError
     from lab.settings.config import load_settings, settings_warnings
 
-    overrides = dict(model=args.model, api_base=args.api_base, judge_model=args.judge_model,
+    given = models_of(args)
+    if model is None:
+        if len(given) > 1:
+            raise LabError(f"--model is given {len(given)} times: only `lab run` takes several (one attempt on each).")
+        model = given[0] if given else None
+    overrides = dict(model=model, api_base=args.api_base, judge_model=args.judge_model,
                      judge_api_base=getattr(args, "judge_api_base", None), timeout=args.timeout)
     settings = load_settings(**overrides)
     for warning in settings_warnings(**overrides):
@@ -81,14 +106,32 @@ def settings_from(args: argparse.Namespace) -> Any:
     return settings
 
 
-def call_configs(args: argparse.Namespace, exercise: Any = None) -> tuple[Any, Any, Any]:
+def cache_mode(args: argparse.Namespace) -> str | None:
+    """How the command's model calls use the response cache, when a flag says (`--no-cache`: ask again and
+    keep the new answer; `lab grade --cache`: use it); None leaves the setting (`cache`, LAB_CACHE)."""
+    if getattr(args, "no_cache", False):
+        return "refresh"
+    if hasattr(args, "use_cache"):  # `lab grade`: a class's grading is fresh unless asked
+        return "use" if args.use_cache else "off"
+    return None
+
+
+def with_cache_mode(config: Any, args: argparse.Namespace) -> Any:
+    """`config` with the cache use the command's flags ask for."""
+    from dataclasses import replace
+
+    mode = cache_mode(args)
+    return config if config is None or mode is None else replace(config, cache=mode)
+
+
+def call_configs(args: argparse.Namespace, exercise: Any = None, model: str | None = None) -> tuple[Any, Any, Any]:
     """Settings, the learner's call and the judge's. A `writes: answer` exercise needs no model of
-    its own, and a judge only when one of its criteria asks one."""
+    its own, and a judge only when one of its criteria asks one. `model`: one of several --model."""
     from lab.errors import LabError
 
-    settings = settings_from(args)
-    config = settings.call_config()
-    judge = settings.judge_call_config()
+    settings = settings_from(args, model)
+    config = with_cache_mode(settings.call_config(), args)
+    judge = with_cache_mode(settings.judge_call_config(), args)
     if config is None and exercise is not None and exercise.writes == "answer":
         from lab.practice.attempts import needs_judge
 
@@ -99,6 +142,11 @@ def call_configs(args: argparse.Namespace, exercise: Any = None) -> tuple[Any, A
     if config is None:
         raise LabError(NO_MODEL)
     return settings, config, judge
+
+
+def cache_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-cache", action="store_true",
+                        help="ask the model again even when the response cache holds this request's answer (the new answer is kept)")
 
 
 def text_options(parser: argparse.ArgumentParser) -> None:

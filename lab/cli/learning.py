@@ -11,8 +11,11 @@ from lab.cli.common import (
     EXIT_NOT_PASSED,
     EXIT_OK,
     call_configs,
+    cache_options,
     last_attempt_id,
+    load_checked_exercises,
     load_exercises,
+    models_of,
     open_store,
     print_json,
     read_texts,
@@ -44,6 +47,7 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
     p.add_argument("--samples", type=int, help="model calls per case (default: the exercise's rubric.samples)")
     p.add_argument("--json", action="store_true", help="print the result as JSON (the stream goes to stderr)")
     p.add_argument("--yes", action="store_true", help="send even when the attempt would pass your daily cap (LAB_MAX_COST)")
+    cache_options(p)
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser("hint", parents=[common], help="reveal the next hint (or hints up to N); the lab counts it as the TUI does")
@@ -61,7 +65,7 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_history)
 
-    p = sub.add_parser("attempt", help="show a recorded attempt: prompt, outputs, grade and the judge's exchanges")
+    p = sub.add_parser("attempt", parents=[common], help="show a recorded attempt: prompt, outputs, grade and the judge's exchanges")
     p.add_argument("attempt_id", metavar="ID", help="the attempt number (`lab run` prints it), or `last`")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--open", action="store_true", help="show each tool's result whole (one line each without)")
@@ -76,7 +80,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from lab.format.offline import is_offline
     from lab.practice.report import output_width
 
-    catalog = load_exercises(args)
+    catalog, unchecked = load_checked_exercises(args)
     with open_store() as store:
         progress = store.progress()
     rows = []
@@ -93,14 +97,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.track and not rows and args.track not in catalog.tracks():
         from lab.errors import LabError
 
-        raise LabError(f"No track '{args.track}'. Tracks: {', '.join(catalog.tracks()) or 'none'}.")
+        import difflib
+
+        close = difflib.get_close_matches(args.track, catalog.tracks(), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise LabError(f"No track '{args.track}'.{hint} Tracks: {', '.join(catalog.tracks()) or 'none'}.")
     if args.json:
         print_json(rows)
     else:
         print("\n".join(list_lines(rows, output_width())))
         if any(r["offline"] for r in rows):
             print(OFFLINE_LEGEND)
-    warn_problems(catalog)
+    warn_problems(catalog, unchecked)
     return EXIT_OK
 
 
@@ -201,8 +209,10 @@ def cmd_hint(args: argparse.Namespace) -> int:
         print_json({"exercise": exercise.id, "revealed": shown.revealed, "total": shown.total, "hints": shown.hints})
         return EXIT_OK
     t = translator(exercise.lang)
-    number = args.number or shown.revealed
-    print(t.gettext("Hint {number}/{total}: {hint}").format(number=number, total=shown.total, hint=shown.hints[number - 1]))
+    # `lab hint ID N` reveals every hint up to N, so it shows every one of them; alone, it shows the one just revealed
+    first = 1 if args.number else shown.revealed
+    for number in range(first, (args.number or shown.revealed) + 1):
+        print(t.gettext("Hint {number}/{total}: {hint}").format(number=number, total=shown.total, hint=shown.hints[number - 1]))
     left = shown.total - shown.revealed
     # English keeps "hint(s)"; a language with its own plural forms picks one by the count revealed
     revealed = t.ngettext("{revealed} of {total} hint(s) revealed", "{revealed} of {total} hint(s) revealed", shown.revealed).format(
@@ -227,24 +237,29 @@ def cmd_solution(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from lab.practice.learner import history
-    from lab.practice.report import table
+    from lab.practice.report import score_label, table
 
     entry = load_exercises(args).find(args.id)
     with open_store() as store:
         records = history(store, entry.id)
     rows = [{"id": r.id, "started_at": r.started_at, "status": r.status,
-             "score": None if r.score is None else round(r.score, 4), "passed": r.passed, "model": r.model} for r in records]
+             "score": None if r.score is None else round(r.score, 4), "passed": r.passed, "model": r.model,
+             "cached": bool((r.result or {}).get("cached"))} for r in records]
     if args.json:
         print_json(rows)
         return EXIT_OK
     if not rows:
         print(f"No attempts at {entry.id} yet.")
         return EXIT_OK
+    marks = {r.id: float((r.result or {}).get("pass_mark", 1.0)) for r in records}
     print("\n".join(table(
-        [(f"#{r['id']}", r["started_at"], r["status"].replace("_", " ") + (" · passed" if r["passed"] else ""),
-          "" if r["score"] is None else f"{r['score']:.2f}", r["model"]) for r in rows],
+        [(f"#{r['id']}", r["started_at"], r["status"].replace("_", " ") + (" · passed" if r["passed"] else "")
+          + (" · cached" if r["cached"] else ""),
+          "" if r["score"] is None else score_label(r["score"], bool(r["passed"]), marks[r["id"]]), r["model"]) for r in rows],
         ["ID", "TIME", "STATUS", "SCORE", "MODEL"],
     )))
+    if any(r["cached"] for r in rows):
+        print("cached: answered from the response cache (no call, nothing charged); `lab run --no-cache` asks the model again.")
     return EXIT_OK
 
 
@@ -347,18 +362,89 @@ def conversation_preambles(exercise: Any, plans: list[Any], paint: Any, t: Any) 
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from lab.errors import LabError
+
+    if args.samples is not None and not 1 <= args.samples <= 20:
+        raise LabError("--samples must be between 1 and 20.")
+    exercise = load_exercises(args).open(args.id)
+    text = read_texts(args, exercise)
+    models = models_of(args)
+    if len(models) < 2:
+        code, _, data = run_one(args, exercise, text, None)
+        if args.json and data is not None:
+            print_json(data)
+        return code
+    return run_on_models(args, exercise, text, models)
+
+
+def run_on_models(args: argparse.Namespace, exercise: Any, text: str, models: list[str]) -> int:
+    """`lab run ID --model A --model B`: the same text on each model, one attempt each, streamed one after
+    the other, then how each attempt compares with the first. Every model is graded by the same judge
+    (--judge-model, else the first model), so that a difference in grade is a difference in answers."""
+    from lab.errors import LabError
+    from lab.practice.compare import compare_attempts, comparison_lines
+    from lab.practice.report import Paint, output_width
+    from lab.settings.i18n import translator
+
+    if exercise.writes == "answer":
+        raise LabError(f"{exercise.id} grades your own answer (writes: answer): no model writes it, so there is nothing "
+                       "to run on several models; give --model once, for its judge.")
+    if len(set(models)) < len(models):
+        raise LabError("The same model is given twice with --model: give each model once.")
+    t = translator(exercise.lang)
+    out = sys.stderr if args.json else sys.stdout
+    paint = Paint(out)
+    first_judge = None
+    runs: list[dict[str, Any]] = []
+    outcomes = []
+    code = EXIT_OK
+    for n, model in enumerate(models):
+        print(paint.bold(f"══ {model} " + t.gettext("({n} of {total})").format(n=n + 1, total=len(models)) + " ══"), file=out)
+        result_code, outcome, data = run_one(args, exercise, text, model, judge_override=first_judge)
+        if n == 0 and outcome is not None:
+            first_judge = outcome.judge_config
+        if data is not None:
+            runs.append(data)
+        if outcome is not None:
+            outcomes.append(outcome)
+        code = max(code, result_code) if result_code in (EXIT_OK, EXIT_NOT_PASSED, EXIT_BAD) else result_code
+        if result_code == 130:  # Ctrl-C stops the other models too
+            break
+        print(file=out)
+    comparisons = []
+    with open_store() as store:
+        graded = [store.attempt(o.attempt_id) for o in outcomes]
+        for other in graded[1:]:
+            comparisons.append(compare_attempts(graded[0], other))
+    if args.json:
+        print_json({"exercise": exercise.id, "models": models, "runs": runs, "comparisons": [c.to_dict() for c in comparisons]})
+    else:
+        p = Paint(sys.stdout)
+        for comparison in comparisons:
+            print("\n".join(comparison_lines(comparison, p, output_width() or 100, t)))
+            print()
+    return code
+
+
+class RunResult:
+    """What `run_one` hands back besides its exit code: the attempt and the judge it was graded by."""
+
+    def __init__(self, attempt_id: int, judge_config: Any):
+        self.attempt_id, self.judge_config = attempt_id, judge_config
+
+
+def run_one(args: argparse.Namespace, exercise: Any, text: str, model: str | None,
+            judge_override: Any = None) -> tuple[int, RunResult | None, dict[str, Any] | None]:
+    """One attempt with `model` (None: --model as given), streamed and graded, its result printed (the
+    JSON shape returned instead under --json). Returns (exit code, the attempt, its JSON)."""
     from lab.errors import CancelledError, ModelError
     from lab.practice.attempts import cut_off_notice, empty_notice, rounds_notice, run_attempt
     from lab.practice.report import Paint, grade_lines
     from lab.settings.i18n import translator
 
-    if args.samples is not None and not 1 <= args.samples <= 20:
-        from lab.errors import LabError
-
-        raise LabError("--samples must be between 1 and 20.")
-    exercise = load_exercises(args).open(args.id)
-    text = read_texts(args, exercise)
-    settings, config, judge = call_configs(args, exercise)
+    settings, config, judge = call_configs(args, exercise, model)
+    if judge_override is not None and not settings.judge_model:
+        judge = judge_override
     out = sys.stderr if args.json else sys.stdout
     paint = Paint(out)
     samples = args.samples or exercise.rubric.samples
@@ -380,7 +466,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with open_store() as store:
         estimate = cost_allows(args, exercise, text, samples, settings, config, judge, store, out, paint, t)
         if estimate is None:
-            return EXIT_BAD
+            return EXIT_BAD, None, None
         try:
             outcome = run_attempt(
                 exercise, text, config=config, store=store, samples=samples, judge_config=judge,
@@ -394,51 +480,62 @@ def cmd_run(args: argparse.Namespace) -> int:
         except (ModelError, CancelledError) as exc:
             if stream.started:
                 out.write("\n")
-            if args.json:
-                print_json({"exercise": exercise.id, "model": config.model if config else None, "error": str(exc),
-                             "kind": getattr(exc, "kind", "cancelled"), "attempt_id": last_attempt_id(store, exercise.id)})
+            failed = {"exercise": exercise.id, "model": config.model if config else None, "error": str(exc),
+                      "kind": getattr(exc, "kind", "cancelled"), "attempt_id": last_attempt_id(store, exercise.id)}
             print(f"lab: {exc}", file=sys.stderr)
             print(paint.dim(spent_line(store, settings, t)), file=out)  # a failed call may have used tokens
             # Ctrl-C ends like any interrupted command (130); the attempt is recorded as cancelled
-            return 130 if isinstance(exc, CancelledError) else EXIT_BAD
+            return (130 if isinstance(exc, CancelledError) else EXIT_BAD), None, failed
         from lab.practice.spending import spent
 
         now_spent = spent(store)
         after = now_spent.summary(settings.max_cost, t)
+    code = EXIT_OK if outcome.grade.passed else EXIT_NOT_PASSED
+    done = RunResult(outcome.attempt_id, judge)
     if args.json:
         # beside the attempt's own shape (what the store keeps): what it was expected to cost, and the totals now
-        print_json({**outcome.to_dict(),
-                    "estimate": {"calls": estimate.calls, "judge_calls": estimate.judge_calls, "prompt_tokens": estimate.prompt_tokens,
-                                 "cost_usd": None if estimate.cost_usd is None else round(estimate.cost_usd, 6)},
-                    "spent": {"session_usd": round(now_spent.session_usd, 6), "today_usd": round(now_spent.today_usd, 6),
-                              "max_cost": settings.max_cost}})
         print(paint.dim(after), file=out)
-    else:
-        p = Paint(sys.stdout)
-        result = outcome.to_dict()
-        if not answering:
-            print()
-        for notice in (cut_off_notice(result, exercise.meta.model.max_tokens, t), rounds_notice(result, exercise.tool_rounds, t),
-                       empty_notice(result, t)):
-            if notice:
-                print(p.warn(notice))
-        if stream.collapsed:
-            print(p.dim(t.gettext("A tool's result is shown on one line; `lab attempt {id} --open` shows each one whole.").format(
-                id=outcome.attempt_id)))
-        if any(plan_prefill for plan_prefill in preambles.values() if "⟦" in plan_prefill):
-            from lab.practice.report import PREFILL_LEGEND
+        return code, done, {**outcome.to_dict(),
+                            "estimate": {"calls": estimate.calls, "judge_calls": estimate.judge_calls, "prompt_tokens": estimate.prompt_tokens,
+                                         "cost_usd": None if estimate.cost_usd is None else round(estimate.cost_usd, 6)},
+                            "spent": {"session_usd": round(now_spent.session_usd, 6), "today_usd": round(now_spent.today_usd, 6),
+                                      "max_cost": settings.max_cost}}
+    p = Paint(sys.stdout)
+    result = outcome.to_dict()
+    if not answering:
+        print()
+    for notice in (cut_off_notice(result, exercise.meta.model.max_tokens, t), rounds_notice(result, exercise.tool_rounds, t),
+                   empty_notice(result, t)):
+        if notice:
+            print(p.warn(notice))
+    if stream.collapsed:
+        print(p.dim(t.gettext("A tool's result is shown on one line; `lab attempt {id} --open` shows each one whole.").format(
+            id=outcome.attempt_id)))
+    if any(plan_prefill for plan_prefill in preambles.values() if "⟦" in plan_prefill):
+        from lab.practice.report import PREFILL_LEGEND
 
-            print(p.dim(t.gettext(PREFILL_LEGEND)))
-        print("\n".join(grade_lines(result, p, t)))
-        u = outcome.usage
-        tokens = t.gettext("{prompt} prompt + {completion} completion tokens").format(prompt=u.prompt_tokens, completion=u.completion_tokens)
-        attempt = t.gettext("attempt #{id}").format(id=outcome.attempt_id)
-        print(p.dim(f"{tokens} · ${u.cost_usd:.4f} · {outcome.duration_s:.1f} s · {attempt}"))
-        if not library_was_loaded and llm.load_seconds() >= 0.5:
-            print(p.dim(t.gettext("(the model library took {seconds} s to load first; that is not in the time above)").format(
-                seconds=f"{llm.load_seconds():.1f}")))
-        print(p.dim(after))
-    return EXIT_OK if outcome.grade.passed else EXIT_NOT_PASSED
+        print(p.dim(t.gettext(PREFILL_LEGEND)))
+    print("\n".join(grade_lines(result, p, t)))
+    print(p.dim(usage_line(outcome, t)))
+    if not library_was_loaded and llm.load_seconds() >= 0.5:
+        print(p.dim(t.gettext("(the model library took {seconds} s to load first; that is not in the time above)").format(
+            seconds=f"{llm.load_seconds():.1f}")))
+    print(p.dim(after))
+    return code, done, None
+
+
+def usage_line(outcome: Any, t: Any) -> str:
+    """Tokens, dollars, time and the attempt's number; for an answer (no model called) or an attempt the
+    cache answered, what was (not) used instead of rows of zeros."""
+    attempt = t.gettext("attempt #{id}").format(id=outcome.attempt_id)
+    u = outcome.usage
+    if outcome.exercise.writes == "answer" and not outcome.calls:
+        return t.gettext("graded as written: no model was called") + f" · {attempt}"
+    if outcome.cached:
+        return t.gettext("answered from the response cache: no call, $0.0000") + f" · {attempt} · " + \
+            t.gettext("--no-cache asks the model again")
+    tokens = t.gettext("{prompt} prompt + {completion} completion tokens").format(prompt=u.prompt_tokens, completion=u.completion_tokens)
+    return f"{tokens} · ${u.cost_usd:.4f} · {outcome.duration_s:.1f} s · {attempt}"
 
 
 def cost_allows(args: argparse.Namespace, exercise: Any, text: str, samples: int, settings: Any, config: Any, judge: Any,
@@ -447,7 +544,6 @@ def cost_allows(args: argparse.Namespace, exercise: Any, text: str, samples: int
     estimate to send, or None to send nothing.
 
     A declined attempt is not recorded: nothing was tried, and the prompt is still where it came from."""
-    from lab.errors import LabError
     from lab.practice.spending import check_cap, estimate_attempt, spent
 
     judge_config = judge or config  # counted only where a criterion asks a judge (estimate_attempt knows which)
@@ -458,15 +554,22 @@ def cost_allows(args: argparse.Namespace, exercise: Any, text: str, samples: int
     check = check_cap(spent(store).today_usd, estimate.cost_usd, settings.max_cost)
     if check is None or not check.over or args.yes:
         return estimate
+    return estimate if confirm_over_cap(check, t) else None
+
+
+def confirm_over_cap(check: Any, t: Any) -> bool:
+    """Ask on a terminal whether to send past the daily cap; without one, a LabError saying --yes."""
+    from lab.errors import LabError
+
     if not _is_terminal(sys.stdin):
         raise LabError(t.gettext("{reason}: nothing was sent; pass --yes to send anyway, or raise LAB_MAX_COST.").format(
             reason=check.message(t)))
     print(t.gettext("{reason}. Send anyway? [y/N] ").format(reason=check.message(t)), end="", file=sys.stderr, flush=True)
     answer = sys.stdin.readline().strip().lower()
     if answer in ("y", "yes", t.gettext("y"), t.gettext("yes")):
-        return estimate
+        return True
     print("lab: " + t.gettext("Nothing was sent."), file=sys.stderr)
-    return None
+    return False
 
 
 def _is_terminal(stream: Any) -> bool:
@@ -488,7 +591,8 @@ def cmd_attempt(args: argparse.Namespace) -> int:
     from lab.practice.attempts import output_note
     from lab.practice.judging import stored_exchanges
     from lab.practice.learner import attempt_by_ref
-    from lab.practice.report import Paint
+    from lab.practice.report import Paint, score_label
+    from lab.settings.i18n import translator
 
     with open_store() as store:
         record = attempt_by_ref(store, args.attempt_id)
@@ -496,22 +600,41 @@ def cmd_attempt(args: argparse.Namespace) -> int:
     if args.json:
         print_json({**asdict(record), "judge_exchanges": exchanges})
         return EXIT_OK
+    entry = load_exercises(args).entry(record.exercise_id)
+    t = translator(entry.lang if entry is not None else "en")  # the words around the attempt in its exercise's language
     paint = Paint(sys.stdout)
     result = record.result or {}
-    score = "" if record.score is None else f" · score {record.score:.2f}" + (" · passed" if record.passed else " · not passed")
-    print(paint.bold(f"Attempt #{record.id} · {record.exercise_id} · {record.model} · {record.status.replace('_', ' ')}{score}"))
-    print(paint.dim(f"{record.started_at} · {record.samples} sample(s) · {record.hints_used} hint(s) · "
-                    f"{record.prompt_tokens} + {record.completion_tokens} tokens · ${record.cost_usd:.4f}"))
+    status = {"graded": t.gettext("graded"), "failed": t.gettext("failed"), "cancelled": t.gettext("cancelled"),
+              "interrupted": t.gettext("interrupted"), "not_sent": t.gettext("not sent"),
+              "running": t.gettext("unfinished")}.get(record.status, record.status)
+    score = ""
+    if record.score is not None:
+        shown = score_label(record.score, bool(record.passed), float(result.get("pass_mark", 1.0)))
+        score = " · " + t.gettext("score {score}").format(score=shown) + " · " + (t.gettext("passed") if record.passed else t.gettext("not passed"))
+    if result.get("cached"):
+        score += " · " + t.gettext("cached")
+    heading = t.gettext("Attempt #{id}").format(id=record.id)
+    print(paint.bold(f"{heading} · {record.exercise_id} · {record.model} · {status}{score}"))
+    details = [record.started_at,
+               t.ngettext("{n} sample", "{n} samples", record.samples).format(n=record.samples),
+               t.ngettext("{n} hint", "{n} hints", record.hints_used).format(n=record.hints_used),
+               t.gettext("{prompt} prompt + {completion} completion tokens").format(prompt=record.prompt_tokens,
+                                                                                  completion=record.completion_tokens),
+               f"${record.cost_usd:.4f}"]
+    print(paint.dim(" · ".join(details)))
     if record.error:
-        print(paint.bad(f"error: {record.error}"))
+        print(paint.bad(t.gettext("error: {error}").format(error=record.error)))
     if record.texts:  # several texts, a prefill or turns: each under its name
         from lab.format.conversation import join_turns
         from lab.practice.learner import text_heading
 
         for name, value in record.texts.items():
-            print(f"\n## {text_heading(name)}\n\n{join_turns(value) if isinstance(value, list) else value}")
+            print(f"\n## {text_heading(name, t)}\n\n{join_turns(value) if isinstance(value, list) else value}")
     else:
-        print(f"\n## Prompt\n\n{record.prompt}")
+        from lab.practice.attempts import ANSWER_MODEL
+
+        heading = t.gettext("Your answer") if record.model == ANSWER_MODEL else t.gettext("Prompt")
+        print(f"\n## {heading}\n\n{record.prompt}")
     from lab.practice.report import collapsed
 
     prefilled = collapsed_results = False
@@ -519,8 +642,8 @@ def cmd_attempt(args: argparse.Namespace) -> int:
         outputs = case.get("outputs", [])
         conversations = case.get("conversations") or []
         for n, output in enumerate(outputs, 1):
-            label = case["name"] if len(outputs) == 1 else f"{case['name']} · sample {n}"
-            note = output_note(case, n - 1)
+            label = case["name"] if len(outputs) == 1 else f"{case['name']} · " + t.gettext("sample {n}").format(n=n)
+            note = output_note(case, n - 1, t)
             if n <= len(conversations):
                 from lab.format.conversation import Transcript
                 from lab.practice.report import conversation_lines
@@ -530,38 +653,41 @@ def cmd_attempt(args: argparse.Namespace) -> int:
                 collapsed_results = collapsed_results or (not args.open and any(
                     m.role == "tool" and collapsed(m.content) for m in transcript.messages))
                 if transcript.rounds_spent and not note:
-                    note = "cut off: still calling tools when the rounds ran out"
-                print(f"\n## Conversation: {label}" + (f" ({note})" if note else "") + "\n\n"
-                      + "\n".join(conversation_lines(transcript.messages, paint, opened=args.open)))
+                    note = t.gettext("cut off: still calling tools when the rounds ran out")
+                print("\n## " + t.gettext("Conversation: {case}").format(case=label) + (f" ({note})" if note else "") + "\n\n"
+                      + "\n".join(conversation_lines(transcript.messages, paint, t, opened=args.open)))
             else:
-                print(f"\n## Output: {label}" + (f" ({note})" if note else "") + f"\n\n{output}")
+                print("\n## " + t.gettext("Output: {case}").format(case=label) + (f" ({note})" if note else "") + f"\n\n{output}")
     if prefilled:
         from lab.practice.report import PREFILL_LEGEND
 
-        print("\n" + paint.dim(PREFILL_LEGEND))
+        print("\n" + paint.dim(t.gettext(PREFILL_LEGEND)))
     if collapsed_results:
-        print("\n" + paint.dim(f"Each tool's result is shown on one line; `lab attempt {record.id} --open` shows them whole."))
+        print("\n" + paint.dim(t.gettext("Each tool's result is shown on one line; `lab attempt {id} --open` shows them whole.").format(
+            id=record.id)))
     if result.get("criteria"):
         from lab.practice.report import grade_lines
 
-        print("\n## Grade\n")
-        print("\n".join(grade_lines(result, paint)))
+        print("\n## " + t.gettext("Grade") + "\n")
+        print("\n".join(grade_lines(result, paint, t)))
     for e in exchanges:
-        where = e["case"] if e["case"] != "*" else "all cases"
-        print(paint.bold(f"\n## Judge · {e['criterion']} · {where} #{e['sample'] + 1} · {e['model']} ({e['route']}) · try {e['try']}"))
+        where = e["case"] if e["case"] != "*" else t.gettext("all cases")
+        head = t.gettext("Judge · {criterion} · {where} #{sample} · {model} ({route}) · try {n}").format(
+            criterion=e["criterion"], where=where, sample=e["sample"] + 1, model=e["model"], route=e["route"], n=e["try"])
+        print(paint.bold(f"\n## {head}"))
         for m in e["messages"]:
             print(paint.dim(f"[{m.get('role')}]") + f"\n{m.get('content')}")
-        print(paint.dim("[judge answer]") + f"\n{e['answer']}")
+        print(paint.dim("[" + t.gettext("judge answer") + "]") + f"\n{e['answer']}")
         if e.get("problem") and e["try"] == 2:
-            print(paint.warn(f"unusable: {e['problem']}"))
+            print(paint.warn(t.gettext("unusable: {problem}").format(problem=e["problem"])))
     return EXIT_OK
 
 
 def cmd_progress(args: argparse.Namespace) -> int:
-    from lab.practice.mastery import infos_from_catalog, mastery, tries_from_attempts
-    from lab.practice.report import table
+    from lab.practice.mastery import MASTERED, infos_from_catalog, mastery, tries_from_attempts
+    from lab.practice.report import score_label, table
 
-    catalog = load_exercises(args)
+    catalog, unchecked = load_checked_exercises(args)
     with open_store() as store:
         progress = store.progress()
         learnt = mastery(infos_from_catalog(catalog.exercises), tries_from_attempts(store.attempts()))
@@ -584,7 +710,8 @@ def cmd_progress(args: argparse.Namespace) -> int:
         share = t["passed"] / t["exercises"] if t["exercises"] else 0
         bar = "█" * round(share * 20) + "░" * (20 - round(share * 20))
         m = bands.get(t["track"])
-        standing = f" · {m.band} ({m.mastery:.2f})" if m else ""
+        # below the bar a mastery is rounded down: 0.847 "practising" never reads as the 0.85 of "mastered"
+        standing = f" · {m.band} ({score_label(m.mastery, m.mastery >= MASTERED, MASTERED)})" if m else ""
         print(f"{t['track']}  {bar}  {t['passed']}/{t['exercises']} passed · {t['attempts']} attempt(s){standing}")
         rows = [(i["id"], i["level"], i["attempts"], "" if i["best_score"] is None else f"{i['best_score']:.2f}", "yes" if i["passed"] else "")
                 for i in t["items"] if i["attempts"]]
@@ -595,7 +722,7 @@ def cmd_progress(args: argparse.Namespace) -> int:
         print(f"Next: {learnt.next.exercise}. {learnt.next.reason}")
     elif learnt.tracks:
         print("Every exercise is passed.")
-    warn_problems(catalog)
+    warn_problems(catalog, unchecked)
     return EXIT_OK
 
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("export", help="write your attempts as submission JSON Lines for your trainer")
+    p = sub.add_parser("export", parents=[common], help="write your attempts as submission JSON Lines for your trainer")
     p.add_argument("--learner", metavar="NAME", help="your name as your trainer knows you (default: LAB_LEARNER, then the config file's `learner`)")
     p.add_argument("--exercise", action="append", default=[], metavar="ID", help="only this exercise (repeatable)")
     p.add_argument("--track", metavar="T", help="only this track")
@@ -29,12 +29,14 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
     p.add_argument("--concurrency", type=int, default=None, metavar="N", help="model calls in flight at once (default: LAB_CONCURRENCY or 4)")
     p.add_argument("--rpm", type=int, default=None, metavar="N", help="at most N requests a minute")
     p.add_argument("--max-cost", type=float, default=None, metavar="USD", help="stop before this run's spending would pass USD")
+    p.add_argument("--cache", dest="use_cache", action="store_true",
+                   help="answer requests repeated at temperature 0 from the response cache (off by default: a class is graded afresh)")
     p.add_argument("--arena-max-pairs", type=int, default=None, metavar="N",
                    help="play at most N attack-defence pairs in each arena (default: every pair; docs/trainers.md, Arenas)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(handler=cmd_grade)
 
-    p = sub.add_parser("review", help="review a graded cohort's judged verdicts (confirm or override them); --agreement: how often you and the judge agree")
+    p = sub.add_parser("review", parents=[common], help="review a graded cohort's judged verdicts (confirm or override them); --agreement: how often you and the judge agree")
     p.add_argument("folder", metavar="DIR", help="the cohort folder `lab grade --out DIR` wrote (holds cohort.db)")
     p.add_argument("--agreement", action="store_true", help="print, per criterion, reviews, agreement and Cohen's kappa instead of opening the review screen")
     p.add_argument("--json", action="store_true", help="with --agreement: print it as JSON")
@@ -48,14 +50,20 @@ def learner_name(given: str | None) -> str:
     from lab.settings import paths
     from lab.settings.config import load_settings
 
+    from lab.classroom.submissions import name_problem, normalise
+
     if given is not None:
-        if not given.strip():
+        name = normalise(given)
+        if not name:
             raise LabError("--learner is empty: give your name, e.g. --learner ana.")
-        return given.strip()
-    name = load_settings().learner
-    if not name or not name.strip():
-        raise LabError(NO_LEARNER.format(config=paths.config_file()))
-    return name.strip()
+    else:
+        name = normalise(load_settings().learner or "")
+        if not name:
+            raise LabError(NO_LEARNER.format(config=paths.config_file()))
+    problem = name_problem(name)
+    if problem:
+        raise LabError(f"This learner name cannot be used: {problem}.")
+    return name
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -64,7 +72,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     learner = learner_name(args.learner)
     with open_store() as store:
-        lines = export_lines(store, learner, args.exercise, args.track)
+        lines = export_lines(store, learner, exercise_ids(args), args.track)
     if not lines:
         what = []
         if args.exercise:
@@ -87,6 +95,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_OK if lines else EXIT_BAD
+
+
+def exercise_ids(args: argparse.Namespace) -> list[str]:
+    """`--exercise` ids as given, a short one (`delimiters`) made whole when the catalogue (with `--exercises`)
+    names one exercise so; an id the catalogue does not know is kept (its exercise may be gone, not its attempts)."""
+    if not args.exercise:
+        return []
+    from lab.errors import LabError
+    from lab.format.catalog import load_index
+
+    catalog = load_index(args.exercises)
+    ids = []
+    for given in args.exercise:
+        try:
+            ids.append(catalog.find(given).id)
+        except LabError:
+            if any(e.id.endswith("/" + given.strip("/")) for e in catalog.entries):
+                raise  # a short id several exercises end with: the message lists them
+            ids.append(given)
+    return ids
 
 
 class ProgressLine:
@@ -132,17 +160,16 @@ class ProgressLine:
         self.stream.flush()
 
 
-def load_exercises_for(submissions: list[Any], exercise_dirs: list[str]) -> tuple[dict[str, Any], list[Any], list[Any]]:
-    """The trainer's version of every exercise the submissions name; the submissions of an unknown or
-    broken one become problems (each with its file and line) and are dropped."""
-    from lab.classroom.submissions import InputProblem
+def load_exercises_for(exercise_ids: list[str], exercise_dirs: list[str]) -> tuple[Any, dict[str, Any], dict[str, str]]:
+    """The trainer's catalogue, and its version of every exercise the submissions name; for an unknown or
+    broken one, why (the caller names each of its submissions with its file and line)."""
     from lab.errors import LabError
     from lab.format.catalog import UnloadableExercise, load_index
 
     catalog = load_index(exercise_dirs)
     exercises: dict[str, Any] = {}
     why: dict[str, str] = {}
-    for exercise_id in sorted({s.exercise for s in submissions}):
+    for exercise_id in exercise_ids:
         try:
             exercises[exercise_id] = catalog.open(exercise_id)
         except UnloadableExercise:
@@ -151,17 +178,35 @@ def load_exercises_for(submissions: list[Any], exercise_dirs: list[str]) -> tupl
             hint = str(exc).split(".", 1)[1].strip() if "Did you mean" in str(exc) else ""
             why[exercise_id] = (f"unknown exercise '{exercise_id}': not in the trainer's exercises; add its folder with --exercises DIR"
                                 + (f" ({hint.rstrip('?')}?)" if hint else ""))
-    kept = [s for s in submissions if s.exercise in exercises]
-    problems = [InputProblem(s.source, s.line, why[s.exercise]) for s in submissions if s.exercise in why]
-    return exercises, kept, problems
+    return catalog, exercises, why
+
+
+PROBLEMS_SHOWN = 50  # problems printed as they are found; the others are counted (the report and --json list them all)
+
+
+class ProblemPrinter:
+    """Each problem on stderr as it is found, up to PROBLEMS_SHOWN; then how many more there were."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, problem: Any) -> None:
+        self.count += 1
+        if self.count <= PROBLEMS_SHOWN:
+            print(f"lab: {problem} (skipped)", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.count > PROBLEMS_SHOWN:
+            print(f"lab: … and {self.count - PROBLEMS_SHOWN} more line(s) skipped (the report and --json list them all)", file=sys.stderr)
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from lab.classroom.cohort import CohortStore
-    from lab.classroom.grading import grade_cohort
-    from lab.classroom.submissions import read_submissions
-    from lab.cli.arena import add_arena_json, play_arenas_for, print_arenas, with_arena_usage
-    from lab.cli.common import EXIT_NOT_PASSED, call_configs, print_json
+    from lab.classroom.grading import Progress, grade_cohort, take_in
+    from lab.classroom.lock import FolderLock
+    from lab.classroom.submissions import InputProblem
+    from lab.cli.arena import play_arenas_for, print_arenas, with_arena_usage
+    from lab.cli.common import EXIT_NOT_PASSED, call_configs
     from lab.errors import LabError
 
     for name, value, low in (("--concurrency", args.concurrency, 1), ("--rpm", args.rpm, 1)):
@@ -172,72 +217,100 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if args.arena_max_pairs is not None and args.arena_max_pairs < 0:
         raise LabError("--arena-max-pairs must be 0 or more.")
     settings, config, judge = call_configs(args)
-    read = read_submissions(args.submissions)
-    exercises, kept, unknown = load_exercises_for(read.submissions, args.exercises)
-    problems = read.problems + unknown
-    for problem in problems:
-        print(f"lab: {problem} (skipped)", file=sys.stderr)
-    if not kept:
-        raise LabError("Nothing to grade: no usable submission was found" + (" (each problem is named above)." if problems else "."))
-    progress = ProgressLine(sys.stderr)
-    with CohortStore(Path(args.out)) as store:
+    folder = Path(args.out)
+    shown = ProblemPrinter()
+    with FolderLock(folder), CohortStore(folder) as store:
+        run = store.begin_run(config.model)
+        take_in(store, run, args.submissions, on_problem=shown)
+        catalog, exercises, why = load_exercises_for(store.run_exercises(), args.exercises)
+        for exercise_id, message in why.items():
+            for path, line, _ in store.skip_exercise(run, exercise_id, message):
+                shown(InputProblem(Path(path), line, message))
+        shown.close()
+        if not exercises:
+            store.finish_run(run, calls=0, cost_usd=0.0, graded=0, left=0, wall_s=0.0)
+            raise LabError("Nothing to grade: no usable submission was found" + (" (each problem is named above)." if shown.count else "."))
         store.record_levels({exercise_id: exercise.level for exercise_id, exercise in exercises.items()})
-        outcome = grade_cohort(kept, exercises, store=store, config=config, judge_config=judge, how=args.pick,
+        progress = ProgressLine(sys.stderr)
+        outcome = grade_cohort(store, exercises, run=run, config=config, judge_config=judge, how=args.pick,
                                concurrency=args.concurrency or settings.concurrency, rpm=args.rpm, max_cost=args.max_cost,
-                               problems=problems, on_progress=progress)
+                               on_progress=progress)
         arena = play_arenas_for(store, exercises, outcome, args, settings, config, judge)
-        total_usage = with_arena_usage(store.usage(), store)
-        report = write_report_for(store, Path(args.out), args.exercises)
-    from lab.classroom.grading import Progress
+        from lab.classroom.report import write_skipped
 
-    final = Progress(total=len(outcome.results), done=len(outcome.results) - len(outcome.left),
-                     failed=sum(r.status in ("failed", "ungraded") for r in outcome.results), cost_usd=outcome.run_usage.cost_usd)
-    final.started -= outcome.wall_s
-    progress(final, final=True)
-    if args.json:
-        print_json(add_arena_json(grade_json(outcome, total_usage, problems, report), arena))
-    else:
-        print_summary(outcome, args, report)
-        print_arenas(arena, args)
-    if problems:
+        write_skipped(folder, store.problems(run))  # beside cohort.db: what the last run could not use, for whoever reads it
+        # the levels of every exercise the trainer has (mastery's weights), not only of those graded in this run
+        report = write_report_for(store, folder, {e.id: e.level for e in catalog.entries})
+        final = Progress(total=outcome.total, done=outcome.graded,
+                         failed=store.count_results(current=True, where="r.status IN ('failed', 'ungraded')"),
+                         cost_usd=outcome.run_usage.cost_usd)
+        final.started -= outcome.wall_s
+        progress(final, final=True)
+        if args.json:
+            write_grade_json(sys.stdout, store, outcome, report, arena, with_arena_usage(store.usage(), store))
+        else:
+            print_summary(store, outcome, args, report, shown.count)
+            print_arenas(arena, args)
+    if shown.count:
         return EXIT_BAD
     return EXIT_NOT_PASSED if outcome.left or arena.unfinished else EXIT_OK
 
 
-def write_report_for(store: Any, folder: Path, exercise_dirs: list[str]) -> Path:
+def write_report_for(store: Any, folder: Path, levels: dict[str, int]) -> Path:
     from lab.classroom.report import write_report
-    from lab.format.catalog import load_index
 
-    # the levels of every exercise the trainer has (mastery's weights), not only of those graded in this run
-    levels = {e.id: e.level for e in load_index(exercise_dirs).entries}
     return write_report(store, folder, levels)
 
 
-def grade_json(outcome: Any, usage: dict[str, Any], problems: list[Any], report: Path | None) -> dict[str, Any]:
-    results = []
-    for r in outcome.results:
-        criteria = [{"id": c["id"], "score": c["score"], "passed": c["passed"], "ungraded": c["ungraded"]}
-                    for c in (r.result or {}).get("criteria", [])]
-        results.append({"learner": r.learner, "exercise": r.exercise, "score": None if r.score is None else round(r.score, 4),
-                        "passed": r.passed, "status": r.status, "criteria": criteria, "error": r.error,
-                        "version_mismatch": r in outcome.mismatches, "overridden": list(r.overridden)})
-    return {
-        "learners": outcome.learners, "exercises": outcome.exercises, "results": results,
-        "usage": {"prompt_tokens": usage["prompt_tokens"], "completion_tokens": usage["completion_tokens"], "cost_usd": usage["cost_usd"]},
-        "run": {"calls": outcome.calls, "cost_usd": round(outcome.run_usage.cost_usd, 6), "wall_s": round(outcome.wall_s, 3),
-                "capped": outcome.capped, "left": len(outcome.left)},
-        "problems": [{"path": str(p.path), "line": p.line, "message": p.message} for p in problems],
-        "report": None if report is None else str(report),
-    }
+def result_json(r: Any) -> dict[str, Any]:
+    criteria = [{"id": c["id"], "score": c["score"], "passed": c["passed"], "ungraded": c["ungraded"]}
+                for c in (r.result or {}).get("criteria", [])]
+    return {"learner": r.learner, "exercise": r.exercise, "score": None if r.score is None else round(r.score, 4),
+            "passed": r.passed, "status": r.status, "criteria": criteria, "error": r.error,
+            "version_mismatch": r.version_mismatch, "overridden": list(r.overridden)}
 
 
-def left_lines(outcome: Any, limit: int = 20) -> list[str]:
+def write_grade_json(stream: Any, store: Any, outcome: Any, report: Path | None, arena: Any, usage: dict[str, Any]) -> None:
+    """`lab grade --json` (shared/trainer-workflow.md), written as a stream: a class of any size is never
+    held in memory, a result at a time. `usage` is the cohort's, the arenas' calls counted in."""
+    from lab.cli.arena import add_arena_json
+
+    import json
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    def listed(name: str, items: Any, last: bool = False) -> None:
+        stream.write(f'  "{name}": [')
+        first = True
+        for item in items:
+            stream.write(("\n    " if first else ",\n    ") + dump(item))
+            first = False
+        stream.write(("" if first else "\n  ") + "]" + ("\n" if last else ",\n"))
+
+    arenas = add_arena_json({"run": {}}, arena)  # the arenas' part: `arenas`, and what this run did in them
+    stream.write("{\n")
+    listed("learners", store.names("learner", current=True))
+    listed("exercises", store.names("exercise", current=True))
+    listed("results", (result_json(r) for r in store.iter_results(current=True)))
+    stream.write(f'  "usage": {dump({k: usage[k] for k in ("prompt_tokens", "completion_tokens", "cost_usd")})},\n')
+    stream.write('  "run": ' + dump({"calls": outcome.calls, "cost_usd": round(outcome.run_usage.cost_usd, 6), "wall_s": round(outcome.wall_s, 3),
+                                      "capped": outcome.capped, "left": outcome.left, **arenas["run"]}) + ",\n")
+    listed("problems", ({"path": path, "line": line, "message": message} for path, line, message in store.problems(outcome.run)))
+    stream.write(f'  "arenas": {dump(arenas["arenas"])},\n')
+    stream.write(f'  "report": {dump(None if report is None else str(report))}\n}}\n')
+
+
+def left_lines(store: Any, outcome: Any, limit: int = 20) -> list[str]:
     lines = []
-    for r in outcome.left[:limit]:
-        why = "not graded yet (the cost cap stopped the run)" if r.status == "pending" else r.error or r.status
+    for r in store.iter_results(current=True, where="r.status != 'graded'", limit=limit):
+        if r.status == "pending":
+            why = "not graded yet (the cost cap stopped the run)" if outcome.capped else "not graded yet (another run is grading it)"
+        else:
+            why = r.error or r.status
         lines.append(f"  {r.learner} · {r.exercise}: {why}")
-    if len(outcome.left) > limit:
-        lines.append(f"  … and {len(outcome.left) - limit} more (`--json` lists them all)")
+    if outcome.left > limit:
+        lines.append(f"  … and {outcome.left - limit} more (`--json` lists them all)")
     return lines
 
 
@@ -245,26 +318,32 @@ def money(amount: float) -> str:
     return f"${amount:.4f}" if amount == 0 or amount >= 0.01 else f"${amount:.6f}"
 
 
-def print_summary(outcome: Any, args: Any, report: Path | None) -> None:
+def print_summary(store: Any, outcome: Any, args: Any, report: Path | None, skipped: int = 0) -> None:
     from lab.practice.report import table
 
-    graded = len(outcome.results) - len(outcome.left)
     rows = [(r.learner, r.exercise, r.status, "" if r.score is None else f"{r.score:.2f}",
-             "" if r.passed is None else ("yes" if r.passed else "no")) for r in outcome.results[:50]]
+             "" if r.passed is None else ("yes" if r.passed else "no")) for r in store.iter_results(current=True, limit=50)]
     print("\n".join(table(rows, ["LEARNER", "EXERCISE", "STATUS", "SCORE", "PASSED"])))
-    if len(outcome.results) > 50:
-        print(f"… {len(outcome.results) - 50} more in the report")
+    if outcome.total > 50:
+        print(f"… {outcome.total - 50} more in the report")
     u = outcome.run_usage
-    print(f"{graded} of {len(outcome.results)} graded · {outcome.calls} model call(s) this run · {money(u.cost_usd)} · {outcome.wall_s:.1f} s")
+    print(f"{outcome.graded} of {outcome.total} graded · {outcome.calls} model call(s) this run · {money(u.cost_usd)} · {outcome.wall_s:.1f} s")
     if outcome.capped:
-        pending = sum(r.status == "pending" for r in outcome.left)
+        pending = store.count_results(current=True, where="r.status = 'pending'")
         print(f"Stopped before the next call would pass --max-cost ${args.max_cost:g} ({money(u.cost_usd)} spent): "
               f"{pending} submission(s) left to grade; run the same command with a higher --max-cost to go on.", file=sys.stderr)
+    if outcome.held:
+        who = "; ".join(str(h) for h in outcome.holders) or "a run that has not finished"
+        print(f"{outcome.held} submission(s) were left to another `lab grade` that is grading them ({who}): "
+              "run the same command again once it has finished.", file=sys.stderr)
     if outcome.left:
-        print(f"{len(outcome.left)} left ungraded:", file=sys.stderr)
-        print("\n".join(left_lines(outcome)), file=sys.stderr)
-    if outcome.mismatches:
-        print(f"{len(outcome.mismatches)} submission(s) were made against another version of the exercise (see the report).")
+        print(f"{outcome.left} left ungraded:", file=sys.stderr)
+        print("\n".join(left_lines(store, outcome)), file=sys.stderr)
+    mismatches = store.count_results(current=True, where="s.exercise_hash IS NOT NULL AND s.exercise_hash != r.exercise_hash")
+    if mismatches:
+        print(f"{mismatches} submission(s) were made against another version of the exercise (see the report).")
+    if skipped:
+        print(f"{skipped} submission(s) skipped, not graded (each named above with why; the report lists them too).", file=sys.stderr)
     if report is not None:
         print(f"Report: {report}")
 

@@ -15,7 +15,6 @@ version of Prompt Lab, or cannot be written (then it lives in memory for the one
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import os
@@ -27,6 +26,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from lab.errors import ExerciseError, LabError, Problem
 from lab.format.curriculum import curriculum_order
+from lab.format.listing import closest_ids
 from lab.settings import paths
 
 INDEX_VERSION = 1  # bump when a row's meaning changes: an index of another version is rebuilt
@@ -80,6 +80,9 @@ class UnloadableExercise(LabError):
         super().__init__(f"Exercise '{exercise_id}' could not be loaded:\n" + "\n".join(str(p) for p in problems))
 
 
+CHECK_AT_MOST = 50  # `lab list` validates up to this many changed files of one's own folders (about 30 ms each)
+
+
 @dataclass
 class CatalogIndex:
     """Every exercise of the roots, in catalog order, with the problems known for each file."""
@@ -116,7 +119,7 @@ class CatalogIndex:
         broken = [p for p in self.problems if _id_for(p.path, self.roots) == exercise_id]
         if broken:
             raise UnloadableExercise(exercise_id, broken)
-        close = difflib.get_close_matches(exercise_id, [e.id for e in self.entries], n=3)
+        close = closest_ids(exercise_id, [e.id for e in self.entries])
         hint = f" Did you mean {', '.join(close)}?" if close else " `lab list` shows them all."
         raise LabError(f"No exercise '{exercise_id}'.{hint}")
 
@@ -130,6 +133,29 @@ class CatalogIndex:
     def open(self, exercise_id: str) -> Any:
         """Fully load and validate one exercise (a `lab.format.exercise.Exercise`), recording the result."""
         return open_entry(self.find(exercise_id))
+
+    def unchecked(self) -> list[IndexEntry]:
+        """The listed exercises of the learner's or trainer's own folders that no full validation has seen as
+        they are now (the bundled curriculum is validated before it ships)."""
+        bundled = str(paths.bundled_exercises_dir().resolve())
+        return [e for e in self.entries if not e.validated and not e.broken and str(e.root) != bundled]
+
+    def check_unchecked(self, limit: int | None = None) -> int:
+        """Fully validate the unchecked exercises (recording each outcome), so that a broken file leaves the listing
+        and is counted as the lab counts it, when there are at most `limit` of them: the files edited since the
+        last check. More (a course just copied in) are left to `lab validate` and the lab's background check;
+        returns how many were left unchecked."""
+        waiting = self.unchecked()
+        if len(waiting) > (CHECK_AT_MOST if limit is None else limit):
+            return len(waiting)
+        for entry in waiting:
+            try:
+                open_entry(entry)
+            except UnloadableExercise as exc:
+                self.mark_broken(entry, exc.problems)
+            except LabError:
+                continue
+        return 0
 
 
 # ---------------------------------------------------------------- building

@@ -280,3 +280,26 @@ def _relative(path: str, root: str) -> str:
     return rel.replace(os.sep, "/") if os.sep != "/" else rel
 
 
+def closest_ids(given: str, ids: Sequence[str], n: int = 3) -> list[str]:
+    """The ids closest to a mistyped one, whether it was typed whole (`prompt-engineering/delimeters`) or
+    short (`delimeters`): each id is scored by the better of its whole and its last part's likeness, and
+    only those near the best score are named (a shared track name alone makes no match)."""
+    import difflib  # only for a mistyped id: kept off every listing's path
+
+    given = given.strip().strip("/")
+    if not given:
+        return []
+    short = given.rpartition("/")[2]
+    track = given.rpartition("/")[0]
+    scored = []
+    for exercise_id in ids:
+        its_track, _, its_short = exercise_id.rpartition("/")
+        name_score = difflib.SequenceMatcher(None, short, its_short).ratio()
+        if track:  # a track typed too counts a quarter: the name is what people misspell least in full
+            name_score = 0.75 * name_score + 0.25 * difflib.SequenceMatcher(None, track, its_track).ratio()
+        scored.append((name_score, exercise_id))
+    scored.sort(key=lambda pair: -pair[0])
+    if not scored or scored[0][0] < 0.7:
+        return []
+    best = scored[0][0]
+    return [exercise_id for score, exercise_id in scored[:n] if score >= best - 0.08]

@@ -22,7 +22,7 @@ from lab.errors import ExerciseError, LabError, Problem
 from lab.format import arenas, shapes, yamlines
 from lab.format.curriculum import curriculum_order
 from lab.format.exercise import BLOCKS, Exercise, FrontMatter, block_variables
-from lab.format.listing import MAX_FILE_BYTES, claimed, exercise_roots, inside, points_outside, reachable, regular_file, search
+from lab.format.listing import MAX_FILE_BYTES, claimed, closest_ids, exercise_roots, inside, points_outside, reachable, regular_file, search
 from lab.format.templating import (
     CompiledExercise,
     SplitFile,
@@ -55,7 +55,7 @@ class Catalog:
         broken = [p for p in self.problems if _id_for(p.path, self.roots) == exercise_id]
         if broken:
             raise LabError(f"Exercise '{exercise_id}' could not be loaded:\n" + "\n".join(str(p) for p in broken))
-        close = difflib.get_close_matches(exercise_id, [e.id for e in self.exercises], n=3)
+        close = closest_ids(exercise_id, [e.id for e in self.exercises])
         hint = f" Did you mean {', '.join(close)}?" if close else " `lab list` shows them all."
         raise LabError(f"No exercise '{exercise_id}'.{hint}")
 
@@ -296,23 +296,33 @@ def load_exercise(path: Path, root: Path) -> Exercise:
 
     meta = _validate_front_matter(data, out)
     compiled = _compile(root, rel_name, path, out)
+    # every kind of problem at once: with the front matter's faulty keys set aside (`partial`), or a template that
+    # does not compile, the checks that do not depend on what is missing still run, so one `lab validate` says it all
+    checked, partial = (meta, frozenset[str]()) if meta is not None else _front_matter_without_faults(data)
+    if checked is not None:
+        # a check that reads a key set aside would only repeat its problem in other words: it waits for the fix
+        depends_on_cases = bool(partial & {"vars", "cases"})
+        shaped = shapes.check_writes(checked, out) if not partial else False
+        if compiled is not None:
+            if "writes" not in partial:
+                blocks = _check_blocks(checked, compiled, out, template_line=split.template_line)
+            if not depends_on_cases:
+                _check_renders(checked, compiled, out)
+                if shaped:
+                    shapes.check_blocks(checked, blocks, out)
+                    shapes.check_turns(checked, compiled, root, out)
+                    if not out.problems:  # a block that does not render has been reported; its texts cannot be traced
+                        shapes.check_texts_sent(checked, compiled, root, out)
+                    shapes.check_reads(checked, blocks, out)
+                    shapes.check_tools(checked, blocks, root, out)
+                    arenas.check_file(checked, compiled, root, out)
+        if not depends_on_cases and "rubric" not in partial:
+            params = _check_rubric(checked, root, out)
+        if not depends_on_cases and "examples" not in partial:
+            _check_examples(checked, out, shaped)
     if meta is None or compiled is None:
         out.raise_if_any()
         raise AssertionError  # unreachable: a None above always comes with a problem
-
-    shaped = shapes.check_writes(meta, out)
-    blocks = _check_blocks(meta, compiled, out, template_line=split.template_line)
-    _check_renders(meta, compiled, out)
-    if shaped:
-        shapes.check_blocks(meta, blocks, out)
-        shapes.check_turns(meta, compiled, root, out)
-        if not out.problems:  # a block that does not render has been reported; its texts cannot be traced
-            shapes.check_texts_sent(meta, compiled, root, out)
-        shapes.check_reads(meta, blocks, out)
-        shapes.check_tools(meta, blocks, root, out)
-        arenas.check_file(meta, compiled, root, out)
-    params = _check_rubric(meta, root, out)
-    _check_examples(meta, out, shaped)
     out.raise_if_any()
 
     digest = hashlib.sha256(raw)
@@ -374,6 +384,42 @@ def _validate_front_matter(data: dict[str, Any], out: _Collector) -> FrontMatter
                 fix = _FIXES.get(error["type"], "see docs/authoring.md for this key")
             out.at(loc, message, fix)
         return None
+
+
+def _front_matter_without_faults(data: dict[str, Any]) -> tuple[FrontMatter | None, frozenset[str]]:
+    """The front matter validated with each faulty key left out (its problem is reported already), and the
+    top-level keys that lost something; None when what is left is not a front matter (a required key is
+    missing or wrong). Lets the other checks run on a file whose front matter has a misspelt key."""
+    import copy
+
+    trimmed = copy.deepcopy(data)
+    touched: set[str] = set()
+    for _ in range(3):
+        try:
+            return FrontMatter.model_validate(trimmed), frozenset(touched)
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = tuple(error["loc"])
+                if not loc or error["type"] == "missing" or not _drop(trimmed, loc):
+                    return None, frozenset(touched)
+                touched.add(str(loc[0]))
+    return None, frozenset(touched)
+
+
+def _drop(data: Any, loc: tuple[Any, ...]) -> bool:
+    """Remove the key at `loc` (a pydantic error location) from nested dicts and lists; False when it is not there."""
+    for part in loc[:-1]:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return False
+    last = loc[-1]
+    if isinstance(data, dict) and last in data:
+        del data[last]
+        return True
+    return False
 
 
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:

@@ -89,6 +89,7 @@ class Completion:
     retries: int = 0
     finish_reason: str | None = None  # "stop", or "length" when the answer hit max_tokens, or "tool_calls"
     tool_calls: tuple[tuple[str, str, str], ...] = ()  # the model's calls: (id, tool name, arguments as JSON text)
+    cached: bool = False  # answered from the response cache (lab.models.cache): no call, no charge
 
 
 MODEL_NAME_HELP = "litellm names models provider/model, e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest or ollama_chat/llama3.2"
@@ -145,12 +146,36 @@ def complete(
     on_delta: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
     tools: list[dict[str, Any]] | None = None,
+    cache_slot: int | str = 0,
 ) -> Completion:
     """Call the model, streaming text to `on_delta` when given; retries 429/5xx with backoff. With `tools`
     (the chat API's shape), the model may answer with calls (`Completion.tool_calls`) instead of text.
 
-    Raises ModelError (one plain sentence) or CancelledError. Never returns partial text as a success.
+    A temperature-0 request the response cache holds (the tools offered are part of the request) is
+    answered from it (`config.cache`; `cache_slot` tells apart the samples of one attempt), without
+    importing litellm: the text goes to `on_delta` in one piece. Raises ModelError (one plain sentence)
+    or CancelledError. Never returns partial text as a success.
     """
+    if cancel is not None and cancel.is_set():
+        raise CancelledError()
+    from lab.models import cache as response_cache
+
+    store = response_cache.for_config(config)
+    key = response_cache.request_key(messages, config, cache_slot, tools) if store is not None else None
+    if store is not None and key is not None and config.cache == "use":
+        hit = store.get(key)
+        if hit is not None:
+            if on_delta is not None and hit.text:
+                on_delta(hit.text)
+            return Completion(hit.text, 0, 0, 0.0, 0.0, 0, hit.finish_reason, hit.tool_calls, cached=True)
+    completion = _complete(messages, config, on_delta, cancel, tools)
+    if store is not None and key is not None:
+        store.put(key, config.model, response_cache.answer_of(completion))
+    return completion
+
+
+def _complete(messages: list[dict[str, Any]], config: CallConfig, on_delta: Callable[[str], None] | None,
+              cancel: threading.Event | None, tools: list[dict[str, Any]] | None) -> Completion:
     litellm = load_litellm()
     problem = model_name_problem(config.model)
     if problem:
@@ -530,7 +555,7 @@ def supports_response_schema(model: str) -> bool:
 # completions protocol directly over aiohttp; every other provider still goes through litellm.
 
 OPENAI_COMPATIBLE = ("openai", "hosted_vllm", "lm_studio")
-_prices: dict[str, Any] | None = None
+_prices: dict[str, tuple[float, float]] | None = None
 _prices_lock = threading.Lock()
 
 
@@ -547,21 +572,47 @@ def price_per_token(model: str) -> tuple[float, float] | None:
         return 0.0, 0.0
     with _prices_lock:
         if _prices is None:
-            import importlib.util
-
-            _prices = {}
-            spec = importlib.util.find_spec("litellm")  # finds the package without running its __init__
-            for folder in (spec.submodule_search_locations or []) if spec else []:
-                path = os.path.join(folder, "model_prices_and_context_window_backup.json")
-                if os.path.exists(path):
-                    with open(path, encoding="utf-8") as f:
-                        _prices = json.load(f)
-                    break
+            _prices = _price_table()
     for name in (model, model.split("/", 1)[-1]):
-        entry = _prices.get(name)
-        if isinstance(entry, dict) and "input_cost_per_token" in entry:
-            return float(entry.get("input_cost_per_token") or 0.0), float(entry.get("output_cost_per_token") or 0.0)
+        found = _prices.get(name)
+        if found is not None:
+            return found
     return None
+
+
+def _price_table() -> dict[str, tuple[float, float]]:
+    """litellm's prices by model name. The table is 3.5 MB of JSON (tens of milliseconds and megabytes
+    to read): the prices alone are kept in the cache folder, rebuilt whenever litellm's file changes."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("litellm")  # finds the package without running its __init__
+    source = next((os.path.join(folder, "model_prices_and_context_window_backup.json") for folder in (spec.submodule_search_locations or [])
+                   if os.path.exists(os.path.join(folder, "model_prices_and_context_window_backup.json"))), None) if spec else None
+    if source is None:
+        return {}
+    from lab.settings import paths
+
+    info = os.stat(source)
+    stamp = f"{source}:{info.st_size}:{info.st_mtime_ns}"
+    slim = paths.cache_dir() / "litellm-prices.json"
+    try:
+        kept = json.loads(slim.read_text(encoding="utf-8"))
+        if kept.get("stamp") == stamp:
+            return {name: (float(p[0]), float(p[1])) for name, p in kept["prices"].items()}
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        pass
+    with open(source, encoding="utf-8") as f:
+        table = json.load(f)
+    prices = {name: (float(entry.get("input_cost_per_token") or 0.0), float(entry.get("output_cost_per_token") or 0.0))
+              for name, entry in table.items() if isinstance(entry, dict) and "input_cost_per_token" in entry}
+    try:
+        slim.parent.mkdir(parents=True, exist_ok=True)
+        tmp = slim.with_name(f"{slim.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"stamp": stamp, "prices": prices}), encoding="utf-8")
+        os.replace(tmp, slim)
+    except OSError:
+        pass  # no cache folder: read in full next time too
+    return prices
 
 
 class _StatusError(Exception):
@@ -641,11 +692,29 @@ class AsyncCaller:
             self._session = None
 
     async def complete(self, messages: list[dict[str, Any]], config: CallConfig,
-                       before_send: Callable[[], None] | None = None, tools: list[dict[str, Any]] | None = None) -> Completion:
+                       before_send: Callable[[], None] | None = None, tools: list[dict[str, Any]] | None = None,
+                       cache_slot: int | str = 0) -> Completion:
         """One call, retried on 429 and 5xx; raises ModelError (one sentence) like `complete`.
 
         `before_send` runs once, holding the call's slot, just before the first request goes out (a
-        budget check there sees only the calls really in flight); what it raises is passed on."""
+        budget check there sees only the calls really in flight); what it raises is passed on. A
+        request the response cache holds (`config.cache`) is answered from it: no request, no
+        `before_send`, no charge."""
+        from lab.models import cache as response_cache
+
+        store = response_cache.for_config(config)
+        key = response_cache.request_key(messages, config, cache_slot, tools) if store is not None else None
+        if store is not None and key is not None and config.cache == "use":
+            hit = store.get(key)
+            if hit is not None:
+                return Completion(hit.text, 0, 0, 0.0, 0.0, 0, hit.finish_reason, hit.tool_calls, cached=True)
+        completion = await self._complete(messages, config, before_send, tools)
+        if store is not None and key is not None:
+            store.put(key, config.model, response_cache.answer_of(completion))
+        return completion
+
+    async def _complete(self, messages: list[dict[str, Any]], config: CallConfig,
+                        before_send: Callable[[], None] | None, tools: list[dict[str, Any]] | None) -> Completion:
         import asyncio
 
         named = config

@@ -48,22 +48,31 @@ class AttemptOutcome:
     judge: dict[str, Any] | None = None
     finish_reasons: dict[str, list[str | None]] = field(default_factory=dict)
     transcripts: dict[str, list[Transcript]] = field(default_factory=dict)
+    calls: int = 0  # model calls the attempt asked for (the judge's included)
+    cached_calls: int = 0  # of them, answered from the response cache
+
+    @property
+    def cached(self) -> bool:
+        return bool(self.calls) and self.cached_calls == self.calls
 
     def to_dict(self) -> dict[str, Any]:
         return outcome_dict(self.exercise, self.model, self.grade, self.outputs, self.usage, self.attempt_id, self.duration_s,
-                            self.finish_reasons, self.transcripts)
+                            self.finish_reasons, self.transcripts, calls=self.calls, cached_calls=self.cached_calls)
 
 
 def outcome_dict(exercise: Exercise, model: str, g: Grade, outputs: dict[str, list[str]], usage: Usage,
                  attempt_id: int | None, duration_s: float | None,
                  finish_reasons: dict[str, list[str | None]] | None = None,
-                 transcripts: dict[str, list[Transcript]] | None = None) -> dict[str, Any]:
+                 transcripts: dict[str, list[Transcript]] | None = None, *, calls: int = 0,
+                 cached_calls: int = 0) -> dict[str, Any]:
     """The JSON shape of `lab run --json` (also what the store keeps as the attempt's result).
 
     `cases[i].finish_reasons` runs parallel to `outputs`: "length" there means the answer was cut off
     at max_tokens, which a learner must be told before puzzling over a criterion it had no room for.
     An exercise that shapes the conversation (`Exercise.chat`) also keeps `cases[i].conversations`,
-    one list of messages per output (lab/format/conversation.py)."""
+    one list of messages per output (lab/format/conversation.py). `cached` is true when every call of the
+    attempt was answered from the response cache (no call was made, nothing was charged); `cached_calls`
+    counts them when only some were."""
     finish_reasons = finish_reasons or {}
     transcripts = transcripts or {}
     graded = grade_to_dict(g)
@@ -107,6 +116,8 @@ def outcome_dict(exercise: Exercise, model: str, g: Grade, outputs: dict[str, li
         "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens, "cost_usd": round(usage.cost_usd, 6)},
         "duration_s": None if duration_s is None else round(duration_s, 3),
         "attempt_id": attempt_id,
+        "cached": bool(calls) and cached_calls == calls,
+        "cached_calls": cached_calls,
     }
 
 
@@ -289,6 +300,7 @@ def run_attempt(
     transcripts: dict[str, list[Transcript | None]] = {b.case: [None] * n_samples for b in built}
     usage = Usage()
     lock = threading.Lock()
+    calls = {"made": 0, "cached": 0}
 
     def one_case(plan: CasePlan, sample: int) -> None:
         nonlocal usage
@@ -302,7 +314,8 @@ def run_attempt(
             if on_turn is not None and plan.learner_turns and dialogue.turn != announced:
                 announced = dialogue.turn  # once per message, not again for each round of tool calls it causes
                 on_turn(case, sample, dialogue.turn)
-            completion = llm.complete(messages, exercise_config, on_delta=handler, cancel=cancel, tools=plan.tools)
+            # a conversation's calls differ by their messages: the sample alone tells apart the answers to one request
+            completion = llm.complete(messages, exercise_config, on_delta=handler, cancel=cancel, tools=plan.tools, cache_slot=sample)
             before = len(dialogue.messages)
             said = dialogue.answer(completion.text, completion.finish_reason == "length", calls_of(completion))
             if on_tool is not None and said.calls:
@@ -311,6 +324,8 @@ def run_attempt(
             finish = ROUNDS_SPENT if said.calls and said.cut_off and completion.finish_reason != "length" else completion.finish_reason
             reason = reason if reason in ("length", ROUNDS_SPENT) else finish
             with lock:
+                calls["made"] += 1
+                calls["cached"] += completion.cached
                 usage = usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
         transcript = dialogue.transcript()
         with lock:
@@ -360,8 +375,12 @@ def run_attempt(
         raise
     # the model library's one-off import is not the model's time (`llm.load_seconds()` says it apart)
     duration = time.monotonic() - started - llm.load_overlap(started)
+    if judge is not None:
+        calls["made"] += judge.calls
+        calls["cached"] += judge.cached_calls
     outcome = AttemptOutcome(attempt_id, exercise, model, g, complete_outputs, usage, duration,
-                             finish_reasons=finish_reasons, transcripts=complete_transcripts)
+                             finish_reasons=finish_reasons, transcripts=complete_transcripts, calls=calls["made"],
+                             cached_calls=calls["cached"])
     store.finish_attempt(
         attempt_id, status="graded", score=g.score, passed=g.passed, result=outcome.to_dict(),
         prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost_usd=usage.cost_usd, duration_s=duration,
@@ -388,8 +407,9 @@ def _call_every_case(built: list[CasePlan], n_samples: int, concurrency: int,
     """Every case's conversations, `concurrency` at a time (a conversation's own calls one after the
     other); the first failure cancels the rest and is raised."""
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="lab-call") as pool:
-        futures = [pool.submit(one_case, b, s) for b in built for s in range(n_samples)]
         try:
+            # the submissions inside the guard too: a Ctrl-C between two of them must cancel the first
+            futures = [pool.submit(one_case, b, s) for b in built for s in range(n_samples)]
             done, pending = wait(futures, return_when=FIRST_EXCEPTION)
         except BaseException:
             cancel.set()  # Ctrl-C: queued calls must not start while the pool waits for those in flight

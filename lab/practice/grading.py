@@ -303,7 +303,9 @@ def grade_to_dict(g: Grade) -> dict[str, Any]:
                 "pass_rate": round(c.pass_rate, 4),
                 "unstable": c.unstable,
                 "reason": c.reason,
-                "feedback": c.feedback if not c.passed else None,
+                # the author's advice on a fail, only where an output was graded and failed: a criterion
+                # no judge could grade has not failed, and its advice would send the learner the wrong way
+                "feedback": c.feedback if any(not r.passed and not r.ungraded for r in c.results) else None,
                 "results": [
                     {k: v for k, v in vars(r).items() if v is not None}
                     for r in c.results

@@ -41,10 +41,14 @@ class ModelJudge:
     structured: bool | None = None  # JSON-schema answers: None asks litellm whether the model has them
     exchanges: list[dict[str, Any]] = field(default_factory=list)
     usage: JudgeUsage = field(default_factory=JudgeUsage)
+    calls: int = 0  # questions asked, and of them answered from the response cache
+    cached_calls: int = 0
 
     def ask(self, messages: list[dict[str, str]], *, response_schema: dict[str, Any] | None = None) -> str:
         config = replace(self.config, params={**self.config.params, **judge_params(response_schema, self.config.model)})
         completion = llm.complete(messages, config, cancel=self.cancel)
+        self.calls += 1
+        self.cached_calls += completion.cached
         self.usage.prompt_tokens += completion.prompt_tokens
         self.usage.completion_tokens += completion.completion_tokens
         self.usage.cost_usd += completion.cost_usd

@@ -153,7 +153,14 @@ def attempt_by_ref(store: Store, ref: str) -> AttemptRecord:
             raise LabError("No attempts yet: `lab run ID --prompt ...` records one.")
         return newest[0]
     try:
-        number = int(ref.lstrip("#"))
+        number = int(ref.strip().lstrip("#"))
     except ValueError:
         raise LabError(f"'{ref}' is not an attempt: give its number (as `lab run` prints it) or `last`.") from None
-    return store.attempt(number)
+    try:
+        return store.attempt(number)
+    except LabError:
+        newest = store.attempts(limit=1)
+        if not newest:
+            raise LabError(f"No attempt #{number}: there are no attempts yet.") from None
+        raise LabError(f"No attempt #{number}: attempts go from #1 to #{newest[0].id} (`last` is the newest; "
+                       "`lab history ID` lists an exercise's).") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gettext
 import json
+import math
 import os
 import sys
 from typing import Any, Sequence, TextIO
@@ -42,6 +43,27 @@ class Paint:
         return self(f"⟦{text}⟧", "4")
 
 
+def score_label(score: float, passed: bool, pass_mark: float = 1.0) -> str:
+    """A score to two decimals that never reads as a pass when it is not one: a failing score that would
+    round up to its pass mark (1.00 for a criterion) is rounded down instead (799 words of 800 score
+    0.99875, which rounded would print as the 1.00 of a pass)."""
+    shown = f"{score:.2f}"
+    if passed or float(shown) < pass_mark - 1e-9:
+        return shown
+    return f"{math.floor(score * 100 + 1e-9) / 100:.2f}"
+
+
+def cached_note(result: dict[str, Any], tr: gettext.NullTranslations = ENGLISH) -> str | None:
+    """What the grade says when the response cache answered (all of the attempt's calls, or some), else None."""
+    if result.get("cached"):
+        return tr.gettext("Cached: every answer came from the response cache (no call made, nothing charged).")
+    n = int(result.get("cached_calls") or 0)
+    if n:
+        return tr.ngettext("{n} answer came from the response cache (no call, no charge).",
+                           "{n} answers came from the response cache (no call, no charge).", n).format(n=n)
+    return None
+
+
 def mark(passed: bool, ungraded: bool, paint: Paint) -> str:
     if ungraded:
         return paint.warn("?")
@@ -55,15 +77,20 @@ def grade_lines(result: dict[str, Any], paint: Paint, tr: gettext.NullTranslatio
     lines = []
     for c in result["criteria"]:
         extra = paint.warn("  " + t.gettext("unstable: passed {share} of samples").format(share=f"{c['pass_rate']:.0%}")) if c.get("unstable") else ""
-        lines.append(f" {mark(c['passed'], c.get('ungraded', False), paint)} {c['id']:<24} {c['score']:>5.2f}  ×{c['weight']:g}  {c['reason']}{extra}")
-        if not c["passed"] and c.get("feedback"):
+        score = score_label(float(c["score"]), bool(c["passed"]))
+        lines.append(f" {mark(c['passed'], c.get('ungraded', False), paint)} {c['id']:<24} {score:>5}  ×{c['weight']:g}  {c['reason']}{extra}")
+        if advice_applies(c):
             lines.append(f"   {'':<24}              {paint.dim('→ ' + c['feedback'])}")
     verdict = paint.good(t.gettext("PASSED")) if result["passed"] else paint.bad(t.gettext("NOT PASSED"))
     lines.append(t.gettext("Score {score} (pass mark {pass_mark}): {verdict}").format(
-        score=f"{result['score']:.2f}", pass_mark=f"{result['pass_mark']:.2f}", verdict=verdict))
+        score=score_label(float(result["score"]), bool(result["passed"]), float(result["pass_mark"])),
+        pass_mark=f"{result['pass_mark']:.2f}", verdict=verdict))
     ungraded = [c["id"] for c in result["criteria"] if c.get("ungraded")]
     if ungraded:
         lines.append(paint.warn(t.gettext("Ungraded (counted as 0): {criteria}").format(criteria=", ".join(ungraded))))
+    note = cached_note(result, t)
+    if note:
+        lines.append(paint.warn(note))
     note = builtin_note(result, t)
     if note:
         lines.append(paint.dim(note))
@@ -78,6 +105,17 @@ def builtin_note(result: dict[str, Any], tr: gettext.NullTranslations = ENGLISH)
     if not is_builtin(result.get("model")):
         return None
     return tr.gettext("Answered by the built-in model, a very small model: a strong prompt may still fail.")
+
+
+def advice_applies(criterion: dict[str, Any]) -> bool:
+    """Whether a criterion's fail advice (`feedback`) is for this grade: it failed on an output that was
+    graded. A criterion no judge could grade did not fail, and the author's advice would mislead."""
+    if criterion.get("passed") or not criterion.get("feedback"):
+        return False
+    results = criterion.get("results")
+    if results is None:  # a summary without per-output results: its verdict is all there is
+        return not criterion.get("ungraded")
+    return any(not r.get("passed") and not r.get("ungraded") for r in results)
 
 
 ROLE_WORDS = {"system": N_("system"), "user": N_("user"), "assistant": N_("assistant")}

@@ -101,12 +101,16 @@ def usd(amount: float) -> str:
 
 
 def estimate_attempt(exercise: Exercise, text: str | Mapping[str, Any], *, model: str | None, samples: int | None = None,
-                     judge_model: str | None = None, prices: PriceLookup | None = None) -> Estimate:
+                     judge_model: str | None = None, prices: PriceLookup | None = None, case: str | None = None) -> Estimate:
     """The calls, tokens and price of sending `text` (PromptError when the text cannot be rendered,
-    as sending would). `model` None or an answer exercise: no learner call; `judge_model` None: no judge."""
+    as sending would). `model` None or an answer exercise: no learner call; `judge_model` None: no judge.
+    `case`: of trying that one case once (`lab try`), not of a whole attempt."""
     if prices is None:
         from lab.models.llm import price_per_token as prices  # data only: lab.models.llm imports litellm on first call, not here
     built = build_messages(exercise, text)
+    if case is not None:
+        built = [b for b in built if b.case == case]
+        samples = 1
     answering = exercise.writes == "answer"
     n_samples = 1 if answering else (samples or exercise.rubric.samples)
     calls = 0 if answering else sum(b.calls for b in built) * n_samples  # counted before a model is chosen too
@@ -114,7 +118,7 @@ def estimate_attempt(exercise: Exercise, text: str | Mapping[str, Any], *, model
     per_case = [_case_tokens(b, answer_each) for b in built]
     prompt_tokens = sum(per_case) * n_samples if calls else 0
     answer_tokens = answer_each * calls
-    judge_calls = count_judge_calls(exercise, n_samples) if judge_model else 0
+    judge_calls = count_judge_calls(exercise, n_samples, case) if judge_model else 0
 
     cost: float | None = 0.0
     if calls:
@@ -141,9 +145,10 @@ def _case_tokens(plan: Any, answer_each: int) -> int:
     return total
 
 
-def count_judge_calls(exercise: Exercise, samples: int) -> int:
+def count_judge_calls(exercise: Exercise, samples: int, only_case: str | None = None) -> int:
     """Judge calls if every criterion that can ask a model does: one per output it grades, one per
-    criterion for a group check (a retry after an unusable verdict is not counted)."""
+    criterion for a group check (a retry after an unusable verdict is not counted). `only_case`: for
+    one case tried alone, where a group check is not asked."""
     from graders import get_check
 
     total = 0
@@ -152,9 +157,10 @@ def count_judge_calls(exercise: Exercise, samples: int) -> int:
         if check.uses_model == "never":
             continue
         if check.scope == "group":
-            total += 1
+            total += 0 if only_case is not None else 1
         else:
-            total += samples * sum(1 for case in exercise.cases if criterion.applies_to(case.name))
+            total += samples * sum(1 for case in exercise.cases
+                                   if criterion.applies_to(case.name) and only_case in (None, case.name))
     return total
 
 

@@ -150,6 +150,22 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX rehearsals_by_time ON rehearsals (started_at);
     """,
+    # 6: `lab try` (one case, one call) is no attempt: never counted, in progress, mastery or an export; but
+    # what it cost counts in the day's spending, so its cost is kept here, apart from the attempts
+    """
+    CREATE TABLE tries (
+        id                INTEGER PRIMARY KEY,
+        exercise_id       TEXT NOT NULL,
+        case_name         TEXT NOT NULL,
+        model             TEXT NOT NULL,
+        prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd          REAL NOT NULL DEFAULT 0,
+        cached            INTEGER NOT NULL DEFAULT 0,
+        started_at        TEXT NOT NULL
+    );
+    CREATE INDEX tries_by_time ON tries (started_at);
+    """,
 ]
 # statuses that were not a try: left out of counts, best scores and the `tried` status
 NOT_TRIES = ("running", "interrupted", "not_sent")
@@ -353,20 +369,36 @@ class Store:
         return {r["exercise_id"]: ExerciseProgress(r["exercise_id"], r["n"], r["best"], bool(r["passed"]), r["last"]) for r in rows}
 
     def cost_between(self, start: str, end: str) -> float:
-        """Dollars recorded by attempts and arena rehearsals started in [start, end) (UTC ISO times, as `now()` writes them)."""
+        """Dollars recorded by attempts, tries and arena rehearsals started in [start, end) (UTC ISO times, as `now()`
+        writes them)."""
         row = self._db.execute(
             "SELECT (SELECT COALESCE(SUM(cost_usd), 0) FROM attempts WHERE started_at >= ? AND started_at < ?)"
+            " + (SELECT COALESCE(SUM(cost_usd), 0) FROM tries WHERE started_at >= ? AND started_at < ?)"
             " + (SELECT COALESCE(SUM(cost_usd), 0) FROM rehearsals WHERE started_at >= ? AND started_at < ?)",
-            (start, end, start, end)).fetchone()
+            (start, end, start, end, start, end)).fetchone()
         return float(row[0])
 
     def costs_since(self, since: str) -> list[tuple[str, float]]:
-        """(started_at, cost_usd) of the attempts and arena rehearsals started at or after `since`, newest first."""
+        """(started_at, cost_usd) of the attempts, tries and arena rehearsals started at or after `since`, newest first."""
         rows = self._db.execute(
             "SELECT started_at, cost_usd FROM (SELECT started_at, cost_usd, id, 0 AS kind FROM attempts WHERE started_at >= ?"
-            " UNION ALL SELECT started_at, cost_usd, id, 1 AS kind FROM rehearsals WHERE started_at >= ?)"
-            " ORDER BY started_at DESC, kind DESC, id DESC", (since, since))
+            " UNION ALL SELECT started_at, cost_usd, id, 1 AS kind FROM rehearsals WHERE started_at >= ?"
+            " UNION ALL SELECT started_at, cost_usd, id, 2 AS kind FROM tries WHERE started_at >= ?)"
+            " ORDER BY started_at DESC, kind DESC, id DESC", (since, since, since))
         return [(str(r[0]), float(r[1])) for r in rows]
+
+    def record_try(self, *, exercise_id: str, case: str, model: str, prompt_tokens: int = 0, completion_tokens: int = 0,
+                   cost_usd: float = 0.0, cached: bool = False) -> None:
+        """What a `lab try` cost (it is no attempt: only the day's spending reads this)."""
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO tries (exercise_id, case_name, model, prompt_tokens, completion_tokens, cost_usd, cached, started_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (exercise_id, case, model, prompt_tokens, completion_tokens, cost_usd, int(cached), now()))
+
+    def tries(self) -> int:
+        """How many tries are recorded."""
+        return int(self._db.execute("SELECT COUNT(*) FROM tries").fetchone()[0])
 
     def record_rehearsal(self, *, arena: str, defence_attempt: int, attack_attempt: int, model: str, held: bool | None,
                          prompt_tokens: int = 0, completion_tokens: int = 0, cost_usd: float = 0.0) -> None:

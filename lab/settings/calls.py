@@ -18,6 +18,9 @@ class CallConfig:
     max_retries: int = 2
     backoff: float = 1.0  # seconds before the first retry; doubles each time
     params: dict[str, Any] = field(default_factory=dict)
+    # the response cache (lab.models.cache), for temperature-0 calls only: "use" answers a repeated request
+    # from it, "refresh" asks the model again and keeps the new answer, "off" neither reads nor writes it
+    cache: str = "off"
 
 
 def provider_of(model: str) -> str:

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     max_cost: float | None = Field(default=None, gt=0, description="Daily spending cap in USD (your local day): an attempt that would pass it asks first; unset means no cap.")
     theme: str = Field(default="textual-dark", description="TUI theme.")
     learner: str | None = Field(default=None, description="Your name as a trainer sees it in `lab export` submissions.")
+    cache: bool = Field(default=True, description="Answer a request repeated at temperature 0 (same model, messages and call settings) from the local response cache: no call, no charge. `--no-cache` asks the model again.")
+    cache_max_mb: float = Field(default=100.0, gt=0, description="Size bound of the response cache in MB; the answers used least recently go first.")
 
     def call_config(self) -> "CallConfig | None":
         """How attempts call the model (None when no model is chosen)."""
@@ -47,7 +49,7 @@ class Settings(BaseSettings):
 
         if not self.model:
             return None
-        return CallConfig(self.model, self.api_base, self.timeout, self.max_retries)
+        return CallConfig(self.model, self.api_base, self.timeout, self.max_retries, cache=self._cache_mode())
 
     def judge_call_config(self) -> "CallConfig | None":
         """How `judge` criteria call their model: the judge model, else the attempt's model, at the judge's
@@ -66,7 +68,10 @@ class Settings(BaseSettings):
             base = self.api_base
         else:
             base = None  # a judge of another provider is not on the learner's (local) server
-        return CallConfig(model, base, self.timeout, self.max_retries)
+        return CallConfig(model, base, self.timeout, self.max_retries, cache=self._cache_mode())
+
+    def _cache_mode(self) -> str:
+        return "use" if self.cache else "off"
 
     @classmethod
     def settings_customise_sources(

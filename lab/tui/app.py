@@ -313,7 +313,9 @@ def lab_commands() -> Any:
 
 def binding_owners() -> list[tuple[str, Any]]:
     """Every class that declares lab key bindings, with the name the help screen gives it."""
+    from lab.tui.screens.case_picker import CasePickerScreen
     from lab.tui.screens.catalog import CatalogScreen, ExerciseList
+    from lab.tui.screens.compare import CompareScreen
     from lab.tui.screens.exercise import ExerciseScreen
     from lab.tui.screens.help import HelpScreen
     from lab.tui.screens.history import AttemptScreen, DiffScreen, HistoryScreen
@@ -322,7 +324,8 @@ def binding_owners() -> list[tuple[str, Any]]:
 
     return [
         ("Everywhere", LabApp), ("Catalog", CatalogScreen), ("Catalog list", ExerciseList), ("Exercise", ExerciseScreen),
-        ("History", HistoryScreen), ("Attempt", AttemptScreen), ("Diff", DiffScreen), ("Progress", ProgressScreen),
+        ("History", HistoryScreen), ("Attempt", AttemptScreen), ("Diff", DiffScreen), ("Compare", CompareScreen),
+        ("Try on a case", CasePickerScreen), ("Progress", ProgressScreen),
         ("Model", ModelScreen), ("Help", HelpScreen),
     ]
 

@@ -79,7 +79,7 @@ def test_judge_exchange_is_stored_and_shown(cassette, api_base, tmp_path: Path, 
 
 def test_lab_attempt_unknown_id(capsys):
     assert main(["attempt", "999"]) == 2
-    assert capsys.readouterr().err == "lab: No attempt #999.\n"
+    assert capsys.readouterr().err == "lab: No attempt #999: there are no attempts yet.\n"
 
 
 def test_judge_model_comes_from_flag_then_environment_then_config_file(monkeypatch):

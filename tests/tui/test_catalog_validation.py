@@ -52,3 +52,24 @@ async def test_opening_a_broken_exercise_before_validation_names_its_problem(tmp
         assert told()[0].startswith("Exercise 'zz/broken' could not be loaded:\n")
         assert "broken.j2:13: template error: 'nobody_defined_this' is not defined" in told()[0]
         await wait_for(pilot, lambda: "zz/broken" not in app.screen.query_one(ExerciseList).ids, "the list without it")
+
+
+async def test_the_cli_and_the_lab_count_the_same_broken_files(tmp_path: Path, capsys):
+    """Two broken files (one in its front matter, one in its template) and one good: `lab list` and the lab's
+    catalog both say 2, and neither lists a broken one."""
+    from lab.cli import main
+
+    root = tmp_path / "course"
+    write_exercise(root, "zz/broken.j2", minimal(title="Looks fine from outside"), BROKEN_TEMPLATE)
+    write_exercise(root, "zz/keyed.j2", minimal(title="A misspelt key", minuts=5))
+    write_exercise(root, "zz/good.j2", minimal(title="Fine"))
+    assert main(["list", "--exercises", str(root)]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith("lab: 2 exercise file(s) could not be loaded;")
+    assert "good" in out and "broken" not in out and "keyed" not in out
+    app = app_with(root)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        listing = app.screen.query_one(ExerciseList)
+        await wait_for(pilot, lambda: "2 exercise file(s) could not be loaded" in screen_text(app), "the lab's count")
+        assert "zz/good" in listing.ids and "zz/broken" not in listing.ids and "zz/keyed" not in listing.ids

@@ -30,7 +30,7 @@ def editor(screen: Any, name: str) -> TextArea:
 
 def conversation(screen: Any, case: str) -> list[str]:
     """The lines of a case's conversation view, as drawn (labels, messages, answers)."""
-    return [str(widget.render()) for widget in screen.streams[(case, 0)].children]
+    return [str(widget.render()) for widget in screen.streams[(0, case, 0)].children]  # lane 0: the one model
 
 
 async def test_one_editor_per_text_each_with_its_starter_and_draft(use_model):
@@ -168,6 +168,7 @@ async def at_a_prefilled_run(pilot: Any) -> None:
     result = dict(pilot.app.session.store.attempts("chat/haiku")[0].result)
     result["duration_s"] = 0.6  # the one figure that depends on the machine
     screen.query_one(GradeView).show_result(result)
+    screen.query_one("#results").scroll_home(animate=False)  # the conversations (a run ends with its grade's first criterion in view)
     await pilot.pause()
 
 

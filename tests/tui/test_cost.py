@@ -78,7 +78,7 @@ async def test_over_the_cap_yes_sends(spent_today, cassette, api_base, use_model
         await pilot.press("ctrl+j")
         await wait_for(pilot, lambda: isinstance(app.screen, CostCapScreen), "the cap's question")
         await pilot.press("y")
-        await wait_for(pilot, lambda: screen.runs_started == 1 and not screen.running, "the run to finish", 30)
+        await wait_for(pilot, lambda: screen.runs_started == 1 and not screen.running, "the run to finish", 180)
         assert bullets_attempts() == ["graded"]
         assert shown(screen, "#spend") == "Spent $0.2500 session · $0.2500 today · cap $0.1000"
 

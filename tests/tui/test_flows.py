@@ -75,7 +75,7 @@ async def test_fail_take_a_hint_then_pass_and_see_progress(cassette, api_base, u
     async with app.run_test(size=(100, 32)) as pilot:
         screen = await open_exercise(pilot, "basics/bullets")
         await send_and_wait(pilot, screen)  # the starter prompt: echoed back, not three bullets
-        assert "NOT PASSED" in screen_text(app)
+        assert "✗ three-bullets" in screen_text(app)  # the grade opens at its first criterion
         assert screen.status_text.startswith("Not passed yet: ") and "press h for a hint" in screen.status_text
         assert not screen.query_one("#solution").display
         await pilot.press("escape")  # leave the editor, so that letters are keys
@@ -85,7 +85,7 @@ async def test_fail_take_a_hint_then_pass_and_see_progress(cassette, api_base, u
         await pilot.press("e")
         await type_prompt(pilot, screen, GOOD)
         await send_and_wait(pilot, screen)
-        assert "PASSED" in screen_text(app) and screen.passed
+        assert "✓ three-bullets" in screen_text(app) and screen.passed
         await pilot.press("escape", "escape")  # leave the editor, back to the catalog
         await wait_for(pilot, lambda: isinstance(app.screen, CatalogScreen), "the catalog")
         line = app.screen.query_one(ExerciseList).line_of("basics/bullets")
@@ -127,8 +127,8 @@ async def test_escape_cancels_a_run_in_flight(live_provider, use_model):
         screen = await open_exercise(pilot, "basics/greeting")
         await type_prompt(pilot, screen, "say hello")
         await pilot.press("ctrl+j")
-        await wait_for(pilot, lambda: screen.running, "the run to start", 5)
-        await wait_for(pilot, lambda: live_provider.requests, "the request to reach the server", 15)
+        await wait_for(pilot, lambda: screen.running, "the run to start", 60)
+        await wait_for(pilot, lambda: live_provider.requests, "the request to reach the server", 180)
         await pilot.press("escape")
         assert not screen.running  # the screen is free at once, whatever the model does
         assert screen.status_text == "Cancelled. Your prompt is still in the editor."
@@ -140,7 +140,7 @@ async def test_escape_cancels_a_run_in_flight(live_provider, use_model):
             return bool(attempts) and attempts[0].status == "cancelled"
 
         # before the first token: recorded as cancelled at once, not when the server finally answers
-        await wait_for(pilot, recorded, "the attempt to be recorded as cancelled", 3)
+        await wait_for(pilot, recorded, "the attempt to be recorded as cancelled", 60)
 
 
 async def test_history_open_diff_and_restore(seeded):
@@ -249,7 +249,7 @@ async def test_draft_is_saved_while_typing_and_reloaded():
             with Store() as store:
                 return store.draft("basics/greeting") == "draft text"
 
-        await wait_for(pilot, saved, "the debounced draft save", 5)
+        await wait_for(pilot, saved, "the debounced draft save", 60)
     app = make_app()
     async with app.run_test(size=(100, 32)) as pilot:
         await ready(pilot)
@@ -421,7 +421,7 @@ async def test_ctrl_j_right_after_a_paste_sends_what_the_editor_holds(live_provi
         # the terminal delivers the paste and the key in one read: the key must not overtake the paste
         app.post_message(events.Paste(" and the pasted part"))
         app.post_message(events.Key("ctrl+j", None))
-        await wait_for(pilot, lambda: screen.runs_started and not screen.running, "the run to finish", 30)
+        await wait_for(pilot, lambda: screen.runs_started and not screen.running, "the run to finish", 180)
     with Store() as store:
         assert store.attempts("basics/greeting")[0].prompt == "before the paste and the pasted part"
 

@@ -79,14 +79,17 @@ async def test_the_first_frame_is_the_builders_list_not_an_empty_one(lab_home, m
         assert "Checking the exercises" in str(app.screen.query_one("#catalog-info").render())
 
 
-async def test_a_builder_slower_than_the_first_frame_fills_the_list_after_it(lab_home, monkeypatch):
+async def test_a_builder_slower_than_the_first_frame_fills_the_list_after_it(lab_home, tmp_path, monkeypatch):
     from lab.tui.app import LabApp
 
     monkeypatch.setattr(app_module, "FIRST_FRAME_WAIT_S", 0.05)
-    app = LabApp([], cursor_blink=False, preload_litellm=False,
-                 index_builder=builder_of_the_test_curriculum(before="import time; time.sleep(1); "))
+    # the builder answers only once the test lets it (a file appears), never by a timer a loaded machine outruns
+    gate = tmp_path / "answer-now"
+    wait = f"import os, time\nwhile not os.path.exists({str(gate)!r}): time.sleep(0.02)\n"
+    app = LabApp([], cursor_blink=False, preload_litellm=False, index_builder=builder_of_the_test_curriculum(before=wait))
     async with app.run_test(size=(100, 32)) as pilot:
         assert app.listed_catalog is None  # the first frame did not wait for it
+        gate.touch()
         await ready(pilot)
         assert app.screen.query_one(ExerciseList).ids == IDS
 

@@ -59,6 +59,16 @@ async def at_diff(pilot: Any) -> None:
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, DiffScreen), "the diff")
 
 
+async def at_compare(pilot: Any) -> None:
+    """The two seeded attempts at basics/bullets marked in the history and compared: the criterion that
+    flipped on top, the prompts' diff, each case's two answers side by side."""
+    from lab.tui.screens.compare import CompareScreen
+
+    await at_history(pilot)
+    await pilot.press("space", "down", "space", "c")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, CompareScreen), "the comparison")
+
+
 async def at_progress(pilot: Any) -> None:
     from lab.tui.screens.progress import ProgressScreen
 
@@ -104,6 +114,13 @@ def test_screen(name: str, size: tuple[int, int], snap_compare: Any, seeded: Any
                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAB_MODEL", "openai/echo")
     assert snap_compare(make_app(), terminal_size=size, run_before=SCREENS[name])
+
+
+@pytest.mark.parametrize("size", [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")])
+def test_compare_view(size: tuple[int, int], snap_compare: Any, seeded: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """History's compare view of two marked attempts, what flipped on top, on a large and a small terminal."""
+    monkeypatch.setenv("LAB_MODEL", "openai/echo")
+    assert snap_compare(make_app(), terminal_size=size, run_before=at_compare)
 
 
 def test_progress_at_120x40(snap_compare: Any, seeded: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -42,7 +42,7 @@ async def test_a_run_draws_each_call_and_its_result_collapsed_then_the_answer(ca
         screen.set_prompt(ASK)
         await send_and_wait(pilot, screen)
         assert screen.status_text.startswith("Passed with 1.00!")
-        view = screen.streams[("shipped", 0)]
+        view = screen.streams[(0, "shipped", 0)]
         assert drawn(view) == ["[user · yours]", ASK, '[call] get_order {"order_id": "5512"}',
                                '▶ [result · get_order] {"order": "5512", "status": "shipped"}', "[answer]",
                                '{"order": "5512", "status": "shipped"}']
@@ -60,7 +60,7 @@ async def test_a_model_that_never_stops_is_cut_off_and_the_learner_told_why(cass
         screen.set_prompt("Hello")
         await send_and_wait(pilot, screen)
         assert "the model was still calling tools after 2 rounds (model.tool_rounds, set by the exercise)" in screen.status_text
-        lines = drawn(screen.streams[("shipped", 0)])
+        lines = drawn(screen.streams[(0, "shipped", 0)])
         assert lines[-1] == "[call · not answered: the rounds ran out] get_order {}"
         assert sum(line.startswith("▶ [result · get_order · refused] error: the arguments of get_order") for line in lines) == 2
         title = str(screen.query(".output-title").first().render())
@@ -80,6 +80,7 @@ async def at_a_tool_run(pilot: Any) -> None:
     result = dict(pilot.app.session.store.attempts("agents/order")[0].result)
     result["duration_s"] = 0.4  # the one figure that depends on the machine
     screen.query_one(GradeView).show_result(result)
+    screen.query_one("#results").scroll_home(animate=False)  # the call and its result (a run ends with its grade's first criterion in view)
     await pilot.pause()
 
 

@@ -14,7 +14,7 @@ def make_app() -> Any:
     return LabApp([], cursor_blink=False, preload_litellm=False)
 
 
-async def wait_for(pilot: Any, predicate: Callable[[], Any], what: str, limit: float = 20.0) -> None:
+async def wait_for(pilot: Any, predicate: Callable[[], Any], what: str, limit: float = 60.0) -> None:
     """Poll the app (bounded) until `predicate()` holds; fail saying what never happened."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -41,7 +41,7 @@ async def open_exercise(pilot: Any, exercise_id: str) -> Any:
 async def send_and_wait(pilot: Any, screen: Any) -> None:
     before = screen.runs_started
     await pilot.press("ctrl+j")
-    await wait_for(pilot, lambda: screen.runs_started > before and not screen.running, "the run to finish", 30)
+    await wait_for(pilot, lambda: screen.runs_started > before and not screen.running, "the run to finish", 180)
 
 
 def status_text(screen: Any) -> str:

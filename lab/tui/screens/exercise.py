@@ -41,7 +41,7 @@ DRAFT_DELAY_S = 0.4  # save the draft this long after the last keystroke
 ESTIMATE_DELAY_S = 0.3  # re-estimate the attempt's cost this long after the last keystroke
 # the footer's words for this screen's keys (BINDINGS below), for the catalogue; shown in the exercise's language
 FOOTER_WORDS = (N_("Send"), N_("Cancel run"), N_("Leave editor"), N_("Catalog"), N_("Edit"), N_("Hint"), N_("Next"),
-                N_("History"), N_("Raw/Markdown"), N_("Reset"))
+                N_("History"), N_("Raw/Markdown"), N_("Reset"), N_("Send fresh"), N_("Try case"), N_("Two models"), N_("Grade"))
 _tokens = count(1)
 
 
@@ -54,6 +54,10 @@ class ExerciseScreen(LabScreen):
     BINDINGS: ClassVar[list[Any]] = [
         Binding("ctrl+j,alt+enter", "send", "Send", id="exercise.send", priority=True,
                 tooltip="Send your prompt to the model, one call per case, then grade the answers."),
+        Binding("ctrl+r", "send_fresh", "Send fresh", id="exercise.send-fresh", priority=True, show=False,
+                tooltip="Send without the response cache: ask the model again even for a request it answered before."),
+        Binding("ctrl+o", "try_case", "Try case", id="exercise.try", priority=True, show=False,
+                tooltip="Try your text on one case: one call, and how each criterion reads the answer (not an attempt)."),
         Binding("escape", "cancel", "Cancel run", id="exercise.cancel", tooltip="Stop the run in flight; your prompt stays in the editor."),
         Binding("escape", "leave_editor", "Leave editor", id="exercise.leave-editor",
                 tooltip="Stop typing, so that the letter keys (h, n, r, e...) work."),
@@ -67,6 +71,9 @@ class ExerciseScreen(LabScreen):
                 tooltip="Show the answers as the raw text the checks grade, or rendered as Markdown."),
         Binding("x", "reset", "Reset", id="exercise.reset", show=False,
                 tooltip="Put the starter text back in the editor: press x twice (undo with ctrl+z)."),
+        Binding("g", "grade", "Grade", id="exercise.grade", show=False, tooltip="Scroll the answers to the grade's first criterion."),
+        Binding("M", "two_models", "Two models", id="exercise.two-models", show=False,
+                tooltip="Send your prompt to your model and to a second one, one after the other, then compare the two attempts."),
     ]
 
     def __init__(self, session: LabSession, exercise: Exercise):
@@ -75,7 +82,9 @@ class ExerciseScreen(LabScreen):
         self.exercise = exercise
         self.run_token: int | None = None
         self.cancel_event: threading.Event | None = None
-        self.stream_titles: dict[tuple[str, int], Static] = {}
+        # each output's title by (lane, case, sample): lane 0, or the model's place when a prompt runs on two
+        self.stream_titles: dict[tuple[int, str, int], Static] = {}
+        self.tried_case: str | None = None  # the case `Try on this case` used last
         self.rendered = False  # raw text by default: what a learner sees is what was graded
         self._draft_timer: Timer | None = None
         self._draft_dirty = False
@@ -94,7 +103,8 @@ class ExerciseScreen(LabScreen):
         starters = text_blocks(exercise, "starter")
         self.starters = {name: join_turns(v) if isinstance(v, list) else v for name, v in starters.items()}
         self.starter = self.starters.get(exercise.main_text, "")
-        self.streams: dict[tuple[str, int], Any] = {}  # each output's OutputText, or its case's ConversationView
+        # each output's OutputText, or its case's ConversationView, by (lane, case, sample) as the titles
+        self.streams: dict[tuple[int, str, int], Any] = {}
         self.plans: dict[str, Any] = {}  # the run's conversation of each case (lab.format.conversation.CasePlan)
         self.tr = translator(exercise.lang)  # the screen's own words in the exercise's language
         self._translate_footer()
@@ -139,8 +149,10 @@ class ExerciseScreen(LabScreen):
                                    show_line_numbers=False)
                 with Horizontal(id="actions"):
                     yield Button(t.gettext("Send"), id="send", variant="primary", compact=True, tooltip=t.gettext("ctrl+j or alt+enter"))
-                    # what sending would cost, updated as the learner types
-                    yield Static(id="estimate", markup=False)
+                    yield Button(t.gettext("Try on this case"), id="try", compact=True,
+                                 tooltip=t.gettext("ctrl+o: one case, one call, a preview of the grade; not an attempt"))
+                # what sending would cost, updated as the learner types
+                yield Static(id="estimate", markup=False)
                 # full width and as tall as it needs: an error message must be read whole
                 yield Static(id="status", markup=False)
                 with VerticalScroll(id="results"):
@@ -158,7 +170,7 @@ class ExerciseScreen(LabScreen):
         if not self.several:
             return {"system": t.gettext("Your system prompt (ctrl+j sends; write {{ name }} to place a case's data):"),
                     "prefill": t.gettext("Your prefill: the start of the model's answer, which it continues (ctrl+j sends):"),
-                    "answer": t.gettext("Your prompt (ctrl+j sends; write {{ name }} to place a case's data):")}.get(
+                    "answer": t.gettext("Your answer (ctrl+j grades it as written; no model is called):")}.get(
                 name, t.gettext("Your prompt (ctrl+j sends; write {{ name }} to place a case's data):"))
         return {"system": t.gettext("Your system prompt:"), "prompt": t.gettext("Your prompt (write {{ name }} to place a case's data):"),
                 "prefill": t.gettext("Your prefill: the start of the model's answer, which it continues:")}[name]
@@ -192,6 +204,8 @@ class ExerciseScreen(LabScreen):
 
     def _cases_title(self) -> str:
         n = len(self.exercise.cases)
+        if self.exercise.writes == "answer":
+            return self.tr.ngettext("Cases ({n}): your answer is graded on it", "Cases ({n}): your answer is graded on each", n).format(n=n)
         return self.tr.ngettext("Cases ({n}): one call each", "Cases ({n}): one call each", n).format(n=n)
 
     @staticmethod
@@ -261,12 +275,13 @@ class ExerciseScreen(LabScreen):
     def _estimate_now(self) -> None:
         self.estimate_worker(self.editor_value())
 
-    def _estimate_of(self, text: Any) -> Estimate:
-        """The cost of sending `text` with the session's model and judge (prices read as data, no litellm)."""
+    def _estimate_of(self, text: Any, case: str | None = None) -> Estimate:
+        """The cost of sending `text` with the session's model and judge (prices read as data, no litellm);
+        with `case`, of trying that case alone."""
         config = self.session.call_config()
         judge = self.session.judge_config() or config  # counted only where a criterion asks a judge
         return estimate_attempt(self.exercise, text, model=config.model if config else None,
-                                judge_model=judge.model if judge is not None else None)
+                                judge_model=judge.model if judge is not None else None, case=case)
 
     @work(thread=True, exclusive=True, group="estimate", exit_on_error=False)
     def estimate_worker(self, text: Any) -> None:
@@ -284,20 +299,28 @@ class ExerciseScreen(LabScreen):
             return
         self.estimate, self.estimated_text = estimate, text
         free = estimate is None or not (estimate.calls or estimate.judge_calls)  # an answer graded without a model
-        self.query_one("#estimate", Static).update("" if free else f"≈ {estimate.short(self.tr)}")
+        estimate_line = self.query_one("#estimate", Static)
+        estimate_line.update("" if free else f"≈ {estimate.short(self.tr)}")
+        estimate_line.display = not free
 
     def _show_spend(self) -> None:
         cap = self.session.settings.max_cost
         now = spent(self.session.store)
         self.query_one("#spend", Static).update(now.line(cap, self.tr))
 
-    def _cap_question(self, text: Any) -> str | None:
-        """What passing the daily cap would be, or None when sending stays under it (or no cap is set)."""
+    def _cap_question(self, text: Any, case: str | None = None, second_model: str | None = None) -> str | None:
+        """What passing the daily cap would be, or None when sending stays under it (or no cap is set).
+        `case`: trying that one case, not sending an attempt; `second_model`: sending to it as well."""
         cap = self.session.settings.max_cost
         if cap is None:
             return None
-        estimate = self.estimate if self.estimated_text == text else self._estimate_of(text)
-        check = check_cap(spent(self.session.store).today_usd, estimate.cost_usd, cap)
+        estimate = self.estimate if self.estimated_text == text and case is None else self._estimate_of(text, case)
+        cost = estimate.cost_usd
+        if second_model is not None and cost is not None:
+            judge = self.session.judge_config() or self.session.call_config()
+            other = estimate_attempt(self.exercise, text, model=second_model, judge_model=judge.model if judge is not None else None)
+            cost = None if other.cost_usd is None else cost + other.cost_usd
+        check = check_cap(spent(self.session.store).today_usd, cost, cap)
         return check.message(self.tr) if check is not None and check.over else None
 
     def flush_draft(self) -> None:
@@ -368,22 +391,33 @@ class ExerciseScreen(LabScreen):
             return self.session.store.hints_revealed(self.exercise.id) < len(self.exercise.hints)
         if action in ("edit", "toggle_rendered"):
             return not typing(self)
-        if action == "send":
+        if action in ("send", "send_fresh", "try_case", "two_models"):
             return not self.running
+        if action == "grade":
+            return any(view.display for view in self.query(GradeView))
         return True
 
     # ------------------------------------------------------------------ actions
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "send":
             self.action_send()
+        elif event.button.id == "try":
+            self.action_try_case()
 
     def action_send(self) -> None:
+        self._after_typing(self._send)
+
+    def _after_typing(self, callback: Any, *args: Any) -> None:
         # a priority key overtakes a paste still queued for the editor: read the text once the editor
         # has handled what it was sent before the key, so what is sent is what the editor holds
         focused = self.focused if isinstance(self.focused, TextArea) else self.query_one(f"#{next(iter(self.editor_ids.values()))}", TextArea)
-        focused.call_later(self._send)
+        focused.call_later(callback, *args)
 
-    def _send(self) -> None:
+    def action_send_fresh(self) -> None:
+        """Send, asking the model again even where the response cache holds the answer."""
+        self._after_typing(self._send, True)
+
+    def _send(self, fresh: bool = False, second: tuple[str, str | None] | None = None) -> None:
         if self.running:
             self._status(self.tr.gettext("A run is in flight: escape cancels it."), "-error")
             return
@@ -400,47 +434,62 @@ class ExerciseScreen(LabScreen):
         except PromptError as exc:
             self._status(str(exc), "-error")
             return
-        over = self._cap_question(text)
+        over = self._cap_question(text, second_model=second[0] if second else None)
         if over is None:
-            self._launch(text, built)
+            self._launch(text, built, fresh, second)
             return
         from lab.tui.screens.cost_cap import CostCapScreen
 
         def answered(go: bool | None) -> None:
             if go:
-                self._launch(text, built)
+                self._launch(text, built, fresh, second)
             else:  # nothing is sent and nothing recorded: the learner did not try
                 self._status(self.tr.gettext("Nothing was sent: {reason}. Your prompt is still in the editor.").format(reason=over), "")
 
         self.app.push_screen(CostCapScreen(over, self.tr), answered)
 
-    def _launch(self, text: Any, built: list[Any]) -> None:
+    def _launch(self, text: Any, built: list[Any], fresh: bool = False, second: tuple[str, str | None] | None = None) -> None:
         if self.running:  # a second send queued behind the cap's question
             return
         config = self.session.call_config()
         answering = self.exercise.writes == "answer"
         samples = 1 if answering else self.exercise.rubric.samples
         self.plans = {b.case: b for b in built}
-        self._start_outputs([(b.case, s) for b in built for s in range(samples)], samples)
+        configs = [config] if second is None or config is None else [config, self._second_config(config, *second)]
+        lanes = [c.model if c is not None and len(configs) > 1 else None for c in configs]
+        self._start_outputs([(lane, b.case, s) for lane in range(len(configs)) for b in built for s in range(samples)], samples, lanes)
         token = next(_tokens)
         self.run_token = token
         self.runs_started += 1
         self.cancel_event = threading.Event()
-        self._status(self.tr.gettext("Grading your answer…") if answering or config is None
-                     else self.tr.gettext("Sending to {model}… (escape cancels)").format(model=config.model), "")
+        if answering or config is None:
+            said = self.tr.gettext("Grading your answer…")
+        elif len(configs) > 1:
+            said = self.tr.gettext("Sending to {model}, then to {other}… (escape cancels)").format(model=config.model, other=configs[1].model)
+        else:
+            said = self.tr.gettext("Sending to {model}… (escape cancels)").format(model=config.model)
+        self._status(said, "")
         self.refresh_bindings()
         hints_used = self.session.store.hints_revealed(self.exercise.id)
-        self.run_attempt_worker(token, text, hints_used, self.cancel_event)
+        self.run_attempt_worker(token, text, hints_used, self.cancel_event, configs, fresh)
 
-    def _start_outputs(self, slots: list[tuple[str, int]], samples: int) -> None:
+    def _second_config(self, config: Any, model: str, api_base: str | None) -> Any:
+        from dataclasses import replace
+
+        return replace(config, model=model, api_base=api_base)
+
+    def _start_outputs(self, slots: list[tuple[int, str, int]], samples: int, lanes: list[str | None] | None = None,
+                       note: str = "") -> None:
         outputs = self.query_one("#outputs", Vertical)
         outputs.remove_children()
         self.query_one(GradeView).clear()
         self.streams = {}
         self.stream_titles = {}
         widgets = []
-        for case, sample in slots:
+        for lane, case, sample in slots:
             label = case if samples == 1 else f"{case} · " + self.tr.gettext("sample {n}").format(n=sample + 1)
+            model = (lanes or [None])[lane] if lanes and lane < len(lanes) else None
+            label += f" · {model}" if model else ""
             plan = self.plans.get(case)
             output: Any
             if self.exercise.chat and plan is not None:  # the case as a conversation: its messages, then each answer
@@ -448,62 +497,79 @@ class ExerciseScreen(LabScreen):
                                           rendered=self.rendered, tr=self.tr, classes="conversation")
             else:
                 output = OutputText(rendered=self.rendered, classes="output")
-            title = Static(f"── {label}", classes="output-title", markup=False)
+            title = Static(f"── {label}{note}", classes="output-title", markup=False)
             widgets += [title, output]
-            self.streams[(case, sample)] = output
-            self.stream_titles[(case, sample)] = title
+            self.streams[(lane, case, sample)] = output
+            self.stream_titles[(lane, case, sample)] = title
         outputs.mount_all(widgets)
         self.query_one("#results", VerticalScroll).anchor()
 
     @work(thread=True, group="attempt", exit_on_error=False)
-    def run_attempt_worker(self, token: int, text: Any, hints_used: int, cancel: threading.Event) -> None:
-        config, judge = self.session.call_config(), self.session.judge_config()
+    def run_attempt_worker(self, token: int, text: Any, hints_used: int, cancel: threading.Event,
+                           configs: list[Any] | None = None, fresh: bool = False) -> None:
+        from dataclasses import replace
+
+        configs = configs if configs is not None else [self.session.call_config()]
+        judge = self.session.judge_config()  # one judge for every model, so that grades differ by the answers alone
+        if fresh:  # ask again: the response cache is not read, and keeps the new answers
+            configs = [replace(c, cache="refresh") if c is not None else None for c in configs]
+            judge = replace(judge, cache="refresh") if judge is not None else None
 
         in_flight = self.session.in_flight  # what is left in it when the app closes is recorded as cancelled
         started: list[int] = []
 
-        def attempt() -> AttemptOutcome:
+        def attempt(lane: int, config: Any) -> AttemptOutcome:
             try:
                 return run_attempt(
                     self.exercise, text, config=config, store=self.session.store, hints_used=hints_used,
                     concurrency=self.session.settings.concurrency, judge_config=judge, cancel=cancel,
-                    on_delta=lambda case, sample, piece: self.lab.call_threadsafe(self._delta, token, case, sample, piece),
+                    on_delta=lambda case, sample, piece: self.lab.call_threadsafe(self._delta, token, case, sample, piece, lane),
                     # an answer streams nothing: each case shows the learner's text as it was graded
-                    on_output=(lambda case, sample, answer: self.lab.call_threadsafe(self._delta, token, case, sample, answer))
+                    on_output=(lambda case, sample, answer: self.lab.call_threadsafe(self._delta, token, case, sample, answer, lane))
                     if self.exercise.writes == "answer" else None,
                     on_started=lambda attempt_id: (started.append(attempt_id), in_flight.add(attempt_id)),
-                    on_turn=lambda case, sample, index: self.lab.call_threadsafe(self._turn, token, case, sample, index),
-                    on_tool=lambda case, sample, message: self.lab.call_threadsafe(self._tool, token, case, sample, message),
+                    on_turn=lambda case, sample, index: self.lab.call_threadsafe(self._turn, token, case, sample, index, lane),
+                    on_tool=lambda case, sample, message: self.lab.call_threadsafe(self._tool, token, case, sample, message, lane),
                     on_notice=lambda notice: self.lab.call_threadsafe(self._notice, token, notice),
                 )
             finally:
                 in_flight.difference_update(started)
 
-        done = run_watched(attempt, "lab-attempt", on_abandon=cancel.set)  # quitting never waits for a model
-        if not done.finished:
-            return
-        if isinstance(done.error, LabError):
-            self.lab.call_threadsafe(self._failed, token, done.error)
-        elif done.error is not None:  # an engine bug: the learner still gets a sentence, not a traceback
-            self.lab.call_threadsafe(self._failed, token, LabError(f"internal error: {type(done.error).__name__}: {done.error}"))
-        elif done.value is not None:
-            self.lab.call_threadsafe(self._finished, token, done.value)
+        outcomes: list[AttemptOutcome] = []
+        for lane, config in enumerate(configs):  # one model after the other: the learner reads each as it comes
+            done = run_watched(lambda lane=lane, config=config: attempt(lane, config), "lab-attempt",  # type: ignore[misc]
+                               on_abandon=cancel.set)  # quitting never waits for a model
+            if not done.finished:
+                return
+            if isinstance(done.error, LabError):
+                self.lab.call_threadsafe(self._failed, token, done.error, started[-1] if started else None)
+                return
+            if done.error is not None:  # an engine bug: the learner still gets a sentence, not a traceback
+                self.lab.call_threadsafe(self._failed, token, LabError(f"internal error: {type(done.error).__name__}: {done.error}"),
+                                         started[-1] if started else None)
+                return
+            if done.value is not None:
+                outcomes.append(done.value)
+        if len(outcomes) > 1:
+            self.lab.call_threadsafe(self._finished_both, token, outcomes)
+        elif outcomes:
+            self.lab.call_threadsafe(self._finished, token, outcomes[0])
 
-    async def _delta(self, token: int, case: str, sample: int, piece: str) -> None:
-        stream = self.streams.get((case, sample))
+    async def _delta(self, token: int, case: str, sample: int, piece: str, lane: int = 0) -> None:
+        stream = self.streams.get((lane, case, sample))
         if token == self.run_token and stream is not None:
             stream.append(piece)
 
-    async def _turn(self, token: int, case: str, sample: int, index: int) -> None:
+    async def _turn(self, token: int, case: str, sample: int, index: int, lane: int = 0) -> None:
         """A message the learner wrote is going out: it joins the case's conversation, and its answer streams below it."""
-        view = self.streams.get((case, sample))
+        view = self.streams.get((lane, case, sample))
         plan = self.plans.get(case)
         if token == self.run_token and isinstance(view, ConversationView) and plan is not None and index < len(plan.turns):
             await view.start_turn(plan.turns[index])
 
-    async def _tool(self, token: int, case: str, sample: int, message: Any) -> None:
+    async def _tool(self, token: int, case: str, sample: int, message: Any, lane: int = 0) -> None:
         """The model called tools, or a tool answered: drawn in the case's conversation, in order."""
-        view = self.streams.get((case, sample))
+        view = self.streams.get((lane, case, sample))
         if token == self.run_token and isinstance(view, ConversationView):
             await view.add_tool(message)
 
@@ -514,7 +580,7 @@ class ExerciseScreen(LabScreen):
     async def _stop_streams(self) -> None:
         """Nothing to flush: each piece is drawn as it arrives (kept as the one place a run's outputs end)."""
 
-    async def _finished(self, token: int, outcome: AttemptOutcome) -> None:
+    async def _finished(self, token: int, outcome: AttemptOutcome, lane: int = 0) -> None:
         if token != self.run_token:
             return
         await self._stop_streams()
@@ -522,11 +588,13 @@ class ExerciseScreen(LabScreen):
         self._show_spend()
         result = outcome.to_dict()
         self.query_one(GradeView).show_result(result)
+        self._show_grade_top()
         t = self.tr
         notice = " ".join(n for n in (cut_off_notice(result, self.exercise.meta.model.max_tokens, t),
                                       rounds_notice(result, self.exercise.tool_rounds, t)) if n) or None
         empty = empty_notice(result, t)
-        self._mark_cut_off(result)
+        self._mark_cut_off(result, lane)
+        cached = " " + t.gettext("Answered from the response cache (no call, $0); ctrl+r asks the model again.") if outcome.cached else ""
         score = f"{outcome.grade.score:.2f}"
         if outcome.grade.passed:
             self.passed = True
@@ -535,21 +603,47 @@ class ExerciseScreen(LabScreen):
             nxt = self.session.next_exercise(self.exercise.id)
             said = (t.gettext("Passed with {score}! The model solution is on the left; n opens the next exercise.") if nxt
                     else t.gettext("Passed with {score}! The model solution is on the left."))
-            self._status(said.format(score=score) + (f" {empty}" if empty else ""), "-success")
+            self._status(said.format(score=score) + (f" {empty}" if empty else "") + cached, "-success")
         else:
             left = len(self.exercise.hints) - self.session.store.hints_revealed(self.exercise.id)
             tip = t.gettext("Read the reasons below, or press h for a hint.") if left else t.gettext("Read the reasons below.")
             cut = "".join(f" {n}" for n in (notice, empty) if n)
             head = t.gettext("Not passed yet: {score} of {pass_mark} needed.").format(score=score, pass_mark=f"{outcome.grade.pass_mark:.2f}")
-            self._status(f"{head}{cut} {tip}", "-error")
+            self._status(f"{head}{cut} {tip}{cached}", "-error")
         self.refresh_bindings()
 
-    def _mark_cut_off(self, result: dict[str, Any]) -> None:
+    async def _finished_both(self, token: int, outcomes: list[AttemptOutcome]) -> None:
+        """A prompt run on two models: the second's grade below, and the two attempts compared."""
+        from lab.practice.compare import compare_attempts
+        from lab.tui.screens.compare import CompareScreen
+
+        if token != self.run_token:
+            return
+        await self._finished(token, outcomes[-1], lane=len(outcomes) - 1)
+        store = self.session.store
+        a, b = (store.attempt(o.attempt_id) for o in outcomes[:2])
+        scores = " · ".join(f"{o.model} {score_text(o.grade.score)}" for o in outcomes)
+        self._status(self.tr.gettext("Ran on both: {scores}. The comparison is open; escape comes back here.").format(scores=scores),
+                     "-success" if all(o.grade.passed for o in outcomes) else "")
+        self.app.push_screen(CompareScreen(compare_attempts(a, b)))
+
+    def _show_grade_top(self) -> None:
+        """Bring the grade's first criterion to the top of the answers' pane, once it is laid out: after a run
+        the pane followed the answers' end, which would leave the reasons above (80x24) or show the grade's end."""
+        results = self.query_one("#results", VerticalScroll)
+        results.anchor(False)
+        grade = self.query_one(GradeView)
+        self.call_after_refresh(results.scroll_to_widget, grade, top=True, animate=False)
+
+    def action_grade(self) -> None:
+        self._show_grade_top()
+
+    def _mark_cut_off(self, result: dict[str, Any], lane: int = 0) -> None:
         """An answer that stopped at the token limit, or that is empty, says so over its text."""
         for case in result["cases"]:
             outputs = case.get("outputs") or []
             for sample in range(len(outputs)):
-                title = self.stream_titles.get((case["name"], sample))
+                title = self.stream_titles.get((lane, case["name"], sample))
                 note = output_note(case, sample, self.tr)
                 if note is not None and title is not None:
                     t = self.tr
@@ -557,7 +651,7 @@ class ExerciseScreen(LabScreen):
                     title.update(f"── {label} · {note}")
                     title.add_class("-cut-off")
 
-    async def _failed(self, token: int, error: LabError) -> None:
+    async def _failed(self, token: int, error: LabError, attempt_id: int | None = None) -> None:
         if token != self.run_token:
             return
         await self._stop_streams()
@@ -567,6 +661,12 @@ class ExerciseScreen(LabScreen):
             self._status(str(error), "-error")
         elif isinstance(error, CancelledError):
             self._status(self.tr.gettext("Cancelled. Your prompt is still in the editor."), "")
+        elif attempt_id is not None and self.session.store.attempt(attempt_id).status == "not_sent":
+            # as the history says it: nothing reached a model, so it is not a try
+            self._status(f"{error} " + self.tr.gettext("Nothing reached the model, so this is not counted as a try "
+                                                       "(history: not sent); your prompt is still in the editor."), "-error")
+        elif attempt_id is None:  # a try (not an attempt) failed: nothing is recorded but its cost
+            self._status(f"{error} " + self.tr.gettext("Your prompt is still in the editor."), "-error")
         else:
             self._status(f"{error} " + self.tr.gettext("The attempt is recorded as failed; your prompt is still in the editor."), "-error")
         self.refresh_bindings()
@@ -577,7 +677,120 @@ class ExerciseScreen(LabScreen):
         self.run_token = self.cancel_event = None
         self.run_worker(self._stop_streams(), exclusive=False)
         self._status(self.tr.gettext("Cancelled. Your prompt is still in the editor."), "")
+        # out of the editor: the letter keys (r, h, e…) are keys again, not text typed into the prompt
+        self.set_focus(self.query_one("#task"))
         self.refresh_bindings()
+
+    # ------------------------------------------------------------------ trying one case
+    def action_try_case(self) -> None:
+        self._after_typing(self._pick_case)
+
+    def _pick_case(self) -> None:
+        if self.running:
+            self._status(self.tr.gettext("A run is in flight: escape cancels it."), "-error")
+            return
+        if self.session.call_config() is None and self.exercise.writes != "answer":
+            self._status(NO_MODEL_MESSAGE, "-error")
+            return
+        text = self.editor_value()
+        try:
+            build_messages(self.exercise, text)
+        except PromptError as exc:
+            self._status(str(exc), "-error")
+            return
+        names = [c.name for c in self.exercise.cases]
+        if len(names) == 1:
+            self._try(text, names[0])
+            return
+        from lab.tui.screens.case_picker import CasePickerScreen
+
+        def picked(case: str | None) -> None:
+            if case is not None:
+                self._try(text, case)
+
+        self.app.push_screen(CasePickerScreen(names, self.tried_case, self.tr), picked)
+
+    def _try(self, text: str, case: str) -> None:
+        if self.running:
+            return
+        self.tried_case = case
+        over = self._cap_question(text, case)
+        if over is None:
+            self._launch_try(text, case)
+            return
+        from lab.tui.screens.cost_cap import CostCapScreen
+
+        def answered(go: bool | None) -> None:
+            if go:
+                self._launch_try(text, case)
+            else:
+                self._status(self.tr.gettext("Nothing was sent: {reason}. Your prompt is still in the editor.").format(reason=over), "")
+
+        self.app.push_screen(CostCapScreen(over, self.tr), answered)
+
+    def _launch_try(self, text: str, case: str) -> None:
+        if self.running:
+            return
+        self.plans = {b.case: b for b in build_messages(self.exercise, text)}  # checked when the case was picked
+        self._start_outputs([(0, case, 0)], 1, note=" · " + self.tr.gettext("a try, not an attempt"))
+        token = next(_tokens)
+        self.run_token = token
+        self.cancel_event = threading.Event()
+        self._status(self.tr.gettext("Trying case '{case}'… (escape cancels)").format(case=case), "")
+        self.refresh_bindings()
+        self.try_worker(token, text, case, self.cancel_event)
+
+    @work(thread=True, group="attempt", exit_on_error=False)
+    def try_worker(self, token: int, text: str, case: str, cancel: threading.Event) -> None:
+        from lab.practice.trying import try_case
+
+        config, judge = self.session.call_config(), self.session.judge_config()
+        done = run_watched(lambda: try_case(
+            self.exercise, text, case, config=config, store=self.session.store, judge_config=judge, cancel=cancel,
+            on_delta=lambda piece: self.lab.call_threadsafe(self._delta, token, case, 0, piece)), "lab-try", on_abandon=cancel.set)
+        if not done.finished:
+            return
+        if isinstance(done.error, LabError):
+            self.lab.call_threadsafe(self._failed, token, done.error)
+        elif done.error is not None:
+            self.lab.call_threadsafe(self._failed, token, LabError(f"internal error: {type(done.error).__name__}: {done.error}"))
+        elif done.value is not None:
+            self.lab.call_threadsafe(self._tried, token, done.value)
+
+    async def _tried(self, token: int, outcome: Any) -> None:
+        if token != self.run_token:
+            return
+        self.run_token = self.cancel_event = None
+        self._show_spend()
+        if self.exercise.writes == "answer":
+            stream = self.streams.get((0, outcome.case, 0))
+            if stream is not None and not stream.source:
+                stream.append(outcome.output)
+        self.query_one(GradeView).show_preview(outcome.to_dict())
+        self._show_grade_top()
+        t = self.tr
+        said = t.gettext("Tried on '{case}': {passing} of {total} criteria pass on it. A try is not an attempt (it is not counted); "
+                         "ctrl+j sends every case.").format(case=outcome.case, passing=outcome.passing, total=len(outcome.readings))
+        if outcome.cached:
+            said += " " + t.gettext("Answered from the response cache (no call, $0).")
+        self._status(said, "")
+        self.refresh_bindings()
+
+    def action_two_models(self) -> None:
+        """Pick a second model, then send the prompt to the learner's model and to it, one after the other."""
+        if self.session.call_config() is None:
+            self._status(NO_MODEL_MESSAGE, "-error")
+            return
+        if self.exercise.writes == "answer":
+            self._status(self.tr.gettext("Your answer is graded as written: no model writes it, so there is nothing to run on two models."), "")
+            return
+        from lab.tui.screens.model import ModelScreen
+
+        def chosen(choice: tuple[str, str | None] | None) -> None:
+            if choice is not None:
+                self._after_typing(self._send, False, choice)
+
+        self.app.push_screen(ModelScreen(self.session, second=True), chosen)
 
     def action_toggle_rendered(self) -> None:
         self.rendered = not self.rendered
@@ -641,7 +854,8 @@ class ExerciseScreen(LabScreen):
         now = time.monotonic()
         if now - getattr(self, "_reset_asked_at", -1e9) > self.RESET_CONFIRM_S:
             self._reset_asked_at = now
-            self._status(self.tr.gettext("Press x again to replace your prompt with the starter text."), "")
+            self._status(self.tr.gettext("Press x again to replace your answer with the starter text.") if self.exercise.writes == "answer"
+                         else self.tr.gettext("Press x again to replace your prompt with the starter text."), "")
             return
         self._reset_asked_at = -1e9
         self.set_prompt(dict(self.starters) if self.several else self.starter)

@@ -33,8 +33,18 @@ STATUS_WORDS = {"graded": "graded", "failed": "failed", "cancelled": "cancelled"
 
 def verdict(attempt: AttemptRecord) -> str:
     if attempt.status == "graded":
-        return "passed" if attempt.passed else "not passed"
+        said = "passed" if attempt.passed else "not passed"
+        return said + (" · cached" if (attempt.result or {}).get("cached") else "")
     return STATUS_WORDS.get(attempt.status, attempt.status)
+
+
+def count_line(attempts: list[AttemptRecord]) -> str:
+    """"3 attempt(s) · 1 not sent": what counts as a try, then what does not (as `lab progress` counts them)."""
+    from lab.practice.store import NOT_TRIES
+
+    tries = sum(1 for a in attempts if a.status not in NOT_TRIES)
+    apart = [(STATUS_WORDS.get(status, status), sum(1 for a in attempts if a.status == status)) for status in NOT_TRIES]
+    return f"{tries} attempt(s)" + "".join(f" · {n} {word}" for word, n in apart if n)
 
 
 class HistoryScreen(LabScreen):
@@ -42,7 +52,9 @@ class HistoryScreen(LabScreen):
     CSS_PATH = stylesheet("history")
     BINDINGS: ClassVar[list[Any]] = [
         Binding("enter", "open", "Open", id="history.open", tooltip="See this attempt's prompt, answers and grade."),
-        Binding("space", "mark", "Mark", id="history.mark", tooltip="Mark this attempt to compare it with another (d)."),
+        Binding("space", "mark", "Mark", id="history.mark", tooltip="Mark this attempt (two at most) to compare them (c, d)."),
+        Binding("c", "compare", "Compare", id="history.compare",
+                tooltip="The two marked attempts (or the marked one and this one) side by side: what flipped, the prompts, the answers."),
         Binding("d", "diff", "Diff", id="history.diff", tooltip="Compare the marked attempt's prompt (or the one before) with this one."),
         Binding("r", "restore", "Restore", id="history.restore", tooltip="Put this attempt's prompt back in the editor."),
         Binding("j", "down", "Down", id="history.down", show=False, tooltip="Move down the list."),
@@ -55,11 +67,16 @@ class HistoryScreen(LabScreen):
         self.session = session
         self.exercise = exercise
         self.attempts = session.attempts(exercise.id)
-        self.marked: int | None = None
+        self.marks: list[int] = []  # the attempts marked to compare, oldest mark first (two at most)
+
+    @property
+    def marked(self) -> int | None:
+        """The latest mark (what `d` diffs the highlighted attempt against)."""
+        return self.marks[-1] if self.marks else None
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(f"[b]History[/b] · {self.exercise.title} · {len(self.attempts)} attempt(s)", id="history-title")
+        yield Static(f"[b]History[/b] · {self.exercise.title} · {count_line(self.attempts)}", id="history-title", markup=True)
         yield DataTable(id="attempts", cursor_type="row", zebra_stripes=True)
         yield Static(id="history-help")
         yield Footer()
@@ -69,7 +86,8 @@ class HistoryScreen(LabScreen):
         table.add_columns(" ", "#", "When", "Model", "Result", "Score", "Hints")
         self._fill()
         table.focus()
-        help_text = ("enter opens an attempt · space marks one · d compares prompts · r restores a prompt into the editor"
+        help_text = ("enter opens an attempt · space marks two · c compares them side by side · d diffs prompts · "
+                     "r restores a prompt into the editor"
                      if self.attempts else "No attempts yet: send a prompt from the exercise screen (ctrl+j).")
         self.query_one("#history-help", Static).update(help_text)
 
@@ -78,7 +96,7 @@ class HistoryScreen(LabScreen):
         row = table.cursor_row
         table.clear()
         for a in self.attempts:
-            table.add_row("◆" if a.id == self.marked else "", str(a.id), when_text(a.started_at), a.model, verdict(a),
+            table.add_row("◆" if a.id in self.marks else "", str(a.id), when_text(a.started_at), a.model, verdict(a),
                           score_text(a.score), str(a.hints_used), key=str(a.id))
         if self.attempts:
             table.move_cursor(row=min(max(row, 0), len(self.attempts) - 1))
@@ -90,8 +108,8 @@ class HistoryScreen(LabScreen):
         return self.attempts[table.cursor_row]
 
     def can_run(self, action: str) -> bool:
-        if action in ("open", "mark", "restore", "diff", "down", "up"):
-            return bool(self.attempts) and (action != "diff" or len(self.attempts) > 1)
+        if action in ("open", "mark", "restore", "diff", "down", "up", "compare"):
+            return bool(self.attempts) and (action not in ("diff", "compare") or len(self.attempts) > 1)
         return True
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -108,9 +126,29 @@ class HistoryScreen(LabScreen):
 
     def action_mark(self) -> None:
         attempt = self.current()
-        if attempt is not None:
-            self.marked = None if self.marked == attempt.id else attempt.id
-            self._fill()
+        if attempt is None:
+            return
+        if attempt.id in self.marks:
+            self.marks.remove(attempt.id)
+        else:
+            self.marks = (self.marks + [attempt.id])[-2:]  # a third mark replaces the oldest
+        self._fill()
+
+    def action_compare(self) -> None:
+        """The two marked attempts side by side, the older as A; with one mark, it and the highlighted one."""
+        from lab.practice.compare import compare_attempts
+        from lab.tui.screens.compare import CompareScreen
+
+        chosen = list(self.marks)
+        current = self.current()
+        if len(chosen) < 2 and current is not None and current.id not in chosen:
+            chosen.append(current.id)
+        if len(chosen) < 2:
+            self.notify("Mark two attempts with space (or one, then highlight the other), then press c.")
+            return
+        by_id = {a.id: a for a in self.attempts}
+        older, newer = sorted((by_id[chosen[0]], by_id[chosen[1]]), key=lambda a: a.id)
+        self.app.push_screen(CompareScreen(compare_attempts(older, newer)))
 
     def action_diff(self) -> None:
         attempt = self.current()
@@ -169,7 +207,9 @@ class AttemptScreen(LabScreen):
                     yield Static(f"[b]{text_heading(name)}[/b]", classes="section")
                     yield Static(join_turns(value) if isinstance(value, list) else str(value), classes="attempt-text", markup=False)
             else:
-                yield Static("[b]Prompt[/b]", classes="section")
+                from lab.practice.attempts import ANSWER_MODEL
+
+                yield Static("[b]Your answer[/b]" if a.model == ANSWER_MODEL else "[b]Prompt[/b]", classes="section")
                 yield Static(a.prompt, id="attempt-prompt", markup=False)
             if a.error:
                 yield Static(a.error, id="attempt-error", markup=False)

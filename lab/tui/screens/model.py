@@ -52,18 +52,23 @@ class ModelScreen(LabScreen):
         Binding("escape", "close", "Back", id="model.back", tooltip="Leave without changing the model."),
     ]
 
-    def __init__(self, session: LabSession):
+    def __init__(self, session: LabSession, second: bool = False):
         super().__init__()
         self.session = session
         self.choices: list[ModelChoice] = []
         self.filtering = False  # the name field filters the list once the learner types on the list
         self.fetching: threading.Event | None = None  # set to cancel the built-in model's fetch in flight
+        # picking a second model to run a prompt on beside the learner's: nothing is saved or changed, the
+        # screen is dismissed with (model, api_base)
+        self.second = second
 
     def compose(self) -> ComposeResult:
         s = self.session.settings
         yield Header()
         with Vertical(id="model"):
             current = f"Now: [b]{s.model}[/b]" + (f" at {s.api_base}" if s.api_base else "") if s.model else "Now: [b]no model chosen[/b]"
+            if self.second:
+                current = f"A second model, to run your prompt on beside [b]{s.model}[/b] (nothing is saved):"
             yield Static(current, id="model-current")
             yield Static("Models you can use here (type to filter, enter picks one):", classes="section")
             yield OptionList(id="model-choices")
@@ -77,7 +82,7 @@ class ModelScreen(LabScreen):
                 yield Input(s.api_base or "", placeholder="only for local or proxy servers, e.g. http://127.0.0.1:11434",
                             id="model-base", compact=True)
             with Horizontal(id="model-buttons"):
-                yield Button("Use and save", id="model-save", variant="primary", compact=True)
+                yield Button("Run on both" if self.second else "Use and save", id="model-save", variant="primary", compact=True)
                 yield Button("Fetch the built-in model", id="model-fetch", compact=True)
                 yield Button("Cancel", id="model-cancel", compact=True)
             yield Static(id="model-status")
@@ -157,7 +162,8 @@ class ModelScreen(LabScreen):
         self.query_one("#model-base", Input).value = choice.api_base or ""
         if local.is_builtin(choice.model) and self._offer_builtin():
             return
-        self.query_one("#model-status", Static).update(f"Picked {choice.model}: ctrl+s uses and saves it.")
+        said = "ctrl+s runs your prompt on both" if self.second else "ctrl+s uses and saves it"
+        self.query_one("#model-status", Static).update(f"Picked {choice.model}: {said}.")
         self.query_one("#model-save", Button).focus()
 
     def _offer_builtin(self) -> bool:
@@ -217,7 +223,8 @@ class ModelScreen(LabScreen):
         self._list(self.query_one("#model-name", Input).value if self.filtering else "")
         self.query_one("#model-name", Input).value = local.BUILTIN
         self.query_one("#model-base", Input).value = ""
-        status.update(f"The built-in model is ready (its first answer takes a second to load): ctrl+s uses and saves {local.BUILTIN}.")
+        said = "ctrl+s runs your prompt on both" if self.second else f"ctrl+s uses and saves {local.BUILTIN}"
+        status.update(f"The built-in model is ready (its first answer takes a second to load): {said}.")
         self.query_one("#model-save", Button).focus()
         self.refresh_bindings()
 
@@ -252,6 +259,12 @@ class ModelScreen(LabScreen):
             return
         if base and not base.startswith(("http://", "https://")):
             status.update("The API base must be a URL starting with http:// or https://.")
+            return
+        if self.second:
+            if model == self.session.settings.model and base == self.session.settings.api_base:
+                status.update("That is the model you use already: pick another to compare it with.")
+                return
+            self.dismiss((model, base))
             return
         try:
             path = save_settings(model=model, api_base=base)
