@@ -97,6 +97,16 @@ def is_running() -> bool:
     return _base is not None
 
 
+def load_runtime() -> Any:
+    """The runtime's module, imported the one way that keeps it from spinning on a shared CPU."""
+    # OpenMP threads that spin while waiting starve everything else on a shared CPU (under 1 token/s
+    # with two busy cores): the runtime reads this once, when it is first imported
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import xllamacpp
+
+    return xllamacpp
+
+
 def api_base() -> str:
     """The running server's OpenAI-compatible base URL, starting it on first use (about half a second).
     Raises ModelError (nothing sent) when the runtime or the weights are missing or the model will not load."""
@@ -107,12 +117,8 @@ def api_base() -> str:
         why = problem()
         if why:
             raise ModelError(why, kind="not_installed", sent=False)
-        # OpenMP threads that spin while waiting starve everything else on a shared CPU (under 1 token/s
-        # with two busy cores): the runtime reads this once, when it is first imported
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
-            import xllamacpp
-
+            xllamacpp = load_runtime()
             params = xllamacpp.CommonParams()
             params.model.path = str(SMOLLM2.path())
             params.model_alias = {SERVED_NAME}
