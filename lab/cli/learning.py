@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 import threading
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -107,7 +108,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     else:
         print("\n".join(list_lines(rows, output_width())))
         if any(r["offline"] for r in rows):
-            print(OFFLINE_LEGEND)
+            width = output_width()
+            print(OFFLINE_LEGEND if width is None else "\n".join(textwrap.wrap(OFFLINE_LEGEND, width)))
     warn_problems(catalog, unchecked)
     return EXIT_OK
 

