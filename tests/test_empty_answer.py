@@ -39,3 +39,19 @@ def test_an_empty_answer_is_named_in_lab_run_its_json_and_lab_attempt(capsys, tm
     assert main(["attempt", "last"]) == 0
     out = capsys.readouterr().out
     assert "## Output: only (empty: the model wrote nothing)" in out
+
+
+def test_each_notice_names_the_cases_and_only_the_samples_it_is_about():
+    from lab.practice.attempts import ROUNDS_SPENT, cut_off_notice, empty_notice, rounds_notice
+
+    result = {"cases": [
+        {"name": "a", "outputs": ["fine", "", "cut"], "finish_reasons": ["stop", "stop", "length"]},
+        {"name": "b", "outputs": ["x"], "finish_reasons": ["length"]},
+        {"name": "c", "outputs": [""], "finish_reasons": [ROUNDS_SPENT]},  # named by the rounds, not as empty
+    ]}
+    assert cut_off_notice(result, 300) == ("The answer was cut off for cases 'a' (sample 3), 'b': the model stopped at "
+                                           "max_tokens: 300, set by the exercise. A criterion it fails may only lack room; "
+                                           "ask for a shorter answer.")
+    assert empty_notice(result).startswith("The model's answer was empty for case 'a' (sample 2): it wrote nothing")
+    assert rounds_notice(result, 4).startswith("The answer was cut off for case 'c': the model was still calling tools after 4 rounds")
+    assert empty_notice({"cases": [{"name": "a", "outputs": ["ok"], "finish_reasons": ["stop"]}]}) is None

@@ -42,6 +42,15 @@ def test_jsonl_bad_lines_are_named_and_the_rest_read(tmp_path: Path):
     assert read.submissions[1].line == 10
 
 
+def test_a_key_the_hand_in_chose_is_escaped_in_the_message(tmp_path: Path):
+    f = tmp_path / "hand-in.jsonl"
+    f.write_text("\n".join([line(outputs={"a\nb": None}), line(outputs={"\x1b[2J" + "x" * 100: None})]), encoding="utf-8")
+    assert [str(p) for p in read_submissions([f]).problems] == [
+        f'{f}:1: `outputs."a\\nb"`: Input should be a valid list',
+        f'{f}:2: `outputs."\\u001b[2Jxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…"`: Input should be a valid list',
+    ]
+
+
 def test_csv_with_extra_columns_and_quoted_newlines(tmp_path: Path):
     f = tmp_path / "class.csv"
     f.write_text('Learner,exercise,prompt,notes\nana,t/greet,"Say\nhello.",x\n,t/greet,Hi,\nbob,,Hi,\ncleo,t/greet,Hello there,\n', encoding="utf-8")

@@ -9,6 +9,7 @@ client (non-streamed, straight to the server). Every load-time error of a tool e
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,7 @@ def test_lab_grade_calls_the_tools_through_its_own_client_and_records_each_round
         [row] = cohort.results()
         calls = cohort.calls(row.id)
     assert sorted(calls) == ["answer:shipped:0", "answer:shipped:0:r1"]  # each round of calls is a call of its own
+    assert calls["answer:shipped:0"].tool_calls == (("call_1", "get_order", '{"order_id": "5512"}'),)  # kept beside its words
     conversation = row.result["cases"][0]["conversations"][0]
     assert [m["role"] for m in conversation] == ["user", "assistant", "tool", "assistant"]
     assert conversation[1]["calls"] == [{"id": "call_1", "name": "get_order", "arguments": '{"order_id": "5512"}'}]
@@ -211,6 +213,18 @@ def test_lab_grade_calls_the_tools_through_its_own_client_and_records_each_round
 
     text = _output_of(row.result, "shipped", 0)
     assert '[tool call]\nget_order {"order_id": "5512"}\n\n[tool result: get_order]\n{"order": "5512", "status": "shipped"}' in text
+
+    # a run stopped after its calls and before its grade goes on from what cohort.db recorded, calls to tools
+    # included: the same conversation, and no request (the cassette plays each answer once)
+    with sqlite3.connect(tmp_path / "cohort" / "cohort.db") as db:
+        db.execute("UPDATE results SET status='pending', result=NULL, score=NULL, passed=NULL")
+    code = main(["grade", str(submissions), "--out", str(tmp_path / "cohort"), "--exercises", str(course), "--model", "openai/agent",
+                 "--api-base", api_base, "--concurrency", "1", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    with CohortStore(tmp_path / "cohort") as cohort:
+        [again] = cohort.results()
+    assert again.result["cases"][0]["conversations"][0] == conversation
 
 
 # ---------------------------------------------------------------- grading and lab check

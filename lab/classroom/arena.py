@@ -20,23 +20,22 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from lab.classroom.cohort import CohortStore
-from lab.classroom.grading import Budget, CapReached, Progress, from_recorded, recorded_text
+from lab.classroom.grading import Budget, CapReached, Progress, RecordedJudge
 from lab.classroom.overrides import apply_to_result
-from lab.classroom.records import DECISIONS, RecordedCall, Review, task_key
+from lab.classroom.records import RECORDED_CALL_COLUMNS, RecordedCall, Review, task_key, tool_calls_json
 from lab.errors import LabError, ModelError, PromptError
 from lab.format.arenas import ArenaSet, Pair, arenas, meet, mismatch, text_length
 from lab.format.conversation import Dialogue, Transcript
+from lab.format.tools import ToolCall
 from lab.models import llm
 from lab.practice.arena import Benign, benign_standing, grade_pair, pair_result, unlanded_result
 from lab.practice.attempts import Usage, call_config_for, needs_judge
-from lab.practice.judging import judge_params
 from lab.settings.sqlite import now
 
 USABLE = ("graded", "ungraded")  # a submission's own grading that went through (an ungraded judge verdict can be reviewed)
@@ -250,16 +249,16 @@ class ArenaStore:
             self._db.execute("UPDATE arena_pairs SET error=? WHERE id=? AND status='pending'", (why, pair_id))
 
     def calls(self, pair_id: int) -> dict[str, RecordedCall]:
-        rows = self._db.execute("SELECT call, text, prompt_tokens, completion_tokens, cost_usd, duration_s FROM arena_calls WHERE pair_id=?",
-                                (pair_id,))
-        return {r[0]: RecordedCall(r[1], r[2], r[3], r[4], r[5]) for r in rows}
+        rows = self._db.execute(f"SELECT call, {RECORDED_CALL_COLUMNS} FROM arena_calls WHERE pair_id=?", (pair_id,))
+        return {r[0]: RecordedCall.from_row(r[1:]) for r in rows}
 
     def record_call(self, pair_id: int, call: str, kind: str, completion: Any) -> None:
         """Commit one answer at once: it is never asked for again."""
         with self._tx():
-            self._db.execute("INSERT OR IGNORE INTO arena_calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._db.execute("INSERT OR IGNORE INTO arena_calls (pair_id, call, kind, text, prompt_tokens, completion_tokens, cost_usd,"
+                             " duration_s, created, tool_calls) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              (pair_id, call, kind, completion.text, completion.prompt_tokens, completion.completion_tokens,
-                              completion.cost_usd, completion.duration_s, now()))
+                              completion.cost_usd, completion.duration_s, now(), tool_calls_json(completion.tool_calls)))
 
     def finish(self, pair_id: int, *, status: str, held: bool | None = None, score: float | None = None,
                result: dict[str, Any] | None = None, error: str | None = None, duration_s: float | None = None) -> None:
@@ -278,19 +277,9 @@ class ArenaStore:
         return {"prompt_tokens": int(row[0]), "completion_tokens": int(row[1]), "cost_usd": round(float(row[2]), 6), "calls": int(row[3])}
 
     # ------------------------------------------------------------ reviews
-    def record_review(self, pair_id: int, criterion: str, case: str, sample: int, *, scale: str, judge_passed: bool | None,
-                      judge_score: float | None, decision: str, trainer_passed: bool | None, trainer_score: float | None,
-                      note: str | None, reviewer: str) -> Review:
-        if decision not in DECISIONS:
-            raise LabError(f"Unknown review decision {decision!r}: use one of {', '.join(DECISIONS)}.")
-        stamp = now()
-        with self._tx():
-            self._db.execute(
-                "INSERT OR REPLACE INTO arena_reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (pair_id, criterion, case, sample, scale, None if judge_passed is None else int(judge_passed), judge_score, decision,
-                 None if trainer_passed is None else int(trainer_passed), trainer_score, note, reviewer, stamp))
-        return Review(pair_id, criterion, case, sample, scale, judge_passed, judge_score, decision, trainer_passed, trainer_score,
-                      note, reviewer, stamp)
+    def record_review(self, pair_id: int, criterion: str, case: str, sample: int, **decision: Any) -> Review:
+        """A trainer's decision on a judged verdict of a pair, as `CohortStore.record_review` keeps a grading's."""
+        return self.store.record_review(pair_id, criterion, case, sample, table="arena_reviews", **decision)
 
     def reviews(self) -> list[Review]:
         """Every review of an arena pair; `result_id` holds the pair's id."""
@@ -643,41 +632,6 @@ def play_arenas(
     return run
 
 
-def _key(messages: list[dict[str, str]], params: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps([messages, params], ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:20]
-
-
-class _PairJudge:
-    """The judge of one pair's grading: answers recorded earlier are read back, new ones asked through the run's
-    event loop and committed at once. Checks call it from the grading thread."""
-
-    def __init__(self, player: "_Player", pair_id: int, config: llm.CallConfig, recorded: dict[str, RecordedCall]):
-        self.player, self.pair_id, self.config, self.recorded = player, pair_id, config, recorded
-        self.seen: dict[str, int] = {}
-        self.structured: bool | None = None
-
-    @property
-    def model(self) -> str:
-        return self.config.model
-
-    def supports_schema(self) -> bool:
-        if self.structured is None:
-            self.structured = llm.supports_response_schema(self.config.model) if not llm.speaks_openai(self.config) else False
-        return self.structured
-
-    def ask(self, messages: list[dict[str, str]], *, response_schema: dict[str, Any] | None = None) -> str:
-        params = judge_params(response_schema, self.config.model)
-        config = replace(self.config, params={**self.config.params, **params})
-        base = _key(messages, params)
-        n = self.seen.get(base, 0)
-        self.seen[base] = n + 1
-        call = f"judge:{base}:{n}"
-        if call in self.recorded:
-            return self.recorded[call].text
-        future = asyncio.run_coroutine_threadsafe(self.player.call(self.pair_id, call, "judge", messages, config), self.player.loop)
-        return future.result().text
-
-
 class _Player:
     def __init__(self, astore: ArenaStore, caller: llm.AsyncCaller, budget: Any, run: ArenaRun, progress: Any):
         self.astore, self.caller, self.budget, self.run, self.progress = astore, caller, budget, run, progress
@@ -698,8 +652,7 @@ class _Player:
             completion = await self.caller.complete(messages, config, before_send=reserve, tools=tools)
         finally:
             self.budget.settle(held, completion, config.model)
-        # committed before the answer is used (an answer that called tools keeps its calls with its words)
-        self.astore.record_call(pair_id, call, kind, replace(completion, text=recorded_text(completion)))
+        self.astore.record_call(pair_id, call, kind, completion)  # committed before the answer is used
         self.run.calls += 1
         self.run.usage = self.run.usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
         self.progress.calls += 1
@@ -725,11 +678,8 @@ class _Player:
             while (messages := dialogue.next_call()) is not None:
                 # one call per message of the attack, and per round of tool calls of an agent's defence
                 key = f"answer:{sample}:{dialogue.turn}" + (f":r{dialogue.rounds}" if dialogue.rounds else "")
-                found = recorded.get(key)
-                said = found.text if found is not None else recorded_text(await self.call(pair_id, key, "answer", messages, call_config,
-                                                                                          pair.plan.tools))
-                text, calls = from_recorded(said)
-                dialogue.answer(text, calls=calls)
+                said = recorded.get(key) or await self.call(pair_id, key, "answer", messages, call_config, pair.plan.tools)
+                dialogue.answer(said.text, calls=[ToolCall(*c) for c in said.tool_calls])
             transcripts[sample] = dialogue.transcript()
 
         jobs = [asyncio.ensure_future(answer(s)) for s in range(samples)]
@@ -745,7 +695,11 @@ class _Player:
             return "failed"
         said = [t for t in transcripts if t is not None]
         if needs_judge(pair.exercise):
-            judge = _PairJudge(self, pair_id, judge_config or replace(config, params={}), recorded)
+            async def ask_call(call: str, messages: list[dict[str, str]], cfg: llm.CallConfig) -> str:
+                found = recorded.get(call)
+                return found.text if found is not None else (await self.call(pair_id, call, "judge", messages, cfg)).text
+
+            judge = RecordedJudge(judge_config or replace(config, params={}), ask_call, self.loop)
             try:
                 g = await asyncio.to_thread(grade_pair, pair, said, judge)
             except CapReached:

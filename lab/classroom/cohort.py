@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from lab.classroom.records import DECISIONS, RESULT_COLUMNS, RecordedCall, ResultRow, Review
+from lab.classroom.records import DECISIONS, RECORDED_CALL_COLUMNS, RESULT_COLUMNS, RecordedCall, ResultRow, Review, tool_calls_json
 from lab.errors import LabError
 from lab.settings.sqlite import BUSY_TIMEOUT_S, Transaction, migrate, now, use_wal
 
@@ -202,6 +202,12 @@ MIGRATIONS: list[str] = [
         message TEXT NOT NULL
     );
     CREATE INDEX problems_by_run ON problems (run);
+    """,
+    # 7: the calls an answer made to tools, beside its words (JSON [[id, name, arguments], ...]), so a run that
+    # goes on after a stop rebuilds an agent's conversation exactly
+    """
+    ALTER TABLE calls ADD COLUMN tool_calls TEXT;
+    ALTER TABLE arena_calls ADD COLUMN tool_calls TEXT;
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -515,14 +521,17 @@ class CohortStore:
     # ------------------------------------------------------------ reviews
     def record_review(self, result_id: int, criterion: str, case: str, sample: int, *, scale: str, judge_passed: bool | None,
                       judge_score: float | None, decision: str, trainer_passed: bool | None, trainer_score: float | None,
-                      note: str | None, reviewer: str) -> Review:
-        """Commit one decision at once; a later decision on the same judged output replaces it."""
+                      note: str | None, reviewer: str, table: str = "reviews") -> Review:
+        """Commit one decision at once; a later decision on the same judged output replaces it. `table` is
+        `reviews` (a learner's grading) or `arena_reviews` (an arena pair, `result_id` its id)."""
         if decision not in DECISIONS:
             raise LabError(f"Unknown review decision {decision!r}: use one of {', '.join(DECISIONS)}.")
+        if table not in ("reviews", "arena_reviews"):
+            raise ValueError(f"no review table {table!r}")
         stamp = now()
         with self._tx():
             self._db.execute(
-                "INSERT OR REPLACE INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (result_id, criterion, case, sample, scale, None if judge_passed is None else int(judge_passed), judge_score, decision,
                  None if trainer_passed is None else int(trainer_passed), trainer_score, note, reviewer, stamp))
         return Review(result_id, criterion, case, sample, scale, judge_passed, judge_score, decision, trainer_passed, trainer_score,
@@ -547,25 +556,25 @@ class CohortStore:
 
     # ------------------------------------------------------------ calls
     def calls(self, result_id: int) -> dict[str, RecordedCall]:
-        rows = self._db.execute("SELECT call, text, prompt_tokens, completion_tokens, cost_usd, duration_s FROM calls WHERE result_id=?", (result_id,))
-        return {r[0]: RecordedCall(r[1], r[2], r[3], r[4], r[5]) for r in rows}
+        return self.calls_of([result_id]).get(result_id, {})
 
     def calls_of(self, result_ids: Sequence[int]) -> dict[int, dict[str, RecordedCall]]:
         """The recorded calls of several results at once, by result."""
         found: dict[int, dict[str, RecordedCall]] = {}
         for chunk in _chunks(result_ids):
-            rows = self._db.execute("SELECT result_id, call, text, prompt_tokens, completion_tokens, cost_usd, duration_s FROM calls "
+            rows = self._db.execute(f"SELECT result_id, call, {RECORDED_CALL_COLUMNS} FROM calls "
                                     f"WHERE result_id IN ({', '.join('?' * len(chunk))})", tuple(chunk))
             for r in rows:
-                found.setdefault(r[0], {})[r[1]] = RecordedCall(r[2], r[3], r[4], r[5], r[6])
+                found.setdefault(r[0], {})[r[1]] = RecordedCall.from_row(r[2:])
         return found
 
-    _CALL = "INSERT OR IGNORE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    _CALL = ("INSERT OR IGNORE INTO calls (result_id, call, kind, text, prompt_tokens, completion_tokens, cost_usd, duration_s, created,"
+             " tool_calls) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
     @classmethod
     def call_statement(cls, result_id: int, call: str, kind: str, completion: Any) -> tuple[str, tuple[Any, ...]]:
         return cls._CALL, (result_id, call, kind, completion.text, completion.prompt_tokens, completion.completion_tokens,
-                           completion.cost_usd, completion.duration_s, now())
+                           completion.cost_usd, completion.duration_s, now(), tool_calls_json(completion.tool_calls))
 
     def record_call(self, result_id: int, call: str, kind: str, completion: Any) -> None:
         """Commit one model answer at once: it is never asked for again."""

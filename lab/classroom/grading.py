@@ -24,7 +24,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from lab.classroom.cohort import CohortStore, RunInfo, Writer
 from lab.classroom.records import RecordedCall, ResultRow, task_key
@@ -220,12 +220,16 @@ def _key(messages: list[dict[str, str]], params: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- one grading
 
 
-class _RecordedJudge:
-    """The judge of one grading: answers recorded earlier are read back, new ones are asked through the
-    run's event loop and committed at once. Checks call it from the grading thread."""
+JudgeCall = Callable[[str, list[dict[str, str]], llm.CallConfig], Awaitable[str]]
 
-    def __init__(self, grading: "_Grading", config: llm.CallConfig):
-        self.grading, self.config = grading, config
+
+class RecordedJudge:
+    """The judge of one grading (a submission's, or an arena pair's): `ask_call(call, messages, config)` gives
+    the answer recorded for `call` earlier or asks it through the run's event loop and commits it at once.
+    Checks call the judge from the grading thread, so each question is handed to `loop`."""
+
+    def __init__(self, config: llm.CallConfig, ask_call: JudgeCall, loop: asyncio.AbstractEventLoop):
+        self.config, self.ask_call, self.loop = config, ask_call, loop
         self.seen: dict[str, int] = {}
         self.structured: bool | None = None
 
@@ -246,8 +250,7 @@ class _RecordedJudge:
         n = self.seen.get(base, 0)
         self.seen[base] = n + 1
         call = f"judge:{base}:{n}"  # the same question twice in one grading is two calls, as it was the first time
-        future = asyncio.run_coroutine_threadsafe(self.grading.call(call, "judge", messages, config), self.grading.grader.loop)
-        return future.result()
+        return asyncio.run_coroutine_threadsafe(self.ask_call(call, messages, config), self.loop).result()
 
 
 @dataclass(frozen=True)
@@ -281,20 +284,19 @@ class _Grading:
         self.usage[2] += call.cost_usd
 
     async def call(self, call: str, kind: str, messages: list[dict[str, Any]], config: llm.CallConfig,
-                   hold: Callable[[], bool] | None = None, tools: list[dict[str, Any]] | None = None) -> str:
-        """The answer to one call as cohort.db keeps it (`recorded_text`); `hold()`, asked once it has arrived, says
-        whether it waits for the grade's transaction."""
+                   hold: Callable[[], bool] | None = None, tools: list[dict[str, Any]] | None = None) -> RecordedCall | llm.Completion:
+        """The answer to one call, recorded earlier or asked now (its words and its calls to tools); `hold()`, asked
+        once it has arrived, says whether it waits for the grade's transaction."""
         found = self.recorded.get(call)
         if found is not None:
-            return found.text
+            return found
         completion = await self.grader.call(self.row.id, call, kind, messages, config, tools)
-        completion = replace(completion, text=recorded_text(completion))  # an answer that called tools keeps its calls with its words
         if hold is not None and hold():
             self.held.append((call, kind, completion))
         else:  # committed before the answer is used
             await self.grader.write([CohortStore.call_statement(self.row.id, call, kind, completion)])
         self._count(completion)
-        return completion.text
+        return completion
 
     def keep_held(self) -> None:
         """Commit the answers not committed yet (a grading stopped before its grade was written)."""
@@ -319,8 +321,8 @@ class _Grading:
             while (messages := dialogue.next_call()) is not None:
                 key = f"answer:{case.case}:{sample}" + (f":{dialogue.turn}" if case.learner_turns else "") \
                     + (f":r{dialogue.rounds}" if dialogue.rounds else "")  # each round of tool calls is a call of its own
-                text, calls = from_recorded(await self.call(key, "answer", messages, plan.config, hold if single else None, case.tools))
-                dialogue.answer(text, calls=calls)
+                said = await self.call(key, "answer", messages, plan.config, hold if single else None, case.tools)
+                dialogue.answer(said.text, calls=[ToolCall(*c) for c in said.tool_calls])
             transcript = dialogue.transcript()
             outputs[case.case][sample] = transcript.output
             transcripts[case.case][sample] = transcript
@@ -398,7 +400,10 @@ class _Grader:
                 return "failed"
             plans = {b.case: b for b in built}
             if plan.judged:
-                judge = _RecordedJudge(grading, judge_config or replace(config, params={}))
+                async def ask(call: str, messages: list[dict[str, str]], cfg: llm.CallConfig) -> str:
+                    return (await grading.call(call, "judge", messages, cfg)).text
+
+                judge = RecordedJudge(judge_config or replace(config, params={}), ask, self.loop)
                 try:
                     g = await asyncio.to_thread(grade, exercise, outputs, judge, None, transcripts=transcripts, plans=plans)
                 except CapReached:
@@ -417,25 +422,6 @@ class _Grader:
             return status
         finally:
             grading.keep_held()
-
-
-TOOL_CALLS_MARK = "\x1etool-calls:"  # a recorded answer that called tools: the mark, then JSON {text, calls}
-
-
-def recorded_text(completion: llm.Completion) -> str:
-    """An answer as `cohort.db` keeps it: its text, or with calls, the mark and both as JSON (so a run that goes
-    on after a stop rebuilds the same conversation)."""
-    if not completion.tool_calls or completion.text.startswith(TOOL_CALLS_MARK):
-        return completion.text
-    return TOOL_CALLS_MARK + json.dumps({"text": completion.text, "calls": [list(c) for c in completion.tool_calls]}, ensure_ascii=False)
-
-
-def from_recorded(text: str) -> tuple[str, list[ToolCall]]:
-    """A recorded answer's words and calls."""
-    if not text.startswith(TOOL_CALLS_MARK):
-        return text, []
-    data = json.loads(text[len(TOOL_CALLS_MARK):])
-    return str(data.get("text") or ""), [ToolCall(str(i), str(n), str(a)) for i, n, a in data.get("calls") or []]
 
 
 # ---------------------------------------------------------------- the run

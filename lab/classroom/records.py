@@ -8,7 +8,7 @@ import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 
 def task_key(*parts: Any) -> str:
@@ -22,6 +22,23 @@ class RecordedCall:
     completion_tokens: int
     cost_usd: float
     duration_s: float
+    tool_calls: tuple[tuple[str, str, str], ...] = ()  # the answer's calls to tools: (id, name, arguments as JSON text)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> "RecordedCall":
+        """From the columns RECORDED_CALL_COLUMNS names, in their order."""
+        text, prompt_tokens, completion_tokens, cost_usd, duration_s, calls = row
+        return cls(text, prompt_tokens, completion_tokens, cost_usd, duration_s,
+                   tuple((str(i), str(n), str(a)) for i, n, a in json.loads(calls)) if calls else ())
+
+
+# the columns of `calls` (and `arena_calls`) a RecordedCall holds, in its order
+RECORDED_CALL_COLUMNS = "text, prompt_tokens, completion_tokens, cost_usd, duration_s, tool_calls"
+
+
+def tool_calls_json(calls: Sequence[Sequence[str]]) -> str | None:
+    """An answer's calls to tools as a `tool_calls` column keeps them (NULL for an answer in words only)."""
+    return json.dumps([list(c) for c in calls], ensure_ascii=False) if calls else None
 
 
 # the columns of `results` a ResultRow holds, in its order (`r.` is the results table in every query)

@@ -270,9 +270,19 @@ def _decode(line: _Line) -> str | None:
 NOT_UTF8 = "this {what} is not UTF-8 text; save the file as UTF-8"
 
 
+def _key_shown(part: Any) -> str:
+    """A place in the line as the message shows it: a key the hand-in chose is escaped and cut short, so
+    it cannot carry a line break, an escape sequence or a page of text into the message."""
+    text = str(part)
+    if text.isascii() and text.isprintable() and len(text) <= 40:
+        return text
+    shown = json.dumps(text)
+    return shown if len(shown) <= 42 else shown[:40] + "…\""
+
+
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
-    where = ".".join(str(p) for p in error["loc"])
+    where = ".".join(map(_key_shown, error["loc"]))
     if error["type"] == "missing":
         return f"`{where}` is missing"
     if where == "format":

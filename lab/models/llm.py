@@ -263,6 +263,17 @@ def _call_cancellable(litellm: ModuleType, messages: list[dict[str, Any]], confi
     return value  # type: ignore[no-any-return]
 
 
+def _litellm_kwargs(messages: list[dict[str, Any]], config: CallConfig, tools: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """What litellm is called with (retries are ours: litellm's and the SDK's are off)."""
+    kwargs: dict[str, Any] = dict(config.params)
+    kwargs.update(model=config.model, messages=with_prefill_marker(messages, config.model), timeout=config.timeout, num_retries=0, max_retries=0)
+    if tools:
+        kwargs["tools"] = tools
+    if config.api_base:
+        kwargs["api_base"] = config.api_base
+    return kwargs
+
+
 def _call_once(litellm: ModuleType, messages: list[dict[str, Any]], config: CallConfig,
                on_delta: Callable[[str], None] | None, cancel: threading.Event | None,
                tools: list[dict[str, Any]] | None = None) -> tuple[str, int, int, Any]:
@@ -283,14 +294,9 @@ def _call_once(litellm: ModuleType, messages: list[dict[str, Any]], config: Call
 def _call_model(litellm: ModuleType, messages: list[dict[str, Any]], config: CallConfig,
                 on_delta: Callable[[str], None] | None, cancel: threading.Event | None,
                 tools: list[dict[str, Any]] | None = None) -> tuple[str, int, int, Any]:
-    kwargs: dict[str, Any] = dict(config.params)
-    kwargs.update(model=config.model, messages=with_prefill_marker(messages, config.model), timeout=config.timeout, num_retries=0, max_retries=0)
-    if tools:
-        kwargs["tools"] = tools
-    if config.api_base:
-        kwargs["api_base"] = config.api_base
-        if provider_of(config.model) in ("openai", "hosted_vllm", "lm_studio") and not os.environ.get("OPENAI_API_KEY"):
-            kwargs["api_key"] = NO_KEY
+    kwargs = _litellm_kwargs(messages, config, tools)
+    if config.api_base and provider_of(config.model) in ("openai", "hosted_vllm", "lm_studio") and not os.environ.get("OPENAI_API_KEY"):
+        kwargs["api_key"] = NO_KEY
     if on_delta is None:
         response = _completion(litellm, kwargs)
         if not getattr(response, "choices", None):
@@ -803,12 +809,7 @@ class AsyncCaller:
     async def _litellm_call(self, messages: list[dict[str, Any]], config: CallConfig,
                             tools: list[dict[str, Any]] | None = None) -> tuple[str, int, int, float, tuple[tuple[str, str, str], ...]]:
         litellm = load_litellm()
-        kwargs: dict[str, Any] = dict(config.params)
-        kwargs.update(model=config.model, messages=with_prefill_marker(messages, config.model), timeout=config.timeout, num_retries=0, max_retries=0)
-        if tools:
-            kwargs["tools"] = tools
-        if config.api_base:
-            kwargs["api_base"] = config.api_base
+        kwargs = _litellm_kwargs(messages, config, tools)
         response = await litellm.acompletion(**kwargs)
         if not getattr(response, "choices", None):
             raise _Malformed("no choices")

@@ -128,24 +128,41 @@ def cut_off_notice(result: dict[str, Any], max_tokens: int | None, tr: Any = Non
     """One sentence naming the cases whose answer stopped at the token limit, or None when none did.
     `tr` is the exercise's language (a gettext translator); English without."""
     t = tr if tr is not None else ENGLISH
-    cut = []
-    for case in result.get("cases", []):
-        reasons = case.get("finish_reasons") or []
-        samples = [i for i, reason in enumerate(reasons) if reason == "length"]
-        if samples:
-            several = len(reasons) > 1
-            which = t.gettext(" (sample {samples})").format(
-                samples=", ".join(str(i + 1) for i in samples))
-            cut.append(f"'{case['name']}'" + (which if several else ""))
-    if not cut:
+    which = _cases_where(result, lambda case, i: _reason(case, i) == "length", t)
+    if which is None:
         return None
     if max_tokens:
         setting = t.gettext("max_tokens: {max_tokens}, set by the exercise").format(max_tokens=max_tokens)
     else:
         setting = t.gettext("the model's own token limit (the exercise sets no max_tokens)")
-    which = t.ngettext("case {cases}", "cases {cases}", len(cut)).format(cases=", ".join(cut))
     return t.gettext("The answer was cut off for {which}: the model stopped at {setting}. "
                      "A criterion it fails may only lack room; ask for a shorter answer.").format(which=which, setting=setting)
+
+
+def _cases_where(result: dict[str, Any], marked: Callable[[dict[str, Any], int], bool], t: Any) -> str | None:
+    """"case 'a'" or "cases 'a' (sample 2), 'b'": every case with an answer `marked(case, sample)` picks (its
+    samples named when it has several), for a notice; None when no answer is picked."""
+    named = []
+    for case in result.get("cases", []):
+        count = max(len(case.get("outputs") or []), len(case.get("finish_reasons") or []))
+        samples = [i for i in range(count) if marked(case, i)]
+        if samples:
+            which = t.gettext(" (sample {samples})").format(samples=", ".join(str(i + 1) for i in samples))
+            named.append(f"'{case['name']}'" + (which if count > 1 else ""))
+    if not named:
+        return None
+    return t.ngettext("case {cases}", "cases {cases}", len(named)).format(cases=", ".join(named))
+
+
+def _reason(case: dict[str, Any], sample: int) -> str | None:
+    reasons = case.get("finish_reasons") or []
+    return reasons[sample] if sample < len(reasons) else None
+
+
+def _empty(case: dict[str, Any], sample: int) -> bool:
+    outputs = case.get("outputs") or []
+    marks = case.get("empty") or [is_empty(o) for o in outputs]
+    return sample < len(marks) and bool(marks[sample])
 
 
 def is_empty(output: str) -> bool:
@@ -156,20 +173,10 @@ def is_empty(output: str) -> bool:
 def empty_notice(result: dict[str, Any], tr: Any = None) -> str | None:
     """One sentence naming the cases whose answer was empty, or None when none was."""
     t = tr if tr is not None else ENGLISH
-    empty = []
-    for case in result.get("cases", []):
-        outputs = case.get("outputs") or []
-        marks = case.get("empty") or [is_empty(o) for o in outputs]
-        reasons = case.get("finish_reasons") or []
-        # an answer cut off while the model still called tools is named by `rounds_notice`
-        samples = [i for i, output in enumerate(outputs) if i < len(marks) and marks[i]
-                   and not (i < len(reasons) and reasons[i] == ROUNDS_SPENT)]
-        if samples:
-            which = t.gettext(" (sample {samples})").format(samples=", ".join(str(i + 1) for i in samples))
-            empty.append(f"'{case['name']}'" + (which if len(outputs) > 1 else ""))
-    if not empty:
+    # an answer cut off while the model still called tools is named by `rounds_notice`
+    which = _cases_where(result, lambda case, i: _empty(case, i) and _reason(case, i) != ROUNDS_SPENT, t)
+    if which is None:
         return None
-    which = t.ngettext("case {cases}", "cases {cases}", len(empty)).format(cases=", ".join(empty))
     return t.gettext("The model's answer was empty for {which}: it wrote nothing, and the criteria graded that. "
                      "Send again; if it stays empty, try another model.").format(which=which)
 
@@ -177,14 +184,11 @@ def empty_notice(result: dict[str, Any], tr: Any = None) -> str | None:
 def output_note(case: dict[str, Any], sample: int, tr: Any = None) -> str | None:
     """What a learner must know about one answer before reading it: empty, or cut off at the token limit."""
     t = tr if tr is not None else ENGLISH
-    outputs = case.get("outputs") or []
-    reasons = case.get("finish_reasons") or []
-    marks = case.get("empty") or [is_empty(o) for o in outputs]
-    if sample < len(reasons) and reasons[sample] == ROUNDS_SPENT:
+    if _reason(case, sample) == ROUNDS_SPENT:
         return t.gettext("cut off: still calling tools when the rounds ran out")
-    if sample < len(marks) and marks[sample]:
+    if _empty(case, sample):
         return t.gettext("empty: the model wrote nothing")
-    if sample < len(reasons) and reasons[sample] == "length":
+    if _reason(case, sample) == "length":
         return t.gettext("cut off at the token limit")
     return None
 
@@ -211,16 +215,9 @@ def tools_notice(exercise: Exercise, model: str, tr: Any = None) -> str | None:
 def rounds_notice(result: dict[str, Any], rounds: int, tr: Any = None) -> str | None:
     """One sentence naming the cases whose model was still calling tools when the exercise's rounds ran out."""
     t = tr if tr is not None else ENGLISH
-    spent = []
-    for case in result.get("cases", []):
-        reasons = case.get("finish_reasons") or []
-        samples = [i for i, reason in enumerate(reasons) if reason == ROUNDS_SPENT]
-        if samples:
-            which = t.gettext(" (sample {samples})").format(samples=", ".join(str(i + 1) for i in samples))
-            spent.append(f"'{case['name']}'" + (which if len(reasons) > 1 else ""))
-    if not spent:
+    which = _cases_where(result, lambda case, i: _reason(case, i) == ROUNDS_SPENT, t)
+    if which is None:
         return None
-    which = t.ngettext("case {cases}", "cases {cases}", len(spent)).format(cases=", ".join(spent))
     return t.ngettext("The answer was cut off for {which}: the model was still calling tools after {rounds} round "
                       "(model.tool_rounds, set by the exercise), so its answer is what it said last. Ask it to answer "
                       "once it has what it needs.",
