@@ -14,6 +14,7 @@ import json
 import os
 import threading
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -68,8 +69,9 @@ def real_weights() -> Path | None:
 
 
 @pytest.fixture
-def real_model(lab_home: Path) -> Path:
-    """The real weights, linked into this test's LAB_HOME; skipped, saying what is missing, without them."""
+def real_model(lab_home: Path) -> Iterator[Path]:
+    """The real weights, linked into this test's LAB_HOME; skipped, saying what is missing, without them.
+    The server the test starts is stopped after it: the tests after it start from a lab with nothing running."""
     if not local.runtime_installed():
         pytest.skip(f"the built-in model's runtime is not installed ({local.INSTALL_RUNTIME}, or pip install '.[local]')")
     found = real_weights()
@@ -77,7 +79,10 @@ def real_model(lab_home: Path) -> Path:
         pytest.skip("the built-in model's weights are not fetched (run `lab local fetch`)")
     (lab_home / "models").mkdir()
     (lab_home / "models" / weights.SMOLLM2.file_name).symlink_to(found)
-    return found
+    try:
+        yield found
+    finally:
+        local.stop()
 
 
 def test_a_real_attempt_on_the_real_model_through_the_whole_engine(real_model: Path, course: Path, capsys):
