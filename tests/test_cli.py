@@ -92,7 +92,7 @@ def test_list_json_fields(capsys, course: Path):
     assert code == 0
     rows = json.loads(out)
     assert rows == [{"id": "t/greet", "title": "Say hello briefly", "track": "basics", "level": 2, "skills": ["clarity", "brevity"],
-                     "lang": "en", "status": "new", "best_score": None, "attempts": 0}]
+                     "lang": "en", "status": "new", "best_score": None, "attempts": 0, "offline": False}]
 
 
 def test_list_unknown_track(capsys, course: Path):
@@ -222,7 +222,8 @@ def test_run_without_a_model_exits_2_with_the_hint(capsys, course: Path):
     code, out, err = lab(capsys, "run", "t/greet", "--exercises", str(course), "--prompt", "Hello")
     assert code == 2 and out == ""
     assert err == ("lab: No model chosen: pass --model (e.g. --model openai/gpt-4o-mini, or --model openai/NAME "
-                   "--api-base http://127.0.0.1:11434/v1 for a local server), set LAB_MODEL, or pick one in the lab.\n")
+                   "--api-base http://127.0.0.1:11434/v1 for a local server, or --model local/smollm2 for the built-in offline "
+                   "model after `lab local fetch`), set LAB_MODEL, or pick one in the lab.\n")
 
 
 def test_run_model_from_lab_model_and_hosted_model_without_key(capsys, course: Path, monkeypatch: pytest.MonkeyPatch):

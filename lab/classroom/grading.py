@@ -36,6 +36,7 @@ from lab.format.tools import ToolCall
 from lab.models import llm
 from lab.practice.attempts import Usage, call_config_for, needs_judge, outcome_dict
 from lab.practice.grading import grade
+from lab.practice.judging import judge_params
 
 DEFAULT_COMPLETION_TOKENS = 256  # a call's answer length before any is seen, when the exercise sets no max_tokens
 HEARTBEAT_S = 10.0  # how often a run says it is alive (its claims hold while it does: cohort.ALIVE_S)
@@ -243,9 +244,7 @@ class RecordedJudge:
         return self.structured
 
     def ask(self, messages: list[dict[str, str]], *, response_schema: dict[str, Any] | None = None) -> str:
-        params: dict[str, Any] = {"temperature": 0}
-        if response_schema is not None:
-            params["response_format"] = {"type": "json_schema", "json_schema": {"name": "grade", "schema": response_schema, "strict": True}}
+        params = judge_params(response_schema, self.config.model)
         config = replace(self.config, params={**self.config.params, **params})
         base = _key(messages, params)
         n = self.seen.get(base, 0)

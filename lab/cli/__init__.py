@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import argparse
 
 COMMAND_MODULES = ("lab.cli.learning", "lab.cli.playground", "lab.cli.authoring", "lab.cli.trainer", "lab.cli.arena",
-                   "lab.cli.certificates")
+                   "lab.cli.certificates", "lab.cli.local")
 
 
 def build_parser() -> argparse.ArgumentParser:

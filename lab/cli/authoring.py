@@ -157,7 +157,7 @@ def solution_run(args: argparse.Namespace, exercises: Any) -> Any:
                 print(f"{what} {exercise.id} solution: graded {v.verdict} (score {score_label(v.grade.score, v.grade.passed, v.grade.pass_mark)})")
                 if v.verdict != "pass":
                     print_costs(v.grade)
-        return {"verdict": v.verdict, "score": score, "error": v.error}
+        return {"verdict": v.verdict, "score": score, "error": v.error, "judged": v.judged}
 
     return run
 

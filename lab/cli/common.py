@@ -79,7 +79,8 @@ def print_json(data: Any, stream: TextIO | None = None) -> None:
 
 
 NO_MODEL = ("No model chosen: pass --model (e.g. --model openai/gpt-4o-mini, or --model openai/NAME "
-            "--api-base http://127.0.0.1:11434/v1 for a local server), set LAB_MODEL, or pick one in the lab.")
+            "--api-base http://127.0.0.1:11434/v1 for a local server, or --model local/smollm2 for the built-in offline model "
+            "after `lab local fetch`), set LAB_MODEL, or pick one in the lab.")
 
 
 def models_of(args: argparse.Namespace) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 import threading
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 def register(sub: Any, common: argparse.ArgumentParser, model: argparse.ArgumentParser) -> None:
     p = sub.add_parser("list", parents=[common], help="list exercises with your status")
     p.add_argument("--track", help="only this track")
+    p.add_argument("--offline", action="store_true",
+                   help="only the exercises you can practise with no key and no server (on the built-in model, or with no model)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_list)
 
@@ -75,6 +78,7 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from lab.format.offline import is_offline
     from lab.practice.report import output_width
 
     catalog, unchecked = load_checked_exercises(args)
@@ -82,13 +86,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         progress = store.progress()
     rows = []
     for e in catalog.exercises:
-        if args.track and e.track != args.track:
+        offline = is_offline(e.id, e.root)
+        if args.track and e.track != args.track or args.offline and not offline:
             continue
         p = progress.get(e.id)
         rows.append({
             "id": e.id, "title": e.title, "track": e.track, "level": e.level, "skills": list(e.skills), "lang": e.lang,
             "status": p.status if p else "new", "best_score": None if p is None or p.best_score is None else round(p.best_score, 4),
-            "attempts": p.attempts if p else 0,
+            "attempts": p.attempts if p else 0, "offline": offline,
         })
     if args.track and not rows and args.track not in catalog.tracks():
         from lab.errors import LabError
@@ -102,8 +107,16 @@ def cmd_list(args: argparse.Namespace) -> int:
         print_json(rows)
     else:
         print("\n".join(list_lines(rows, output_width())))
+        if any(r["offline"] for r in rows):
+            width = output_width()
+            print(OFFLINE_LEGEND if width is None else "\n".join(textwrap.wrap(OFFLINE_LEGEND, width)))
     warn_problems(catalog, unchecked)
     return EXIT_OK
+
+
+OFFLINE_MARK = "⌂"
+OFFLINE_LEGEND = (f"{OFFLINE_MARK} offline: practise it with no key and no server, on the built-in model (its solution passes "
+                  "there, with no judge) or with no model at all; `lab list --offline` lists only those.")
 
 
 def list_lines(rows: list[dict[str, Any]], width: int | None) -> list[str]:
@@ -115,7 +128,8 @@ def list_lines(rows: list[dict[str, Any]], width: int | None) -> list[str]:
 
     names = Counter(r["id"].rpartition("/")[2] for r in rows)
     shown = [r["id"].rpartition("/")[2] if names[r["id"].rpartition("/")[2]] == 1 else r["id"] for r in rows]
-    cells = [(name, r["level"], r["title"] if r["lang"] == "en" else f"{r['lang']} · {r['title']}", ", ".join(r["skills"]),
+    cells = [(name, f"{r['level']}{' ' + OFFLINE_MARK if r.get('offline') else ''}",
+              r["title"] if r["lang"] == "en" else f"{r['lang']} · {r['title']}", ", ".join(r["skills"]),
               r["status"], "" if r["best_score"] is None else f"{r['best_score']:.2f}") for name, r in zip(shown, rows)]
     headers = ["ID", "LVL", "TITLE", "SKILLS", "STATUS", "BEST"]
     body = fitted_table(cells, headers, width=width, shrink=[("SKILLS", 16), ("TITLE", 28)], indent=["  "] * len(rows))

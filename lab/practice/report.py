@@ -91,7 +91,20 @@ def grade_lines(result: dict[str, Any], paint: Paint, tr: gettext.NullTranslatio
     note = cached_note(result, t)
     if note:
         lines.append(paint.warn(note))
+    note = builtin_note(result, t)
+    if note:
+        lines.append(paint.dim(note))
     return lines
+
+
+def builtin_note(result: dict[str, Any], tr: gettext.NullTranslations = ENGLISH) -> str | None:
+    """One sentence under a grade whose answers came from the built-in offline model (None otherwise): its size
+    is the reason a strong prompt may still fail, which the learner must not take for a weak prompt."""
+    from lab.models.local import is_builtin  # not at import: the catalog's first frame imports this module
+
+    if not is_builtin(result.get("model")):
+        return None
+    return tr.gettext("Answered by the built-in model, a very small model: a strong prompt may still fail.")
 
 
 def advice_applies(criterion: dict[str, Any]) -> bool:

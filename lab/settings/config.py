@@ -112,7 +112,8 @@ def settings_warnings(**overrides: Any) -> list[str]:
     env_model = os.environ.get("LAB_MODEL", "").strip()
     file_base = data.get("api_base")
     if (env_model and file_base and overrides.get("model") is None and overrides.get("api_base") is None
-            and "LAB_API_BASE" not in os.environ and data.get("model") != env_model):
+            and "LAB_API_BASE" not in os.environ and data.get("model") != env_model
+            and not env_model.startswith("local/")):  # the built-in model has its own server: no API base applies
         warnings.append(f"LAB_MODEL={env_model} is from the environment but api_base {file_base} is from {path}; "
                         f"set LAB_API_BASE too (or pass --api-base) to say which server {env_model} is on.")
     return warnings

@@ -59,6 +59,11 @@ def database_file() -> Path:
     return data_dir() / "lab.db"
 
 
+def models_dir() -> Path:
+    """The built-in model's weights (`lab local fetch` puts them here)."""
+    return data_dir() / "models"
+
+
 def user_exercises_dir() -> Path:
     """The learner's or trainer's own exercise folder, searched after `--exercises` and `LAB_EXERCISES`."""
     return data_dir() / "exercises"

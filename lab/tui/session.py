@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from lab.practice.mastery import MasteryReport
 
 NO_MODEL_MESSAGE = (
-    "No model chosen yet, so sending is off. Press m (or ctrl+p, then 'Choose model') to pick one, "
-    "or start the lab with LAB_MODEL set, e.g. LAB_MODEL=openai/gpt-4o-mini with OPENAI_API_KEY in your environment."
+    "No model chosen yet, so sending is off. Press m to pick one: with no API key and no server, pick "
+    "'Built-in, offline (very small)'. Or set LAB_MODEL, e.g. LAB_MODEL=openai/gpt-4o-mini with OPENAI_API_KEY set."
 )
 
 
@@ -119,12 +119,14 @@ class LabSession:
     # ------------------------------------------------------------------ progress
     def rows(self) -> list[CatalogRow]:
         """Every exercise in catalog order with the learner's status and best score."""
+        from lab.format.offline import is_offline
+
         progress = self.progress()
         rows = []
         for e in self.catalog.exercises:
             p = progress.get(e.id)
             rows.append(CatalogRow(e.id, e.title, e.track, e.level, tuple(e.skills), p.status if p else "new",
-                                   p.best_score if p else None, p.attempts if p else 0))
+                                   p.best_score if p else None, p.attempts if p else 0, is_offline(e.id, e.root)))
         return rows
 
     def learnt(self) -> "MasteryReport":

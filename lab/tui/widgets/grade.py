@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
-from lab.practice.report import advice_applies, cached_note, score_label
+from lab.practice.report import advice_applies, builtin_note, cached_note, score_label
 from lab.settings.i18n import ENGLISH
 from lab.tui.format import usage_text
 
@@ -57,6 +57,9 @@ def grade_renderable(result: dict[str, Any], tr: gettext.NullTranslations = ENGL
     note = cached_note(result, t)
     if note:
         parts.append(Text(note, "yellow"))
+    note = builtin_note(result, t)
+    if note:
+        parts.append(Text(note, "italic"))
     if answered:  # an answer is graded as written: no call, no tokens to count
         parts.append(Text(t.gettext("Graded as written: no model was called."), "dim"))
     else:
