@@ -301,6 +301,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.1, help="the server's answer time in seconds")
     parser.add_argument("--promptfoo", help="the promptfoo executable (node_modules/.bin/promptfoo)")
     parser.add_argument("--no-promptfoo", action="store_true", help="leave promptfoo out (and do not install it)")
+    parser.add_argument("--keep", action="store_true", help="keep the classes and their graded folders (their paths are printed)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -348,6 +349,9 @@ def main() -> None:
             c = small if size == 1000 else Class.make(scratch, size)
             out = c.work / "scale-cohort"
             first, first_rss = lab_grade(c, base, args.concurrency, out)
+            wal = out / "cohort.db-wal"  # left behind, it would be read back by the rerun
+            print(f"{size:,}: cohort.db {mb((out / 'cohort.db').stat().st_size)}, its WAL "
+                  f"{mb(wal.stat().st_size) if wal.exists() else 'gone'} before the rerun", flush=True)
             again, again_rss = lab_grade(c, base, args.concurrency, out)
             with sqlite3.connect(out / "cohort.db") as db:
                 calls = db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
@@ -356,12 +360,15 @@ def main() -> None:
             scale[size] = {"wall": first, "rss": first_rss, "rerun": again, "rerun_rss": again_rss}
             loads.append(load())
             print(f"{size:,} submissions: {first:.2f} s, peak {mb(first_rss)}; rerun {again:.2f} s, peak {mb(again_rss)} · load {loads[-1]}", flush=True)
-            if c is not small:
+            if c is not small and not args.keep:
                 shutil.rmtree(c.work, ignore_errors=True)
     finally:
         server.terminate()
         server.wait(timeout=10)
-        shutil.rmtree(scratch, ignore_errors=True)
+        if args.keep:
+            print(f"kept: {scratch}", flush=True)
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     ideal = 1000 / (args.concurrency / args.delay)
     print()
