@@ -639,19 +639,7 @@ class _Player:
 
     async def call(self, pair_id: int, call: str, kind: str, messages: list[dict[str, Any]], config: llm.CallConfig,
                    tools: list[dict[str, Any]] | None = None) -> llm.Completion:
-        estimate = self.budget.estimate(messages, config)
-        held = 0.0
-
-        def reserve() -> None:  # CapReached: nothing is sent
-            nonlocal held
-            self.budget.reserve(estimate)
-            held = estimate
-
-        completion = None
-        try:
-            completion = await self.caller.complete(messages, config, before_send=reserve, tools=tools)
-        finally:
-            self.budget.settle(held, completion, config.model)
+        completion = await self.budget.complete(self.caller, messages, config, tools)
         self.astore.record_call(pair_id, call, kind, completion)  # committed before the answer is used
         self.run.calls += 1
         self.run.usage = self.run.usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)

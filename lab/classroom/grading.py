@@ -212,6 +212,25 @@ class Budget:
             self.longest[model] = max(self.longest.get(model, 0), completion.completion_tokens)
             self.dearest[model] = max(self.dearest.get(model, 0.0), completion.cost_usd)
 
+    async def complete(self, caller: llm.AsyncCaller, messages: list[dict[str, Any]], config: llm.CallConfig,
+                       tools: list[dict[str, Any]] | None = None, cache_slot: int | str = 0) -> llm.Completion:
+        """One call within the cap: its estimate held from just before it is sent (CapReached: nothing is
+        sent) until its real cost is known."""
+        estimate = self.estimate(messages, config) if self.cap is not None else 0.0  # no cap: nothing to hold it against
+        held = 0.0
+
+        def reserve() -> None:
+            nonlocal held
+            self.reserve(estimate)
+            held = estimate
+
+        completion = None
+        try:
+            completion = await caller.complete(messages, config, before_send=reserve, tools=tools, cache_slot=cache_slot)
+        finally:
+            self.settle(held, completion, config.model)
+        return completion
+
 
 def _key(messages: list[dict[str, str]], params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps([messages, params], ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:20]
@@ -355,21 +374,8 @@ class _Grader:
     async def call(self, result_id: int, call: str, kind: str, messages: list[dict[str, Any]], config: llm.CallConfig,
                    tools: list[dict[str, Any]] | None = None) -> llm.Completion:
         """One model call within the budget; the caller commits the answer (`_Grading.call`)."""
-        estimate = self.budget.estimate(messages, config) if self.budget.cap is not None else 0.0  # no cap: nothing to hold it against
-        held = 0.0
-
-        def reserve() -> None:  # CapReached: nothing is sent
-            nonlocal held
-            self.budget.reserve(estimate)
-            held = estimate
-
-        completion = None
-        try:
-            # with `lab grade --cache`, each answer's call (its case, sample, message and round) is cached apart
-            slot = call if kind == "answer" else 0
-            completion = await self.caller.complete(messages, config, before_send=reserve, tools=tools, cache_slot=slot)
-        finally:
-            self.budget.settle(held, completion, config.model)
+        # with `lab grade --cache`, each answer's call (its case, sample, message and round) is cached apart
+        completion = await self.budget.complete(self.caller, messages, config, tools, cache_slot=call if kind == "answer" else 0)
         # the call waiting for this slot goes out before this answer is recorded and graded: answers come in
         # waves, and grading each before the next request left the wave's last slots idle for its whole length
         await asyncio.sleep(0)

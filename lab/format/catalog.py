@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Sequence
 from lab.errors import ExerciseError, LabError, Problem
 from lab.format.curriculum import curriculum_order
 from lab.format.listing import closest_ids
-from lab.settings import paths
+from lab.settings import paths, sqlite
 
 INDEX_VERSION = 1  # bump when a row's meaning changes: an index of another version is rebuilt
 _BUSY_MS = 10_000
@@ -414,23 +414,8 @@ class _Index:
     @staticmethod
     def _prepare(db: sqlite3.Connection) -> None:
         db.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
-        if db.execute("PRAGMA user_version").fetchone()[0] == INDEX_VERSION:
-            db.execute("SELECT count(*) FROM files").fetchone()  # proves the file is readable
-            return
-        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            db.execute("PRAGMA journal_mode = WAL")
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            # checked again inside the transaction: another process may have built it meanwhile
-            if db.execute("PRAGMA user_version").fetchone()[0] != INDEX_VERSION:
-                db.execute("DROP TABLE IF EXISTS files")
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {INDEX_VERSION}")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        sqlite.rebuild_cache(db, INDEX_VERSION, _SCHEMA, tables=["files"])
+        db.execute("SELECT count(*) FROM files").fetchone()  # proves the file is readable
 
     def __enter__(self) -> "_Index":
         return self

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from lab.settings import paths
+from lab.settings import paths, sqlite
 from lab.settings.calls import CallConfig
 
 FILE_NAME = "responses.db"
@@ -215,21 +215,7 @@ def _connect(path: Path) -> sqlite3.Connection:
         db = sqlite3.connect(path, timeout=_BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
         try:
             db.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
-            if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    db.execute("PRAGMA journal_mode = WAL")
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:  # another process may have made it
-                        db.execute("DROP TABLE IF EXISTS answers")
-                        db.execute("DROP TABLE IF EXISTS totals")
-                        for statement in filter(str.strip, _SCHEMA.split(";")):
-                            db.execute(statement)
-                        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
+            sqlite.rebuild_cache(db, SCHEMA_VERSION, _SCHEMA, tables=["answers", "totals"])
             db.execute("SELECT COUNT(*) FROM totals").fetchone()  # proves the file is readable
             return db
         except sqlite3.DatabaseError:

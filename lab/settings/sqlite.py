@@ -75,6 +75,29 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[str], too_new: Callable
         raise
 
 
+def rebuild_cache(db: sqlite3.Connection, version: int, schema: str, tables: Sequence[str]) -> None:
+    """A cache's tables at `version`: a file at another version (older or newer) loses `tables` and gets
+    `schema` afresh, in one write transaction; a cache is rebuilt, never migrated. Checked again inside
+    the transaction: another process may have built it meanwhile."""
+    if db.execute("PRAGMA user_version").fetchone()[0] == version:
+        return
+    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        db.execute("PRAGMA journal_mode = WAL")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if db.execute("PRAGMA user_version").fetchone()[0] != version:
+            for table in tables:
+                db.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in _statements(schema):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {version}")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
 def use_wal(db: sqlite3.Connection) -> None:
     """Switch a new database to WAL. The switch takes an exclusive lock that SQLite does not wait
     for (no busy handler), so a first run racing another one retries until the other is done."""
