@@ -69,3 +69,35 @@ def test_new_with_a_bad_id_says_how_to_write_one(capsys, bad: str, lab_home: Pat
     assert (code, out) == (2, "")
     assert err == f"lab: '{bad}' is not TRACK/NAME: write two parts of lower-case letters, digits and dashes, e.g. `lab new my-course/first-prompt`.\n"
     assert not (lab_home / "exercises").exists()
+
+
+def test_new_tools_kind_writes_a_tool_exercise_that_validates_and_checks_as_written(capsys, tmp_path: Path):
+    """`--kind tools`: one tool (a JSON Schema `parameters`, a rendered `result`), `model.tool_rounds`, `tool-called`
+    criteria, a solution, and a passing and a near-miss example with `calls`; `lab validate` and `lab check` are clean."""
+    from lab.format.loader import load_exercise
+    from lab.practice.learner import solution_text
+
+    course = tmp_path / "course"
+    code, out, _ = lab(capsys, "new", "agents-101/track-an-order", "--kind", "tools", "--exercises", str(course))
+    path = course / "agents-101" / "track-an-order.j2"
+    assert code == 0 and out.startswith(f"Wrote {path}\n")
+    code, out, _ = lab(capsys, "validate", str(path), "--json")
+    assert (code, json.loads(out)) == (0, {"exercises": 1, "problems": []})
+    code, out, _ = lab(capsys, "check", str(path), "--json")
+    report = json.loads(out)
+    assert code == 0 and report["problems"] == [] and report["contradictions"] == 0 and report["undecided"] == 0
+    [entry] = report["exercises"]
+    assert entry["warnings"] == [] and [e["verdict"] for e in entry["examples"]] == ["pass", "fail"]
+
+    exercise = load_exercise(path, course)
+    [tool] = exercise.tools
+    assert tool.name == "get_order" and tool.parameters["type"] == "object" and tool.parameters["required"] == ["order_id"]
+    assert tool.parameters["properties"]["order_id"]["pattern"] == "^[0-9]+$"  # `$` survives the skeleton's own template
+    assert "{{ args.order_id }}" in tool.result and exercise.meta.model.tool_rounds == 3
+    called = [c for c in exercise.rubric.criteria if c.check == "tool-called"]
+    assert [c.negate for c in called] == [False, True]  # it must look up, and must not call when the number is missing
+    good, near_miss = exercise.meta.examples
+    assert good.calls and near_miss.calls["no-number"][0].name == "get_order"  # the near miss invents a number
+    assert "never guess" in solution_text(exercise)
+    code, out, _ = lab(capsys, "show", "agents-101/track-an-order", "--exercises", str(course))
+    assert code == 0 and "get_order(order_id: string)" in out

@@ -15,10 +15,11 @@ from lab.errors import LabError
 
 _PART = re.compile(r"[a-z0-9][a-z0-9-]*")
 
-KINDS = ("prompt", "system", "answer", "prefill", "system-prompt", "turns", "resume")
+KINDS = ("prompt", "system", "answer", "prefill", "system-prompt", "turns", "resume", "tools")
 KIND_HELP = ("prompt: the learner writes the prompt; system: the system prompt; answer: the answer itself (no model); "
              "prefill: the start of the model's answer; system-prompt: a system prompt and a prompt; "
-             "turns: the messages of a conversation; resume: the next message of a conversation that went wrong")
+             "turns: the messages of a conversation; resume: the next message of a conversation that went wrong; "
+             "tools: the system prompt of an agent whose model may call a tool")
 
 SKELETONS: dict[str, str] = {}
 
@@ -374,6 +375,88 @@ The summary came back far too long. Write your next message so the model gives a
 {% endblock %}
 {% block starter %}Shorter please.{% endblock %}
 {% block solution %}Too long. Give me one line, under 15 words, with the date.{% endblock %}
+"""
+
+SKELETONS["tools"] = """\
+---
+format: 1
+id: $id
+title: $title                  # what the learner sees in the catalogue
+level: 2
+skills: [function-calling, system-prompts]
+minutes: 10
+lang: en
+writes: system                  # the learner directs the agent; the exercise sends each case's request
+model:
+  temperature: 0
+  max_tokens: 150
+  tool_rounds: 3                # model turns that may call tools before its answer (the lab's; never sent)
+tools:                          # functions the model may call; the lab answers each call with the tool's `result`
+  - name: get_order
+    description: Look up an order by its number.   # a template too: "{{ attempt }}" makes the learner write it
+    parameters:                 # a JSON Schema of the arguments: a call that breaks it is answered with the error
+      type: object
+      properties:
+        order_id: {type: string, pattern: '^[0-9]+$$', description: the order number, digits only}
+      required: [order_id]
+    result: '{"order": "{{ args.order_id }}", "status": "{{ status }}"}'   # rendered per call: the case's vars and `args`
+cases:
+  - name: shipped
+    vars: {request: "Where is my order 5512?", status: shipped}
+  - name: no-number             # the customer leaves the argument out: the agent must ask, not invent one
+    vars: {request: "Where is my order? It should have arrived by now.", status: unknown}
+rubric:
+  pass: 0.9
+  criteria:
+    - id: looks-it-up
+      check: tool-called
+      name: get_order
+      arguments:                # a JSON Schema the call's arguments must fit
+        properties: {order_id: {const: "5512"}}
+        required: [order_id]
+      cases: [shipped]
+      feedback: Have the agent look the order up with the number the customer gave.
+    - id: gives-the-status
+      check: icontains
+      value: "{{ status }}"
+      cases: [shipped]
+      feedback: The answer should tell the customer what the tool said.
+    - id: never-guesses
+      check: tool-called
+      name: get_order
+      not: true                 # passes when the model never called it
+      cases: [no-number]
+      weight: 2
+      feedback: With no order number the agent made one up. Tell it to ask for a missing number.
+    - id: asks-for-it
+      check: icontains
+      value: order number
+      cases: [no-number]
+      feedback: The agent should ask the customer for the order number.
+hints:
+  - What should the agent do when the customer gives no order number?
+examples:                       # `calls`: the model's calls per case, answered with each tool's `result` before grading
+  - attempt: "You help customers track their orders. Look an order up with get_order before you answer. If the customer gives no order number, ask for it: never guess one."
+    calls:
+      shipped: [{name: get_order, arguments: {order_id: "5512"}}]
+    outputs: {shipped: "Your order 5512 has shipped.", no-number: "Could you give me your order number? I will look it up."}
+    expect: pass
+  - attempt: "You help customers track their orders with get_order."   # near miss: it looks up, but invents a number
+    calls:
+      shipped: [{name: get_order, arguments: {order_id: "5512"}}]
+      no-number: [{name: get_order, arguments: {order_id: "1"}}]
+    outputs: {shipped: "Your order 5512 has shipped.", no-number: "Order 1 is in status unknown."}
+    expect: fail
+---
+{% block brief %}
+## Your task
+
+Write the system prompt of an order-tracking agent with one tool, `get_order`: it looks an order up when the
+customer gives its number, and asks for the number when they do not, rather than inventing one.
+{% endblock %}
+{% block user %}{{ request }}{% endblock %}
+{% block starter %}You help customers track their orders.{% endblock %}
+{% block solution %}You help customers track their orders. Look an order up with get_order before you answer. If the customer gives no order number, ask for it: never guess one.{% endblock %}
 """
 
 

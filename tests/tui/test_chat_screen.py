@@ -57,6 +57,34 @@ async def test_one_editor_per_text_each_with_its_starter_and_draft(use_model):
         assert editor(screen, "prompt").text == "Tell me about {{ topic }}."
 
 
+@pytest.mark.parametrize("exercise_id", ["chat/mentor", "chat/haiku"])
+async def test_at_80x24_several_editors_leave_the_answers_room(use_model, exercise_id):
+    """The smallest terminal: each editor's label is one line (cut with an ellipsis), the editor being typed in
+    grows to 5 lines and the others show 2, a bar on its left and no border above and below, so the answers' pane keeps
+    8 rows even when every text is long (it had none); a roomy terminal keeps the bordered editors."""
+    use_model("openai/echo")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_exercise(pilot, exercise_id)
+        first, second = (editor(screen, name) for name in screen.exercise.texts)
+        long_text = "\n".join(f"line {n}" for n in range(1, 9))
+        first.load_text(long_text)
+        second.load_text(long_text)
+        await pilot.pause()
+        assert screen.has_class("-short")
+        assert all(label.size.height == 1 for label in screen.query(".editor-label"))
+        assert (first.size.height, second.size.height) == (5, 2)  # the focused one taller
+        assert first.styles.border_top[0] in ("", "none") and first.styles.border_left[0] == "tall"
+        assert screen.query_one("#results").size.height >= 8
+        await pilot.press("tab")
+        await pilot.pause()
+        assert screen.focused is second and (first.size.height, second.size.height) == (2, 5)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_exercise(pilot, exercise_id)
+        assert not screen.has_class("-short") and editor(screen, screen.exercise.texts[0]).styles.border_top[0] == "tall"
+
+
 async def test_a_prefill_run_draws_each_case_as_a_conversation_with_the_prefill_first(cassette, api_base, use_model, monkeypatch):
     use_model("openai/echo", api_base)
     notices: list[str] = []

@@ -51,6 +51,9 @@ class ExerciseScreen(LabScreen):
     # the editor straight away: each focus change restyles the whole screen (:focus-within), and the
     # default focus (the first focusable widget) and then the editor's made two of them per opening
     AUTO_FOCUS = "#editor"
+    # under this many rows (80x24 is the smallest terminal the lab supports) the screen is `-short`: its
+    # .tcss gives the answers the rows that blank lines and several editors' borders and long labels took
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-short"), (34, "-tall")]
     BINDINGS: ClassVar[list[Any]] = [
         Binding("ctrl+j,alt+enter", "send", "Send", id="exercise.send", priority=True,
                 tooltip="Send your prompt to the model, one call per case, then grade the answers."),

@@ -3,16 +3,20 @@ theirs), and each answer as it streams, its prefill drawn as the start of the an
 
 Built from `lab.format.conversation.Message`s: a case's opening before a run, then one learner message
 and one answer per call of a conversation the learner writes; or a whole stored transcript. With tools, each
-call the model makes is drawn with its arguments, and each tool's result collapsed to one line until opened.
+call the model makes and each tool's result are drawn collapsed to one line (the call with its arguments), cut
+to the pane's width with an ellipsis; opened, a call shows its arguments laid out as JSON, a result its whole text.
+Its styles are in styles/app.tcss (every screen that shows a conversation reads it).
 """
 
 from __future__ import annotations
 
 import gettext
+import json
 from typing import Any, Iterable
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import Collapsible, Static
 
 from lab.format.conversation import Message
@@ -20,22 +24,18 @@ from lab.practice.report import message_label, one_line
 from lab.settings.i18n import ENGLISH
 from lab.tui.widgets.output import OutputText
 
+TITLE_WIDTH = 400  # a collapsed call or result: one line, wider than any pane (its CSS cuts it to the pane with an ellipsis)
+
+
+def literal(text: str) -> Content:
+    """A title drawn as written: a model's arguments or a tool's result holding `[b]` or `[link=…]` is text, not markup."""
+    return Content(text)
+
 
 class ConversationView(Vertical):
     """The messages of one case; `append` streams into the answer being written."""
 
-    DEFAULT_CSS = """
-    ConversationView { height: auto; }
-    ConversationView .message-label { height: auto; color: $text-muted; text-style: bold; }
-    ConversationView .message-label.-yours { color: $accent; }
-    ConversationView .message { height: auto; }
-    ConversationView .message.-exercise { color: $text-muted; }
-    ConversationView .tool-call { height: auto; color: $accent; }
-    ConversationView .tool-call.-unanswered { color: $warning; }
-    ConversationView Collapsible.tool-result { padding: 0; margin: 0; border-top: none; background: transparent; }
-    ConversationView Collapsible.tool-result.-refused CollapsibleTitle { color: $error; }
-    ConversationView Collapsible.tool-result Contents { padding: 0 0 0 2; }
-    """
+    DEFAULT_CSS = "ConversationView { height: auto; }"
 
     def __init__(self, messages: Iterable[Message], *, pending: bool = False, prefill: str = "", rendered: bool = False,
                  tr: gettext.NullTranslations = ENGLISH, **kwargs: Any):
@@ -67,8 +67,8 @@ class ConversationView(Vertical):
         t = self.tr
         if m.role == "tool":
             label = t.gettext("result · {tool} · refused") if m.error else t.gettext("result · {tool}")
-            title = f"[{label.format(tool=m.tool)}] {one_line(m.content, 80)}"
-            yield Collapsible(Static(m.content, classes="message", markup=False), title=title, collapsed=True,
+            title = f"[{label.format(tool=m.tool)}] {one_line(m.content, TITLE_WIDTH)}"
+            yield Collapsible(Static(m.content, classes="message", markup=False), title=literal(title), collapsed=True,
                               classes="tool-result" + (" -refused" if m.error else ""))
             return
         if m.content or m.cut_off:
@@ -78,7 +78,10 @@ class ConversationView(Vertical):
                 yield OutputText(m.content, rendered=self.rendered, classes="message output")
         label = t.gettext("call · not answered: the rounds ran out") if m.cut_off else t.gettext("call")
         for call in m.calls:
-            yield Static(f"[{label}] {call.shown()}", classes="tool-call" + (" -unanswered" if m.cut_off else ""), markup=False)
+            args = call.args
+            laid_out = json.dumps(args, ensure_ascii=False, indent=2) if args is not None else call.arguments
+            yield Collapsible(Static(laid_out, classes="message", markup=False), title=literal(f"[{label}] {one_line(call.shown(), TITLE_WIDTH)}"),
+                              collapsed=True, classes="tool-call" + (" -unanswered" if m.cut_off else ""))
 
     def _answer_slot(self) -> Iterable[Any]:
         self.current_label = Static(f"[{message_label(Message('assistant', '', 'model'), self.tr)}]", classes="message-label", markup=False)
