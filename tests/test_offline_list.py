@@ -83,3 +83,22 @@ def test_a_copy_of_a_bundled_exercise_elsewhere_is_not_marked(tmp_path: Path, ca
     assert not is_offline("prompt-engineering/delimiters", root)
     assert main(["list", "--json", "--exercises", str(root), "--offline"]) == 0
     assert "prompt-engineering/delimiters" not in {r["id"] for r in json.loads(capsys.readouterr().out)}
+
+
+def test_a_listing_looks_for_the_bundled_folder_as_often_whatever_its_size(tmp_path: Path, capsys, monkeypatch):
+    """The mark is decided with the bundled folder found and the list read once per listing: found per exercise,
+    they were most of a warm `lab list` over 1,000 exercises (bench/catalog_scale.py)."""
+    bundled_dir = paths.bundled_exercises_dir()
+    looked = []
+    monkeypatch.setattr(paths, "bundled_exercises_dir", lambda: looked.append(1) or bundled_dir)
+
+    def lookups(*argv: str) -> int:
+        looked.clear()
+        assert main(["list", "--json", *argv]) == 0
+        capsys.readouterr()
+        return len(looked)
+
+    course = tmp_path / "course"
+    for n in range(30):
+        shutil.copytree(bundled_dir / "prompt-engineering", course / f"c{n:02}" / "prompt-engineering")
+    assert lookups("--exercises", str(course)) == lookups()

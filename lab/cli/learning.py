@@ -78,13 +78,14 @@ def register(sub: Any, common: argparse.ArgumentParser, model: argparse.Argument
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from lab.format.offline import is_offline
+    from lab.format.offline import offline_marker
     from lab.practice.report import output_width
 
     catalog, unchecked = load_checked_exercises(args)
     with open_store() as store:
         progress = store.progress()
     rows = []
+    is_offline = offline_marker()
     for e in catalog.exercises:
         offline = is_offline(e.id, e.root)
         if args.track and e.track != args.track or args.offline and not offline:

@@ -17,7 +17,7 @@ import functools
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from lab.settings import paths
 
@@ -45,7 +45,13 @@ def verdicts() -> dict[str, dict[str, Any]]:
 
 
 def offline_ids() -> frozenset[str]:
-    return frozenset(i for i, v in verdicts().items() if isinstance(v, dict) and v.get("offline") is True)
+    return _marked(str(list_path()))
+
+
+@functools.lru_cache(maxsize=4)
+def _marked(path: str) -> frozenset[str]:
+    found = _read(path).get("exercises")
+    return frozenset(i for i, v in found.items() if isinstance(v, dict) and v.get("offline") is True) if isinstance(found, dict) else frozenset()
 
 
 @functools.lru_cache(maxsize=16)
@@ -53,8 +59,19 @@ def _real(path: str) -> str:
     return os.path.realpath(path)
 
 
+def offline_marker() -> Callable[[str, Path | str], bool]:
+    """`is_offline` for a whole listing: the bundled folder found and the list read once, not per exercise
+    (per exercise, they were most of a warm `lab list` over 1,000)."""
+    bundled = paths.bundled_exercises_dir()
+    marked = _marked(str(bundled / LIST_NAME))
+    bundled_real = _real(str(bundled))
+
+    def is_marked(exercise_id: str, root: Path | str) -> bool:
+        return exercise_id in marked and _real(str(root)) == bundled_real
+
+    return is_marked
+
+
 def is_offline(exercise_id: str, root: Path | str) -> bool:
     """Whether the exercise `exercise_id`, found under `root`, is a bundled one marked offline-capable."""
-    if exercise_id not in offline_ids():
-        return False
-    return _real(str(root)) == _real(str(paths.bundled_exercises_dir()))
+    return offline_marker()(exercise_id, root)

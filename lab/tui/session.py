@@ -119,9 +119,10 @@ class LabSession:
     # ------------------------------------------------------------------ progress
     def rows(self) -> list[CatalogRow]:
         """Every exercise in catalog order with the learner's status and best score."""
-        from lab.format.offline import is_offline
+        from lab.format.offline import offline_marker
 
         progress = self.progress()
+        is_offline = offline_marker()
         rows = []
         for e in self.catalog.exercises:
             p = progress.get(e.id)

@@ -227,8 +227,9 @@ class CatalogScreen(LabScreen):
 
     @staticmethod
     def _new_rows(catalog: "CatalogIndex") -> list[CatalogRow]:
-        from lab.format.offline import is_offline
+        from lab.format.offline import offline_marker
 
+        is_offline = offline_marker()
         return [CatalogRow(e.id, e.title, e.track, e.level, tuple(e.skills), "new", None, 0, is_offline(e.id, e.root))
                 for e in catalog.exercises]
 
