@@ -63,7 +63,7 @@ def offline_marker() -> Callable[[str, Path | str], bool]:
     """`is_offline` for a whole listing: the bundled folder found and the list read once, not per exercise
     (per exercise, they were most of a warm `lab list` over 1,000)."""
     bundled = paths.bundled_exercises_dir()
-    marked = _marked(str(bundled / LIST_NAME))
+    marked = _marked(str(list_path()))
     bundled_real = _real(str(bundled))
 
     def is_marked(exercise_id: str, root: Path | str) -> bool:
