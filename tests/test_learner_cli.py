@@ -260,6 +260,11 @@ def test_request_keys_leave_credentials_out_and_tell_samples_apart():
     other_key = CallConfig("openai/m", "http://127.0.0.1:8000/v1", params={"temperature": 0, "api_key": "sk-x"}, cache="use")
     assert request_key(messages, base) == request_key(messages, other_key)
     assert request_key(messages, base, 0) != request_key(messages, base, 1)
+    # a setting whose name holds a credential's word is still a setting: an answer cut at 2 tokens is not one allowed 500
+    short = CallConfig("openai/m", params={"temperature": 0, "max_tokens": 2}, cache="use")
+    assert request_key(messages, short) != request_key(messages, CallConfig("openai/m", params={"temperature": 0, "max_tokens": 500}, cache="use"))
+    assert request_key(messages, short) == request_key(messages, CallConfig(
+        "openai/m", params={"temperature": 0, "max_tokens": 2, "aws_secret_access_key": "x", "extra_headers": {"a": "b"}}, cache="use"))
     assert cacheable(base) and not cacheable(CallConfig("openai/m", params={"temperature": 0.2}, cache="use"))
     assert not cacheable(CallConfig("openai/m", params={"temperature": 0}, cache="off"))
 

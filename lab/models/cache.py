@@ -32,8 +32,10 @@ FILE_NAME = "responses.db"
 DEFAULT_MAX_MB = 100.0
 SCHEMA_VERSION = 2  # 2: an answer keeps the model's tool calls
 _BUSY_MS = 30_000
-# request parameters that could carry a credential: never hashed, never stored
-_SECRET_WORDS = ("key", "token", "secret", "password", "authorization", "header", "credential")
+# request parameters that could carry a credential: never hashed, never stored. Matched by name, not by a
+# word inside it: `max_tokens` holds no token, and an answer cut at 2 tokens must not answer a call allowed 500
+_SECRET_NAMES = frozenset({"key", "token", "secret", "password", "authorization", "headers", "credentials"})
+_SECRET_ENDINGS = ("_key", "_token", "_secret", "_password", "_headers", "_credentials", "_key_id")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
     key               TEXT PRIMARY KEY,
@@ -103,7 +105,7 @@ def request_key(messages: list[dict[str, Any]], config: CallConfig, slot: int | 
 
 def _secret(name: str) -> bool:
     lowered = name.lower()
-    return any(word in lowered for word in _SECRET_WORDS)
+    return lowered in _SECRET_NAMES or lowered.endswith(_SECRET_ENDINGS) or "authorization" in lowered
 
 
 def _endpoint(api_base: str | None) -> str | None:
