@@ -239,3 +239,19 @@ def test_only_the_part_of_the_import_inside_an_attempt_is_taken_off_its_time(mon
     assert llm.load_overlap(11.0) == 0.0  # loaded before the attempt: nothing
     monkeypatch.setattr(llm, "_litellm", None)
     assert llm.load_overlap(0.0) == 0.0
+
+
+def test_a_completion_read_from_an_openai_compatible_server_keeps_why_it_stopped_and_refuses_other_shapes():
+    """`lab grade`'s direct client: a cut-off answer stays cut off (the response cache keeps its reason for the
+    next `lab run`), and a 200 whose body is not a chat completion is one sentence, never a Python error."""
+    from lab.models.llm import _Malformed, _read_completion, describe_error
+    from lab.settings.calls import CallConfig
+
+    cut = {"choices": [{"message": {"content": "one two"}, "finish_reason": "length"}], "usage": {"prompt_tokens": 5, "completion_tokens": 2}}
+    assert _read_completion(cut) == ("one two", "length", (), 5, 2)
+    for body in ({"choices": ["x"]}, {"choices": [{"message": {"content": ["a"]}}]}, {"choices": [{"message": {}}], "usage": [1]},
+                 {"choices": [{"message": {"content": "a"}}], "usage": {"prompt_tokens": "many"}}, {"choices": {"a": 1}}):
+        with pytest.raises(_Malformed) as caught:
+            _read_completion(body)
+        error = describe_error(caught.value, CallConfig("openai/m", "http://127.0.0.1:9/v1"))
+        assert error.kind == "malformed" and str(error).startswith("http://127.0.0.1:9/v1 sent ")

@@ -744,11 +744,11 @@ class AsyncCaller:
                         check()
                     self.requests += 1
                     if speaks_openai(config):
-                        text, usage_in, usage_out, cost, calls = await self._openai_call(messages, config, tools)
+                        text, usage_in, usage_out, cost, reason, calls = await self._openai_call(messages, config, tools)
                     else:
-                        text, usage_in, usage_out, cost, calls = await self._litellm_call(messages, config, tools)
+                        text, usage_in, usage_out, cost, reason, calls = await self._litellm_call(messages, config, tools)
                 return Completion(text, usage_in, usage_out, cost, time.monotonic() - started, retries,
-                                  "tool_calls" if calls else None, calls)
+                                  reason or ("tool_calls" if calls else None), calls)
             except (asyncio.CancelledError, CancelledError):
                 raise
             except Exception as exc:
@@ -762,7 +762,7 @@ class AsyncCaller:
                 raise error from exc
 
     async def _openai_call(self, messages: list[dict[str, Any]], config: CallConfig,
-                           tools: list[dict[str, Any]] | None = None) -> tuple[str, int, int, float, tuple[tuple[str, str, str], ...]]:
+                           tools: list[dict[str, Any]] | None = None) -> tuple[str, int, int, float, str | None, tuple[tuple[str, str, str], ...]]:
         import aiohttp
 
         session = await self._http()
@@ -783,31 +783,20 @@ class AsyncCaller:
             except ValueError:
                 raise _Malformed("not a completion") from None
             proxy_cost = response.headers.get("x-litellm-response-cost")  # a LiteLLM proxy knows the real price
-        if not isinstance(data, dict) or "choices" not in data:
-            raise _Malformed("not a completion")
-        choices = data.get("choices") or []
-        if not choices:
-            raise _Malformed("no choices")
-        message = (choices[0] or {}).get("message") or {}
-        text = message.get("content") or ""
+        text, reason, calls, tokens_in, tokens_out = _read_completion(data)
         if local.serves(config):
             text = local.without_echoed_prefill(messages, text)
-        calls = tuple((str(c.get("id") or f"call_{n}"), str((c.get("function") or {}).get("name") or ""),
-                       str((c.get("function") or {}).get("arguments") or "{}"))
-                      for n, c in enumerate(message.get("tool_calls") or [], 1) if isinstance(c, dict))
-        usage = data.get("usage") or {}
-        tokens_in, tokens_out = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
         if proxy_cost is not None:
             try:
-                return text, tokens_in, tokens_out, float(proxy_cost), calls
+                return text, tokens_in, tokens_out, float(proxy_cost), reason, calls
             except ValueError:
                 pass
         prices = price_per_token(config.model)
         cost = tokens_in * prices[0] + tokens_out * prices[1] if prices else 0.0
-        return text, tokens_in, tokens_out, cost, calls
+        return text, tokens_in, tokens_out, cost, reason, calls
 
     async def _litellm_call(self, messages: list[dict[str, Any]], config: CallConfig,
-                            tools: list[dict[str, Any]] | None = None) -> tuple[str, int, int, float, tuple[tuple[str, str, str], ...]]:
+                            tools: list[dict[str, Any]] | None = None) -> tuple[str, int, int, float, str | None, tuple[tuple[str, str, str], ...]]:
         litellm = load_litellm()
         kwargs = _litellm_kwargs(messages, config, tools)
         response = await litellm.acompletion(**kwargs)
@@ -816,7 +805,34 @@ class AsyncCaller:
         usage = getattr(response, "usage", None)
         text = response.choices[0].message.content or ""
         return (text, _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"), _cost(litellm, response, config),
-                _tool_calls(response))
+                _finish_reason(response), _tool_calls(response))
+
+
+def _read_completion(data: Any) -> tuple[str, str | None, tuple[tuple[str, str, str], ...], int, int]:
+    """(text, finish reason, tool calls, prompt tokens, completion tokens) of an OpenAI-shaped chat completion
+    read as JSON; `_Malformed` for anything else (a 200 whose body has another shape is the server's fault,
+    said in one sentence, not a Python error)."""
+    if not isinstance(data, dict) or "choices" not in data:
+        raise _Malformed("not a completion")
+    choices = data.get("choices") or []
+    if not isinstance(choices, list) or not choices:
+        raise _Malformed("no choices")
+    choice = choices[0]
+    message = choice.get("message") if isinstance(choice, dict) else None
+    usage = data.get("usage") or {}
+    if not isinstance(message, dict) or not isinstance(usage, dict):
+        raise _Malformed("not a completion")
+    text, reason, called = message.get("content"), choice.get("finish_reason"), message.get("tool_calls") or []
+    if not isinstance(text, (str, type(None))) or not isinstance(reason, (str, type(None))) or not isinstance(called, list):
+        raise _Malformed("not a completion")
+    calls = tuple((str(c.get("id") or f"call_{n}"), str((c.get("function") or {}).get("name") or ""),
+                   str((c.get("function") or {}).get("arguments") or "{}"))
+                  for n, c in enumerate(called, 1) if isinstance(c, dict) and isinstance(c.get("function") or {}, dict))
+    try:
+        tokens_in, tokens_out = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    except (TypeError, ValueError):
+        raise _Malformed("not a completion") from None
+    return text or "", reason, calls, tokens_in, tokens_out
 
 
 def _error_message(raw: bytes, status: int) -> str:
