@@ -88,6 +88,21 @@ def test_files_folders_and_what_cannot_be_read(tmp_path: Path):
     ]
 
 
+def test_a_pipe_or_a_device_among_the_submissions_is_named_not_waited_on(tmp_path: Path):
+    import os
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(line() + "\n", encoding="utf-8")
+    os.mkfifo(folder / "f.jsonl")  # opened to read, a pipe with no writer blocks for good
+    (folder / "z.jsonl").symlink_to("/dev/zero")  # one endless line
+    os.mkfifo(tmp_path / "given.csv")
+    read = read_submissions([folder, tmp_path / "given.csv"])
+    assert [s.learner for s in read.submissions] == ["ana"]
+    why = "not a regular file (a device, a pipe or a socket); give the submission files themselves"
+    assert [str(p) for p in read.problems] == [f"{folder / 'f.jsonl'}: {why}", f"{folder / 'z.jsonl'}: {why}", f"{tmp_path / 'given.csv'}: {why}"]
+
+
 def sub(prompt: str, created: str | None, score: float | None, status: str | None = "graded") -> Submission:
     return Submission("ana", "t/greet", prompt, Path("f.jsonl"), 1, created=created, score=score, status=status)
 

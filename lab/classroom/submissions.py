@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -190,6 +191,8 @@ def iter_submissions(targets: Sequence[str | Path], on_file: Any = None) -> Iter
                 yield InputProblem(path, None, "not a submission file: give a .jsonl file from `lab export` or a .csv with learner,exercise,prompt")
                 continue
             yield from _read_file(path, on_file)
+        elif path.exists():
+            yield InputProblem(path, None, NOT_REGULAR)
         else:
             yield InputProblem(path, None, "no such file or folder; check the path")
 
@@ -202,12 +205,22 @@ def _walk(folder: Path) -> Iterable[Path]:
                 yield Path(here) / name
 
 
+NOT_REGULAR = "not a regular file (a device, a pipe or a socket); give the submission files themselves"
+
+
 def _read_file(path: Path, on_file: Any) -> Iterator[Submission | InputProblem]:
     try:
-        stream = open(path, "rb")
+        # opened without waiting and checked on the open file itself: a pipe would block the run for good on
+        # open, and /dev/zero would be one endless line; a file swapped for one after a check is caught too
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         yield InputProblem(path, None, f"cannot be read ({exc.strerror}); check its permissions")
         return
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        yield InputProblem(path, None, NOT_REGULAR)
+        return
+    stream = os.fdopen(descriptor, "rb")
     with stream:
         if on_file is not None:
             on_file(path)
