@@ -88,6 +88,16 @@ def test_files_folders_and_what_cannot_be_read(tmp_path: Path):
     ]
 
 
+def test_a_quote_that_never_closes_is_named_not_sent_with_the_rows_it_swallowed(tmp_path: Path):
+    f = tmp_path / "class.csv"
+    f.write_text("learner,exercise,prompt\nmal,t/greet,\"Hello there\n" + "".join(f"l{n},t/greet,Hi\n" for n in range(200)), encoding="utf-8")
+    read = read_submissions([f])
+    assert read.submissions == []  # not mal with 200 classmates' rows for a prompt
+    assert [str(p) for p in read.problems] == [
+        f"{f}:2: a quoted field opened on this row never closes, so every line after it was read as part of it; "
+        'close the quote (a quote inside a field is written "") and grade again']
+
+
 def test_a_pipe_or_a_device_among_the_submissions_is_named_not_waited_on(tmp_path: Path):
     import os
 

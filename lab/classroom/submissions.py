@@ -368,11 +368,12 @@ def _records(lines: Iterator[_Line]) -> Iterator[tuple[int, str | None, int]]:
 
     A record ends where its double quotes are balanced (a quote opens or closes a quoted field, `""` is
     one quote inside it). Text is None for a record over MAX_LINE_BYTES (skipped, never held) and for
-    one that is not UTF-8 (size -1)."""
-    start, parts, size, quotes = 0, [], 0, 0
+    one that is not UTF-8 (size -1) or whose quoted field never closes (size UNCLOSED: the file ended inside it)."""
+    start, parts, size, quotes, last = 0, [], 0, 0, 0
     for line in lines:
         if not parts and not size:
             start = line.number
+        last = line.number
         size += line.size
         quotes += line.quotes if isinstance(line, _Oversized) else line.raw.count(b'"')  # type: ignore[union-attr]
         if size > MAX_LINE_BYTES:
@@ -383,7 +384,11 @@ def _records(lines: Iterator[_Line]) -> Iterator[tuple[int, str | None, int]]:
             yield _record(start, parts, size)
             parts, size, quotes = [], 0, 0
     if parts or size:
-        yield _record(start, parts, size)
+        # the file ended inside a quoted field: every line after its opening quote was read into it; none of it is a row
+        yield (start, None, UNCLOSED) if last > start and size <= MAX_LINE_BYTES else _record(start, parts, size)
+
+
+UNCLOSED = -2
 
 
 def _record(start: int, parts: list[bytes], size: int) -> tuple[int, str | None, int]:
@@ -420,7 +425,12 @@ def _read_csv(path: Path, lines: Iterator[_Line]) -> Iterator[Submission | Input
     header: list[str] | None = None
     for start, text, size in _records(lines):
         if text is None:
-            yield InputProblem(path, start, NOT_UTF8.format(what="row") if size < 0 else _too_long(size, "row"))
+            if size == UNCLOSED:
+                why = ("a quoted field opened on this row never closes, so every line after it was read as part of it; "
+                       "close the quote (a quote inside a field is written \"\") and grade again")
+            else:
+                why = NOT_UTF8.format(what="row") if size < 0 else _too_long(size, "row")
+            yield InputProblem(path, start, why)
             if header is None:
                 return
             continue
