@@ -128,3 +128,12 @@ def test_mastery_per_skill_is_lab_mastery_the_figure_lab_certify_uses(tmp_path: 
     assert main(["certify", str(folder), "--track", "basics", "--exercises", str(course)]) == 1
     err = capsys.readouterr().err
     assert "ana: not certified, mastery 0.45 (practising)" in err and "bob: not certified, mastery 0.33 (started)" in err
+
+
+def test_both_class_pages_escape_text_and_make_control_characters_visible():
+    """A learner's attack and a model's answer reach the arenas' section as they reach the rest of the report:
+    a NUL or an escape sequence is drawn as a symbol, never written into the page."""
+    from lab.classroom import arena_report, report
+
+    for page in (report, arena_report):
+        assert page.e("a\x00\x1b[31m<b>\u0085") == "a\u2400\u241b[31m&lt;b&gt;\ufffd", page.__name__

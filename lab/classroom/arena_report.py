@@ -9,11 +9,10 @@ leaderboard in the matrix; `lab grade --json` and cohort.db hold every pair.
 
 from __future__ import annotations
 
-import html
-from typing import Any
 
 from lab.classroom.arena import ArenaStore, PairView, Score, Standing, standings
 from lab.classroom.cohort import CohortStore
+from lab.classroom.escaping import e
 from lab.format.arenas import who_wrote
 
 SHOWN = 60  # learners a side in a matrix (the best ranked)
@@ -28,10 +27,6 @@ CSS = """
 .arena .answer{border-left:3px solid #6b7280;padding-left:8px}
 """
 WHO = {"attack": "the attack", "defence": "the defence", "exercise": "the exercise", "model": "the model's answer"}
-
-
-def e(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 def _share(s: Score) -> str:

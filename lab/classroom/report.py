@@ -16,7 +16,6 @@ report's memory does not grow with the class. Long tables come in pages of `PAGE
 
 from __future__ import annotations
 
-import html
 import io
 import os
 import re
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any, Iterable, Iterator, Mapping
 
 from lab.classroom.cohort import CohortStore
+from lab.classroom.escaping import e
 from lab.classroom.records import ResultRow
 from lab.practice.report import score_label
 from lab.practice.mastery import DIGITS, MASTERED, PRACTISING, ExerciseInfo, Try, band, credits, skill_order, weighted
@@ -41,22 +41,6 @@ BANDS, ROWS = 12, 2  # MinHash banding: pairs of about NEAR similarity meet in a
 BUCKET = 2_000  # prompts of one bucket measured against its first: a class whose prompts all look alike stays quick
 PAGE = 500  # learners per page of the matrix and of the mastery table
 LISTED = 300  # rows listed in the tables of mismatches, skipped lines and results left ungraded
-
-# C0 controls (but tab and line breaks), DEL and C1 as visible symbols: the HTML parser turns a NUL into
-# U+FFFD or worse, and none of them belongs in a page
-_CONTROLS = {c: 0x2400 + c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)}
-_CONTROLS.update({0x7F: 0x2421, **{c: 0xFFFD for c in range(0x80, 0xA0)}})
-
-
-_PLAIN = re.compile(r"[^<>&\"'\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*")
-
-
-def e(value: Any) -> str:
-    text = "" if value is None else str(value)
-    if _PLAIN.fullmatch(text):  # most names and figures: nothing to escape or replace
-        return text
-    return html.escape(text.translate(_CONTROLS), quote=True)
-
 
 # ---------------------------------------------------------------- near-identical prompts
 
