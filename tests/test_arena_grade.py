@@ -280,3 +280,25 @@ def test_kill_9_mid_arena_resumes_without_a_second_call_or_a_doubled_pair(tmp_pa
     assert db(out, "SELECT COUNT(*), COUNT(DISTINCT pair_id) FROM arena_calls") == [(20, 20)]
     assert db(out, "SELECT COUNT(*), SUM(status = 'graded') FROM arena_pairs") == [(20, 20)]
     assert len(json.loads(done.stdout)["arenas"][0]["pairs"]) == 20
+
+
+@pytest.mark.live
+def test_with_cache_a_second_class_folder_plays_its_pairs_from_the_cache_and_counts_no_call(capsys, tmp_path: Path, live_provider):
+    """`lab grade --cache` treats an arena pair's answers as it treats a submission's: cached apart per call, and
+    an answer from the cache is no call (the arena counted each as one)."""
+    from fixtures.arena_class import DEFENCE
+
+    live_provider.rules = list(RULES)
+    root = write_course(tmp_path / "course", {**DEFENCE, "model": {"max_tokens": 40, "temperature": 0}})
+    hand_in = write_hand_ins(tmp_path / "in" / "class.jsonl")
+    code, stdout, err = lab(capsys, *grade(root, hand_in, tmp_path / "first", live_provider.url), "--cache", "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["run"]["arena"]["calls"] == 4
+    before = len(live_provider.requests)
+    code, stdout, err = lab(capsys, *grade(root, hand_in, tmp_path / "second", live_provider.url), "--cache", "--json")
+    assert code == 0, err
+    data = json.loads(stdout)
+    assert data["run"]["arena"]["calls"] == 0 and data["run"]["arena"]["played"] == 4
+    assert {(p["attacker"], p["defender"]): p["held"] for p in data["arenas"][0]["pairs"] if p["held"] is not None} == {
+        ("bo", "ana"): False, ("cy", "ana"): True, ("ana", "bo"): False, ("cy", "bo"): True}
+    assert not [r for r in live_provider.requests[before:] if "FORTRESS" in json.dumps(r) or "Guard well" in json.dumps(r)]

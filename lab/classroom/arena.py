@@ -639,11 +639,13 @@ class _Player:
 
     async def call(self, pair_id: int, call: str, kind: str, messages: list[dict[str, Any]], config: llm.CallConfig,
                    tools: list[dict[str, Any]] | None = None) -> llm.Completion:
-        completion = await self.budget.complete(self.caller, messages, config, tools)
+        # with `lab grade --cache`, each answer's call (its case, sample and round) is cached apart, as grading's are
+        completion = await self.budget.complete(self.caller, messages, config, tools, cache_slot=call if kind == "answer" else 0)
         self.astore.record_call(pair_id, call, kind, completion)  # committed before the answer is used
-        self.run.calls += 1
+        made = 0 if completion.cached else 1  # an answer from the response cache is no call
+        self.run.calls += made
         self.run.usage = self.run.usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
-        self.progress.calls += 1
+        self.progress.calls += made
         self.progress.cost_usd += completion.cost_usd
         return completion
 
