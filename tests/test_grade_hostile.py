@@ -40,6 +40,22 @@ def test_the_lock_goes_with_its_holder(tmp_path: Path):
         pass
 
 
+def test_a_file_system_that_takes_no_lock_is_said_and_the_run_goes_on(capsys, course: Path, tmp_path: Path, monkeypatch):
+    import errno
+    import fcntl
+
+    def no_locks(fd: int, operation: int) -> None:  # an NFS or SMB share without lock support
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    f = write(tmp_path / "a.jsonl", sub("ana", "t/greet", "Hello!"))
+    out = tmp_path / "out"
+    code, _, err = lab(capsys, *grade_args(course, "http://127.0.0.1:9/v1", out, f))
+    assert err.startswith(f"lab: {out / 'cohort.lock'} cannot be locked on this file system (No locks available): a second "
+                          "`lab grade` on this folder would not be stopped, though no call would be paid for twice.\n")
+    assert code == 1 and (out / "cohort.db").exists()  # graded on (the dead endpoint leaves the submission ungraded)
+
+
 @pytest.mark.live
 def test_results_claimed_by_another_live_run_are_left_to_it(capsys, course: Path, tmp_path: Path, live_provider, monkeypatch):
     monkeypatch.setenv("LAB_MAX_RETRIES", "0")

@@ -9,6 +9,7 @@ from paying for one call twice (`CohortStore.claim`).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -19,10 +20,15 @@ from lab.errors import LabError
 from lab.settings.sqlite import now
 
 LOCK_FILE = "cohort.lock"
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)}
 
 
 class FolderBusy(LabError):
     """Another `lab grade` holds the cohort folder."""
+
+
+class _NoLocks(Exception):
+    """The file system takes no lock at all."""
 
 
 def _try_lock(handle: IO[bytes]) -> bool:
@@ -42,6 +48,10 @@ def _try_lock(handle: IO[bytes]) -> bool:
         return True
     except BlockingIOError:
         return False
+    except OSError as exc:
+        if exc.errno in _NO_LOCKS:  # a share that does not lock at all: go on under the claims in cohort.db
+            raise _NoLocks(exc.strerror) from exc
+        raise LabError(f"Cannot lock {handle.name} ({exc.strerror}); choose another --out.") from exc
 
 
 def _holder(path: Path) -> str:
@@ -59,6 +69,7 @@ class FolderLock:
         self.folder = Path(folder)
         self.path = self.folder / LOCK_FILE
         self._handle: IO[bytes] | None = None
+        self.warning: str | None = None  # set when the folder could not be locked and the run goes on without it
 
     def acquire(self) -> None:
         try:
@@ -66,7 +77,16 @@ class FolderLock:
             handle = open(self.path, "a+b")
         except OSError as exc:
             raise LabError(f"Cannot create the cohort folder {self.folder}: {exc.strerror}; choose another --out.") from exc
-        if not _try_lock(handle):
+        try:
+            locked = _try_lock(handle)
+        except _NoLocks as exc:
+            locked = True
+            self.warning = (f"{self.path} cannot be locked on this file system ({exc}): a second `lab grade` on this folder "
+                            "would not be stopped, though no call would be paid for twice.")
+        except LabError:
+            handle.close()
+            raise
+        if not locked:
             handle.close()
             raise FolderBusy(f"{self.folder} is being graded by another `lab grade` ({_holder(self.path)}): wait for it to "
                              "finish (or stop it), then run the same command again.")

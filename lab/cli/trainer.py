@@ -219,7 +219,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
     settings, config, judge = call_configs(args)
     folder = Path(args.out)
     shown = ProblemPrinter()
-    with FolderLock(folder), CohortStore(folder) as store:
+    with FolderLock(folder) as lock, CohortStore(folder) as store:
+        if lock.warning:
+            print(f"lab: {lock.warning}", file=sys.stderr)
         run = store.begin_run(config.model)
         take_in(store, run, args.submissions, on_problem=shown)
         catalog, exercises, why = load_exercises_for(store.run_exercises(), args.exercises)
