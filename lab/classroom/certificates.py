@@ -223,10 +223,9 @@ def shown(name: str) -> str:
 
 def write_certificate(document: Mapping[str, Any], target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, target)
+        with paths.replaced_atomically(target) as out:
+            out.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
     except OSError as exc:
         raise LabError(f"Cannot write {target}: {exc.strerror}; choose a folder you can write.") from exc
     return target

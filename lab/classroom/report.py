@@ -17,7 +17,6 @@ report's memory does not grow with the class. Long tables come in pages of `PAGE
 from __future__ import annotations
 
 import io
-import os
 import re
 import shutil
 import sqlite3
@@ -34,6 +33,7 @@ from lab.classroom.escaping import e
 from lab.classroom.records import ResultRow
 from lab.practice.report import score_label
 from lab.practice.mastery import DIGITS, MASTERED, PRACTISING, ExerciseInfo, Try, band, credits, skill_order, weighted
+from lab.settings.paths import replaced_atomically
 
 REPORT = "report.html"
 NEAR = 0.8  # Jaccard similarity of word 3-grams from which two prompts count as near-identical
@@ -595,10 +595,8 @@ def render(store: CohortStore, levels: Mapping[str, int] | None = None) -> str:
 def write_report(store: CohortStore, folder: Path, levels: Mapping[str, int] | None = None) -> Path:
     """Write `folder/report.html` (atomically: a half-written report is never left in its place)."""
     target = Path(folder) / REPORT
-    tmp = target.with_name(REPORT + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as out:
+    with replaced_atomically(target) as out:
         write_html(store, out, levels)
-    os.replace(tmp, target)
     return target
 
 
@@ -613,16 +611,12 @@ def write_skipped(folder: Path, problems: Iterable[tuple[str, int | None, str]])
     import json
 
     target = Path(folder) / SKIPPED
-    tmp = target.with_name(SKIPPED + ".tmp")
     count = 0
-    with open(tmp, "w", encoding="utf-8") as out:
+    with replaced_atomically(target) as out:
         out.write("[")
         for path, line, message in problems:
             out.write(("," if count else "") + "\n " + json.dumps({"path": path, "line": line, "message": message}, ensure_ascii=False))
             count += 1
         out.write("\n]\n")
-    if count:
-        os.replace(tmp, target)
-    else:
-        tmp.unlink(missing_ok=True)
+    if not count:
         target.unlink(missing_ok=True)

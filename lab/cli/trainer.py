@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -86,9 +85,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.output:
         target = Path(args.output)
         try:
-            tmp = target.with_name(target.name + ".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, target)
+            from lab.settings.paths import replaced_atomically
+
+            with replaced_atomically(target) as out:
+                out.write(text)
         except OSError as exc:
             raise LabError(f"Cannot write {args.output}: {exc.strerror}; choose another file with -o.") from exc
         print(f"{len(lines)} attempt(s) of {learner} written to {args.output}", file=sys.stderr)

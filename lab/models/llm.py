@@ -613,9 +613,8 @@ def _price_table() -> dict[str, tuple[float, float]]:
               for name, entry in table.items() if isinstance(entry, dict) and "input_cost_per_token" in entry}
     try:
         slim.parent.mkdir(parents=True, exist_ok=True)
-        tmp = slim.with_name(f"{slim.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"stamp": stamp, "prices": prices}), encoding="utf-8")
-        os.replace(tmp, slim)
+        with paths.replaced_atomically(slim) as out:
+            out.write(json.dumps({"stamp": stamp, "prices": prices}))
     except OSError:
         pass  # no cache folder: read in full next time too
     return prices

@@ -8,7 +8,11 @@ user folders are used.
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 APP_NAME = "prompt-lab"
 
@@ -76,3 +80,20 @@ def bundled_exercises_dir() -> Path:
     if installed.is_dir():
         return installed
     return package.parent / "exercises"
+
+
+@contextmanager
+def replaced_atomically(target: Path, encoding: str = "utf-8") -> Iterator[TextIO]:
+    """`with replaced_atomically(path) as out:` writes a new `path` through a temporary file of its own
+    beside it, put in place only when the block ends without error: a reader never sees a half-written
+    file, and two writers at once (a `lab review` and a `lab grade` redrawing one report) each write their
+    own, the last one in wins whole. OSError from the folder or the disk is the caller's to word."""
+    target = Path(target)
+    descriptor, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding=encoding) as out:
+            yield out
+        os.replace(name, target)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
