@@ -60,6 +60,18 @@ def problem_of(tmp_path: Path, body: str) -> str:
     ("{{ [1] | batch(999999999, 'x') | list }}", f"template error: `batch(999999999)` would make 999,999,999 characters (or list items); {LIMIT}"),
     ("{{ ('a' * 999999).translate({97: 'x' * 1000}) }}", f"template error: this translate would make 999,999,000 characters (or list items); {LIMIT}"),
     ("{{ 'a'.encode().zfill(999999999) }}", f"template error: `zfill(999999999)` would make 999,999,999 characters (or list items); {LIMIT}"),
+    ("{% set ns = namespace(v=9**4000) %}{% for i in range(16) %}{% set ns.v = ns.v * ns.v %}{% endfor %}",
+     "template error: this `*` would make a number of more than 4,300 digits"),
+    ("{{ [[[0] * 1000] * 1000] * 1000 }}",
+     f"template error: `*` (1,006 written characters × 1,000) would make 1,006,000 characters (or list items); {LIMIT}"),
+    ("{% set a = [[0] * 1000] * 10 %}{% set b = [a, a, a, a, a, a, a, a, a, a] %}{% set c = [b, b, b, b, b, b, b, b, b, b] %}"
+     "{% set d = [c, c, c, c, c, c, c, c, c, c] %}{% set e = [d, d, d, d, d, d, d, d, d, d] %}{{ e | tojson }}",
+     f"template error: the filter `tojson` would make 1,201,342 characters (or list items); {LIMIT}"),
+    ("{% set a = [[0] * 1000] * 10 %}{% set b = [a, a, a, a, a, a, a, a, a, a] %}{% set c = [b, b, b, b, b, b, b, b, b, b] %}"
+     "{% set d = [c, c, c, c, c, c, c, c, c, c] %}{% set e = [d, d, d, d, d, d, d, d, d, d] %}{{ e }}",
+     f"template error: placing this value would make 1,201,342 characters (or list items); {LIMIT}"),
+    ("{{ '{:>{w}}'.format('a', w=900000000) }}",
+     "template error: a format width taken from another field (`{:>{w}}`) is not allowed in a template; write the width itself"),
     ("{{ 'x' | wordwrap(0) }}", "template error: invalid width 0 (must be > 0)"),
     ("{{ 1 / 0 }}", "template error: division by zero"),
 ])

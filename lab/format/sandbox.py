@@ -102,6 +102,43 @@ def _number(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+_BITS_PER_DIGIT = math.log2(10)
+
+
+def _written_size(value: Any, limit: int = MAX_CHARS) -> int:
+    """About how many characters `value` makes when written out (placed, `string`, `tojson`, `~`), nested lists
+    and dicts counted whole: `[[[0]*1000]*1000]*1000` is a small object and a text of gigabytes. Each distinct
+    list is walked once (shared ones are counted again without walking), and the walk stops past `limit`."""
+    seen: dict[int, int] = {}
+
+    def size(item: Any) -> int:
+        if isinstance(item, (str, bytes)):
+            return len(item)
+        if _number(item):
+            return int(item.bit_length() / _BITS_PER_DIGIT) + 2
+        if isinstance(item, (list, tuple, set, frozenset, dict)):
+            known = seen.get(id(item))
+            if known is not None:
+                return known
+            total = 2
+            for part in (item.items() if isinstance(item, dict) else item):
+                total += size(part) + 2
+                if total > limit:
+                    break
+            seen[id(item)] = total
+            return total
+        return 8
+
+    return size(value)
+
+
+def _check_written(what: str, value: Any) -> None:
+    if isinstance(value, (list, tuple, set, frozenset, dict)):
+        size = _written_size(value)
+        if size > MAX_CHARS:
+            raise _too_large(what, size)
+
+
 # ---------------------------------------------------------------- what an operation would build
 
 _PRINTF = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[a-zA-Z%]")
@@ -125,6 +162,8 @@ def _check_format_spec(fmt: str) -> None:
     except ValueError:
         return  # str.format says what is wrong
     for _, _, spec, _ in fields:
+        if "{" in (spec or ""):  # `{:>{w}}`: the width comes from an argument, known only once it is padded
+            raise RenderLimit("a format width taken from another field (`{:>{w}}`) is not allowed in a template; write the width itself")
         for digits in re.findall(r"\d+", spec or ""):
             if int(digits) > MAX_CHARS:
                 raise _too_large("a format width", int(digits))
@@ -144,7 +183,7 @@ def _check_replace(text: Any, old: Any, new: Any, count: int = -1) -> None:
 def _check_join(items: Any, separator: Any = "") -> None:
     if not isinstance(items, (list, tuple)):
         return
-    size = sum(len(i) if isinstance(i, str) else 8 for i in items) + len(str(separator)) * max(len(items) - 1, 0)
+    size = sum(_written_size(i) for i in items) + len(str(separator)) * max(len(items) - 1, 0)
     if size > MAX_CHARS:
         raise _too_large("this join", size)
 
@@ -205,7 +244,14 @@ _FILTER_CHECKS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any]], None]
     "truncate": lambda v, a, k: _check_width("`truncate`'s end", _arg(a, k, 2, "end", "...")),
     "batch": lambda v, a, k: _check_width(f"`batch({_arg(a, k, 0, 'linecount')})`", _arg(a, k, 0, "linecount", 1)),
     "slice": lambda v, a, k: _check_width(f"`slice({_arg(a, k, 0, 'slices')})`", _arg(a, k, 0, "slices", 1)),
-    "tojson": lambda v, a, k: _check_width(f"`tojson({_arg(a, k, 0, 'indent')})`", _arg(a, k, 0, "indent")),
+    "tojson": lambda v, a, k: (_check_width(f"`tojson({_arg(a, k, 0, 'indent')})`", _arg(a, k, 0, "indent")),
+                               _check_written("the filter `tojson`", v)),
+    "string": lambda v, a, k: _check_written("the filter `string`", v),
+    "pprint": lambda v, a, k: _check_written("the filter `pprint`", v),
+    "safe": lambda v, a, k: _check_written("the filter `safe`", v),
+    "escape": lambda v, a, k: _check_written("the filter `escape`", v),
+    "e": lambda v, a, k: _check_written("the filter `e`", v),
+    "urlencode": lambda v, a, k: _check_written("the filter `urlencode`", v),
     "format": lambda v, a, k: _check_printf(v, a) if isinstance(v, str) else None,
     "replace": lambda v, a, k: _check_replace(str(v), _arg(a, k, 0, "old"), _arg(a, k, 1, "new"), _arg(a, k, 2, "count", -1)),
     "join": lambda v, a, k: _check_join(v, _arg(a, k, 0, "d", "")),
@@ -256,6 +302,8 @@ def _loop(iterable: Iterable[Any], literal: int) -> Iterator[Any]:
 
 def _concat(parts: list[Any]) -> str:
     """`a ~ b`: the sizes are added up before the text is made (a doubling in a loop stops at the limit)."""
+    for part in parts:
+        _check_written("this `~`", part)
     texts = [p if isinstance(p, str) else str(p) for p in parts]
     size = sum(len(t) for t in texts)
     if size > MAX_CHARS:
@@ -321,9 +369,15 @@ class BoundedSandbox(SandboxedEnvironment):
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
+            if _number(left) and _number(right) and left.bit_length() + right.bit_length() > MAX_DIGITS * _BITS_PER_DIGIT:
+                raise RenderLimit(f"this `*` would make a number of more than {MAX_DIGITS:,} digits")
             for sized, times in ((left, right), (right, left)):
                 if _size(sized) is not None and _number(times) and _size(sized) * times > MAX_CHARS:  # type: ignore[operator]
                     raise _too_large(f"`*` ({len(sized):,} × {times:,})", len(sized) * times)
+                if isinstance(sized, (list, tuple)) and _number(times) and times > 1:  # items that are lists themselves count whole
+                    written = _written_size(sized, MAX_CHARS // times + 1)
+                    if written * times > MAX_CHARS:
+                        raise _too_large(f"`*` ({written:,} written characters × {times:,})", written * times)
         elif operator == "**":
             if _number(left) and _number(right) and abs(left) > 1 and right > 0 and right * math.log10(abs(left)) > MAX_DIGITS:
                 raise RenderLimit(f"{left} ** {right} has more than {MAX_DIGITS:,} digits")
@@ -342,6 +396,7 @@ class BoundedSandbox(SandboxedEnvironment):
 
 def _placed(value: Any) -> Any:
     """Every `{{ }}` value, counted as it is written out."""
+    _check_written("placing this value", value)
     size = _size(value)
     if size:
         _work(size)
