@@ -29,13 +29,61 @@ class RegexTimeout(Exception):
         self.pattern = pattern
 
 
+MAX_UNROLLED = 100_000  # pattern items once fixed repeats are written out: `regex` compiles `(?:a{1000}){1000}` into a million
+MAX_NESTING = 100  # groups inside groups: deeper, `regex`'s compiler runs out of Python's stack
+_REPEAT = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+
+
+def _size_problem(pattern: str) -> str | None:
+    """Why compiling `pattern` would take seconds and gigabytes, read off its text before it is compiled: the items
+    it holds with each fixed repeat (`{n}`, the least of `{n,m}`) written out, and how deep its groups nest."""
+    totals, last, i = [0], 1, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 1
+            last = 1
+            totals[-1] += 1
+        elif char == "[":  # a class is one item: skip to its end (a `]` first, or escaped, is inside it)
+            i += 2 if pattern[i + 1:i + 2] == "]" or pattern[i + 1:i + 3] == "^]" else 1
+            while i < len(pattern) and pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+            last = 1
+            totals[-1] += 1
+        elif char == "(":
+            totals.append(0)
+            if len(totals) > MAX_NESTING:
+                return f"nests groups more than {MAX_NESTING} deep; write it flatter"
+        elif char == ")" and len(totals) > 1:
+            last = max(totals.pop(), 1)
+            totals[-1] += last
+        elif char == "{" and (repeat := _REPEAT.match(pattern, i)):
+            times = int(repeat.group(1))
+            totals[-1] += last * max(times - 1, 0)
+            last *= max(times, 1)
+            i = repeat.end() - 1
+        else:
+            last = 1
+            totals[-1] += 1
+        if totals[-1] > MAX_UNROLLED:
+            return (f"repeats more than {MAX_UNROLLED:,} items once its fixed repeats are written out (`{{n}}` inside `{{m}}` "
+                    "multiplies); use `+`, `*` or a range `{n,m}` with a small least count")
+        i += 1
+    return None
+
+
 def syntax_problem(pattern: str) -> str | None:
-    """Why `pattern` is not a Python regular expression (None when it is one)."""
+    """Why `pattern` is not a Python regular expression a check can run (None when it is one)."""
+    too_big = _size_problem(pattern)
+    if too_big:
+        return too_big
     try:
         re.compile(pattern)
         regex.compile(pattern)
     except (re.error, regex.error) as exc:
         return f"is not a valid regular expression: {exc}"
+    except (RecursionError, MemoryError, OverflowError) as exc:
+        return f"cannot be compiled here ({type(exc).__name__}); write a smaller pattern"
     return None
 
 

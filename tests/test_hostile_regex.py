@@ -83,3 +83,16 @@ def test_lab_check_on_a_runaway_pattern_ends_with_the_criterion_ungraded(tmp_pat
     assert "UNDECIDED t/runaway example 1: expected fail, graded undecided (score 0.00)" in out
     assert "only-as (0.00 ×1): This criterion's pattern took more than 0.2 s on this output, so it was not graded" in out
     assert out.rstrip().endswith("0 contradict their expectation, 1 stay undecided (a criterion could not be graded: its reason says why).")
+
+
+@pytest.mark.parametrize(("pattern", "why"), [
+    ("(?:" * 200 + "a" + ")" * 200, "nests groups more than 100 deep; write it flatter"),  # regex's compiler: RecursionError
+    ("a{4294967294}", "repeats more than 100,000 items"),  # regex's compiler: gigabytes
+    ("(?:a{1000}){1000}", "repeats more than 100,000 items"),  # a third of a second, and memory, at every load
+])
+def test_a_pattern_whose_compiling_would_take_the_machine_is_refused_at_load(pattern: str, why: str):
+    from graders._regex import syntax_problem
+
+    assert syntax_problem(pattern).startswith(why)
+    for fine in (r"^\d{3}-\d{4}$", "(?:a{100}){100}", r"[\]{]{3}", r"\b(\w+)\s+\1\b", "x{2,}"):
+        assert syntax_problem(fine) is None, fine
