@@ -135,3 +135,13 @@ def test_the_learners_text_stops_at_its_size_limit_as_it_grows():
     assert str(caught.value) == ("Your text, with the case's data placed for case 'long', would be longer than 1,000,000 characters "
                                  "(the lab's limit for one message): place the data fewer times.")
     assert peak_bytes(lambda: render_learner_text(text, {"doc": document}, "long")) < 10_000_000
+
+
+def test_python_s_own_error_in_an_earlier_turn_is_a_problem_at_its_line_not_a_crash(tmp_path: Path):
+    """Every render turns Python's errors into a template error (templating.RenderFailed), so the turns, the tools'
+    descriptions and results are read as the blocks are: `lab validate` names the line."""
+    path = write_exercise(tmp_path / "course", "t/x.j2", minimal(cases=[{"name": "a"}], turns=[{"user": "{{ 1 / 0 }}"}, {"assistant": "ok"}]),
+                          "{% block brief %}b{% endblock %}\n")
+    [problem] = load_paths([path]).problems
+    assert problem.message == "turn 1: template error: division by zero (case 'a')"
+    assert problem.line == path.read_text(encoding="utf-8").splitlines().index("turns:") + 2

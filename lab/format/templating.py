@@ -12,6 +12,7 @@ import os
 import re
 import types
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any, Callable, Iterator
 
 from jinja2 import BaseLoader, StrictUndefined, Template, TemplateNotFound, nodes
 from jinja2.bccache import BytecodeCache, FileSystemBytecodeCache
-from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2.exceptions import SecurityError, TemplateError, TemplateRuntimeError, TemplateSyntaxError, UndefinedError
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -150,15 +151,31 @@ def string_template(env: SandboxedEnvironment, source: str) -> Template:
     return env.from_string(source)
 
 
+class RenderFailed(TemplateRuntimeError):
+    """Python's own error inside a template (`{{ 1 / 0 }}`, `'a' + 1`, `wordwrap(0)`), as a Jinja error: every
+    caller of a render catches `TemplateError` alone, and none lets a ZeroDivisionError through as a crash.
+    The original is its `__cause__` (its traceback holds the template's line)."""
+
+
+@contextmanager
+def _failures_as_template_errors() -> Iterator[None]:
+    try:
+        yield
+    except TemplateError:
+        raise
+    except Exception as exc:
+        raise RenderFailed(_python_error(exc)) from exc
+
+
 def render_string(env: SandboxedEnvironment, source: str, variables: dict[str, Any]) -> str:
     """A string template of an exercise (a criterion's parameter) rendered within the bounds of one render."""
-    with bounded():
+    with bounded(), _failures_as_template_errors():
         return _within_limit(string_template(env, source).render(variables))
 
 
 def evaluate(env: SandboxedEnvironment, expression: str, variables: dict[str, Any]) -> Any:
     """The value of one Jinja expression (`labels`, `_expected[case]`), within the bounds of one render."""
-    with bounded():
+    with bounded(), _failures_as_template_errors():
         return env.compile_expression(expression, undefined_to_none=False)(**variables)
 
 
@@ -274,13 +291,15 @@ class CompiledExercise:
         # of the chain once with every block silenced, so the names they define exist for the block.
         context.blocks = {name: [_silent_block] for name in blocks}
         try:
-            with bounded():
+            with bounded(), _failures_as_template_errors():
                 for _ in template.root_render_func(context):
                     pass
                 context.blocks = blocks  # the whole chain, so `super()` works
                 return _within_limit("".join(blocks[block][0](context))).strip()
-        except RecursionError:  # an include chosen by a variable that leads back to itself: no static check sees it
-            raise TemplateError(f"templates include each other without end while rendering block '{block}'") from None
+        except RenderFailed as exc:
+            if isinstance(exc.__cause__, RecursionError):  # an include chosen by a variable that leads back to itself: no static check sees it
+                raise TemplateError(f"templates include each other without end while rendering block '{block}'") from None
+            raise
 
 
 def _silent_block(context: Any) -> Iterator[str]:
@@ -361,6 +380,8 @@ def error_line(exc: BaseException) -> tuple[str | None, int | None]:
     """(file, line) of a Jinja error: syntax errors carry it; runtime errors are found in the traceback."""
     if isinstance(exc, TemplateSyntaxError):
         return exc.filename, exc.lineno
+    if isinstance(exc, RenderFailed) and exc.__cause__ is not None:
+        exc = exc.__cause__
     found: tuple[str | None, int | None] = (None, None)
     tb: types.TracebackType | None = exc.__traceback__
     while tb is not None:
@@ -374,6 +395,8 @@ def error_line(exc: BaseException) -> tuple[str | None, int | None]:
 
 def describe_template_error(exc: BaseException, root: Path | None = None) -> tuple[str, str]:
     """A (message, fix) pair for a Jinja error met while loading an exercise of `root`."""
+    if isinstance(exc, RenderFailed) and exc.__cause__ is not None:
+        exc = exc.__cause__
     if isinstance(exc, UndefinedError):
         name = _undefined_name(str(exc))
         what = f"'{name}' is not defined" if name and "has no attribute" not in str(exc) else str(exc)
