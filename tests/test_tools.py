@@ -317,6 +317,24 @@ def test_parameters_that_are_not_a_json_schema_are_named(tmp_path):
     assert "tool 'refund': `parameters` must describe an object (`type: object`)" in problem
 
 
+def test_a_schema_with_an_infinite_minimum_loads(tmp_path):
+    """`minimum: .inf` is valid JSON Schema: the result is tried with the arguments it can, not with int(inf)."""
+    text = ORDER.replace("      properties: {order_id: {type: string}, note: {type: string}}",
+                         "      properties: {order_id: {type: string}, note: {type: string}, qty: {type: integer, minimum: .inf},"
+                         " weight: {type: number, minimum: .nan}}")
+    path = tmp_path / "c" / "agents" / "x.j2"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    assert load_exercise(path, tmp_path / "c").meta.tools[0].name == "get_order"
+
+
+def test_arguments_nested_past_python_s_stack_read_as_not_json():
+    from lab.format.tools import ToolCall
+
+    call = ToolCall("c1", "get_order", "[" * 100_000)
+    assert call.args is None and call.shown().startswith("get_order [[[")
+
+
 def test_a_result_that_renders_an_undefined_name_is_named(tmp_path):
     [problem] = broken(tmp_path, ORDER.replace('"status": "{{ status }}"', '"status": "{{ state }}"'))
     assert problem.startswith("13: tool 'get_order': it cannot be made: 'state' is not defined (case 'shipped') | use the case's vars")

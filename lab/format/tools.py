@@ -10,6 +10,7 @@ exercise's sandbox (lab/format/sandbox.py's bounds) with the case's variables, t
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -34,7 +35,7 @@ class ToolCall:
         """The arguments as data, or None when they are not JSON."""
         try:
             return json.loads(self.arguments) if self.arguments.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # a model (steered by a learner) may nest `[` past Python's stack
             return None
 
     def shown(self) -> str:
@@ -158,10 +159,13 @@ def sample_arguments(schema: Any, required_only: bool = False) -> Any:
     if kind == "array":
         items = schema.get("items")
         return [sample_arguments(items, required_only)] if isinstance(items, dict) else []
+    minimum = schema.get("minimum")
+    if not isinstance(minimum, (int, float)) or isinstance(minimum, bool) or not math.isfinite(minimum):
+        minimum = None  # `minimum: .inf` (or .nan) is valid JSON Schema, and no number to make a call with
     if kind == "integer":
-        return max(1, int(schema.get("minimum", 1)) if isinstance(schema.get("minimum"), (int, float)) else 1)
+        return max(1, int(minimum)) if minimum is not None else 1
     if kind == "number":
-        return float(schema.get("minimum", 1.5)) if isinstance(schema.get("minimum"), (int, float)) else 1.5
+        return float(minimum) if minimum is not None else 1.5
     if kind == "boolean":
         return True
     if kind == "null":
