@@ -246,3 +246,20 @@ def test_every_command_goes_on_past_a_link_out_of_the_folder(leaking: Path, caps
         assert code == 2 and "points outside the exercise folder" in out
     else:
         assert code == 0
+
+
+def test_a_terminal_escape_written_as_a_yaml_escape_is_a_problem_and_never_listed(tmp_path: Path, capsys):
+    """YAML's reader refuses a raw ESC, but "\\e]0;pwned\\a" in double quotes writes one: a title would set the
+    learner's window title (or colour the screen) when `lab list` prints it. Past 50 unchecked files `lab list`
+    reads titles without validating them; those are left out too, and named."""
+    course = tmp_path / "course"
+    for n in range(60):
+        write_exercise(course, f"t/evil{n}.j2", minimal(id=f"t/evil{n}"), "{% block brief %}b{% endblock %}\n")
+        path = course / "t" / f"evil{n}.j2"
+        path.write_text(path.read_text(encoding="utf-8").replace("title: ", 'title: "\\e]0;pwned\\a" #', 1), encoding="utf-8")
+    [problem] = load_paths([course / "t" / "evil0.j2"]).problems
+    assert problem.message == "front matter is not valid YAML: a value holds the control character U+001B (written as an escape)"
+    assert main(["list", "--exercises", str(course)]) == 0
+    out, err = capsys.readouterr()
+    assert "\x1b" not in out + err and "pwned" not in out
+    assert "60 exercise file(s) could not be loaded" in err

@@ -267,7 +267,13 @@ def read_listing(path: str | Path, root: str | Path) -> dict[str, Any] | None:
         return None
     if not isinstance(listing["skills"], list) or not all(isinstance(k, str) and k and k == "".join(k.split()) for k in listing["skills"]):
         return None
+    if any(_has_control(t) for t in (*texts, *listing["skills"])):  # an escape would reach the terminal: the loader names it
+        return None
     return listing
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 32 and c not in "\t\n" or 127 <= ord(c) < 160 for c in text)
 
 
 def _relative(path: str, root: str) -> str:

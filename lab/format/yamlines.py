@@ -110,6 +110,8 @@ def _load(loader_class: type, text: str, first_line: int) -> tuple[Any, dict[Pat
         loader = loader_class(text)  # the pure-Python reader refuses a control character here already
         node = loader.get_single_node()
         check_size(node, first_line)
+        if node is not None:
+            _no_controls(node, first_line)
         data = loader.construct_document(node) if node is not None else None
     except RecursionError:
         raise YamlProblem(f"the front matter nests more than {MAX_DEPTH} levels deep", first_line,
@@ -133,6 +135,27 @@ def _load(loader_class: type, text: str, first_line: int) -> tuple[Any, dict[Pat
     if node is not None:
         _walk(node, (), lines, first_line)
     return data, lines
+
+
+# C0 controls but tab and line breaks, DEL, C1: refused as raw bytes by YAML's reader, and refused here when a
+# double-quoted escape ("\e[31m", "\x07") writes one: a title or a hint would carry it to the learner's terminal
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _no_controls(node: yaml.Node, first_line: int) -> None:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, yaml.ScalarNode):
+            found = _CONTROL.search(item.value)
+            if found:
+                raise YamlProblem(f"a value holds the control character U+{ord(found.group()):04X} (written as an escape)",
+                                  first_line + item.start_mark.line,
+                                  "remove the escape: a terminal would act on it (colours, the window title) instead of showing it")
+        elif isinstance(item, yaml.MappingNode):
+            stack.extend(part for pair in item.value for part in pair)
+        elif isinstance(item, yaml.SequenceNode):
+            stack.extend(item.value)
 
 
 def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], offset: int) -> None:
