@@ -48,7 +48,10 @@ def test_a_judge_criterion_never_graded_gives_no_fail_advice(tmp_path: Path):
     (0.9, True, 0.9, "0.90"),
 ])
 def test_a_failing_score_never_reads_as_a_pass(score: float, passed: bool, mark: float, shown: str):
+    from lab.tui.format import score_text
+
     assert score_label(score, passed, mark) == shown
+    assert score_text(score, passed, mark) == shown  # the lab's status line, history and catalogue say it as the CLI does
 
 
 def test_a_mastery_under_the_bar_never_prints_as_the_bar():

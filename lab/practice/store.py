@@ -224,6 +224,11 @@ class AttemptRecord:
         return cls(**data)
 
     @property
+    def pass_mark(self) -> float:
+        """The pass mark the attempt was graded against (1.0 where its result does not say)."""
+        return float((self.result or {}).get("pass_mark", 1.0))
+
+    @property
     def all_texts(self) -> dict[str, Any]:
         """The learner's texts by name: `texts`, or the one `prompt` under the name `prompt`."""
         return dict(self.texts) if self.texts else {"prompt": self.prompt}

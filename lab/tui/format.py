@@ -11,8 +11,16 @@ def status_mark(status: str) -> str:
     return MARKS.get(status, "?")
 
 
-def score_text(score: float | None) -> str:
-    return "" if score is None else f"{score:.2f}"
+def score_text(score: float | None, passed: bool | None = None, pass_mark: float = 1.0) -> str:
+    """A score to two decimals; given whether it passed, as `score_label` words it in the CLI too: a score
+    short of its pass mark never reads as the pass mark (0.849 of 0.85 is 0.84, not 0.85)."""
+    if score is None:
+        return ""
+    if passed is None:
+        return f"{score:.2f}"
+    from lab.practice.report import score_label
+
+    return score_label(score, passed, pass_mark)
 
 
 def when_text(iso: str | None) -> str:

@@ -322,7 +322,7 @@ class CatalogScreen(LabScreen):
         for row in rows:
             level = f"{row.level} {OFFLINE_MARK}" if row.offline else str(row.level)
             cells = (status_mark(row.status), row.track if row.track != previous_track else "", row.title, level,
-                     fit_skills(row.skills, widths[4]), score_text(row.best))
+                     fit_skills(row.skills, widths[4]), score_text(row.best, row.status == "passed"))
             options.append(Option(Content(line(cells, widths)), id=row.id))
             previous_track = row.track
         return options

@@ -238,7 +238,7 @@ class ExerciseScreen(LabScreen):
         last = next((a for a in self.session.attempts(self.exercise.id) if a.status == "graded" and a.result), None)
         if last is not None and last.result:
             self.query_one(GradeView).show_result(last.result)
-            self._status(self.tr.gettext("Your last attempt scored {score}.").format(score=score_text(last.score)), "")
+            self._status(self.tr.gettext("Your last attempt scored {score}.").format(score=score_text(last.score, bool(last.passed), last.pass_mark)), "")
         elif self.exercise.writes == "answer":
             self._status(self.tr.gettext("Write your answer, then ctrl+j: it is graded as it stands (no model is called)."), "")
         elif self.session.call_config() is None:
@@ -598,7 +598,7 @@ class ExerciseScreen(LabScreen):
         empty = empty_notice(result, t)
         self._mark_cut_off(result, lane)
         cached = " " + t.gettext("Answered from the response cache (no call, $0); ctrl+r asks the model again.") if outcome.cached else ""
-        score = f"{outcome.grade.score:.2f}"
+        score = score_text(outcome.grade.score, outcome.grade.passed, outcome.grade.pass_mark)
         if outcome.grade.passed:
             self.passed = True
             self._show_solution()
@@ -625,7 +625,7 @@ class ExerciseScreen(LabScreen):
         await self._finished(token, outcomes[-1], lane=len(outcomes) - 1)
         store = self.session.store
         a, b = (store.attempt(o.attempt_id) for o in outcomes[:2])
-        scores = " · ".join(f"{o.model} {score_text(o.grade.score)}" for o in outcomes)
+        scores = " · ".join(f"{o.model} {score_text(o.grade.score, o.grade.passed, o.grade.pass_mark)}" for o in outcomes)
         self._status(self.tr.gettext("Ran on both: {scores}. The comparison is open; escape comes back here.").format(scores=scores),
                      "-success" if all(o.grade.passed for o in outcomes) else "")
         self.app.push_screen(CompareScreen(compare_attempts(a, b)))

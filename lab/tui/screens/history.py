@@ -97,7 +97,7 @@ class HistoryScreen(LabScreen):
         table.clear()
         for a in self.attempts:
             table.add_row("◆" if a.id in self.marks else "", str(a.id), when_text(a.started_at), a.model, verdict(a),
-                          score_text(a.score), str(a.hints_used), key=str(a.id))
+                          score_text(a.score, bool(a.passed), a.pass_mark), str(a.hints_used), key=str(a.id))
         if self.attempts:
             table.move_cursor(row=min(max(row, 0), len(self.attempts) - 1))
 
@@ -307,8 +307,8 @@ class DiffScreen(LabScreen):
         o, n = self.older, self.newer
         yield Header()
         with VerticalScroll(id="diff", can_focus=True):
-            yield Static(f"[b]Prompt of #{o.id}[/b] ({score_text(o.score) or verdict(o)}) → [b]#{n.id}[/b] "
-                         f"({score_text(n.score) or verdict(n)})", id="diff-title")
+            yield Static(f"[b]Prompt of #{o.id}[/b] ({score_text(o.score, bool(o.passed), o.pass_mark) or verdict(o)}) → [b]#{n.id}[/b] "
+                         f"({score_text(n.score, bool(n.passed), n.pass_mark) or verdict(n)})", id="diff-title")
             yield Static(prompt_diff(o, n), id="diff-text")
         yield Footer()
 
