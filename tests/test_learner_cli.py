@@ -181,6 +181,14 @@ def test_try_json_and_a_mistyped_case(capsys, course, cassette, api_base):
     assert [c["id"] for c in data["criteria"]] == ["says-hello", "short"] and data["not_previewed"] == []
 
 
+def test_try_json_on_a_dead_endpoint_says_what_failed_as_run_json_does(capsys, course):
+    code, out, err = lab(capsys, "try", "t/pair", "--model", "openai/echo", "--api-base", "http://127.0.0.1:9/v1", "--prompt", "Hi",
+                         "--json")
+    assert code == 2 and err.endswith("lab: Could not reach http://127.0.0.1:9/v1: is the server running and the address right?\n")
+    assert json.loads(out) == {"exercise": "t/pair", "case": "one", "model": "openai/echo", "kind": "connection",
+                               "error": "Could not reach http://127.0.0.1:9/v1: is the server running and the address right?"}
+
+
 # ---------------------------------------------------------------------- the response cache
 
 

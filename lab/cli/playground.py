@@ -75,6 +75,9 @@ def cmd_try(args: argparse.Namespace) -> int:
                                on_delta=None if answering else echo)
         except (ModelError, CancelledError) as exc:
             print(f"\nlab: {exc}", file=sys.stderr)
+            if args.json:  # the shape `lab run --json` gives a failed call, a try having no attempt to name
+                print_json({"exercise": exercise.id, "case": case, "model": config.model if config else None, "error": str(exc),
+                            "kind": getattr(exc, "kind", "cancelled")})
             return 130 if isinstance(exc, CancelledError) else EXIT_BAD
         from lab.practice.spending import spent
 
