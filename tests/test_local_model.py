@@ -174,6 +174,10 @@ def test_the_builtin_model_is_free_takes_a_schema_and_a_prefill_and_calls_no_too
     assert llm.supports_tools("local/smollm2") is False
     assert llm.model_name_problem("local/smollm2") is None
     assert llm.model_name_problem("local/llama") == "'local/llama' is not a built-in model: the one built into Prompt Lab is local/smollm2."
+    # lab grade on it imports no litellm ahead of time (it goes to its own OpenAI-compatible server)
+    assert not llm.async_calls_need_litellm(CallConfig("local/smollm2"))
+    assert llm.async_calls_need_litellm(CallConfig("anthropic/claude-3-5-haiku-latest"))
+    assert not llm.async_calls_need_litellm(CallConfig("openai/m", "http://127.0.0.1:1/v1"))
 
 
 def test_the_judge_of_the_builtin_model_is_capped_lower_and_asked_for_a_schema():

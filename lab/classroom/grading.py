@@ -469,7 +469,7 @@ async def _run(store: CohortStore, run: int, exercises: dict[str, Any], config: 
     writer = store.writer()
     grader = _Grader(store, caller, budget, progress, writer)
     plans = {x: _Exercise(e, call_config_for(e, config), needs_judge(e), e.rubric.samples) for x, e in exercises.items()}
-    if not llm.speaks_openai(config) or (judge_config is not None and not llm.speaks_openai(judge_config)):
+    if llm.async_calls_need_litellm(config) or (judge_config is not None and llm.async_calls_need_litellm(judge_config)):
         asyncio.get_running_loop().run_in_executor(None, llm.load_litellm)  # the import overlaps the first gradings' set-up
     # gradings start in order, a few more than there are call slots (so a slot never waits for a grading
     # to be set up), and the cap stops the queue's tail, not random rows; only these are held in memory

@@ -570,6 +570,12 @@ def speaks_openai(config: CallConfig) -> bool:
     return bool(config.api_base) and provider_of(config.model) in OPENAI_COMPATIBLE
 
 
+def async_calls_need_litellm(config: CallConfig) -> bool:
+    """Whether `AsyncCaller`'s calls for `config` import litellm: not for an OpenAI-compatible server, nor for
+    the built-in model (routed to its own such server)."""
+    return not speaks_openai(config) and not local.is_builtin(config.model)
+
+
 def price_per_token(model: str) -> tuple[float, float] | None:
     """(input, output) USD per token from litellm's own price table, read as data (no import), or None.
     The built-in model costs nothing."""
