@@ -50,3 +50,26 @@ def test_malformed_judge_answer_leaves_the_criterion_ungraded(cassette, api_base
         assert result.ungraded and not result.passed
         assert result.reason == f"The judge model could not be asked: {api_base} {said}"
         assert store.attempt(outcome.attempt_id).status == "graded" and outcome.grade.passed is False
+
+
+@pytest.mark.live
+def test_an_attempt_stopped_while_judging_keeps_what_the_judge_was_paid(tmp_path: Path, live_provider, monkeypatch):
+    """The judge's tokens were added only once grading returned: a cancel (or a failure) mid-judging recorded
+    the attempt without them, and the day's spending under-counted what the provider charged."""
+    import lab.practice.attempts as attempts
+    from lab.errors import CancelledError
+
+    def judged_then_stopped(exercise, outputs, judge=None, **kwargs):
+        judge.usage.prompt_tokens += 120  # one judge call answered, then the learner pressed escape
+        judge.usage.completion_tokens += 30
+        judge.usage.cost_usd += 0.004
+        raise CancelledError()
+
+    monkeypatch.setattr(attempts, "grade", judged_then_stopped)
+    exercise = load(tmp_path, "t/judged.j2", JUDGED)
+    with Store() as store:
+        with pytest.raises(CancelledError):
+            run_attempt(exercise, "Canberra", config=config("openai/echo", live_provider.url), store=store)
+        [record] = store.attempts("t/judged")
+    assert record.status == "cancelled"
+    assert record.prompt_tokens > 120 and record.completion_tokens > 30 and record.cost_usd >= 0.004

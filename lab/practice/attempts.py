@@ -332,6 +332,8 @@ def run_attempt(
         if on_output:
             on_output(case, sample, transcript.output)
 
+    judge: ModelJudge | None = None
+    judged = False  # the judge's usage is in `usage`
     try:
         if answering:
             for b in built:
@@ -350,8 +352,10 @@ def run_attempt(
         judge = ModelJudge(judge_base, cancel=cancel) if judge_base is not None and needs_judge(exercise) else None
         g = grade(exercise, complete_outputs, judge=judge, transcripts=complete_transcripts, plans={b.case: b for b in built})
         if judge is not None:
-            usage = usage + Usage(judge.usage.prompt_tokens, judge.usage.completion_tokens, judge.usage.cost_usd)
+            usage, judged = usage + Usage(judge.usage.prompt_tokens, judge.usage.completion_tokens, judge.usage.cost_usd), True
     except BaseException as exc:
+        if judge is not None and not judged:  # stopped while judging: what the judge was paid still counts
+            usage = usage + Usage(judge.usage.prompt_tokens, judge.usage.completion_tokens, judge.usage.cost_usd)
         status = "cancelled" if isinstance(exc, (CancelledError, KeyboardInterrupt)) else "failed"
         if not_sent(exc, outputs, usage):
             status = "not_sent"
