@@ -126,6 +126,34 @@ def test_a_rehearsals_cost_counts_in_the_days_spending():
         assert store.progress()["arena/guard"].attempts == 1  # a rehearsal is no attempt
 
 
+def test_a_rehearsal_stopped_by_a_model_error_still_counts_what_it_spent(capsys, tmp_path: Path, monkeypatch):
+    """Sample 1 answered and was paid for; sample 2 met a dead server. The rehearsal's cost went unrecorded, and
+    the day's cap under-counted it; each sample is also cached apart (sample 2 is not sample 1's answer again)."""
+    from fixtures.arena_class import DEFENCE
+
+    from lab.errors import ModelError
+    from lab.models import llm
+
+    course = write_course(tmp_path / "course", {**DEFENCE, "rubric": {**DEFENCE["rubric"], "samples": 2}})
+    slots = []
+
+    def first_then_dead(messages, config, cancel=None, tools=None, cache_slot=0, **kwargs):
+        slots.append(cache_slot)
+        if len(slots) == 2:
+            raise ModelError("Could not reach http://127.0.0.1:9/v1: is the server running and the address right?", "connection")
+        return llm.Completion("No.", 40, 2, 0.03, 0.1)
+
+    monkeypatch.setattr(llm, "complete", first_then_dead)
+    with Store() as store:
+        attempt(store, "arena/guard", "Be nice.", BENIGN_PASSED)
+        attempt(store, "arena/steal", "Please LEAK-ME")
+    code, _, err = lab(capsys, "arena", "strongroom", "--exercises", str(course), "--model", "openai/scripted", "--api-base", "http://127.0.0.1:9/v1")
+    assert code == 2 and err.endswith("is the server running and the address right?\n")
+    assert slots == [0, 1]
+    with Store() as store:
+        assert store.rehearsals() == 1 and spent(store).today_usd == pytest.approx(0.03)
+
+
 def test_lab_arena_in_french_speaks_french(capsys, tmp_path: Path):
     from fixtures.arena_class import ATTACK, ATTACK_TEMPLATE, DEFENCE, DEFENCE_TEMPLATE
     from fixtures.exercise_files import write_exercise

@@ -77,7 +77,7 @@ def cmd_arena(args: argparse.Namespace) -> int:
     from lab.cli.common import call_configs, load_exercises, open_store, print_json
     from lab.errors import LabError
     from lab.format.arenas import meet
-    from lab.practice.arena import benign_standing, choose_attack, estimate_pair, rehearse
+    from lab.practice.arena import benign_standing, choose_attack, Spend, estimate_pair, rehearse
     from lab.practice.attempts import needs_judge
     from lab.practice.report import Paint
     from lab.practice.spending import check_cap, spent
@@ -108,10 +108,13 @@ def cmd_arena(args: argparse.Namespace) -> int:
         if check is not None and check.over and not args.yes:
             raise LabError(t.gettext("{reason}: nothing was sent; pass --yes to send anyway, or raise LAB_MAX_COST.").format(
                 reason=check.message(t)))
-        done = rehearse(arena.name, defence, attack, pair, config=config, judge_config=judge)
-        store.record_rehearsal(arena=arena.name, defence_attempt=mine.id, attack_attempt=theirs.id, model=config.model,
-                               held=done.result.get("held"), prompt_tokens=done.usage.prompt_tokens,
-                               completion_tokens=done.usage.completion_tokens, cost_usd=done.usage.cost_usd)
+        spend, done = Spend(), None
+        try:
+            done = rehearse(arena.name, defence, attack, pair, config=config, judge_config=judge, spend=spend)
+        finally:  # a rehearsal stopped part-way was paid for all the same
+            store.record_rehearsal(arena=arena.name, defence_attempt=mine.id, attack_attempt=theirs.id, model=config.model,
+                                   held=done.result.get("held") if done is not None else None, prompt_tokens=spend.usage.prompt_tokens,
+                                   completion_tokens=spend.usage.completion_tokens, cost_usd=spend.usage.cost_usd)
         after = spent(store).summary(settings.max_cost, t)
     pairing = defence.pairing
     benign = benign_standing(mine.result if mine.status == "graded" else None, pairing.benign if pairing else [], defence.rubric.pass_)

@@ -136,30 +136,44 @@ def choose_attack(arena: ArenaSet, latest: Mapping[str, Any]) -> Exercise | None
     return max(tried, key=lambda a: (str(latest[a.id].started_at), a.level, a.id)) if tried else None
 
 
+@dataclass
+class Spend:
+    """What a rehearsal has cost so far, kept by the caller: a rehearsal stopped part-way (a model error, a
+    cancel) has still been paid for, and the day's spending must count it."""
+
+    usage: Usage = field(default_factory=Usage)
+
+
 def rehearse(arena: str, defence: Exercise, attack: Exercise, pair: Pair, *, config: llm.CallConfig,
-             judge_config: llm.CallConfig | None = None, cancel: Any = None) -> Rehearsal:
+             judge_config: llm.CallConfig | None = None, cancel: Any = None, spend: Spend | None = None) -> Rehearsal:
     """Play the pair (`meet`) once per sample of the defence's rubric on the learner's model, and grade it
-    (ModelError from the model). A defence that never places the attack is broken with no call."""
+    (ModelError from the model). A defence that never places the attack is broken with no call. `spend`
+    holds the cost as it grows, whether the rehearsal ends or not."""
     from dataclasses import replace
 
     from lab.practice.judging import ModelJudge
 
     started = time.monotonic()
+    spend = spend if spend is not None else Spend()
     if not pair.landed:
         return Rehearsal(arena, defence, attack, pair, unlanded_result(pair, config.model))
     call_config = call_config_for(defence, config)
-    usage = Usage()
     transcripts = []
-    for _ in range(defence.rubric.samples):
+    for sample in range(defence.rubric.samples):
         dialogue = Dialogue(pair.plan)
         while (messages := dialogue.next_call()) is not None:
-            completion = llm.complete(messages, call_config, cancel=cancel, tools=pair.plan.tools)
-            usage = usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
+            # each sample cached apart, as an attempt's are: at temperature 0 sample 2 would be sample 1's answer again
+            completion = llm.complete(messages, call_config, cancel=cancel, tools=pair.plan.tools, cache_slot=sample)
+            spend.usage = spend.usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
             dialogue.answer(completion.text, completion.finish_reason == "length", calls_of(completion))
         transcripts.append(dialogue.transcript())
     judge = ModelJudge(judge_config or replace(config, params={}), cancel=cancel) if needs_judge(pair.exercise) else None
-    g = grade_pair(pair, transcripts, judge)
-    if judge is not None:
-        usage = usage + Usage(judge.usage.prompt_tokens, judge.usage.completion_tokens, judge.usage.cost_usd)
+    before_judge = spend.usage
+    try:
+        g = grade_pair(pair, transcripts, judge)
+    finally:
+        if judge is not None:
+            spend.usage = before_judge + Usage(judge.usage.prompt_tokens, judge.usage.completion_tokens, judge.usage.cost_usd)
+    usage = spend.usage
     duration = time.monotonic() - started
     return Rehearsal(arena, defence, attack, pair, pair_result(pair, g, transcripts, config.model, usage, duration), usage, duration)
