@@ -210,12 +210,6 @@ class ArenaStore:
         return {(r[1], r[2]): (r[0], r[3], r[4]) for r in
                 self._db.execute("SELECT id, attacker, defender, task, status FROM arena_pairs WHERE arena=?", (arena,))}
 
-    def pair(self, pair_id: int) -> PairRow:
-        row = self._db.execute(f"SELECT {_PAIR_COLUMNS} FROM arena_pairs WHERE id=?", (pair_id,)).fetchone()
-        if row is None:
-            raise LabError(f"No arena pair #{pair_id} in {self.store.path}.")
-        return _pair(row)
-
     def all_pairs(self) -> list[PairRow]:
         return [_pair(r) for r in self._db.execute(f"SELECT {_PAIR_COLUMNS} FROM arena_pairs ORDER BY arena, attacker, defender")]
 

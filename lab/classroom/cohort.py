@@ -640,9 +640,6 @@ class CohortStore:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor]
 
-    def count_calls(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
-
 
 class Writer:
     """The writes of a grading run, on a connection and a thread of their own: the SQLite work (and the WAL

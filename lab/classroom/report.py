@@ -210,14 +210,6 @@ class CriterionRates:
         return sorted(rates, key=lambda c: (c.rate, -c.graded, c.exercise, c.id))
 
 
-def criterion_rates(rows: Iterable[ResultRow]) -> list[CriterionRate]:
-    """Each criterion's pass rate across the class, hardest first."""
-    rates = CriterionRates()
-    for r in rows:
-        rates.add(r)
-    return rates.hardest()
-
-
 def _shade(score: float | None, passed: bool | None = None) -> str:
     """The CSS class of a score's colour (`_colour`, in eleven steps): `f0` … `f10` a fail, `p0` … `p10` a pass,
     `s0` … `s10` a score with no verdict, `sn` none. Classes, not a style per cell: a class of 10,000 is a big page."""

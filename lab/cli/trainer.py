@@ -238,11 +238,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
                                concurrency=args.concurrency or settings.concurrency, rpm=args.rpm, max_cost=args.max_cost,
                                on_progress=progress)
         arena = play_arenas_for(store, exercises, outcome, args, settings, config, judge)
-        from lab.classroom.report import write_skipped
+        from lab.classroom.report import write_report, write_skipped
 
         write_skipped(folder, store.problems(run))  # beside cohort.db: what the last run could not use, for whoever reads it
         # the levels of every exercise the trainer has (mastery's weights), not only of those graded in this run
-        report = write_report_for(store, folder, {e.id: e.level for e in catalog.entries})
+        report = write_report(store, folder, {e.id: e.level for e in catalog.entries})
         final = Progress(total=outcome.total, done=outcome.graded,
                          failed=store.count_results(current=True, where="r.status IN ('failed', 'ungraded')"),
                          cost_usd=outcome.run_usage.cost_usd)
@@ -256,12 +256,6 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if shown.count:
         return EXIT_BAD
     return EXIT_NOT_PASSED if outcome.left or arena.unfinished else EXIT_OK
-
-
-def write_report_for(store: Any, folder: Path, levels: dict[str, int]) -> Path:
-    from lab.classroom.report import write_report
-
-    return write_report(store, folder, levels)
 
 
 def result_json(r: Any) -> dict[str, Any]:

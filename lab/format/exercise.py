@@ -43,8 +43,6 @@ class CallSettings(BaseModel):
 
 
 TEXT_NAMES = ("system", "prompt", "prefill")  # what a `writes` list draws from, in the order a conversation holds them
-WRITES = ("prompt", "system", "prefill", "answer", "turns")
-READS = ("output", "continuation", "every-answer", "any-answer", "prompt", "system", "prefill", "transcript")
 DEFAULT_MAX_TURNS = 5
 DEFAULT_TOOL_ROUNDS = 4
 TOOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # what OpenAI-style APIs accept as a function name
@@ -169,7 +167,6 @@ class Example(_Strict):
         return [[str(v) for v in value]]
 
 
-ROLES = ("defend", "attack")
 ATTACKER_TURNS = "turns"  # `pairing.into: turns`: the attacker's messages are the conversation after the system prompt
 
 
