@@ -23,6 +23,7 @@ from lab.cli.common import (
     text_options,
     warn_problems,
 )
+from lab.format.offline import MARK as OFFLINE_MARK
 from lab.settings.i18n import ENGLISH
 
 if TYPE_CHECKING:
@@ -115,7 +116,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-OFFLINE_MARK = "⌂"
 OFFLINE_LEGEND = (f"{OFFLINE_MARK} offline: practise it with no key and no server, on the built-in model (its solution passes "
                   "there, with no judge) or with no model at all; `lab list --offline` lists only those.")
 

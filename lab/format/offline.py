@@ -22,6 +22,7 @@ from typing import Any, Callable
 from lab.settings import paths
 
 LIST_NAME = "_offline.json"
+MARK = "⌂"  # beside an offline-capable exercise's level, in `lab list` and the lab's catalogue
 
 
 def list_path() -> Path:

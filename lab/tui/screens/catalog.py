@@ -22,6 +22,7 @@ from textual.content import Content
 from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from lab.format.offline import MARK as OFFLINE_MARK
 from lab.practice.report import clip
 from lab.tui.format import bar, score_text, status_mark
 from lab.tui.screens.base import LabScreen
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from lab.tui.session import LabSession
 
 STATUSES = ("new", "tried", "passed")
-OFFLINE_MARK = "⌂"  # beside the level: an exercise the built-in offline model can pass (lab/format/offline.py)
 CHECKING = "Checking the exercises…"  # the info line while the session loads behind the index's rows
 HEADINGS = (" ", "Track", "Exercise", "Lvl", "Skills", "Best")
 
