@@ -249,3 +249,28 @@ async def test_a_prompt_runs_on_two_models_one_after_the_other_then_the_comparis
     from lab.settings.config import load_settings
 
     assert load_settings().model == "openai/echo"  # the second model was not saved as the learner's
+
+
+async def test_when_the_second_model_fails_the_first_s_grade_stays_and_the_failure_is_said(cassette, api_base, use_model, monkeypatch):
+    """The failure of the second model of a run on two used to replace the first's grade with an error; now the
+    first model's grade is shown (its pass counts) and the other's failure is said beside it, as `lab run` does."""
+    from lab.tui.screens.model import ModelScreen
+
+    monkeypatch.setattr("lab.tui.screens.model.discover", lambda api_base=None: [])
+    monkeypatch.setenv("LAB_MAX_RETRIES", "0")
+    use_model("openai/echo", api_base)
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await open_exercise(pilot, "basics/greeting")
+        await type_prompt(pilot, screen, "say hello")
+        await pilot.press("escape", "M")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModelScreen), "the second model's picker")
+        app.screen.query_one("#model-name", Input).value = "openai/fail-500"  # the tests' server answers it with a 500
+        app.screen.query_one("#model-base", Input).value = api_base
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not screen.running and screen.status_text.startswith("Passed"), "the first model's grade", 180)
+        assert screen.passed
+        said = [str(n.message) for n in app._notifications]
+        assert any(m.startswith("The other model failed: ") and "internal error (500)" in m for m in said), said
+    with Store() as store:
+        assert [(a.model, a.status) for a in store.attempts("basics/greeting")] == [("openai/fail-500", "failed"), ("openai/echo", "graded")]

@@ -538,25 +538,28 @@ class ExerciseScreen(LabScreen):
             finally:
                 in_flight.difference_update(started)
 
-        outcomes: list[AttemptOutcome] = []
+        outcomes: list[tuple[int, AttemptOutcome]] = []
+        failure: tuple[LabError, int | None] | None = None
         for lane, config in enumerate(configs):  # one model after the other: the learner reads each as it comes
             done = run_watched(lambda lane=lane, config=config: attempt(lane, config), "lab-attempt",  # type: ignore[misc]
                                on_abandon=cancel.set)  # quitting never waits for a model
             if not done.finished:
                 return
-            if isinstance(done.error, LabError):
-                self.lab.call_threadsafe(self._failed, token, done.error, started[-1] if started else None)
-                return
-            if done.error is not None:  # an engine bug: the learner still gets a sentence, not a traceback
-                self.lab.call_threadsafe(self._failed, token, LabError(f"internal error: {type(done.error).__name__}: {done.error}"),
-                                         started[-1] if started else None)
-                return
+            if done.error is not None:
+                # an engine bug still reaches the learner as a sentence, not a traceback
+                error = done.error if isinstance(done.error, LabError) else LabError(f"internal error: {type(done.error).__name__}: {done.error}")
+                failure = (error, started[-1] if started else None)
+                if isinstance(error, (CancelledError, PromptError)):  # the learner stopped it, or the text fits no model
+                    break
+                continue  # one model failing does not keep the prompt from the other (as `lab run --model A --model B`)
             if done.value is not None:
-                outcomes.append(done.value)
+                outcomes.append((lane, done.value))
         if len(outcomes) > 1:
             self.lab.call_threadsafe(self._finished_both, token, outcomes)
         elif outcomes:
-            self.lab.call_threadsafe(self._finished, token, outcomes[0])
+            self.lab.call_threadsafe(self._finished, token, outcomes[0][1], outcomes[0][0], failure[0] if failure else None)
+        elif failure is not None:
+            self.lab.call_threadsafe(self._failed, token, *failure)
 
     async def _delta(self, token: int, case: str, sample: int, piece: str, lane: int = 0) -> None:
         stream = self.streams.get((lane, case, sample))
@@ -583,9 +586,12 @@ class ExerciseScreen(LabScreen):
     async def _stop_streams(self) -> None:
         """Nothing to flush: each piece is drawn as it arrives (kept as the one place a run's outputs end)."""
 
-    async def _finished(self, token: int, outcome: AttemptOutcome, lane: int = 0) -> None:
+    async def _finished(self, token: int, outcome: AttemptOutcome, lane: int = 0, other_failed: LabError | None = None) -> None:
+        """The grade of a run; `other_failed`: the error of the other model of a run on two, which left only this one."""
         if token != self.run_token:
             return
+        if other_failed is not None:
+            self.notify(self.tr.gettext("The other model failed: {error}").format(error=other_failed), severity="error", timeout=15)
         await self._stop_streams()
         self.run_token = self.cancel_event = None
         self._show_spend()
@@ -615,19 +621,24 @@ class ExerciseScreen(LabScreen):
             self._status(f"{head}{cut} {tip}{cached}", "-error")
         self.refresh_bindings()
 
-    async def _finished_both(self, token: int, outcomes: list[AttemptOutcome]) -> None:
+    async def _finished_both(self, token: int, outcomes: list[tuple[int, AttemptOutcome]]) -> None:
         """A prompt run on two models: the second's grade below, and the two attempts compared."""
         from lab.practice.compare import compare_attempts
         from lab.tui.screens.compare import CompareScreen
 
         if token != self.run_token:
             return
-        await self._finished(token, outcomes[-1], lane=len(outcomes) - 1)
+        for lane, earlier in outcomes[:-1]:  # the grade shown is the last model's; the others' marks and a pass still count
+            self._mark_cut_off(earlier.to_dict(), lane)
+        await self._finished(token, outcomes[-1][1], lane=outcomes[-1][0])
+        if any(o.grade.passed for _, o in outcomes) and not self.passed:
+            self.passed = True
+            self._show_solution()
         store = self.session.store
-        a, b = (store.attempt(o.attempt_id) for o in outcomes[:2])
-        scores = " · ".join(f"{o.model} {score_text(o.grade.score, o.grade.passed, o.grade.pass_mark)}" for o in outcomes)
+        a, b = (store.attempt(o.attempt_id) for _, o in outcomes[:2])
+        scores = " · ".join(f"{o.model} {score_text(o.grade.score, o.grade.passed, o.grade.pass_mark)}" for _, o in outcomes)
         self._status(self.tr.gettext("Ran on both: {scores}. The comparison is open; escape comes back here.").format(scores=scores),
-                     "-success" if all(o.grade.passed for o in outcomes) else "")
+                     "-success" if all(o.grade.passed for _, o in outcomes) else "")
         self.app.push_screen(CompareScreen(compare_attempts(a, b)))
 
     def _show_grade_top(self) -> None:
