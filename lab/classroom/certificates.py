@@ -304,21 +304,20 @@ def certify(cohort_dir: Path, track: str, key: Any, *, levels: Mapping[str, int]
     if not (folder / DATABASE).is_file():
         raise LabError(f"{folder} has no {DATABASE}: give the folder you graded into (`lab grade … --out DIR`).")
     with CohortStore(folder) as store:
-        results = store.results()
-        hints = {s["key"]: int(s["hints_used"] or 0) for s in store.submissions()}
+        # the track's results alone (each with its submission's hints), not the whole class in every track
+        tracks = list(store.names("track"))
+        learners = list(store.names("learner"))
+        rows = list(store.iter_results(where="r.track = ?", params=(track,)))
         levels = {**store.levels(), **levels}  # your catalogue's levels, else those `lab grade` recorded
-    tracks = sorted({r.track for r in results})
     if track not in tracks:
         raise LabError(f"No track '{track}' in the cohort {folder}. Its tracks: {', '.join(tracks) or 'none (nothing graded yet)'}.")
-    learners = sorted({r.learner for r in results})
     if learner is not None and learner not in learners:
         raise LabError(f"No learner '{shown(learner)}' in the cohort {folder}. Its learners: {', '.join(shown(n) for n in learners)}.")
     outcome = CertifyOutcome()
     stems = learner_stems(learners)  # over the whole cohort: `--learner` names the same file as a run for everyone
-    rows = [r for r in results if r.track == track]
     exercises, unweighted = cohort_exercises(rows, levels)
     outcome.warnings += [f"{x} is not in your exercises, so it weighs 1; add its folder with --exercises DIR." for x in unweighted]
-    tries = tries_from_results(rows, hints)
+    tries = tries_from_results(rows)
     cohort_name = folder.resolve().name
     for name in [learner] if learner is not None else learners:
         problem = name_problem(normalise(name))

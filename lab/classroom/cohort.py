@@ -470,8 +470,8 @@ class CohortStore:
         return [r[0] for r in self._db.execute("SELECT DISTINCT model FROM results ORDER BY model")]
 
     def names(self, column: str, *, current: bool = False) -> Iterator[str]:
-        """The distinct learners (`column="learner"`) or exercises of the results, sorted, as a stream."""
-        assert column in ("learner", "exercise")
+        """The distinct learners (`column="learner"`), exercises or tracks of the results, sorted, as a stream."""
+        assert column in ("learner", "exercise", "track")
         table = "plan" if current else "results"
         return (r[0] for r in self._rows(f"SELECT DISTINCT {column} FROM {table} ORDER BY {column}"))
 

@@ -199,12 +199,12 @@ def tries_from_attempts(attempts: Iterable[Any]) -> list[Try]:
     return [Try(a.exercise_id, a.status, a.score, a.passed, int(a.hints_used or 0), a.exercise_hash) for a in rows]
 
 
-def tries_from_results(results: Iterable[Any], hints: dict[str, int]) -> dict[str, list[Try]]:
-    """A cohort's results (`CohortStore.results()`, which carries the trainer's overrides) as tries
-    per learner; `hints` maps a submission key to the hints its learner had revealed."""
+def tries_from_results(results: Iterable[Any]) -> dict[str, list[Try]]:
+    """A cohort's results (`CohortStore.iter_results()`, which carries the trainer's overrides and each
+    submission's revealed hints) as tries per learner."""
     by: dict[str, list[Try]] = {}
     for r in results:
-        by.setdefault(r.learner, []).append(Try(r.exercise, r.status, r.score, r.passed, hints.get(r.submission, 0), r.exercise_hash))
+        by.setdefault(r.learner, []).append(Try(r.exercise, r.status, r.score, r.passed, r.hints_used, r.exercise_hash))
     return by
 
 
@@ -222,27 +222,3 @@ def cohort_exercises(results: Iterable[Any], levels: Mapping[str, int]) -> tuple
             found[r.exercise] = ExerciseInfo(r.exercise, r.track, int(levels.get(r.exercise, 1)), tuple(r.skills))
     infos = sorted(found.values(), key=lambda e: e.order)
     return infos, [e.id for e in infos if e.id not in levels]
-
-
-@dataclass(frozen=True)
-class CohortMastery:
-    exercises: list[ExerciseInfo]
-    learners: dict[str, MasteryReport]  # every learner of the cohort, by name
-    unweighted: list[str]  # exercises missing from the trainer's catalogue: they weigh 1
-
-    def skills(self) -> list[str]:
-        return skill_order(self.exercises)
-
-    def class_skill(self, skill: str) -> float:
-        """The class's mastery of a skill: the mean of its learners'."""
-        values = [s.mastery for m in self.learners.values() for s in m.skills if s.skill == skill]
-        return round(sum(values) / len(values), DIGITS) if values else 0.0
-
-
-def cohort_mastery(results: Sequence[Any], hints: Mapping[str, int], levels: Mapping[str, int]) -> CohortMastery:
-    """Each learner's mastery over the cohort's exercises, from `CohortStore.results()` (overrides applied)
-    and the hints each submission reported; the report and `lab certify` read it the same way."""
-    exercises, unweighted = cohort_exercises(results, levels)
-    tries = tries_from_results(results, dict(hints))
-    learners = sorted({r.learner for r in results})
-    return CohortMastery(exercises, {name: mastery(exercises, tries.get(name, [])) for name in learners}, unweighted)
