@@ -158,20 +158,44 @@ def complete(
     """
     if cancel is not None and cancel.is_set():
         raise CancelledError()
-    from lab.models import cache as response_cache
+    cached = _ResponseCache.of(messages, config, cache_slot, tools)
+    hit = cached.answer()
+    if hit is not None:
+        if on_delta is not None and hit.text:
+            on_delta(hit.text)
+        return hit
+    return cached.keep(_complete(messages, config, on_delta, cancel, tools))
 
-    store = response_cache.for_config(config)
-    key = response_cache.request_key(messages, config, cache_slot, tools) if store is not None else None
-    if store is not None and key is not None and config.cache == "use":
-        hit = store.get(key)
-        if hit is not None:
-            if on_delta is not None and hit.text:
-                on_delta(hit.text)
-            return Completion(hit.text, 0, 0, 0.0, 0.0, 0, hit.finish_reason, hit.tool_calls, cached=True)
-    completion = _complete(messages, config, on_delta, cancel, tools)
-    if store is not None and key is not None:
-        store.put(key, config.model, response_cache.answer_of(completion))
-    return completion
+
+@dataclass(frozen=True)
+class _ResponseCache:
+    """One request's place in the response cache (lab/models/cache.py), for the sync and async calls alike."""
+
+    store: Any
+    key: str | None
+    config: CallConfig
+
+    @classmethod
+    def of(cls, messages: list[dict[str, Any]], config: CallConfig, slot: int | str,
+           tools: list[dict[str, Any]] | None) -> "_ResponseCache":
+        from lab.models import cache as response_cache
+
+        store = response_cache.for_config(config)
+        return cls(store, response_cache.request_key(messages, config, slot, tools) if store is not None else None, config)
+
+    def answer(self) -> Completion | None:
+        """The cached answer, as a call that cost nothing; None when there is none or it is to be asked again."""
+        if self.store is None or self.key is None or self.config.cache != "use":
+            return None
+        hit = self.store.get(self.key)
+        return None if hit is None else Completion(hit.text, 0, 0, 0.0, 0.0, 0, hit.finish_reason, hit.tool_calls, cached=True)
+
+    def keep(self, completion: Completion) -> Completion:
+        if self.store is not None and self.key is not None:
+            from lab.models.cache import answer_of
+
+            self.store.put(self.key, self.config.model, answer_of(completion))
+        return completion
 
 
 def _complete(messages: list[dict[str, Any]], config: CallConfig, on_delta: Callable[[str], None] | None,
@@ -711,18 +735,11 @@ class AsyncCaller:
         budget check there sees only the calls really in flight); what it raises is passed on. A
         request the response cache holds (`config.cache`) is answered from it: no request, no
         `before_send`, no charge."""
-        from lab.models import cache as response_cache
-
-        store = response_cache.for_config(config)
-        key = response_cache.request_key(messages, config, cache_slot, tools) if store is not None else None
-        if store is not None and key is not None and config.cache == "use":
-            hit = store.get(key)
-            if hit is not None:
-                return Completion(hit.text, 0, 0, 0.0, 0.0, 0, hit.finish_reason, hit.tool_calls, cached=True)
-        completion = await self._complete(messages, config, before_send, tools)
-        if store is not None and key is not None:
-            store.put(key, config.model, response_cache.answer_of(completion))
-        return completion
+        cached = _ResponseCache.of(messages, config, cache_slot, tools)
+        hit = cached.answer()
+        if hit is not None:
+            return hit
+        return cached.keep(await self._complete(messages, config, before_send, tools))
 
     async def _complete(self, messages: list[dict[str, Any]], config: CallConfig,
                         before_send: Callable[[], None] | None, tools: list[dict[str, Any]] | None) -> Completion:
