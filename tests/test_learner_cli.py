@@ -245,6 +245,24 @@ def test_a_cache_hit_imports_no_model_library(capsys, course, cassette, api_base
     assert json.loads(done.stderr.strip().splitlines()[-1]) == {"code": 0, "litellm": False}
 
 
+def test_a_hit_is_answered_while_another_process_writes_the_cache(tmp_path):
+    """Noting when an answer was last used is a write; it waited out the 30 s busy timeout behind another
+    process's transaction and then turned the hit into a miss. It is a hint for eviction: it never waits."""
+    import sqlite3
+
+    from lab.models.cache import CachedAnswer, ResponseCache
+
+    cache = ResponseCache(tmp_path / "responses.db", max_bytes=1_000_000)
+    cache.put("k", "m", CachedAnswer("kept", "stop", 3, 1))
+    other = sqlite3.connect(tmp_path / "responses.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # a classmate's `lab grade --cache` writing
+    try:
+        assert cache.get("k") == CachedAnswer("kept", "stop", 3, 1)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
 def test_the_cache_keeps_to_its_size_bound_dropping_the_least_recently_used(tmp_path):
     from lab.models.cache import ROW_OVERHEAD, CachedAnswer, ResponseCache
 

@@ -31,7 +31,8 @@ from lab.settings.calls import CallConfig
 FILE_NAME = "responses.db"
 DEFAULT_MAX_MB = 100.0
 SCHEMA_VERSION = 2  # 2: an answer keeps the model's tool calls
-_BUSY_MS = 30_000
+_BUSY_MS = int(sqlite.BUSY_TIMEOUT_S * 1000)
+_NOTE_MS = 50  # noting a hit's use: never worth a wait
 # request parameters that could carry a credential: never hashed, never stored. Matched by name, not by a
 # word inside it: `max_tokens` holds no token, and an answer cut at 2 tokens must not answer a call allowed 500
 _SECRET_NAMES = frozenset({"key", "token", "secret", "password", "authorization", "headers", "credentials"})
@@ -135,11 +136,19 @@ class ResponseCache:
             try:
                 row = self._db.execute("SELECT text, finish_reason, prompt_tokens, completion_tokens, tool_calls FROM answers"
                                        " WHERE key = ?", (key,)).fetchone()
-                if row is None:
-                    return None
-                self._db.execute("UPDATE answers SET used_at = ? WHERE key = ?", (time.time(), key))
             except sqlite3.Error:
                 return None  # a cache that cannot be read is a cache that missed
+            if row is None:
+                return None
+            # when it was last used only orders eviction: a hit never waits on another process's write (nor fails
+            # on a read-only file) to note it
+            self._db.execute(f"PRAGMA busy_timeout = {_NOTE_MS}")
+            try:
+                self._db.execute("UPDATE answers SET used_at = ? WHERE key = ?", (time.time(), key))
+            except sqlite3.Error:
+                pass
+            finally:
+                self._db.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
         try:
             calls = tuple(tuple(str(part) for part in call) for call in json.loads(row[4] or "[]"))
         except (ValueError, TypeError):
@@ -154,22 +163,16 @@ class ResponseCache:
         if size > self.max_bytes:
             return  # an answer larger than the whole cache is not kept
         at = time.time()
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    old = self._db.execute("SELECT size FROM answers WHERE key = ?", (key,)).fetchone()
-                    self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                     (key, model, answer.text, answer.finish_reason, answer.prompt_tokens,
-                                      answer.completion_tokens, calls, size, at, at))
-                    self._db.execute("UPDATE totals SET bytes = bytes + ? WHERE id = 1", (size - (old[0] if old else 0),))
-                    self._evict()
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error:
-                return  # a full disk or a locked file: the answer is simply not kept
+        try:
+            with sqlite.Transaction(self._db, self._lock):
+                old = self._db.execute("SELECT size FROM answers WHERE key = ?", (key,)).fetchone()
+                self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 (key, model, answer.text, answer.finish_reason, answer.prompt_tokens,
+                                  answer.completion_tokens, calls, size, at, at))
+                self._db.execute("UPDATE totals SET bytes = bytes + ? WHERE id = 1", (size - (old[0] if old else 0),))
+                self._evict()
+        except sqlite3.Error:
+            return  # a full disk or a locked file: the answer is simply not kept
 
     def _evict(self) -> None:
         """Drop the answers used least recently until the file's answers fit the bound (inside `put`'s transaction)."""
@@ -194,14 +197,9 @@ class ResponseCache:
         """Forget every answer; returns what there was."""
         before = self.stats()
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with sqlite.Transaction(self._db, self._lock):
                 self._db.execute("DELETE FROM answers")
                 self._db.execute("UPDATE totals SET bytes = 0 WHERE id = 1")
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
             self._db.execute("VACUUM")
         return before
 
