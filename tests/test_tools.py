@@ -317,6 +317,13 @@ def test_parameters_that_are_not_a_json_schema_are_named(tmp_path):
     assert "tool 'refund': `parameters` must describe an object (`type: object`)" in problem
 
 
+def test_a_tool_name_that_is_not_a_function_name_gets_the_fix_for_tool_names(tmp_path):
+    text = ORDER.replace("  - name: get_order\n", "  - name: get.order\n", 1)
+    problems = broken(tmp_path, text)
+    assert any("'tools.0.name': String should match pattern" in p and
+               p.endswith("| use letters, digits, '-' and '_' (at most 64), as APIs take a function's name") for p in problems), problems
+
+
 def test_a_schema_with_an_infinite_minimum_loads(tmp_path):
     """`minimum: .inf` is valid JSON Schema: the result is tried with the arguments it can, not with int(inf)."""
     text = ORDER.replace("      properties: {order_id: {type: string}, note: {type: string}}",

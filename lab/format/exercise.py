@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+LANG_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
 
 class _Strict(BaseModel):
@@ -187,7 +188,7 @@ class FrontMatter(_Strict):
     level: int = Field(ge=1, le=5)
     skills: list[str] = Field(default_factory=list)
     minutes: int | None = Field(default=None, gt=0)
-    lang: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    lang: str = Field(default="en", pattern=LANG_PATTERN)
     writes: Literal["prompt", "system", "prefill", "answer", "turns"] | list[str] = "prompt"
     max_turns: int | None = Field(default=None, ge=1, le=20)  # `writes: turns`: the messages a learner may write
     turns: list[Turn] = Field(default_factory=list)  # messages before the graded call (a case's own `turns` replace them)

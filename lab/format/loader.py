@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from lab.errors import ExerciseError, LabError, Problem
 from lab.format import arenas, shapes, yamlines
 from lab.format.curriculum import curriculum_order
-from lab.format.exercise import BLOCKS, Exercise, FrontMatter, block_variables
+from lab.format.exercise import BLOCKS, ID_PATTERN, LANG_PATTERN, NAME_PATTERN, TOOL_NAME_PATTERN, Exercise, FrontMatter, block_variables
 from lab.format.listing import MAX_FILE_BYTES, claimed, closest_ids, exercise_roots, inside, points_outside, reachable, regular_file, search
 from lab.format.templating import (
     CompiledExercise,
@@ -353,6 +353,15 @@ _FIXES = {
 }
 
 
+# what each pattern allows, in words: one fix for every pattern told a tool's author to use '.', which a tool name refuses
+_PATTERN_FIXES = {
+    ID_PATTERN: "use lower-case letters, digits, '-', '_' and '.', with '/' between the parts of an id",
+    NAME_PATTERN: "use letters, digits, '-', '_' and '.', starting with a letter or digit",
+    TOOL_NAME_PATTERN: "use letters, digits, '-' and '_' (at most 64), as APIs take a function's name",
+    LANG_PATTERN: "use a language tag such as en, fr or fr-CA",
+}
+
+
 def _validate_front_matter(data: dict[str, Any], out: _Collector) -> FrontMatter | None:
     try:
         return FrontMatter.model_validate(data)
@@ -380,6 +389,8 @@ def _validate_front_matter(data: dict[str, Any], out: _Collector) -> FrontMatter
             elif where == "format":
                 message = f"unknown format version {error.get('input')!r}: this Prompt Lab reads `format: 1`"
                 fix = "set `format: 1`, or upgrade Prompt Lab if the file was written for a newer format"
+            elif error["type"] == "string_pattern_mismatch":
+                fix = _PATTERN_FIXES.get(str((error.get("ctx") or {}).get("pattern")), _FIXES["string_pattern_mismatch"])
             else:
                 fix = _FIXES.get(error["type"], "see docs/authoring.md for this key")
             out.at(loc, message, fix)
