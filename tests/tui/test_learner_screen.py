@@ -225,21 +225,28 @@ async def test_history_compares_two_marked_attempts_flipped_first(seeded):
         assert text.index("1 criterion changed verdict") < text.index("three-bullets") < text.index("Unchanged")
 
 
+async def send_on_two_models(pilot: Any, app: Any, second: str, api_base: str) -> Any:
+    """Open basics/greeting, write a prompt, pick `second` as the other model (M) and send on both."""
+    from lab.tui.screens.model import ModelScreen
+
+    screen = await open_exercise(pilot, "basics/greeting")
+    await type_prompt(pilot, screen, "say hello")
+    await pilot.press("escape", "M")
+    await wait_for(pilot, lambda: isinstance(app.screen, ModelScreen), "the second model's picker")
+    app.screen.query_one("#model-name", Input).value = second
+    app.screen.query_one("#model-base", Input).value = api_base
+    await pilot.press("ctrl+s")
+    return screen
+
+
 async def test_a_prompt_runs_on_two_models_one_after_the_other_then_the_comparison_opens(cassette, api_base, use_model, monkeypatch):
     from lab.tui.screens.compare import CompareScreen
-    from lab.tui.screens.model import ModelScreen
 
     monkeypatch.setattr("lab.tui.screens.model.discover", lambda api_base=None: [])  # no probing of this machine's ports
     use_model("openai/echo", api_base)
     app = make_app()
     async with app.run_test(size=(100, 32)) as pilot:
-        screen = await open_exercise(pilot, "basics/greeting")
-        await type_prompt(pilot, screen, "say hello")
-        await pilot.press("escape", "M")
-        await wait_for(pilot, lambda: isinstance(app.screen, ModelScreen), "the second model's picker")
-        app.screen.query_one("#model-name", Input).value = "openai/scripted"
-        app.screen.query_one("#model-base", Input).value = api_base
-        await pilot.press("ctrl+s")
+        screen = await send_on_two_models(pilot, app, "openai/scripted", api_base)
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), "the comparison", 180)
         comparison = app.screen.comparison
         assert (comparison.a.model, comparison.b.model) == ("openai/echo", "openai/scripted")
@@ -254,20 +261,12 @@ async def test_a_prompt_runs_on_two_models_one_after_the_other_then_the_comparis
 async def test_when_the_second_model_fails_the_first_s_grade_stays_and_the_failure_is_said(cassette, api_base, use_model, monkeypatch):
     """The failure of the second model of a run on two used to replace the first's grade with an error; now the
     first model's grade is shown (its pass counts) and the other's failure is said beside it, as `lab run` does."""
-    from lab.tui.screens.model import ModelScreen
-
     monkeypatch.setattr("lab.tui.screens.model.discover", lambda api_base=None: [])
     monkeypatch.setenv("LAB_MAX_RETRIES", "0")
     use_model("openai/echo", api_base)
     app = make_app()
     async with app.run_test(size=(100, 32)) as pilot:
-        screen = await open_exercise(pilot, "basics/greeting")
-        await type_prompt(pilot, screen, "say hello")
-        await pilot.press("escape", "M")
-        await wait_for(pilot, lambda: isinstance(app.screen, ModelScreen), "the second model's picker")
-        app.screen.query_one("#model-name", Input).value = "openai/fail-500"  # the tests' server answers it with a 500
-        app.screen.query_one("#model-base", Input).value = api_base
-        await pilot.press("ctrl+s")
+        screen = await send_on_two_models(pilot, app, "openai/fail-500", api_base)  # the tests' server answers it with a 500
         await wait_for(pilot, lambda: not screen.running and screen.status_text.startswith("Passed"), "the first model's grade", 180)
         assert screen.passed
         said = [str(n.message) for n in app._notifications]
