@@ -10,7 +10,7 @@ Part 1, 1,000 submissions, `--runs` rounds, each round timing back to back (the 
   same bodies, same concurrency): the floor for any client in Python;
 - promptfoo 0.115 grading the same prompts with the same two assertions (`-j 32`, no cache).
 Part 2, `lab grade` at `--sizes` (1,000, 10,000, 100,000): wall time and peak memory (the process's
-own maximum resident set, from wait4) of a first run into an empty folder, then of a rerun over the
+own maximum resident set, read by GNU time) of a first run into an empty folder, then of a rerun over the
 finished folder (nothing left to grade: reading, planning and the report).
 
 It ends with the issue's targets (28), each met or not, and the machine's load average before, during
@@ -103,17 +103,17 @@ def serve(port: int, delay: float, idle: float) -> None:
     from aiohttp import web
 
     last = [time.monotonic()]
-    window: dict[str, float | None] = {"first_in": None, "last_out": None, "count": 0}
+    window: dict[str, float | None] = {"first_in": None, "last_out": None, "count": 0, "first_abs": None, "last_abs": None}
 
     async def chat(request: web.Request) -> web.Response:
         last[0] = time.monotonic()
         if window["first_in"] is None:
-            window["first_in"] = last[0]
+            window["first_in"], window["first_abs"] = last[0], time.time()
         body = await request.json()
         await asyncio.sleep(delay)
         user = next((m["content"] for m in reversed(body["messages"]) if m["role"] == "user"), "")
         text = f"Hello there, reader {len(user)}!"
-        window["last_out"] = time.monotonic()
+        window["last_out"], window["last_abs"] = time.monotonic(), time.time()
         window["count"] = int(window["count"] or 0) + 1
         return web.json_response({
             "id": "chatcmpl-bench", "object": "chat.completion", "created": 1_700_000_000, "model": body.get("model", "m"),
@@ -132,8 +132,9 @@ def serve(port: int, delay: float, idle: float) -> None:
     async def stats(request: web.Request) -> web.Response:
         """The window of the requests since the last reading: from the first one in to the last answer out."""
         first, end, count = window["first_in"], window["last_out"], window["count"]
-        window.update(first_in=None, last_out=None, count=0)
-        return web.json_response({"count": count, "seconds": (end - first) if first is not None and end is not None else None})
+        edges = {"first_abs": window["first_abs"], "last_abs": window["last_abs"]}
+        window.update(first_in=None, last_out=None, count=0, first_abs=None, last_abs=None)
+        return web.json_response({"count": count, "seconds": (end - first) if first is not None and end is not None else None, **edges})
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
@@ -159,14 +160,24 @@ def wait_for(port: int) -> None:
     raise SystemExit("the bench server did not start")
 
 
-def window(base: str) -> float:
-    """The server's view of the last client's requests: seconds from the first request in to the last
-    answer out (start-up, reading and the report fall outside it; what a client does between answers is in it)."""
+@dataclass
+class Window:
+    """The server's view of one client's requests: from the first request in to the last answer out (start-up,
+    reading and the report fall outside it; what a client does between answers is in it), with both edges
+    on the wall clock, so the client's start-up (spawn to first request) and tail (last answer to exit) are known."""
+
+    seconds: float
+    first: float
+    last: float
+
+
+def window(base: str) -> Window:
+    """The requests since the last reading (and the reading resets it)."""
     import urllib.request
 
     with urllib.request.urlopen(base + "/stats", timeout=10) as response:
         data = json.load(response)
-    return float(data["seconds"] or 0.0)
+    return Window(float(data["seconds"] or 0.0), float(data["first_abs"] or 0.0), float(data["last_abs"] or 0.0))
 
 
 def load() -> str:
@@ -329,6 +340,8 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}/v1"
         walls: dict[str, list[float]] = {"lab grade": [], "bare aiohttp client": [], "promptfoo": []}
         loops: dict[str, list[float]] = {"lab grade": [], "bare aiohttp client": []}
+        starts: dict[str, list[float]] = {"lab grade": [], "bare aiohttp client": []}  # spawn to the first request in
+        tails: dict[str, list[float]] = {"lab grade": [], "bare aiohttp client": []}  # the last answer out to exit
         paired: list[float] = []
         paired_loops: list[float] = []
         window(base)  # reset
@@ -336,21 +349,28 @@ def main() -> None:
         for n in range(args.runs):
             order = ["lab", "bare"] if n % 2 == 0 else ["bare", "lab"]
             for who in order:
+                spawned = time.time()
                 if who == "lab":
+                    name = "lab grade"
                     wall, _ = lab_grade(small, base, args.concurrency, small.work / f"cohort-{n}")
-                    walls["lab grade"].append(wall)
-                    loops["lab grade"].append(window(base))
                 else:
-                    walls["bare aiohttp client"].append(bare_client(small, base, args.concurrency))
-                    loops["bare aiohttp client"].append(window(base))
+                    name = "bare aiohttp client"
+                    wall = bare_client(small, base, args.concurrency)
+                seen = window(base)
+                walls[name].append(wall)
+                loops[name].append(seen.seconds)
+                starts[name].append(seen.first - spawned)
+                tails[name].append(spawned + wall - seen.last)
             paired.append(walls["lab grade"][-1] / walls["bare aiohttp client"][-1])
             paired_loops.append(loops["lab grade"][-1] / loops["bare aiohttp client"][-1])
             if pf:
                 walls["promptfoo"].append(promptfoo(small, base, args.concurrency, pf))
                 window(base)
             loads.append(load())
-            print(f"round {n + 1}: lab grade {walls['lab grade'][-1]:.2f} s (requests {loops['lab grade'][-1]:.2f} s), "
-                  f"bare client {walls['bare aiohttp client'][-1]:.2f} s (requests {loops['bare aiohttp client'][-1]:.2f} s): "
+            print(f"round {n + 1}: lab grade {walls['lab grade'][-1]:.2f} s (start {starts['lab grade'][-1]:.2f} s, requests "
+                  f"{loops['lab grade'][-1]:.2f} s, tail {tails['lab grade'][-1]:.2f} s), bare client {walls['bare aiohttp client'][-1]:.2f} s "
+                  f"(start {starts['bare aiohttp client'][-1]:.2f} s, requests {loops['bare aiohttp client'][-1]:.2f} s, "
+                  f"tail {tails['bare aiohttp client'][-1]:.2f} s): "
                   f"{paired[-1]:.3f}× whole, {paired_loops[-1]:.3f}× requests"
                   + (f", promptfoo {walls['promptfoo'][-1]:.2f} s" if pf else "") + f" · load {loads[-1]}", flush=True)
 
@@ -385,15 +405,17 @@ def main() -> None:
     print(f"## 1,000 submissions, concurrency {args.concurrency}, server answering in {args.delay * 1000:.0f} ms (ideal {ideal:.2f} s), "
           f"{args.runs} round(s), medians")
     print()
-    print("| client | wall, spawn to exit (median) | min–max | gradings/s | ÷ bare client | ÷ promptfoo | requests, first in to last out (median) | ÷ bare client |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| client | wall, spawn to exit (median) | min–max | gradings/s | ÷ bare client | ÷ promptfoo | start: spawn to first request | "
+          "requests, first in to last out (median) | ÷ bare client | tail: last answer to exit |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, values in walls.items():
         if not values:
             continue
         m = median(values)
         bare = m / median(walls["bare aiohttp client"])
         versus = f"{m / median(walls['promptfoo']):.2f}×" if walls["promptfoo"] else "—"
-        loop = f"{median(loops[name]):.2f} s | {median(loops[name]) / median(loops['bare aiohttp client']):.3f}×" if name in loops else "— | —"
+        loop = (f"{median(starts[name]):.2f} s | {median(loops[name]):.2f} s | {median(loops[name]) / median(loops['bare aiohttp client']):.3f}× | "
+                f"{median(tails[name]):.2f} s" if name in loops else "— | — | — | —")
         print(f"| {name} | {m:.2f} s | {min(values):.2f}–{max(values):.2f} s | {1000 / m:.0f} | {bare:.3f}× | {versus} | {loop} |")
     print(f"\nlab grade ÷ bare client, round by round: whole {', '.join(f'{p:.3f}×' for p in paired)} (median {median(paired):.3f}×); "
           f"requests {', '.join(f'{p:.3f}×' for p in paired_loops)} (median {median(paired_loops):.3f}×)")

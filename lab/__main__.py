@@ -1,3 +1,3 @@
-from lab.cli import main
+from lab.cli import run
 
-raise SystemExit(main())
+raise SystemExit(run())

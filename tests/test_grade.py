@@ -352,3 +352,40 @@ async def test_rpm_spaces_request_starts_evenly(monkeypatch):
         await pacer.wait()
     assert slept == [0.5, 1.0]  # the first goes at once, the others wait their turn
     assert llm._Pacer(None).interval == 0.0
+
+
+def test_a_wave_of_answers_frees_every_slot_before_the_wave_is_graded(capsys, course: Path, tmp_path: Path, monkeypatch):
+    """Answers come in waves (a slot's worth at once): the calls waiting for the freed slots go out before
+    any answer of the wave is recorded and graded, or the wave's last slot idles for the wave's grading."""
+    import asyncio
+
+    import lab.classroom.grading as grading
+    from lab.models import llm
+
+    events: list[str] = []
+    wave: list[asyncio.Future[str]] = []
+
+    async def answer_in_waves(self, messages, config, tools=None):
+        prompt = messages[-1]["content"]
+        events.append(f"send {prompt}")
+        wave.append(asyncio.get_running_loop().create_future())
+        mine = wave[-1]
+        if len(wave) == 2:  # both slots' calls are out: answer them at once
+            answered, wave[:] = list(wave), []
+            asyncio.get_running_loop().call_soon(lambda: [f.set_result("hello") for f in answered])
+        return await mine, 1, 1, 0.0, "stop", ()
+
+    real_grade = grading.grade
+
+    def recorded_grade(exercise, outputs, *args, **kwargs):
+        events.append("grade")
+        return real_grade(exercise, outputs, *args, **kwargs)
+
+    monkeypatch.setattr(llm.AsyncCaller, "_openai_call", answer_in_waves)
+    monkeypatch.setattr(grading, "grade", recorded_grade)
+    hand_in = write(tmp_path / "in.jsonl", *(sub(f"l{i}", "t/greet", f"p{i}") for i in range(4)))
+    code, _, err = lab(capsys, *grade_args(course, "http://127.0.0.1:9/v1", tmp_path / "out", hand_in), "--concurrency", "2")
+    assert code == 0, err
+    assert events[:2] == ["send p0", "send p1"]
+    assert events[2:4] == ["send p2", "send p3"], events  # the second wave went out before the first was graded
+    assert events[4:] == ["grade"] * 4

@@ -38,7 +38,7 @@ def test_wheel_declares_the_lab_script(wheel: Path):
     archive = zipfile.ZipFile(wheel)
     [entry_points] = [n for n in archive.namelist() if n.endswith(".dist-info/entry_points.txt")]
     text = archive.read(entry_points).decode()
-    assert "[console_scripts]" in text and "lab = lab.cli:main" in text
+    assert "[console_scripts]" in text and "lab = lab.cli:run" in text
     [metadata] = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
     assert "Requires-Python: >=3.11" in archive.read(metadata).decode()
 
