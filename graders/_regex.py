@@ -16,8 +16,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
-import regex
-
+# `regex` is imported where a pattern is compiled, not with this module: the checks load with every exercise
+# (`lab list`, `lab validate`, `lab grade`), and most exercises have no pattern; the import took 6 ms of each start
 SEARCH_SECONDS = 1.0  # per search; a sane pattern takes microseconds on a model's answer
 
 
@@ -74,6 +74,8 @@ def _size_problem(pattern: str) -> str | None:
 
 def syntax_problem(pattern: str) -> str | None:
     """Why `pattern` is not a Python regular expression a check can run (None when it is one)."""
+    import regex
+
     too_big = _size_problem(pattern)
     if too_big:
         return too_big
@@ -90,7 +92,22 @@ def syntax_problem(pattern: str) -> str | None:
 @lru_cache(maxsize=1024)
 def compiled(pattern: str, flags: int = 0) -> Any:
     """The pattern compiled by `regex` (Python `re` syntax and flags: `regex`'s version 0 keeps them)."""
+    import regex
+
     return regex.compile(pattern, flags)
+
+
+FLAG_NAMES = {"i": "IGNORECASE", "m": "MULTILINE", "s": "DOTALL", "x": "VERBOSE", "a": "ASCII"}  # a criterion's `flags` letters
+
+
+def flags_of(letters: str) -> int:
+    """`regex`'s flags for a criterion's letters (each one of FLAG_NAMES)."""
+    import regex
+
+    flags = 0
+    for letter in letters:
+        flags |= getattr(regex, FLAG_NAMES[letter])
+    return flags
 
 
 def search(pattern: str, text: str, flags: int = 0) -> Any:

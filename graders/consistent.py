@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-import regex
 from pydantic import Field, ValidationInfo, field_validator
 
 from graders import _regex
@@ -108,7 +107,7 @@ def consistent(outputs_by_case: dict[str, list[str]], p: ConsistentParams, ctx: 
         for sample, output in enumerate(outputs_by_case[case]):
             if p.extract is not None:
                 try:
-                    match = _regex.search(p.extract, output, regex.IGNORECASE)
+                    match = _regex.search(p.extract, output, _regex.flags_of("i"))
                 except _regex.RegexTimeout:
                     return CheckResult.not_graded(t.gettext(
                         "The pattern that reads each decision took more than {seconds} s on the output of {case}, so this criterion "

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import gettext
+from typing import TYPE_CHECKING
 
-import regex
 from pydantic import field_validator
 
 from graders import _regex
 from graders._text import Needle, plain, quote, words
 from graders.registry import CheckContext, CheckResult, Params, register
+
+if TYPE_CHECKING:
+    import regex
 
 
 class Value(Params):
@@ -171,9 +174,6 @@ def icontains_all(output: str, p: Values, ctx: CheckContext) -> CheckResult:
     return _all(output, p, ignore_case=True, t=ctx.tr)
 
 
-_FLAGS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL, "x": regex.VERBOSE, "a": regex.ASCII}
-
-
 class Pattern(Params):
     pattern: Needle
     flags: str = ""
@@ -182,7 +182,7 @@ class Pattern(Params):
     @field_validator("flags")
     @classmethod
     def _known_flags(cls, value: str) -> str:
-        unknown = sorted(set(value) - set(_FLAGS))
+        unknown = sorted(set(value) - set(_regex.FLAG_NAMES))
         if unknown:
             raise ValueError(f"has unknown regex flag(s) {''.join(unknown)!r}; use letters from 'imsxa'")
         return value
@@ -197,9 +197,7 @@ class Pattern(Params):
 
     def search(self, output: str) -> regex.Match[str] | None:
         """The first match in `output`; raises `_regex.RegexTimeout` past the time bound."""
-        flags = 0
-        for letter in self.flags:
-            flags |= _FLAGS[letter]
+        flags = _regex.flags_of(self.flags)
         # typographic apostrophes and quotes are no regex syntax, so reading them as plain is safe
         return _regex.search(self.pattern if self.raw else plain(self.pattern), output if self.raw else plain(output), flags)
 

@@ -139,3 +139,27 @@ def test_listing_plain_front_matter_never_imports_yaml(lab_home: Path):
     """, lab_home)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
+
+
+def test_exercises_without_a_pattern_never_import_regex(lab_home: Path, tmp_path: Path):
+    # the checks load with every exercise; `regex` (6 ms) waits for the first pattern to compile
+    from fixtures.exercise_files import minimal, write_exercise
+
+    hello = {"id": "hello", "check": "icontains", "value": "hello"}
+    write_exercise(tmp_path, "t/plain.j2", minimal(id="t/plain", rubric={"criteria": [hello]}))
+    digits = {"id": "digits", "check": "regex", "pattern": "[0-9]+", "flags": "i"}
+    write_exercise(tmp_path, "t/pattern.j2", minimal(id="t/pattern", rubric={"criteria": [hello, digits]}))
+    done = run_in_fresh_python(f"""
+        import sys
+        from lab.format.loader import load_exercise
+        root = {str(tmp_path)!r}
+        plain = load_exercise({str(tmp_path / "t" / "plain.j2")!r}, root)
+        print("regex" in sys.modules)
+        from lab.practice.grading import grade
+        case = plain.cases[0].name
+        print(grade(plain, {{case: ["hello"]}}, None).passed, "regex" in sys.modules)
+        pattern = load_exercise({str(tmp_path / "t" / "pattern.j2")!r}, root)
+        print(grade(pattern, {{case: ["HELLO 42"]}}, None).passed, "regex" in sys.modules)
+    """, lab_home)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:3] == ["False", "True False", "True True"]

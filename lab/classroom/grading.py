@@ -157,10 +157,12 @@ def plan(store: CohortStore, exercises: dict[str, Any], how: Pick, config: llm.C
     """This run's (learner, exercise) tasks, each keyed by what its grading depends on, prepared in the
     store (a task that changed starts afresh)."""
 
+    judged = {exercise_id: needs_judge(exercise) for exercise_id, exercise in exercises.items()}  # once an exercise, not a row
+
     def items() -> Iterator[dict[str, Any]]:
         for s in _picked(store.candidates(sorted(exercises)), how):
             exercise = exercises[s.exercise]
-            judge = (judge_config or config).model if needs_judge(exercise) else None
+            judge = (judge_config or config).model if judged[s.exercise] else None
             texts = json.loads(s.texts) if s.texts else None
             # several texts make part of what is graded; a submission of one text keeps the task key it always had
             extra = (texts,) if texts else ()
