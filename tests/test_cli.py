@@ -404,7 +404,7 @@ def test_a_bug_of_ours_is_one_sentence_not_a_traceback(capsys, monkeypatch: pyte
     from lab.cli import build_parser
 
     parser = build_parser()
-    monkeypatch.setattr("lab.cli.build_parser", lambda: _rebound(parser, broken))
+    monkeypatch.setattr("lab.cli.build_parser", lambda command=None: _rebound(parser, broken))
     code, out, err = lab(capsys, "progress")
     assert code == 2 and out == ""
     assert err == ("lab: internal error (RuntimeError: something we did not expect); this is a bug in Prompt Lab. "
@@ -469,3 +469,37 @@ def test_the_lab_process_freezes_its_heap_before_the_interpreter_exits(monkeypat
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_each_command_builds_its_own_modules_parser_and_the_table_says_which():
+    """`lab COMMAND` registers only COMMANDS[COMMAND]'s module (the others cost 20 ms of each start): the table
+    must name every command each module registers, or a command would not be found."""
+    import argparse
+
+    from lab.cli import COMMANDS, build_parser
+
+    def commands(parser: argparse.ArgumentParser) -> set[str]:
+        return set(next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices)
+
+    assert commands(build_parser()) == set(COMMANDS)
+    for command, module in COMMANDS.items():
+        alone = commands(build_parser(command))
+        assert command in alone
+        assert alone == {c for c, m in COMMANDS.items() if m == module}
+
+
+@pytest.mark.parametrize(("argv", "word"), [
+    (["grade", "a.jsonl"], "grade"), (["--exercises", "grade", "list"], "list"), (["--exercises=x", "show", "y"], "show"),
+    (["-h", "grade"], None), (["--version"], None), ([], None), (["--exercises", "x"], None),
+])
+def test_the_command_word_is_the_first_word_past_the_exercise_folders(argv: list[str], word: str | None):
+    from lab.cli import command_word
+
+    assert command_word(argv) == word
+
+
+def test_help_before_a_command_lists_every_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["-h", "grade"])
+    out = capsys.readouterr().out
+    assert all(f" {c} " in out or f"{{{c}" in out or f",{c}" in out or f"    {c}" in out for c in ("list", "grade", "certify", "local"))

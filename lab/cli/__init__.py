@@ -17,11 +17,23 @@ from lab.cli.common import EXIT_BAD, EXIT_OK, exercise_dirs_option, model_option
 if TYPE_CHECKING:
     import argparse
 
-COMMAND_MODULES = ("lab.cli.learning", "lab.cli.playground", "lab.cli.authoring", "lab.cli.trainer", "lab.cli.arena",
-                   "lab.cli.certificates", "lab.cli.local")
+# Each command and the module that registers it: a command builds only its own module's parser (the others
+# and what they import cost 10-30 ms of every command); `lab --help` and a mistyped command build them all.
+# tests/test_cli.py checks this table against what the modules register.
+COMMANDS = {
+    **dict.fromkeys(("list", "show", "run", "hint", "solution", "history", "attempt", "progress"), "lab.cli.learning"),
+    **dict.fromkeys(("try", "compare", "cache"), "lab.cli.playground"),
+    **dict.fromkeys(("new", "validate", "check"), "lab.cli.authoring"),
+    **dict.fromkeys(("export", "grade", "review"), "lab.cli.trainer"),
+    "arena": "lab.cli.arena",
+    **dict.fromkeys(("keygen", "certify", "verify"), "lab.cli.certificates"),
+    "local": "lab.cli.local",
+}
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or with `command` (one of COMMANDS) of that command's module only."""
     import argparse
 
     # `lab --exercises A list --exercises B` keeps both: a subcommand's defaults would otherwise
@@ -34,10 +46,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"prompt-lab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in (COMMANDS[command],) if command in COMMANDS else COMMAND_MODULES:
         importlib.import_module(name).register(sub, common, model)
-    parser.set_defaults(command_names=list(sub.choices))
+    parser.set_defaults(command_names=list(COMMANDS))
     return parser
+
+
+def command_word(argv: list[str]) -> str | None:
+    """argv's first word, past `--exercises DIR`: the command, if one. None when an option comes first (`-h`,
+    `--version`: argparse reads the line, and the word may be an option's value)."""
+    rest = iter(argv)
+    for arg in rest:
+        if arg == "--exercises":
+            next(rest, None)
+        elif arg.startswith("--exercises="):
+            continue
+        elif arg.startswith("-"):
+            return None
+        else:
+            return arg
+    return None
 
 
 def unknown_command(argv: list[str], commands: list[str]) -> str | None:
@@ -45,21 +73,14 @@ def unknown_command(argv: list[str], commands: list[str]) -> str | None:
     word is a command, an option, or absent (argparse says the rest)."""
     import difflib
 
-    rest = iter(argv)
-    for arg in rest:
-        if arg == "--exercises":
-            next(rest, None)
-            continue
-        if arg.startswith("-"):
-            return None
-        if arg in commands:
-            return None
-        close = difflib.get_close_matches(arg, commands, n=2, cutoff=0.5)
-        prefixed = [c for c in commands if c.startswith(arg[:2])] if len(arg) >= 2 else []
-        guesses = list(dict.fromkeys(close + prefixed))[:2]
-        hint = f" Did you mean {' or '.join(repr(g) for g in guesses)}?" if guesses else ""
-        return f"no command '{arg}'.{hint} `lab --help` lists them all."
-    return None
+    arg = command_word(argv)
+    if arg is None or arg in commands:
+        return None
+    close = difflib.get_close_matches(arg, commands, n=2, cutoff=0.5)
+    prefixed = [c for c in commands if c.startswith(arg[:2])] if len(arg) >= 2 else []
+    guesses = list(dict.fromkeys(close + prefixed))[:2]
+    hint = f" Did you mean {' or '.join(repr(g) for g in guesses)}?" if guesses else ""
+    return f"no command '{arg}'.{hint} `lab --help` lists them all."
 
 
 def _only_exercise_dirs(argv: list[str]) -> list[str] | None:
@@ -89,7 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lab.tui.launch import open_lab
 
         return open_lab(dirs)
-    parser = build_parser()
+    word = command_word(argv)
+    parser = build_parser(word if word in COMMANDS else None)
     mistyped = unknown_command(argv, parser.get_default("command_names"))
     if mistyped:
         print(f"lab: {mistyped}", file=sys.stderr)
