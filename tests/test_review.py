@@ -201,3 +201,25 @@ def test_lab_review_never_imports_litellm(tmp_path: Path, lab_home: Path):
     """, lab_home)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "clean"
+
+
+def test_a_decision_on_a_grading_redone_since_the_review_opened_is_refused(tmp_path: Path, cassette, api_base: str, capsys):
+    """`lab review` takes no lock: a `lab grade` beside it may reset and re-grade what is on the trainer's screen. The
+    decision would then land on a grading the trainer never saw; it is refused, and the others still save."""
+    import sqlite3
+
+    folder = graded_cohort(tmp_path, api_base, capsys)
+    with CohortStore(folder) as store:
+        session = Session.open(store)
+        assert session.current.learner == "ana"
+        with sqlite3.connect(folder / "cohort.db") as other:  # another process re-grades ana's submission
+            other.execute("UPDATE results SET graded_at = '2099-01-01T00:00:00+00:00' WHERE learner = 'ana'")
+        with pytest.raises(LabError) as refused:
+            session.decide("confirm")
+        assert str(refused.value) == ("This grading was redone by `lab grade` after the review opened, so the decision is not saved: "
+                                      "quit (q) and run `lab review` again to review the new grading.")
+        assert store.reviews() == [] and session.position == "1 / 12"
+        bob = next(i for i, item in enumerate(session.items) if item.learner == "bob")
+        session.index = bob
+        session.decide("confirm")
+        assert [(r.result_id, r.decision) for r in store.reviews()] == [(session.items[bob].result_id, "confirm")]

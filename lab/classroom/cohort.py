@@ -521,15 +521,23 @@ class CohortStore:
     # ------------------------------------------------------------ reviews
     def record_review(self, result_id: int, criterion: str, case: str, sample: int, *, scale: str, judge_passed: bool | None,
                       judge_score: float | None, decision: str, trainer_passed: bool | None, trainer_score: float | None,
-                      note: str | None, reviewer: str, table: str = "reviews") -> Review:
+                      note: str | None, reviewer: str, table: str = "reviews", graded_at: str | None = None) -> Review:
         """Commit one decision at once; a later decision on the same judged output replaces it. `table` is
-        `reviews` (a learner's grading) or `arena_reviews` (an arena pair, `result_id` its id)."""
+        `reviews` (a learner's grading) or `arena_reviews` (an arena pair, `result_id` its id). With `graded_at`
+        (when the grading the trainer saw was made), a grading redone since then refuses the decision: a
+        `lab grade` beside an open `lab review` may reset and re-grade what is on the trainer's screen."""
         if decision not in DECISIONS:
             raise LabError(f"Unknown review decision {decision!r}: use one of {', '.join(DECISIONS)}.")
         if table not in ("reviews", "arena_reviews"):
             raise ValueError(f"no review table {table!r}")
         stamp = now()
         with self._tx():
+            if graded_at is not None:
+                sql = ("SELECT graded_at FROM results WHERE id=?" if table == "reviews" else "SELECT played_at FROM arena_pairs WHERE id=?")
+                found = self._db.execute(sql, (result_id,)).fetchone()
+                if found is None or found[0] != graded_at:
+                    raise LabError("This grading was redone by `lab grade` after the review opened, so the decision is not saved: "
+                                   "quit (q) and run `lab review` again to review the new grading.")
             self._db.execute(
                 f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (result_id, criterion, case, sample, scale, None if judge_passed is None else int(judge_passed), judge_score, decision,

@@ -53,6 +53,7 @@ class ReviewItem:
     exchanges: tuple[Exchange, ...]
     review: Review | None = None
     pair: bool = False  # an arena pair's verdict (`result_id` is the pair's id): lab/classroom/arena.py
+    graded_at: str | None = None  # when the grading shown was made: a decision is saved onto that grading only
 
     @property
     def key(self) -> tuple[int, str, str, int]:
@@ -144,7 +145,7 @@ def queue(store: CohortStore) -> list[ReviewItem]:
     for row in store.results(reviewed=False):
         if row.result is None or row.status not in ("graded", "ungraded"):
             continue
-        for item in _judged(row.id, row.learner, row.exercise, row.result, lambda: store.calls(row.id), reviews):
+        for item in _judged(row.id, row.learner, row.exercise, row.result, lambda: store.calls(row.id), reviews, graded_at=row.graded_at):
             (scored if item.scored else rest).append(item)
     scored.sort(key=_confidence)
     arena = ArenaStore(store)
@@ -155,7 +156,8 @@ def queue(store: CohortStore) -> list[ReviewItem]:
         if pair.result is None or pair.status not in ("graded", "ungraded"):
             continue
         learner, exercise = f"{pair.attacker} → {pair.defender}", f"arena {pair.arena} · {pair.defence_exercise}"
-        for item in _judged(pair.id, learner, exercise, pair.result, lambda: arena.calls(pair.id), pair_reviews, pair=True):
+        for item in _judged(pair.id, learner, exercise, pair.result, lambda: arena.calls(pair.id), pair_reviews, pair=True,
+                            graded_at=pair.played_at):
             (pair_scored if item.scored else pair_rest).append(item)
     pair_scored.sort(key=_confidence)
     return scored + rest + pair_scored + pair_rest
@@ -166,7 +168,7 @@ def _confidence(item: ReviewItem) -> tuple[Any, ...]:
 
 
 def _judged(result_id: int, learner: str, exercise: str, result: dict[str, Any], calls: Any,
-            reviews: dict[tuple[int, str, str, int], Review], pair: bool = False) -> list[ReviewItem]:
+            reviews: dict[tuple[int, str, str, int], Review], pair: bool = False, graded_at: str | None = None) -> list[ReviewItem]:
     """The judged outputs of one stored grading (a result, or an arena pair's)."""
     found = []
     answers: dict[str, str] | None = None
@@ -189,7 +191,7 @@ def _judged(result_id: int, learner: str, exercise: str, result: dict[str, Any],
                 result_id, learner, exercise, criterion["id"], str(criterion.get("check", "")), case, sample, scale,
                 float(first.get("threshold", 1.0 if scale == "pass-fail" else 0.5)), None if ungraded else bool(r.get("passed")),
                 judge_score, str(r.get("reason", "")), _output_of(result, case, sample), _rubric_text(exchanges),
-                criterion.get("feedback"), tuple(exchanges), reviews.get((result_id, criterion["id"], case, sample)), pair))
+                criterion.get("feedback"), tuple(exchanges), reviews.get((result_id, criterion["id"], case, sample)), pair, graded_at))
     return found
 
 
@@ -221,7 +223,7 @@ def decide(store: CohortStore, item: ReviewItem, decision: str, *, passed: bool 
         record = ArenaStore(store).record_review
     return record(item.result_id, item.criterion, item.case, item.sample, scale=item.scale, judge_passed=item.judge_passed,
                   judge_score=item.judge_score, decision=decision, trainer_passed=passed, trainer_score=score,
-                  note=note, reviewer=reviewer or reviewer_name())
+                  note=note, reviewer=reviewer or reviewer_name(), graded_at=item.graded_at)
 
 
 # ---------------------------------------------------------------- agreement
