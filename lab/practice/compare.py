@@ -3,8 +3,9 @@ each case's two answers. A learner learns by changing one thing and seeing what 
 criteria that flipped come first, because they are what the change did.
 
 `compare_attempts` works on stored attempts (the store's records), so `lab compare`, `lab run
---model A --model B` and the lab's history all compare the same way. `comparison_lines` is the
-terminal text; the TUI draws the same `Comparison` with its own widgets.
+--model A --model B` and the lab's history all compare the same way. `criteria_section` is what the
+criteria part says, in the exercise's language; `comparison_lines` makes it terminal text and the TUI
+styles the same rows with its own widgets.
 """
 
 from __future__ import annotations
@@ -180,44 +181,80 @@ def attempt_summary(record: AttemptRecord, tr: gettext.NullTranslations = ENGLIS
 MARKS = {"pass": "✓", "fail": "✗", "ungraded": "?", "absent": "–"}
 
 
+@dataclass(frozen=True)
+class CriterionRow:
+    """One criterion's line: its verdicts and scores before and after, and what happened, in words."""
+
+    change: CriterionChange
+    was: Verdict
+    now: Verdict
+    name: str  # the id, cut to the section's width
+    before: str  # the score before ("–" when absent)
+    after: str
+    said: str  # "now passes", "now fails", "changed", or nothing
+
+
+@dataclass(frozen=True)
+class CriteriaSection:
+    """The criteria part of a comparison, worded in one language: a heading, the rows (the flipped ones first,
+    `unchanged_at` the first of the others when some flipped) and the scores' line."""
+
+    heading: str  # how many flipped; or that there is nothing to compare (then no rows)
+    rows: list[CriterionRow]
+    unchanged_at: int | None
+    unchanged: str
+    score_line: str | None
+    name_width: int
+
+
+def criteria_section(c: Comparison, tr: gettext.NullTranslations = ENGLISH, widest: int = 28) -> CriteriaSection:
+    """What `lab compare` and the lab's comparison say of the criteria (names cut to `widest` characters)."""
+    from lab.practice.report import score_label
+
+    t = tr
+    flipped = c.flipped
+    if not c.criteria:
+        heading = t.gettext("Neither attempt was graded: there are no criteria to compare.")
+    elif flipped:
+        heading = t.ngettext("{n} criterion changed its verdict:", "{n} criteria changed their verdict:", len(flipped)).format(n=len(flipped))
+    else:
+        heading = t.gettext("No criterion changed its verdict.")
+    name_width = min(max([len(ch.id) for ch in c.criteria] + [8]), widest)
+    words = {"fixed": t.gettext("now passes"), "broke": t.gettext("now fails"), "changed": t.gettext("changed"), "same": ""}
+    rows = [CriterionRow(ch, verdict_of(ch.before), verdict_of(ch.after), ch.id if len(ch.id) <= name_width else ch.id[: name_width - 1] + "…",
+                         _score(ch.before), _score(ch.after), words[ch.direction]) for ch in c.criteria]
+    score_line = None
+    if c.a.score is not None and c.b.score is not None:
+        mark_a = float((c.a.result or {}).get("pass_mark", 1.0))
+        mark_b = float((c.b.result or {}).get("pass_mark", mark_a))
+        score_line = (t.gettext("Score {a} → {b}").format(a=score_label(c.a.score, bool(c.a.passed), mark_a),
+                                                         b=score_label(c.b.score, bool(c.b.passed), mark_b))
+                      + " " + t.gettext("(pass mark {pass_mark})").format(pass_mark=f"{mark_b:.2f}"))
+    return CriteriaSection(heading, rows, len(flipped) if flipped and len(flipped) < len(rows) else None, t.gettext("Unchanged:"),
+                           score_line, name_width)
+
+
 def comparison_lines(c: Comparison, paint: Any, width: int | None = None, tr: gettext.NullTranslations = ENGLISH) -> list[str]:
     """The comparison as `lab compare` prints it: the two attempts, the criteria (flipped first), the
     prompt's diff, then each case's two answers side by side in columns that fit `width` (100 when None)."""
-    from lab.practice.report import score_label
-
     t = tr
     width = max(40, width or 100)
     lines = [paint.bold(t.gettext("Comparing {a} with {b}").format(a=attempt_summary(c.a, t), b=attempt_summary(c.b, t)))]
     lines.append(paint.dim(c.a.exercise_id))
     if c.exercise_changed:
         lines.append(paint.warn(t.gettext("The exercise changed between the two attempts: its rubric may differ.")))
-    flipped = c.flipped
+    section = criteria_section(c, t)
     lines.append("")
-    if not c.criteria:
-        lines.append(paint.dim(t.gettext("Neither attempt was graded: there are no criteria to compare.")))
-    elif flipped:
-        lines.append(paint.bold(t.ngettext("{n} criterion changed its verdict:", "{n} criteria changed their verdict:",
-                                           len(flipped)).format(n=len(flipped))))
-    else:
-        lines.append(paint.bold(t.gettext("No criterion changed its verdict.")))
-    name_width = min(max([len(ch.id) for ch in c.criteria] + [8]), 28)
-    words = {"fixed": t.gettext("now passes"), "broke": t.gettext("now fails"), "changed": t.gettext("changed"), "same": ""}
-    for n, ch in enumerate(c.criteria):
-        if n == len(flipped) and flipped:
-            lines.append(paint.dim(t.gettext("Unchanged:")))
-        was, now = verdict_of(ch.before), verdict_of(ch.after)
-        marks = f"{_mark(was, paint)}→{_mark(now, paint)}" if ch.flipped else f" {_mark(now, paint)} "
-        scores = f"{_score(ch.before):>5} → {_score(ch.after):<5}"
-        name = ch.id if len(ch.id) <= name_width else ch.id[: name_width - 1] + "…"
-        said = words[ch.direction]
-        said = paint.good(said) if ch.direction == "fixed" else paint.bad(said) if ch.direction == "broke" else said
-        lines.append(f" {marks} {name:<{name_width}}  {scores}  {said}".rstrip())
-    if c.a.score is not None and c.b.score is not None:
-        mark_a = float((c.a.result or {}).get("pass_mark", 1.0))
-        mark_b = float((c.b.result or {}).get("pass_mark", mark_a))
-        line = t.gettext("Score {a} → {b}").format(a=score_label(c.a.score, bool(c.a.passed), mark_a),
-                                                    b=score_label(c.b.score, bool(c.b.passed), mark_b))
-        lines.append(line + " " + t.gettext("(pass mark {pass_mark})").format(pass_mark=f"{mark_b:.2f}"))
+    lines.append(paint.dim(section.heading) if not section.rows else paint.bold(section.heading))
+    for n, row in enumerate(section.rows):
+        if n == section.unchanged_at:
+            lines.append(paint.dim(section.unchanged))
+        marks = f"{_mark(row.was, paint)}→{_mark(row.now, paint)}" if row.change.flipped else f" {_mark(row.now, paint)} "
+        direction = row.change.direction
+        said = paint.good(row.said) if direction == "fixed" else paint.bad(row.said) if direction == "broke" else row.said
+        lines.append(f" {marks} {row.name:<{section.name_width}}  {row.before:>5} → {row.after:<5}  {said}".rstrip())
+    if section.score_line:
+        lines.append(section.score_line)
 
     lines.append("")
     lines.append(paint.bold(t.gettext("Prompt")))
@@ -232,7 +269,7 @@ def comparison_lines(c: Comparison, paint: Any, width: int | None = None, tr: ge
         lines.append("")
         title = f"── {case.label} "
         if case.flipped:
-            title += "· " + t.gettext("flipped here: {criteria}").format(criteria=", ".join(case.flipped)) + " "
+            title += "· " + flipped_here(case, t) + " "
         lines.append(paint.bold(title + "─" * max(0, width - len(title))))
         left = _wrapped(case.before, column, t)
         right = _wrapped(case.after, column, t)
@@ -242,6 +279,17 @@ def comparison_lines(c: Comparison, paint: Any, width: int | None = None, tr: ge
             r_text = right[n] if n < len(right) else ""
             lines.append(f"{l_text:<{column}} │ {r_text}".rstrip())
     return lines
+
+
+def flipped_here(case: CaseAnswers, tr: gettext.NullTranslations = ENGLISH) -> str:
+    return tr.gettext("flipped here: {criteria}").format(criteria=", ".join(case.flipped))
+
+
+def no_answer(text: str | None, tr: gettext.NullTranslations = ENGLISH) -> str:
+    """What stands for an answer that is missing or empty, else the answer."""
+    if text is None:
+        return tr.gettext("(no answer)")
+    return text if text else tr.gettext("(empty answer)")
 
 
 def _mark(verdict: Verdict, paint: Any) -> str:
@@ -259,10 +307,8 @@ def _score(criterion: dict[str, Any] | None) -> str:
 
 def _wrapped(text: str | None, width: int, t: gettext.NullTranslations) -> list[str]:
     """`text` cut into lines of at most `width` characters, its own line breaks kept."""
-    if text is None:
-        return [t.gettext("(no answer)")]
     if not text:
-        return [t.gettext("(empty answer)")]
+        return [no_answer(text, t)]
     lines: list[str] = []
     for line in text.splitlines() or [""]:
         lines.extend(textwrap.wrap(line, width, replace_whitespace=False, drop_whitespace=True,

@@ -66,3 +66,32 @@ async def test_a_french_grade_on_screen_is_in_french(french_course: Path):
         assert "Réussi sur les 2 sorties." in text
         assert "Score 1.00 · seuil de réussite 1.00 · RÉUSSI" in text
         assert "jetons de prompt" in text
+
+
+async def test_comparing_two_attempts_at_a_french_exercise_is_in_french(french_course: Path):
+    """The lab's comparison words its criteria as `lab compare` does, in the exercise's language."""
+    from lab.format.loader import load_exercise
+    from lab.practice.attempts import Usage, outcome_dict
+    from lab.practice.grading import grade
+    from lab.practice.store import Store
+    from lab.tui.screens.compare import CompareScreen
+    from lab.tui.screens.history import HistoryScreen
+
+    exercise = load_exercise(french_course / "bases" / "saluer.j2", french_course)
+    with Store() as store:
+        for prompt, outputs in (("Salut", {"ana": ["Salut"], "bo": ["Salut Bo"]}), ("Bonjour", {"ana": ["Bonjour"], "bo": ["Bonjour Bo"]})):
+            attempt = store.begin_attempt(exercise_id=exercise.id, exercise_hash=exercise.content_hash, track=exercise.track,
+                                          model="openai/echo", api_base=None, prompt=prompt)
+            g = grade(exercise, outputs)
+            store.finish_attempt(attempt, status="graded", score=g.score, passed=g.passed,
+                                 result=outcome_dict(exercise, "openai/echo", g, outputs, Usage(), attempt, 0.1))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_exercise(pilot, "fr/saluer")
+        await pilot.press("escape", "r")
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), "the history")
+        await pilot.press("space", "down", "space", "c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), "the comparison")
+        text = screen_text(app)
+        assert "Comparaison de #1" in text and "1 critère a changé de verdict :" in text and "réussit désormais" in text
+        assert "Prompt" in text and "changed" not in text and "Comparing" not in text

@@ -222,7 +222,7 @@ async def test_history_compares_two_marked_attempts_flipped_first(seeded):
         assert (comparison.a.id, comparison.b.id) == (1, 2)
         assert [c.id for c in comparison.flipped] == ["three-bullets"]
         text = screen_text(app)
-        assert text.index("1 criterion changed verdict") < text.index("three-bullets") < text.index("Unchanged")
+        assert text.index("1 criterion changed its verdict:") < text.index("three-bullets") < text.index("Unchanged:")
 
 
 async def send_on_two_models(pilot: Any, app: Any, second: str, api_base: str) -> Any:

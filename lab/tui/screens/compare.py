@@ -5,6 +5,7 @@ models."""
 
 from __future__ import annotations
 
+import gettext
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -13,70 +14,53 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Static
 
-from lab.practice.compare import Comparison, CriterionChange, attempt_summary, verdict_of
-from lab.practice.report import score_label
+from lab.practice.compare import Comparison, CriterionRow, attempt_summary, criteria_section, flipped_here, no_answer
+from lab.settings.i18n import ENGLISH
 from lab.tui.screens.base import LabScreen, stylesheet
 from lab.tui.widgets.output import OutputText, toggle_outputs
 
 MARKS = {"pass": ("✓", "bold green"), "fail": ("✗", "bold red"), "ungraded": ("?", "bold yellow"), "absent": ("–", "dim")}
-DIRECTION = {"fixed": ("now passes", "green"), "broke": ("now fails", "red"), "changed": ("changed", "yellow"), "same": ("", "")}
+DIRECTION_STYLE = {"fixed": "green", "broke": "red", "changed": "yellow", "same": ""}
 
 
-def criteria_text(comparison: Comparison) -> Text:
-    """One line per criterion, the flipped ones under their own heading first: marks before → after, scores, what happened."""
+def criteria_text(comparison: Comparison, tr: gettext.NullTranslations = ENGLISH) -> Text:
+    """`lab compare`'s criteria section (lab.practice.compare.criteria_section), styled: marks before → after,
+    scores, what happened, the flipped ones first under their own heading."""
+    section = criteria_section(comparison, tr, widest=26)
     text = Text()
-    flipped = comparison.flipped
-    if not comparison.criteria:
-        text.append("Neither attempt was graded: there are no criteria to compare.", "dim")
+    if not section.rows:
+        text.append(section.heading, "dim")
         return text
-    if flipped:
-        text.append(f"{len(flipped)} criteri{'on' if len(flipped) == 1 else 'a'} changed verdict\n", "bold")
-    else:
-        text.append("No criterion changed its verdict\n", "bold")
-    width = min(max([len(c.id) for c in comparison.criteria] + [8]), 26)
-    for n, change in enumerate(comparison.criteria):
-        if n == len(flipped) and flipped:
-            text.append("Unchanged\n", "bold dim")
-        text.append_text(_criterion_line(change, width))
+    text.append(section.heading + "\n", "bold")
+    for n, row in enumerate(section.rows):
+        if n == section.unchanged_at:
+            text.append(section.unchanged + "\n", "bold dim")
+        text.append_text(_criterion_line(row, section.name_width))
         text.append("\n")
-    a, b = comparison.a, comparison.b
-    if a.score is not None and b.score is not None:
-        mark_a = float((a.result or {}).get("pass_mark", 1.0))
-        mark_b = float((b.result or {}).get("pass_mark", mark_a))
-        text.append(f"Score {score_label(a.score, bool(a.passed), mark_a)} → {score_label(b.score, bool(b.passed), mark_b)}"
-                    f" (pass mark {mark_b:.2f})", "bold")
+    if section.score_line:
+        text.append(section.score_line, "bold")
     return text
 
 
-def _criterion_line(change: CriterionChange, width: int) -> Text:
-    was, now = verdict_of(change.before), verdict_of(change.after)
-    name = change.id if len(change.id) <= width else change.id[: width - 1] + "…"
+def _criterion_line(row: CriterionRow, width: int) -> Text:
     line = Text(" ")
-    if change.flipped:
-        line.append(*MARKS[was])
+    if row.change.flipped:
+        line.append(*MARKS[row.was])
         line.append("→")
     else:
-        line.append(" ")
-        line.append(" ")
-    line.append(*MARKS[now])
-    line.append(f" {name:<{width}} ", "bold" if change.flipped else "")
-    line.append(f"{_score(change.before):>5} → {_score(change.after):<5}")
-    said, style = DIRECTION[change.direction]
-    if said:
-        line.append(f"  {said}", style)
+        line.append("  ")
+    line.append(*MARKS[row.now])
+    line.append(f" {row.name:<{width}} ", "bold" if row.change.flipped else "")
+    line.append(f"{row.before:>5} → {row.after:<5}")
+    if row.said:
+        line.append(f"  {row.said}", DIRECTION_STYLE[row.change.direction])
     return line
 
 
-def _score(criterion: dict[str, Any] | None) -> str:
-    if criterion is None:
-        return "–"
-    return score_label(float(criterion.get("score", 0.0)), bool(criterion.get("passed")))
-
-
-def diff_text(comparison: Comparison) -> Text:
+def diff_text(comparison: Comparison, tr: gettext.NullTranslations = ENGLISH) -> Text:
     text = Text()
     if not comparison.prompt_diff:
-        text.append("The two prompts are identical.", "dim")
+        text.append(tr.gettext("The two prompts are identical."), "dim")
         return text
     for line in comparison.prompt_diff:
         style = "cyan" if line.startswith("@@") else "green" if line.startswith("+") else "red" if line.startswith("-") else ""
@@ -94,32 +78,33 @@ class CompareScreen(LabScreen):
         Binding("escape", "close", "Back", id="compare.back", tooltip="Back to where you came from."),
     ]
 
-    def __init__(self, comparison: Comparison):
+    def __init__(self, comparison: Comparison, tr: gettext.NullTranslations = ENGLISH):
         super().__init__()
         self.comparison = comparison
+        self.tr = tr  # the exercise's language, as `lab compare` words it
         self.rendered = False
 
     def compose(self) -> ComposeResult:
-        c = self.comparison
+        c, t = self.comparison, self.tr
         yield Header()
         with VerticalScroll(id="compare", can_focus=True):
-            yield Static(Text.assemble(("Comparing ", "bold"), attempt_summary(c.a), ("  with  ", "bold"), attempt_summary(c.b)),
-                         id="compare-title")
+            title = t.gettext("Comparing {a} with {b}").format(a=attempt_summary(c.a, t), b=attempt_summary(c.b, t))
+            yield Static(Text(title, "bold"), id="compare-title")
             if c.exercise_changed:
-                yield Static("The exercise changed between the two attempts: its rubric may differ.", classes="-error")
-            yield Static(criteria_text(c), id="compare-criteria")
-            yield Static("[b]Prompt[/b]", classes="section")
-            yield Static(diff_text(c), id="compare-diff")
+                yield Static(t.gettext("The exercise changed between the two attempts: its rubric may differ."), classes="-error", markup=False)
+            yield Static(criteria_text(c, t), id="compare-criteria")
+            yield Static(Text(t.gettext("Prompt"), "bold"), classes="section")
+            yield Static(diff_text(c, t), id="compare-diff")
             for case in c.cases:
-                title = f"── {case.label}" + (f" · flipped here: {', '.join(case.flipped)}" if case.flipped else "")
+                title = f"── {case.label}" + (f" · {flipped_here(case, t)}" if case.flipped else "")
                 yield Static(title, classes="output-title" + (" -flipped" if case.flipped else ""), markup=False)
                 with Horizontal(classes="compare-pair"):
                     with Vertical(classes="compare-side"):
                         yield Static(f"#{c.a.id} · {c.a.model}", classes="compare-side-title", markup=False)
-                        yield OutputText(case.before if case.before is not None else "(no answer)", classes="output")
+                        yield OutputText(no_answer(case.before, t), classes="output")
                     with Vertical(classes="compare-side"):
                         yield Static(f"#{c.b.id} · {c.b.model}", classes="compare-side-title", markup=False)
-                        yield OutputText(case.after if case.after is not None else "(no answer)", classes="output")
+                        yield OutputText(no_answer(case.after, t), classes="output")
         yield Footer()
 
     def on_mount(self) -> None:

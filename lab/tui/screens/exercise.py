@@ -639,7 +639,7 @@ class ExerciseScreen(LabScreen):
         scores = " · ".join(f"{o.model} {score_text(o.grade.score, o.grade.passed, o.grade.pass_mark)}" for _, o in outcomes)
         self._status(self.tr.gettext("Ran on both: {scores}. The comparison is open; escape comes back here.").format(scores=scores),
                      "-success" if all(o.grade.passed for _, o in outcomes) else "")
-        self.app.push_screen(CompareScreen(compare_attempts(a, b)))
+        self.app.push_screen(CompareScreen(compare_attempts(a, b), self.tr))
 
     def _show_grade_top(self) -> None:
         """Bring the grade's first criterion to the top of the answers' pane, once it is laid out: after a run

@@ -137,6 +137,7 @@ class HistoryScreen(LabScreen):
     def action_compare(self) -> None:
         """The two marked attempts side by side, the older as A; with one mark, it and the highlighted one."""
         from lab.practice.compare import compare_attempts
+        from lab.settings.i18n import translator
         from lab.tui.screens.compare import CompareScreen
 
         chosen = list(self.marks)
@@ -148,7 +149,7 @@ class HistoryScreen(LabScreen):
             return
         by_id = {a.id: a for a in self.attempts}
         older, newer = sorted((by_id[chosen[0]], by_id[chosen[1]]), key=lambda a: a.id)
-        self.app.push_screen(CompareScreen(compare_attempts(older, newer)))
+        self.app.push_screen(CompareScreen(compare_attempts(older, newer), translator(self.exercise.lang)))
 
     def action_diff(self) -> None:
         attempt = self.current()
