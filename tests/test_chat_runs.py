@@ -113,6 +113,27 @@ def lab(capsys, *argv: str) -> tuple[int, str, str]:
 # ---------------------------------------------------------------- run_attempt, one shape at a time
 
 
+def test_an_attempt_answered_from_the_cache_never_asks_litellm_for_its_notices(course, cassette, api_base, monkeypatch):
+    """The prefill notice asks litellm's model map (seconds to load): it is found just before the first request goes
+    out, so an attempt answered wholly from the response cache never loads litellm for it."""
+    from dataclasses import replace
+
+    haiku = exercise(course, "haiku")
+    asked: list[str] = []
+    real = llm.supports_prefill
+    monkeypatch.setattr(llm, "supports_prefill", lambda model: asked.append(model) or real(model))
+    heard: list[list[str]] = []
+    for _ in range(2):
+        notices: list[str] = []
+        with Store() as store:
+            outcome = run_attempt(haiku, {"prompt": "A haiku about a {{ animal }}", "prefill": "<haiku>"},
+                                  config=replace(config(api_base), cache="use"), store=store, concurrency=1, on_notice=notices.append)
+        heard.append(notices)
+    assert (outcome.calls, outcome.cached_calls) == (2, 2) and outcome.grade.passed  # the second attempt: both cases from the cache
+    assert asked == ["openai/echo"]
+    assert [len(n) for n in heard] == [1, 0] and heard[0][0].startswith("litellm does not list openai/echo as continuing a prefill")
+
+
 def test_a_prefill_goes_last_and_the_answer_is_the_prefill_then_the_continuation(course, cassette, api_base):
     haiku = exercise(course, "haiku")
     notices: list[str] = []

@@ -147,13 +147,15 @@ def complete(
     cancel: threading.Event | None = None,
     tools: list[dict[str, Any]] | None = None,
     cache_slot: int | str = 0,
+    before_send: Callable[[], None] | None = None,
 ) -> Completion:
     """Call the model, streaming text to `on_delta` when given; retries 429/5xx with backoff. With `tools`
     (the chat API's shape), the model may answer with calls (`Completion.tool_calls`) instead of text.
 
     A temperature-0 request the response cache holds (the tools offered are part of the request) is
     answered from it (`config.cache`; `cache_slot` tells apart the samples of one attempt), without
-    importing litellm: the text goes to `on_delta` in one piece. Raises ModelError (one plain sentence)
+    importing litellm: the text goes to `on_delta` in one piece. `before_send` runs when the request is
+    to be sent (not for an answer from the cache), before it goes. Raises ModelError (one plain sentence)
     or CancelledError. Never returns partial text as a success.
     """
     if cancel is not None and cancel.is_set():
@@ -164,6 +166,8 @@ def complete(
         if on_delta is not None and hit.text:
             on_delta(hit.text)
         return hit
+    if before_send is not None:
+        before_send()
     return cached.keep(_complete(messages, config, on_delta, cancel, tools))
 
 

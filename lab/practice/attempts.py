@@ -271,7 +271,8 @@ def run_attempt(
     call by call (lab/format/conversation.py): a learner-written conversation sends one message per call
     (`on_turn` says which before it goes), `on_delta` streams each answer's words after any prefill, `on_tool`
     hears, in order, each message of the model that called tools and each tool's answer (lab/format/tools.py), and
-    `on_notice` hears the one sentence of `prefill_notice` or `tools_notice` before anything is sent.
+    `on_notice` hears the one sentence of `prefill_notice` or `tools_notice` before the first request goes out
+    (not for an attempt answered from the response cache: the notices ask litellm's model map, seconds to load).
 
     For `writes: answer` no model is called: the learner's text, rendered per case, is each case's
     output (one sample), and `config` may be None; a judge is asked only by judge criteria."""
@@ -298,6 +299,18 @@ def run_attempt(
     usage = Usage()
     lock = threading.Lock()
     calls = {"made": 0, "cached": 0}
+    told = threading.Lock()  # held while the notices are found: every case's first request waits for them
+    notices: list[str] | None = None
+
+    def tell_notices() -> None:
+        nonlocal notices
+        with told:
+            if notices is None and on_notice is not None:
+                assert config is not None
+                notices = [n for n in (prefill_notice(exercise, built, config.model, translator(exercise.lang)),
+                                       tools_notice(exercise, config.model, translator(exercise.lang))) if n]
+                for notice in notices:
+                    on_notice(notice)
 
     def one_case(plan: CasePlan, sample: int) -> None:
         nonlocal usage
@@ -312,7 +325,8 @@ def run_attempt(
                 announced = dialogue.turn  # once per message, not again for each round of tool calls it causes
                 on_turn(case, sample, dialogue.turn)
             # a conversation's calls differ by their messages: the sample alone tells apart the answers to one request
-            completion = llm.complete(messages, exercise_config, on_delta=handler, cancel=cancel, tools=plan.tools, cache_slot=sample)
+            completion = llm.complete(messages, exercise_config, on_delta=handler, cancel=cancel, tools=plan.tools, cache_slot=sample,
+                                      before_send=tell_notices)
             before = len(dialogue.messages)
             said = dialogue.answer(completion.text, completion.finish_reason == "length", calls_of(completion))
             if on_tool is not None and said.calls:
@@ -341,10 +355,6 @@ def run_attempt(
                 if on_output:
                     on_output(b.case, 0, b.attempt)
         else:
-            for notice in ((prefill_notice(exercise, built, config.model, translator(exercise.lang)),
-                            tools_notice(exercise, config.model, translator(exercise.lang))) if on_notice else ()):
-                if notice and on_notice:
-                    on_notice(notice)
             _call_every_case(built, n_samples, concurrency, one_case, cancel)
         complete_outputs = {case: [o or "" for o in outs] for case, outs in outputs.items()}
         complete_transcripts = {case: [t for t in ts if t is not None] for case, ts in transcripts.items() if all(ts)}
