@@ -52,6 +52,36 @@ def test_the_report_is_self_contained_and_has_every_section(tmp_path: Path, live
     assert page.count("<svg") >= 5
 
 
+@pytest.mark.live
+def test_each_graded_submission_keeps_its_fingerprint_and_the_report_reads_it(tmp_path: Path, live_provider, capsys, monkeypatch):
+    """The fingerprints are worked out while grading (the report is written after the last answer): the report reads
+    them, and works out only those of submissions graded before they were kept, to the same groups."""
+    import sqlite3
+
+    import lab.classroom.report as report
+    from lab.classroom import likeness
+
+    out = cohort(tmp_path, live_provider.url)
+    with sqlite3.connect(out / "cohort.db") as db:
+        kept = db.execute("SELECT prompt, fingerprint FROM submissions").fetchall()
+    assert len(kept) == 8 and all(stored == likeness.fingerprint(prompt) for prompt, stored in kept)
+    worked: list[str] = []
+    monkeypatch.setattr(report, "shingles", lambda text: worked.append(text) or likeness.shingles(text))
+
+    def near_section() -> str:
+        with CohortStore(out) as store:
+            page = render(store)
+        return page[page.index("Near-identical prompts of different learners"):page.index("Cost and time")]
+
+    found = near_section()
+    assert worked == [] and "Summarise &lt;email&gt;" in found
+    with sqlite3.connect(out / "cohort.db") as db:
+        db.execute("UPDATE submissions SET fingerprint = NULL WHERE learner = 'ana'")
+        db.execute("UPDATE submissions SET fingerprint = 'not|one' WHERE learner = 'bob'")
+    assert near_section() == found
+    assert len(worked) == 4  # ana's two and bob's two, worked out again
+
+
 def test_near_identical_prompts_are_grouped_across_learners():
     from lab.classroom.records import ResultRow
 

@@ -28,7 +28,7 @@ def schema_one(folder: Path) -> Path:
 def test_a_schema_1_cohort_migrates_in_place(tmp_path: Path):
     schema_one(tmp_path / "c")
     with CohortStore(tmp_path / "c") as store:
-        assert store.schema_version == SCHEMA_VERSION == 7
+        assert store.schema_version == SCHEMA_VERSION == 8
         [row] = store.results()
         assert (row.learner, row.score, row.passed, row.overridden) == ("ana", 0.5, False, ())
         assert store.reviews() == []

@@ -209,6 +209,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE calls ADD COLUMN tool_calls TEXT;
     ALTER TABLE arena_calls ADD COLUMN tool_calls TEXT;
     """,
+    # 8: each submission's fingerprint (lab/classroom/likeness.py), worked out while it is graded, so the report
+    # finds near-identical prompts without working them all out after the last answer
+    """
+    ALTER TABLE submissions ADD COLUMN fingerprint TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 DATABASE = "cohort.db"
@@ -430,7 +435,7 @@ class CohortStore:
                      params: Sequence[Any] = (), limit: int | None = None) -> Iterator[ResultRow]:
         """Results by learner then exercise, as a stream, with the trainer's overrides applied (`reviewed=False`:
         as the judge left them); `current`: only this run's plan. `where` adds an SQL condition on `r`."""
-        sql = (f"SELECT {RESULT_COLUMNS}, s.exercise_hash, s.hints_used {self._FROM}{self._CURRENT if current else ''}"
+        sql = (f"SELECT {RESULT_COLUMNS}, s.exercise_hash, s.hints_used, s.fingerprint {self._FROM}{self._CURRENT if current else ''}"
                f"{' WHERE ' + where if where else ''} ORDER BY r.learner, r.exercise LIMIT {-1 if limit is None else int(limit)}")
         reviewed_ids: set[int] = set()
         if reviewed:
@@ -601,6 +606,11 @@ class CohortStore:
             (status, score, None if passed is None else int(passed), json.dumps(result, ensure_ascii=False) if result is not None else None,
              error, usage[0], usage[1], usage[2], duration_s, now(), result_id)))
         return statements
+
+    @staticmethod
+    def fingerprint_statement(submission: str, fingerprint: str) -> tuple[str, tuple[Any, ...]]:
+        """The write keeping a submission's fingerprint (lab/classroom/likeness.py) for the report, once."""
+        return "UPDATE submissions SET fingerprint=? WHERE key=? AND fingerprint IS NULL", (fingerprint, submission)
 
     def finish(self, result_id: int, *, status: str, score: float | None = None, passed: bool | None = None,
                result: dict[str, Any] | None = None, error: str | None = None, duration_s: float | None = None,

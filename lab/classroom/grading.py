@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Awaitable, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from lab.classroom.cohort import CohortStore, RunInfo, Writer
+from lab.classroom.likeness import fingerprint
 from lab.classroom.records import RecordedCall, ResultRow, task_key
 from lab.classroom.submissions import InputProblem, Pick, Submission, iter_submissions, pick_one
 from lab.errors import CancelledError, LabError, ModelError, PromptError
@@ -426,9 +427,12 @@ class _Grader:
             result = outcome_dict(exercise, config.model, g, outputs, usage, None, time.monotonic() - started, transcripts=transcripts)
             status = "ungraded" if g.ungraded else "graded"
             error = f"ungraded criteria: {', '.join(g.ungraded)} (the judge gave no usable answer)" if g.ungraded else None
-            write = self.writer.submit(CohortStore.finish_statements(
+            statements = CohortStore.finish_statements(
                 row.id, status=status, score=g.score, passed=g.passed, result=result, error=error, duration_s=time.monotonic() - started,
-                usage=(usage.prompt_tokens, usage.completion_tokens, usage.cost_usd), calls=grading.held))
+                usage=(usage.prompt_tokens, usage.completion_tokens, usage.cost_usd), calls=grading.held)
+            # worked out now, while the calls of the wave are out, not in the report after the last answer
+            statements.append(CohortStore.fingerprint_statement(row.submission, fingerprint(row.all_text)))
+            write = self.writer.submit(statements)
             grading.held = []  # in the writer's hands: committed with the grade
             await asyncio.wrap_future(write)
             return status

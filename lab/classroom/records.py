@@ -74,6 +74,7 @@ class ResultRow:
     texts: dict[str, Any] | None = None  # every text of a learner who writes several; `prompt` is the main one
     handed_in_hash: str | None = None  # the exercise version the learner practised on (their submission's)
     hints_used: int = 0  # hints the learner had revealed (their submission's)
+    fingerprint: str | None = None  # the submission's, once graded (lab/classroom/likeness.py)
 
     @property
     def learner_texts(self) -> str | dict[str, Any]:
@@ -89,16 +90,17 @@ class ResultRow:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row | tuple[Any, ...], *, with_result: bool = True) -> "ResultRow":
-        """A row of RESULT_COLUMNS, optionally followed by the submission's exercise_hash and hints_used.
+        """A row of RESULT_COLUMNS, optionally followed by the submission's exercise_hash, hints_used and fingerprint.
         `with_result=False` leaves the stored result JSON unparsed (None), for readers that need none of it."""
         values = tuple(row)
         skills = tuple(json.loads(values[8] or "[]"))
         passed = None if values[14] is None else bool(values[14])
         result = json.loads(values[15]) if with_result and values[15] else None
         texts = json.loads(values[21]) if values[21] else None
-        extra = values[22:24]
+        extra = values[22:25]
         return cls(*values[:8], skills, *values[9:14], passed, result, *values[16:21],  # type: ignore[arg-type]
-                   texts=texts, handed_in_hash=extra[0] if extra else None, hints_used=int(extra[1] or 0) if len(extra) > 1 else 0)
+                   texts=texts, handed_in_hash=extra[0] if extra else None, hints_used=int(extra[1] or 0) if len(extra) > 1 else 0,
+                   fingerprint=extra[2] if len(extra) > 2 else None)
 
     @property
     def version_mismatch(self) -> bool:

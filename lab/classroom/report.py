@@ -17,11 +17,9 @@ report's memory does not grow with the class. Long tables come in pages of `PAGE
 from __future__ import annotations
 
 import io
-import re
 import shutil
 import sqlite3
 import tempfile
-import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -30,49 +28,18 @@ from typing import IO, Any, Iterable, Iterator, Mapping
 
 from lab.classroom.cohort import CohortStore
 from lab.classroom.escaping import e
+from lab.classroom.likeness import BANDS, NEAR, bands, hashes, jaccard, read_fingerprint, shingles
 from lab.classroom.records import ResultRow
 from lab.practice.report import score_label
 from lab.practice.mastery import DIGITS, MASTERED, PRACTISING, ExerciseInfo, Try, band, credits, skill_order, weighted
 from lab.settings.paths import replaced_atomically
 
 REPORT = "report.html"
-NEAR = 0.8  # Jaccard similarity of word 3-grams from which two prompts count as near-identical
-BANDS, ROWS = 12, 2  # MinHash banding: pairs of about NEAR similarity meet in a band with probability ~1
 BUCKET = 2_000  # prompts of one bucket measured against its first: a class whose prompts all look alike stays quick
 PAGE = 500  # learners per page of the matrix and of the mastery table
 LISTED = 300  # rows listed in the tables of mismatches, skipped lines and results left ungraded
 
 # ---------------------------------------------------------------- near-identical prompts
-
-
-def _shingles(prompt: str) -> frozenset[str]:
-    words = re.findall(r"\w+|[{}]+", prompt.lower())
-    if len(words) < 3:
-        return frozenset([" ".join(words)])
-    return frozenset(" ".join(words[i:i + 3]) for i in range(len(words) - 2))
-
-
-_MASKS = tuple(zlib.crc32(f"mask {i}".encode()) * 2654435761 % (1 << 32) for i in range(BANDS * ROWS))
-
-
-def _hashes(shingles: frozenset[str]) -> list[int]:
-    """One CRC per shingle (deterministic across runs, unlike hash()): what the similarity is measured on."""
-    return sorted({zlib.crc32(s.encode()) for s in shingles})
-
-
-def _signature(hashes: list[int]) -> list[int]:
-    """MinHash: the shingles' CRCs turned into BANDS * ROWS hash functions by XOR with fixed masks."""
-    return [min(map(mask.__xor__, hashes)) for mask in _MASKS]
-
-
-def _bands(hashes: list[int]) -> list[int]:
-    """The signature's bands, each as one integer SQLite can hold (63 bits)."""
-    sig = _signature(hashes)
-    return [((sig[b * ROWS] & 0x7FFFFFFF) << 32) | sig[b * ROWS + 1] for b in range(BANDS)]
-
-
-def jaccard(a: frozenset[Any], b: frozenset[Any]) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
 
 
 @dataclass(frozen=True)
@@ -98,9 +65,13 @@ class NearIdentical:
         self.db.execute("BEGIN")
         self.pending: list[tuple[Any, ...]] = []
 
-    def add(self, exercise: str, learner: str, prompt: str) -> None:
-        hashes = _hashes(_shingles(prompt))
-        self.pending.append((exercise, learner, prompt, " ".join(map(str, hashes)), *_bands(hashes)))
+    def add(self, exercise: str, learner: str, prompt: str, fingerprint: str | None = None) -> None:
+        """One learner's text; `fingerprint` is its stored one (lab/classroom/likeness.py), else it is worked out here."""
+        known = read_fingerprint(fingerprint) if fingerprint else None
+        if known is None:
+            crcs = hashes(shingles(prompt))
+            known = " ".join(map(str, crcs)), bands(crcs)
+        self.pending.append((exercise, learner, prompt, known[0], *known[1]))
         if len(self.pending) >= 500:
             self._flush()
 
@@ -394,7 +365,7 @@ def write_html(store: CohortStore, out: IO[str], levels: Mapping[str, int] | Non
             spool.write("</tr>")
             for r in group:
                 _add(found, r)
-                near.add(r.exercise, r.learner, r.all_text)  # every text a learner wrote, not the main one alone
+                near.add(r.exercise, r.learner, r.all_text, r.fingerprint)  # every text a learner wrote, not the main one alone
         if found.learners:
             w("</table></div>" + ("</details>" if learners > PAGE else ""))
             spool.write("</table></div>" + ("</details>" if learners > PAGE else ""))
