@@ -11,12 +11,14 @@ Part 1, 1,000 submissions, `--runs` rounds, each round timing back to back (the 
 - promptfoo 0.115 grading the same prompts with the same two assertions (`-j 32`, no cache).
 Part 2, `lab grade` at `--sizes` (1,000, 10,000, 100,000): wall time and peak memory (the process's
 own maximum resident set, read by GNU time) of a first run into an empty folder, then of a rerun over the
-finished folder (nothing left to grade: reading, planning and the report).
+finished folder (nothing left to grade: reading, planning and the report). At the `--bare-at` sizes
+(10,000 by default) the bare client runs too, after the first run: lab grade's fixed costs (start-up,
+the report) spread over more requests there.
 
 It ends with the issue's targets (28), each met or not, and the machine's load average before, during
 and after: on a shared machine take the ratios, which pair figures taken moments apart, not the times.
 
-    python bench/grade_throughput.py                          # everything (about 10 minutes)
+    python bench/grade_throughput.py                          # everything (about 12 minutes)
     python bench/grade_throughput.py --runs 5 --sizes 1000 10000
     python bench/grade_throughput.py --no-promptfoo --sizes 1000
 
@@ -318,6 +320,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="rounds of part 1 (lab grade, bare client, promptfoo at 1,000)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000], help="class sizes of part 2 (the first is the base)")
+    parser.add_argument("--bare-at", type=int, nargs="*", default=[10000],
+                        help="sizes of part 2 at which the bare client runs too, for lab grade ÷ bare there (its fixed costs spread)")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--delay", type=float, default=0.1, help="the server's answer time in seconds")
     parser.add_argument("--promptfoo", help="the promptfoo executable (node_modules/.bin/promptfoo)")
@@ -382,14 +386,17 @@ def main() -> None:
             wal = out / "cohort.db-wal"  # left behind, it would be read back by the rerun
             print(f"{size:,}: cohort.db {mb((out / 'cohort.db').stat().st_size)}, its WAL "
                   f"{mb(wal.stat().st_size) if wal.exists() else 'gone'} before the rerun", flush=True)
+            bare = bare_client(c, base, args.concurrency) if size in args.bare_at else None
             again, again_rss = lab_grade(c, base, args.concurrency, out)
             with sqlite3.connect(out / "cohort.db") as db:
                 calls = db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
             if calls != size:
                 raise SystemExit(f"{calls} calls recorded for {size} submissions: the rerun called the model again")
-            scale[size] = {"wall": first, "rss": first_rss, "rerun": again, "rerun_rss": again_rss}
+            scale[size] = {"wall": first, "rss": first_rss, "rerun": again, "rerun_rss": again_rss, **({"bare": bare} if bare else {})}
             loads.append(load())
-            print(f"{size:,} submissions: {first:.2f} s, peak {mb(first_rss)}; rerun {again:.2f} s, peak {mb(again_rss)} · load {loads[-1]}", flush=True)
+            versus = f" (bare client {bare:.2f} s: {first / bare:.3f}×)" if bare else ""
+            print(f"{size:,} submissions: {first:.2f} s{versus}, peak {mb(first_rss)}; rerun {again:.2f} s, peak {mb(again_rss)} · load {loads[-1]}",
+                  flush=True)
             if c is not small and not args.keep:
                 shutil.rmtree(c.work, ignore_errors=True)
     finally:
@@ -423,12 +430,13 @@ def main() -> None:
         print()
         print("## lab grade by class size (a first run into an empty folder, then a rerun over the finished folder)")
         print()
-        print("| submissions | wall | ÷ base | peak memory | ÷ base | rerun | ÷ base | rerun peak memory |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("| submissions | wall | ÷ base | ÷ bare client, whole | peak memory | ÷ base | rerun | ÷ base | rerun peak memory |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         base_size = args.sizes[0]
         b = scale[base_size]
         for size, s in scale.items():
-            print(f"| {size:,} | {s['wall']:.2f} s | {s['wall'] / b['wall']:.2f}× | {mb(s['rss'])} | {s['rss'] / b['rss']:.2f}× | "
+            versus = f"{s['wall'] / s['bare']:.3f}×" if "bare" in s else "—"
+            print(f"| {size:,} | {s['wall']:.2f} s | {s['wall'] / b['wall']:.2f}× | {versus} | {mb(s['rss'])} | {s['rss'] / b['rss']:.2f}× | "
                   f"{s['rerun']:.2f} s | {s['rerun'] / b['rerun']:.2f}× | {mb(s['rerun_rss'])} |")
 
     targets: list[tuple[str, str, str, bool]] = []
