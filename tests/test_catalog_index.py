@@ -208,3 +208,27 @@ def test_the_listing_matches_full_validation_on_the_bundled_curriculum():
     # several texts are listed in one word (`writes: [system, prompt]` -> `system+prompt`)
     assert [(e.id, e.title, e.track, e.level, e.skills, e.lang, e.writes) for e in index.exercises] == \
         [(e.id, e.title, e.track, e.level, e.skills, e.lang, writes_label(e.writes)) for e in full.exercises]
+
+
+def test_an_index_another_process_holds_is_waited_for_never_removed_as_corrupt(capsys, root: Path):
+    """Two first runs race to switch a new index to WAL; the switch does not wait for a lock, and the loser used
+    to read "database is locked" as a damaged file and delete it under the winner (whose next write then found
+    no table). The loser now waits its turn, and the file stays the one the other process has open."""
+    import threading
+
+    index = paths.cache_dir() / "catalog-index.db"
+    index.parent.mkdir(parents=True, exist_ok=True)
+    holder = sqlite3.connect(index, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE placeholder (x)")  # a file of another version, in the rollback journal: to be rebuilt
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO placeholder VALUES (1)")  # the other process, mid-write as the switch to WAL comes
+    inode = index.stat().st_ino
+    threading.Timer(0.5, lambda: holder.execute("COMMIT")).start()
+    try:
+        assert set(listing(capsys, root)) == {"t/one", "t/two"}
+    finally:
+        holder.close()
+    assert index.stat().st_ino == inode  # the same file: waited for, not removed
+    with sqlite3.connect(index) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == INDEX_VERSION
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -263,6 +263,29 @@ def test_a_hit_is_answered_while_another_process_writes_the_cache(tmp_path):
         other.close()
 
 
+def test_a_new_cache_another_process_is_writing_is_waited_for_never_removed(tmp_path):
+    """Two first runs race to set the cache up; the loser's switch to WAL found the file locked, read that as a
+    damaged file and deleted it under the other process. It now waits its turn, on the same file."""
+    import sqlite3
+    import threading
+
+    from lab.models.cache import CachedAnswer, ResponseCache
+
+    path = tmp_path / "responses.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE placeholder (x)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO placeholder VALUES (1)")  # the other process, mid-write
+    inode = path.stat().st_ino
+    threading.Timer(0.5, lambda: other.execute("COMMIT")).start()
+    try:
+        cache = ResponseCache(path, max_bytes=1_000_000)
+    finally:
+        other.close()
+    cache.put("k", "m", CachedAnswer("kept", "stop", 3, 1))
+    assert cache.get("k") == CachedAnswer("kept", "stop", 3, 1) and path.stat().st_ino == inode
+
+
 def test_the_cache_keeps_to_its_size_bound_dropping_the_least_recently_used(tmp_path):
     from lab.models.cache import ROW_OVERHEAD, CachedAnswer, ResponseCache
 

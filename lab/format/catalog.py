@@ -403,8 +403,10 @@ class _Index:
             try:
                 cls._prepare(db)
                 return cls(db)
-            except sqlite3.DatabaseError:
+            except sqlite3.DatabaseError as exc:
                 db.close()
+                if sqlite.busy(exc):
+                    break  # another process holds it past the busy timeout: never removed under it, indexed in memory
                 if attempt == 0:
                     _remove(path)  # corrupt (or not SQLite at all): it is a cache, build it again
         db = sqlite3.connect(":memory:", isolation_level=None)  # an unwritable cache folder: index for this command only

@@ -218,9 +218,9 @@ def _connect(path: Path) -> sqlite3.Connection:
             sqlite.rebuild_cache(db, SCHEMA_VERSION, _SCHEMA, tables=["answers", "totals"])
             db.execute("SELECT COUNT(*) FROM totals").fetchone()  # proves the file is readable
             return db
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as exc:
             db.close()
-            if attempt:
+            if attempt or sqlite.busy(exc):  # held by another process past the busy timeout: never removed under it
                 raise
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)

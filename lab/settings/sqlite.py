@@ -82,7 +82,7 @@ def rebuild_cache(db: sqlite3.Connection, version: int, schema: str, tables: Seq
     if db.execute("PRAGMA user_version").fetchone()[0] == version:
         return
     if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-        db.execute("PRAGMA journal_mode = WAL")
+        use_wal(db)  # not a bare PRAGMA: two first runs race for the switch, and the loser would read "locked" as corrupt
     db.execute("BEGIN IMMEDIATE")
     try:
         if db.execute("PRAGMA user_version").fetchone()[0] != version:
@@ -98,6 +98,11 @@ def rebuild_cache(db: sqlite3.Connection, version: int, schema: str, tables: Seq
         raise
 
 
+def busy(exc: BaseException) -> bool:
+    """Whether an SQLite error is another connection holding the file (it will pass), not a damaged file."""
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
 def use_wal(db: sqlite3.Connection) -> None:
     """Switch a new database to WAL. The switch takes an exclusive lock that SQLite does not wait
     for (no busy handler), so a first run racing another one retries until the other is done."""
@@ -107,6 +112,6 @@ def use_wal(db: sqlite3.Connection) -> None:
             db.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+            if not busy(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02 + random.random() * 0.05)
