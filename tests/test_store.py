@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import threading
@@ -169,9 +168,16 @@ def test_ctrl_c_stops_queued_calls_and_records_the_attempt_as_cancelled(tmp_path
     live_provider.hold_after = 0  # every call waits at the server for the gate
     live_provider.gate.clear()
 
+    stopped = threading.Event()
+
     def ctrl_c_once_the_first_call_is_in_flight() -> None:
         if live_provider.arrived.wait(300):  # an event, not a poll: litellm's first import may take a while
-            os.kill(os.getpid(), signal.SIGINT)
+            # at the main thread: its wait for the calls is what the ctrl-c must break
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+            # a net, not a clock the test depends on: should the ctrl-c not land (the suite once hung here), the
+            # held call is let go after a minute and the asserts below fail instead of the suite hanging
+            if not stopped.wait(60):
+                live_provider.gate.set()
 
     threading.Thread(target=ctrl_c_once_the_first_call_is_in_flight, daemon=True).start()
     try:
@@ -179,6 +185,7 @@ def test_ctrl_c_stops_queued_calls_and_records_the_attempt_as_cancelled(tmp_path
             run_attempt(exercise, "hello", config=llm.CallConfig("openai/echo", live_provider.url, max_retries=0, timeout=300),
                         store=store, concurrency=1)
     finally:
+        stopped.set()
         live_provider.gate.set()
     assert len(live_provider.requests) == 1  # the three queued calls never went out
     [record] = store.attempts("t/many")
