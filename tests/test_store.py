@@ -169,13 +169,16 @@ def test_ctrl_c_stops_queued_calls_and_records_the_attempt_as_cancelled(tmp_path
     live_provider.gate.clear()
 
     stopped = threading.Event()
+    # a run started in the background (`pytest &`) inherits SIGINT ignored, and Python leaves it so: ctrl-c is
+    # what this test is about, so it is handled as a terminal's ctrl-c is, whatever the run inherited
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def ctrl_c_once_the_first_call_is_in_flight() -> None:
         if live_provider.arrived.wait(300):  # an event, not a poll: litellm's first import may take a while
             # at the main thread: its wait for the calls is what the ctrl-c must break
             signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
-            # a net, not a clock the test depends on: should the ctrl-c not land (the suite once hung here), the
-            # held call is let go after a minute and the asserts below fail instead of the suite hanging
+            # a net, not a clock the test depends on: should the ctrl-c not land (a suite run in the background hung
+            # here), the held call is let go after a minute and the asserts below fail instead of the suite hanging
             if not stopped.wait(60):
                 live_provider.gate.set()
 
@@ -187,6 +190,7 @@ def test_ctrl_c_stops_queued_calls_and_records_the_attempt_as_cancelled(tmp_path
     finally:
         stopped.set()
         live_provider.gate.set()
+        signal.signal(signal.SIGINT, inherited)
     assert len(live_provider.requests) == 1  # the three queued calls never went out
     [record] = store.attempts("t/many")
     assert (record.status, record.error) == ("cancelled", "The run was cancelled.")
