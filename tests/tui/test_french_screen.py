@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fixtures.exercise_files import minimal, write_exercise
 from textual.widgets import Button, Collapsible, Static
-from tui_helpers import make_app, open_exercise, screen_text, wait_for
+from tui_helpers import compare_first_two_attempts, make_app, open_exercise, screen_text, wait_for
 
 FRENCH = minimal(
     id="fr/saluer", title="Saluer", track="bases", level=1, lang="fr-CA", minutes=5,
@@ -74,8 +74,6 @@ async def test_comparing_two_attempts_at_a_french_exercise_is_in_french(french_c
     from lab.practice.attempts import Usage, outcome_dict
     from lab.practice.grading import grade
     from lab.practice.store import Store
-    from lab.tui.screens.compare import CompareScreen
-    from lab.tui.screens.history import HistoryScreen
 
     exercise = load_exercise(french_course / "bases" / "saluer.j2", french_course)
     with Store() as store:
@@ -87,11 +85,7 @@ async def test_comparing_two_attempts_at_a_french_exercise_is_in_french(french_c
                                  result=outcome_dict(exercise, "openai/echo", g, outputs, Usage(), attempt, 0.1))
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_exercise(pilot, "fr/saluer")
-        await pilot.press("escape", "r")
-        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), "the history")
-        await pilot.press("space", "down", "space", "c")
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), "the comparison")
+        await compare_first_two_attempts(pilot, "fr/saluer")
         text = screen_text(app)
         assert "Comparaison de #1" in text and "1 critère a changé de verdict :" in text and "réussit désormais" in text
         assert "Prompt" in text and "changed" not in text and "Comparing" not in text

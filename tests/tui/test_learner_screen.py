@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fixtures.exercise_files import minimal, write_exercise
 from textual.widgets import Input, TextArea
-from tui_helpers import editor_text, make_app, open_exercise, screen_text, send_and_wait, wait_for
+from tui_helpers import compare_first_two_attempts, editor_text, make_app, open_exercise, screen_text, send_and_wait, wait_for
 
 from lab.practice.store import Store
 
@@ -208,17 +208,9 @@ async def test_a_repeated_send_is_answered_from_the_cache_and_ctrl_r_asks_again(
 
 
 async def test_history_compares_two_marked_attempts_flipped_first(seeded):
-    from lab.tui.screens.compare import CompareScreen
-    from lab.tui.screens.history import HistoryScreen
-
     app = make_app()
     async with app.run_test(size=(100, 32)) as pilot:
-        await open_exercise(pilot, "basics/bullets")
-        await pilot.press("escape", "r")
-        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), "the history")
-        await pilot.press("space", "down", "space", "c")
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), "the comparison")
-        comparison = app.screen.comparison
+        comparison = (await compare_first_two_attempts(pilot, "basics/bullets")).comparison
         assert (comparison.a.id, comparison.b.id) == (1, 2)
         assert [c.id for c in comparison.flipped] == ["three-bullets"]
         text = screen_text(app)

@@ -38,6 +38,19 @@ async def open_exercise(pilot: Any, exercise_id: str) -> Any:
     return pilot.app.screen
 
 
+async def compare_first_two_attempts(pilot: Any, exercise_id: str) -> Any:
+    """Open the exercise, then its history, mark the first two attempts and compare them: the comparison screen."""
+    from lab.tui.screens.compare import CompareScreen
+    from lab.tui.screens.history import HistoryScreen
+
+    await open_exercise(pilot, exercise_id)
+    await pilot.press("escape", "r")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen), "the history")
+    await pilot.press("space", "down", "space", "c")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, CompareScreen), "the comparison")
+    return pilot.app.screen
+
+
 async def send_and_wait(pilot: Any, screen: Any) -> None:
     before = screen.runs_started
     await pilot.press("ctrl+j")
