@@ -9,6 +9,12 @@ from typing import Any
 from graders.errors import JudgeCancelled, JudgeError
 
 
+def shown(text: str) -> str:
+    """Text as a terminal may print it in a message: control characters as escapes (`\\x1b`), the rest as it is
+    (a name or word from a file or a command line must not drive the terminal)."""
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class LabError(Exception):
     """Base of every error Prompt Lab reports to a person instead of a traceback."""
 

@@ -368,6 +368,9 @@ def test_hint_n_prints_every_hint_up_to_n(capsys, course):
 def test_a_mistyped_command_id_track_or_attempt_gets_a_suggestion(capsys, course):
     assert lab(capsys, "shw", "t/pair") == (2, "", "lab: no command 'shw'. Did you mean 'show'? `lab --help` lists them all.\n")
     assert lab(capsys, "hitn")[2] == "lab: no command 'hitn'. Did you mean 'hint' or 'history'? `lab --help` lists them all.\n"
+    # a word that would drive the terminal (a title escape) is shown escaped, never sent to it
+    assert lab(capsys, "gr\x1b]0;pwned\x07ade")[2] == ("lab: no command 'gr\\x1b]0;pwned\\x07ade'. Did you mean 'grade'? "
+                                                      "`lab --help` lists them all.\n")
     assert lab(capsys, "show", "pari")[2] == "lab: No exercise 'pari'. Did you mean t/pair?\n"
     assert lab(capsys, "show", "t/piar")[2] == "lab: No exercise 't/piar'. Did you mean t/pair?\n"
     assert "Did you mean 'basics'?" in lab(capsys, "list", "--track", "basic")[2]

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Literal, Mapping, Sequence
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lab.classroom.submissions import name_problem, normalise
-from lab.errors import LabError
+from lab.errors import LabError, shown
 from lab.practice.mastery import (
     MASTERED,
     ExerciseInfo,
@@ -214,11 +214,6 @@ def learner_stems(names: Iterable[str]) -> dict[str, str]:
         else:
             stems[name] = f"{plain[:80]}~{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
     return stems
-
-
-def shown(name: str) -> str:
-    """A name as a terminal may print it: control characters as escapes (`\\x00`), the rest as it is."""
-    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in name)
 
 
 def write_certificate(document: Mapping[str, Any], target: Path) -> Path:

@@ -80,7 +80,9 @@ def unknown_command(argv: list[str], commands: list[str]) -> str | None:
     prefixed = [c for c in commands if c.startswith(arg[:2])] if len(arg) >= 2 else []
     guesses = list(dict.fromkeys(close + prefixed))[:2]
     hint = f" Did you mean {' or '.join(repr(g) for g in guesses)}?" if guesses else ""
-    return f"no command '{arg}'.{hint} `lab --help` lists them all."
+    from lab.errors import shown
+
+    return f"no command '{shown(arg)}'.{hint} `lab --help` lists them all."
 
 
 def _only_exercise_dirs(argv: list[str]) -> list[str] | None:

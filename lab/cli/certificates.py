@@ -105,7 +105,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return _verdict(args, False, f"{args.file}: not valid: {exc}", EXIT_NOT_PASSED)
     except NotACertificate as exc:
         return _verdict(args, False, f"{args.file} is not a Prompt Lab certificate: {exc}", EXIT_BAD)
-    from lab.classroom.certificates import shown
+    from lab.errors import shown
 
     p = verified.payload
     if args.json:
