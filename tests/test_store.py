@@ -291,3 +291,35 @@ def test_schema_1_is_migrated_keeping_attempts(tmp_path: Path):
         assert (graded.prompt, graded.status, graded.passed) == ("graded one", "graded", True)
         assert (running.prompt, running.status) == ("left running", "interrupted")
         assert store.progress()["x"].attempts == 1
+
+
+def test_a_write_that_could_not_begin_leaves_the_store_usable(tmp_path: Path):
+    """A BEGIN that fails (another process held the file past the busy timeout) used to keep the store's lock, and
+    every other thread of the process waited on it for good."""
+    import sqlite3
+
+    from lab.settings.sqlite import Transaction
+
+    path = tmp_path / "x.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("CREATE TABLE t (x)")
+    other.execute("BEGIN IMMEDIATE")  # another process, writing
+    mine = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)
+    lock = threading.RLock()
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        with Transaction(mine, lock):
+            pass
+    other.execute("ROLLBACK")
+    taken: list[bool] = []
+    def take() -> None:
+        taken.append(lock.acquire(timeout=5))
+        if taken[-1]:
+            lock.release()
+
+    worker = threading.Thread(target=take)
+    worker.start()
+    worker.join()
+    assert taken == [True]
+    with Transaction(mine, lock):  # and the next write goes through
+        mine.execute("INSERT INTO t VALUES (1)")
+    assert other.execute("SELECT COUNT(*) FROM t").fetchone() == (1,)

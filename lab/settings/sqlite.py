@@ -34,20 +34,25 @@ def _statements(script: str) -> Iterator[str]:
 
 
 class Transaction:
-    """BEGIN IMMEDIATE ... COMMIT under the store's lock (ROLLBACK on error)."""
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error), under the store's lock when it has one; a transaction
+    already open is joined, not nested."""
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock):
-        self.db, self.lock, self.outer = db, lock, False
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock | None = None):
+        self.db, self.lock, self.outer = db, lock or threading.RLock(), False
 
     def __enter__(self) -> None:
         self.lock.acquire()
-        self.outer = not self.db.in_transaction
-        if self.outer:
-            self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.outer = not self.db.in_transaction
+            if self.outer:
+                self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()  # a BEGIN that never began (busy past the timeout) leaves the store usable
+            raise
 
     def __exit__(self, exc_type: Any, *rest: Any) -> None:
         try:
-            if self.outer:
+            if self.outer and self.db.in_transaction:  # SQLite may have rolled back already, on some errors
                 self.db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self.lock.release()
@@ -58,8 +63,7 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[str], too_new: Callable
     busy_timeout, for another process's); a failure leaves the previous version intact, and a file newer
     than `migrations` raises `too_new(version)`."""
     target_version = len(migrations)
-    try:
-        db.execute("BEGIN IMMEDIATE")
+    with Transaction(db):
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
         if version > target_version:
             raise too_new(version)
@@ -68,11 +72,6 @@ def migrate(db: sqlite3.Connection, migrations: Sequence[str], too_new: Callable
                 db.execute(statement)
         if version != target_version:
             db.execute(f"PRAGMA user_version = {target_version}")
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
 
 
 def rebuild_cache(db: sqlite3.Connection, version: int, schema: str, tables: Sequence[str]) -> None:
@@ -83,19 +82,13 @@ def rebuild_cache(db: sqlite3.Connection, version: int, schema: str, tables: Seq
         return
     if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         use_wal(db)  # not a bare PRAGMA: two first runs race for the switch, and the loser would read "locked" as corrupt
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with Transaction(db):
         if db.execute("PRAGMA user_version").fetchone()[0] != version:
             for table in tables:
                 db.execute(f"DROP TABLE IF EXISTS {table}")
             for statement in _statements(schema):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {version}")
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
 
 
 def busy(exc: BaseException) -> bool:
