@@ -389,3 +389,17 @@ def test_a_wave_of_answers_frees_every_slot_before_the_wave_is_graded(capsys, co
     assert events[:2] == ["send p0", "send p1"]
     assert events[2:4] == ["send p2", "send p3"], events  # the second wave went out before the first was graded
     assert events[4:] == ["grade"] * 4
+
+
+def test_a_write_whose_grading_was_stopped_still_lands_and_the_writer_goes_on(tmp_path: Path):
+    """Ctrl-c cancels the gradings waiting for their writes; cancelling a write's future used to succeed, and the
+    writer thread then died setting its result, with every write queued behind it lost (paid answers included)."""
+    from lab.classroom.cohort import CohortStore
+
+    with CohortStore(tmp_path / "c") as store:
+        writer = store.writer()
+        first = writer.submit([("INSERT INTO problems (run, path, line, message) VALUES (?, ?, ?, ?)", (1, "a", 1, "one"))])
+        assert not first.cancel()  # a grading stopped while it waited: its write goes in all the same
+        writer.submit([("INSERT INTO problems (run, path, line, message) VALUES (?, ?, ?, ?)", (1, "a", 2, "two"))]).result(timeout=30)
+        writer.close()
+    assert [m for (m,) in db_rows(tmp_path / "c", "SELECT message FROM problems ORDER BY line")] == ["one", "two"]

@@ -675,6 +675,9 @@ class Writer:
 
     def submit(self, statements: list[tuple[str, tuple[Any, ...]]]) -> "Future[None]":
         done: Future[None] = Future()
+        # running from the start, so it cannot be cancelled: a grading cancelled (ctrl-c) while it waits does not take
+        # its write back, and the writer, setting the result of a cancelled future, would die with every write queued
+        done.set_running_or_notify_cancel()
         self._queue.put((statements, done))
         return done
 

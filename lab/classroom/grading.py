@@ -318,6 +318,14 @@ class _Grading:
         else:  # committed before the answer is used
             await self.grader.write([CohortStore.call_statement(self.row.id, call, kind, completion)])
         self._count(completion)
+        # the calls waiting for slots go out before this answer is graded: answers come in waves, and grading each
+        # before the next request left the wave's last slots idle for its whole length. The first yield puts this
+        # grading behind the call its slot woke; the second puts the wave's gradings behind every call the wave woke
+        # (with one, they alternated: the wave's last call waited for all but one grading). The server's window fell
+        # from 1.02-1.06x the bare client's to 0.99-1.00x (bench/README.md). Yielded once the answer is held or
+        # written, so a stop in between cannot lose a paid answer.
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
         return completion
 
     def keep_held(self) -> None:
@@ -379,13 +387,6 @@ class _Grader:
         """One model call within the budget; the caller commits the answer (`_Grading.call`)."""
         # with `lab grade --cache`, each answer's call (its case, sample, message and round) is cached apart
         completion = await self.budget.complete(self.caller, messages, config, tools, cache_slot=call if kind == "answer" else 0)
-        # the calls waiting for slots go out before this answer is recorded and graded: answers come in waves,
-        # and grading each before the next request left the wave's last slots idle for its whole length. The
-        # first yield puts this grading behind the call its slot woke; the second puts the wave's gradings
-        # behind every call the wave woke (with one, they alternated: the wave's last call waited for all but
-        # one grading). The server's window fell from 1.02-1.06x the bare client's to 0.99-1.00x (bench/README.md).
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
         made = 0 if completion.cached else 1  # an answer from the response cache is no call
         self.calls += made
         self.usage = self.usage + Usage(completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
@@ -432,9 +433,8 @@ class _Grader:
                 usage=(usage.prompt_tokens, usage.completion_tokens, usage.cost_usd), calls=grading.held)
             # worked out now, while the calls of the wave are out, not in the report after the last answer
             statements.append(CohortStore.fingerprint_statement(row.submission, fingerprint(row.all_text)))
-            write = self.writer.submit(statements)
-            grading.held = []  # in the writer's hands: committed with the grade
-            await asyncio.wrap_future(write)
+            await asyncio.wrap_future(self.writer.submit(statements))
+            grading.held = []  # committed with the grade (until then, a stop commits them alone: `keep_held`)
             return status
         finally:
             grading.keep_held()
