@@ -325,10 +325,10 @@ def test_a_tool_name_that_is_not_a_function_name_gets_the_fix_for_tool_names(tmp
 
 
 def test_a_schema_with_an_infinite_minimum_loads(tmp_path):
-    """`minimum: .inf` is valid JSON Schema: the result is tried with the arguments it can, not with int(inf)."""
+    """`minimum: .inf` (or 10**400) is valid JSON Schema: the result is tried with the arguments it can, not with int(inf)."""
     text = ORDER.replace("      properties: {order_id: {type: string}, note: {type: string}}",
                          "      properties: {order_id: {type: string}, note: {type: string}, qty: {type: integer, minimum: .inf},"
-                         " weight: {type: number, minimum: .nan}}")
+                         " weight: {type: number, minimum: .nan}, count: {type: integer, minimum: 1" + "0" * 400 + "}}")
     path = tmp_path / "c" / "agents" / "x.j2"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")

@@ -160,8 +160,8 @@ def sample_arguments(schema: Any, required_only: bool = False) -> Any:
         items = schema.get("items")
         return [sample_arguments(items, required_only)] if isinstance(items, dict) else []
     minimum = schema.get("minimum")
-    if not isinstance(minimum, (int, float)) or isinstance(minimum, bool) or not math.isfinite(minimum):
-        minimum = None  # `minimum: .inf` (or .nan) is valid JSON Schema, and no number to make a call with
+    if not isinstance(minimum, (int, float)) or isinstance(minimum, bool) or abs(minimum) > 2**53 or not math.isfinite(minimum):
+        minimum = None  # `minimum: .inf` (or .nan, or 10**400) is valid JSON Schema, and no number to make a call with
     if kind == "integer":
         return max(1, int(minimum)) if minimum is not None else 1
     if kind == "number":
