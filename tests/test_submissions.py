@@ -125,3 +125,20 @@ def test_pick_last_and_best():
     assert pick([items[2]], "last")[("ana", "t/greet")].prompt == "c"  # nothing else handed in
     csv_rows = [sub("x", None, None, None), sub("y", None, None, None)]
     assert pick(csv_rows, "last")[("ana", "t/greet")].prompt == "y"  # without dates: the order read
+
+
+def test_a_lone_surrogate_is_named_and_a_pair_is_kept(tmp_path: Path):
+    """`"\\ud800"` is valid JSON but no text: it passed every check and then stopped `lab grade` with an internal error
+    when cohort.db (UTF-8) was asked to keep it."""
+    from lab.classroom.cohort import CohortStore
+    from lab.classroom.grading import take_in
+
+    f = tmp_path / "hand-in.jsonl"
+    f.write_text("\n".join([line(prompt="x").replace('"x"', '"half \\ud800 of it"'),
+                            line(learner="bob", prompt="x").replace('"x"', '"smile \\ud83d\\ude00"')]) + "\n", encoding="utf-8")
+    problems: list[str] = []
+    with CohortStore(tmp_path / "c") as store:
+        take_in(store, store.begin_run("openai/echo"), [str(f)], on_problem=lambda p: problems.append(str(p)))
+        kept = [(s["learner"], s["prompt"]) for s in store.submissions()]
+    assert problems == [f"{f}:1: holds a lone surrogate escape (such as \\ud800), which is no character; export the submission again"]
+    assert kept == [("bob", "smile 😀")]

@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import stat
 import unicodedata
 from dataclasses import dataclass, field
@@ -319,6 +320,18 @@ def _checked(path: Path, number: int, learner: str, exercise: str, prompt: str, 
     return InputProblem(path, number, problem) if problem else None
 
 
+_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")  # a JSON escape of a surrogate half; checked further only when seen
+
+
+def _encodes(data: Any) -> bool:
+    """Whether every text in `data` is text UTF-8 can write (no lone surrogate)."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _read_jsonl(path: Path, lines: Iterator[_Line]) -> Iterator[Submission | InputProblem]:
     for line in lines:
         number = line.number
@@ -342,6 +355,11 @@ def _read_jsonl(path: Path, lines: Iterator[_Line]) -> Iterator[Submission | Inp
             continue
         if not isinstance(data, dict):
             yield InputProblem(path, number, "not a JSON object; each line must be one submission object")
+            continue
+        if _LONE_SURROGATE.search(text) and not _encodes(data):
+            # `"\ud800"` is valid JSON but no text: cohort.db (UTF-8) could not keep it, and the run would stop there
+            yield InputProblem(path, number, "holds a lone surrogate escape (such as \\ud800), which is no character; "
+                               "export the submission again")
             continue
         if not normalise(data.get("learner")):
             yield InputProblem(path, number, "the learner has no name; set `learner` (the learner exports with --learner NAME)")
