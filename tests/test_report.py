@@ -167,3 +167,23 @@ def test_both_class_pages_escape_text_and_make_control_characters_visible():
 
     for page in (report, arena_report):
         assert page.e("a\x00\x1b[31m<b>\u0085") == "a\u2400\u241b[31m&lt;b&gt;\ufffd", page.__name__
+
+
+def test_a_report_is_written_as_readable_as_any_file_the_trainer_makes(tmp_path: Path):
+    """The report and certificates go through a temporary file, which mkstemp makes readable by its owner only: a
+    report on a shared machine could not be opened by the class. The file now has the mode the umask gives."""
+    import os
+
+    from lab.settings.paths import replaced_atomically
+
+    before = os.umask(0o022)
+    try:
+        with replaced_atomically(tmp_path / "report.html") as out:
+            out.write("<p>hi</p>")
+        os.umask(0o077)
+        with replaced_atomically(tmp_path / "private.html") as out:
+            out.write("<p>hi</p>")
+    finally:
+        os.umask(before)
+    assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "private.html").stat().st_mode & 0o777 == 0o600

@@ -82,6 +82,20 @@ def bundled_exercises_dir() -> Path:
     return package.parent / "exercises"
 
 
+def _umask() -> int:
+    """The process's umask, read without setting it (os.umask sets it, for every thread at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def replaced_atomically(target: Path, encoding: str = "utf-8") -> Iterator[TextIO]:
     """`with replaced_atomically(path) as out:` writes a new `path` through a temporary file of its own
@@ -90,6 +104,8 @@ def replaced_atomically(target: Path, encoding: str = "utf-8") -> Iterator[TextI
     own, the last one in wins whole. OSError from the folder or the disk is the caller's to word."""
     target = Path(target)
     descriptor, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    if os.name != "nt":  # mkstemp makes it readable by its owner only; a report or a certificate is for others to read
+        os.fchmod(descriptor, 0o666 & ~_umask())
     try:
         with os.fdopen(descriptor, "w", encoding=encoding) as out:
             yield out
