@@ -50,6 +50,11 @@ class LabApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", id="lab.quit", priority=True, show=False, tooltip="Leave the lab; your drafts are already saved."),
     ]
 
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """A toast, its text plain by default (see LabScreenMixin.notify)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     def __init__(self, exercise_dirs: Sequence[str] = (), *, cursor_blink: bool = True, preload_litellm: bool = True,
                  index_builder: "IndexBuilder | None" = None):
         super().__init__()

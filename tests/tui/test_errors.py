@@ -145,3 +145,16 @@ async def test_quitting_while_the_model_answers_records_the_attempt_as_cancelled
     with Store() as store:
         attempt = store.attempts("basics/greeting")[0]
     assert (attempt.status, attempt.error, attempt.prompt) == ("cancelled", "The lab was closed while the model was answering.", PROMPT)
+
+
+async def test_a_toast_with_words_from_outside_is_shown_as_they_are():
+    """A provider's error or a file name in a toast may hold `[/]` or `[link=…]`; read as markup it broke the drawing."""
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        await wait_for(pilot, lambda: app.session is not None, "the catalog")
+        app.notify("The other model failed: bad request [/] see [link=http://x]here[/link]", severity="error")
+        app.screen.notify("Not saved: /tmp/[b]draft[/b].txt")
+        await pilot.pause(0.3)  # drawn: as markup, the first raises MarkupError when its toast is drawn
+        shown = [(n.message, n.markup) for n in app._notifications]
+        assert ("The other model failed: bad request [/] see [link=http://x]here[/link]", False) in shown
+        assert ("Not saved: /tmp/[b]draft[/b].txt", False) in shown

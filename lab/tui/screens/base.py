@@ -33,6 +33,12 @@ class LabScreenMixin:
     NAMESPACE: ClassVar[str] = "Lab"
     BINDINGS: ClassVar[list[Any]]
 
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """A toast, its text plain by default: it often carries words from outside the lab (a provider's error, a
+        file name), where a `[/]` or `[link=…]` would be read as markup and break the drawing."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)  # type: ignore[misc]
+
     @property
     def lab(self) -> "LabApp":
         return self.app  # type: ignore[attr-defined, return-value]

@@ -88,7 +88,7 @@ class ModelScreen(LabScreen):
                 yield Button("Run on both" if self.second else "Use and save", id="model-save", variant="primary", compact=True)
                 yield Button("Fetch the built-in model", id="model-fetch", compact=True)
                 yield Button("Cancel", id="model-cancel", compact=True)
-            yield Static(id="model-status")
+            yield Static(id="model-status", markup=False)  # pip's and the disk's words: plain text
         yield Footer()
 
     def on_mount(self) -> None:
