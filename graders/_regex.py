@@ -31,60 +31,96 @@ class RegexTimeout(Exception):
 
 MAX_UNROLLED = 100_000  # pattern items once fixed repeats are written out: `regex` compiles `(?:a{1000}){1000}` into a million
 MAX_NESTING = 100  # groups inside groups: deeper, `regex`'s compiler runs out of Python's stack
-_REPEAT = re.compile(r"\{(\d+)(?:,(\d*))?\}")
 
 
-def _size_problem(pattern: str) -> str | None:
-    """Why compiling `pattern` would take seconds and gigabytes, read off its text before it is compiled: the items
-    it holds with each fixed repeat (`{n}`, the least of `{n,m}`) written out, and how deep its groups nest."""
-    totals, last, i = [0], 1, 0
+class _TooBig(Exception):
+    pass
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _items(tree: Any, depth: int) -> int:
+    """The items of a parsed pattern (re's own parser, as `re.compile` reads it) with each fixed repeat written out
+    (`{n}`, the least of `{n,m}`: what `regex` compiles); `_TooBig` / `_TooDeep` past the bounds."""
+    from re import _constants as c
+
+    if depth > MAX_NESTING:
+        raise _TooDeep
+    total = 0
+    for op, av in tree:
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            total += max(av[0], 1) * _items(av[2], depth + 1)
+        elif op is c.SUBPATTERN:
+            total += _items(av[3], depth + 1)
+        elif op is c.ATOMIC_GROUP:
+            total += _items(av, depth + 1)
+        elif op in (c.ASSERT, c.ASSERT_NOT):
+            total += _items(av[1], depth + 1)
+        elif op is c.BRANCH:
+            total += sum(_items(branch, depth + 1) for branch in av[1])
+        elif op is c.GROUPREF_EXISTS:
+            total += _items(av[1], depth + 1) + (_items(av[2], depth + 1) if av[2] else 0)
+        else:
+            total += 1
+        if total > MAX_UNROLLED:
+            raise _TooBig
+    return total
+
+
+def _depth(pattern: str) -> int:
+    """How deep the pattern's groups nest, read off its text: Python's parser folds a group of one item into its
+    parent, but `regex`'s compiler recurses into each (a misreading here only loses this message: the compiler's
+    RecursionError is caught too)."""
+    depth = deepest = i = 0
     while i < len(pattern):
         char = pattern[i]
         if char == "\\":
             i += 1
-            last = 1
-            totals[-1] += 1
-        elif char == "[":  # a class is one item: skip to its end (a `]` first, or escaped, is inside it)
-            i += 2 if pattern[i + 1:i + 2] == "]" or pattern[i + 1:i + 3] == "^]" else 1
+        elif char == "[":  # a class: to its end (a `]` first, or after `^`, is inside it)
+            i += 1
+            i += 1 if pattern[i:i + 1] == "^" else 0
+            i += 1 if pattern[i:i + 1] == "]" else 0
             while i < len(pattern) and pattern[i] != "]":
                 i += 2 if pattern[i] == "\\" else 1
-            last = 1
-            totals[-1] += 1
         elif char == "(":
-            totals.append(0)
-            if len(totals) > MAX_NESTING:
-                return f"nests groups more than {MAX_NESTING} deep; write it flatter"
-        elif char == ")" and len(totals) > 1:
-            last = max(totals.pop(), 1)
-            totals[-1] += last
-        elif char == "{" and (repeat := _REPEAT.match(pattern, i)):
-            times = int(repeat.group(1))
-            totals[-1] += last * max(times - 1, 0)
-            last *= max(times, 1)
-            i = repeat.end() - 1
-        else:
-            last = 1
-            totals[-1] += 1
-        if totals[-1] > MAX_UNROLLED:
-            return (f"repeats more than {MAX_UNROLLED:,} items once its fixed repeats are written out (`{{n}}` inside `{{m}}` "
-                    "multiplies); use `+`, `*` or a range `{n,m}` with a small least count")
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth = max(depth - 1, 0)
         i += 1
-    return None
+    return deepest
 
 
-def syntax_problem(pattern: str) -> str | None:
-    """Why `pattern` is not a Python regular expression a check can run (None when it is one)."""
+def _re_flags(letters: str) -> int:
+    flags = 0
+    for letter in letters:
+        flags |= getattr(re, FLAG_NAMES[letter])
+    return flags
+
+
+def syntax_problem(pattern: str, letters: str = "") -> str | None:
+    """Why `pattern` (with a criterion's `flags` letters) is not a Python regular expression a check can run; None
+    when it is one. Its size is measured on the tree Python's own parser reads, before `regex` compiles (and
+    unrolls) it: a reading of the text by hand missed comments, `(?x)` and character classes."""
     import regex
+    from re import _parser  # Python's own reading of the pattern (3.11+): what `re.compile` compiles
 
-    too_big = _size_problem(pattern)
-    if too_big:
-        return too_big
     try:
-        re.compile(pattern)
-        regex.compile(pattern)
+        if _depth(pattern) > MAX_NESTING:
+            raise _TooDeep
+        _items(_parser.parse(pattern, _re_flags(letters)), 0)
+        re.compile(pattern, _re_flags(letters))
+        regex.compile(pattern, flags_of(letters))
+    except _TooDeep:
+        return f"nests groups more than {MAX_NESTING} deep; write it flatter"
+    except _TooBig:
+        return (f"repeats more than {MAX_UNROLLED:,} items once its fixed repeats are written out (`{{n}}` inside `{{m}}` "
+                "multiplies); use `+`, `*` or a range `{n,m}` with a small least count")
     except (re.error, regex.error) as exc:
         return f"is not a valid regular expression: {exc}"
-    except (RecursionError, MemoryError, OverflowError) as exc:
+    except (RecursionError, MemoryError, OverflowError, ValueError) as exc:  # ValueError: a count of 5,000 digits
         return f"cannot be compiled here ({type(exc).__name__}); write a smaller pattern"
     return None
 

@@ -34,7 +34,7 @@ class ConsistentParams(Params):
     def _one_group(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        problem = _regex.syntax_problem(value)
+        problem = _regex.syntax_problem(value, "i")  # searched ignoring case
         if problem:
             raise ValueError(problem)
         compiled = _regex.compiled(value)

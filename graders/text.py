@@ -5,7 +5,7 @@ from __future__ import annotations
 import gettext
 from typing import TYPE_CHECKING
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 
 from graders import _regex
 from graders._text import Needle, plain, quote, words
@@ -175,8 +175,8 @@ def icontains_all(output: str, p: Values, ctx: CheckContext) -> CheckResult:
 
 
 class Pattern(Params):
+    flags: str = ""  # before `pattern`: `x` (verbose) changes how the pattern reads, so it is checked with them
     pattern: Needle
-    flags: str = ""
     raw: bool = False  # match the text as it is, without reading typographic variants as plain
 
     @field_validator("flags")
@@ -189,8 +189,8 @@ class Pattern(Params):
 
     @field_validator("pattern")
     @classmethod
-    def _compiles(cls, value: str) -> str:
-        problem = _regex.syntax_problem(value)
+    def _compiles(cls, value: str, info: ValidationInfo) -> str:
+        problem = _regex.syntax_problem(value, info.data.get("flags", ""))
         if problem:
             raise ValueError(problem)
         return value

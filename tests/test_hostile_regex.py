@@ -89,10 +89,16 @@ def test_lab_check_on_a_runaway_pattern_ends_with_the_criterion_ungraded(tmp_pat
     ("(?:" * 200 + "a" + ")" * 200, "nests groups more than 100 deep; write it flatter"),  # regex's compiler: RecursionError
     ("a{4294967294}", "repeats more than 100,000 items"),  # regex's compiler: gigabytes
     ("(?:a{1000}){1000}", "repeats more than 100,000 items"),  # a third of a second, and memory, at every load
+    # read by hand, these hid their repeats: a class opening with `^]`, a comment, a verbose-mode comment
+    ("(?:(?:a{1000}[^])(]){1000}[^])(]){1000}", "repeats more than 100,000 items"),
+    ("(?#[)(?:(?:a{1000}){1000}){1000}(?#])", "repeats more than 100,000 items"),
+    ("(?x)#[\n(?:(?:a{1000}){1000}){1000}\n#]", "repeats more than 100,000 items"),
+    ("a{" + "9" * 5000 + "}", "cannot be compiled here (ValueError)"),  # a count Python will not read as a number
 ])
 def test_a_pattern_whose_compiling_would_take_the_machine_is_refused_at_load(pattern: str, why: str):
     from graders._regex import syntax_problem
 
     assert syntax_problem(pattern).startswith(why)
+    assert syntax_problem("#[\n(?:(?:a{1000}){1000}){1000}\n#]", "x").startswith("repeats more")  # verbose through `flags: x`
     for fine in (r"^\d{3}-\d{4}$", "(?:a{100}){100}", r"[\]{]{3}", r"\b(\w+)\s+\1\b", "x{2,}"):
         assert syntax_problem(fine) is None, fine
