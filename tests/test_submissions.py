@@ -62,6 +62,20 @@ def test_csv_with_extra_columns_and_quoted_newlines(tmp_path: Path):
     ]
 
 
+def test_a_quote_inside_an_unquoted_field_is_a_character_and_the_rows_after_it_are_read(tmp_path: Path):
+    """Rows used to end where the quotes balanced: one `5" margin` left them odd to the end of the file, and every
+    later row was named as an unclosed quoted field. A quote opens a field only where the field starts, as in csv."""
+    f = tmp_path / "class.csv"
+    f.write_text('learner,exercise,prompt\nana,t/greet,Use a 5" margin\nbob,t/greet,hello\n'
+                 'cleo,t/greet,"two\nlines, ""quoted"""\ndan,t/greet,"never closed\neve,t/greet,lost\n', encoding="utf-8")
+    read = read_submissions([f])
+    assert [(s.learner, s.prompt, s.line) for s in read.submissions] == [
+        ("ana", 'Use a 5" margin', 2), ("bob", "hello", 3), ("cleo", 'two\nlines, "quoted"', 4)]
+    assert [str(p) for p in read.problems] == [
+        f"{f}:6: a quoted field opened on this row never closes, so every line after it was read as part of it; "
+        "close the quote (a quote inside a field is written \"\") and grade again"]
+
+
 def test_csv_without_the_columns(tmp_path: Path):
     f = tmp_path / "class.csv"
     f.write_text("name,task,text\nana,t/greet,Hi\n", encoding="utf-8")

@@ -384,29 +384,56 @@ def _read_jsonl(path: Path, lines: Iterator[_Line]) -> Iterator[Submission | Inp
 def _records(lines: Iterator[_Line]) -> Iterator[tuple[int, str | None, int]]:
     """CSV records: (first line, text, bytes), a quoted field's line breaks kept inside its record.
 
-    A record ends where its double quotes are balanced (a quote opens or closes a quoted field, `""` is
-    one quote inside it). Text is None for a record over MAX_LINE_BYTES (skipped, never held) and for
+    A record ends at a line break outside a quoted field, read as Python's csv reads one: a quote opens a
+    quoted field only where a field starts, `""` is one quote inside it, and a quote elsewhere (`5" margin`)
+    is a character like any other. Text is None for a record over MAX_LINE_BYTES (skipped, never held) and for
     one that is not UTF-8 (size -1) or whose quoted field never closes (size UNCLOSED: the file ended inside it)."""
-    start, parts, size, quotes, last = 0, [], 0, 0, 0
+    start, parts, size, quoted, last = 0, [], 0, False, 0
     for line in lines:
         if not parts and not size:
             start = line.number
         last = line.number
         size += line.size
-        quotes += line.quotes if isinstance(line, _Oversized) else line.raw.count(b'"')  # type: ignore[union-attr]
+        if isinstance(line, _Oversized):  # not kept: its quotes are only counted
+            quoted ^= line.quotes % 2 == 1
+        else:
+            quoted = _still_quoted(line.raw, quoted)  # type: ignore[arg-type]
         if size > MAX_LINE_BYTES:
             parts = []  # the rest of the record is read past, not kept
         elif line.raw is not None:
             parts.append(line.raw)
-        if quotes % 2 == 0:
+        if not quoted:
             yield _record(start, parts, size)
-            parts, size, quotes = [], 0, 0
+            parts, size = [], 0
     if parts or size:
         # the file ended inside a quoted field: every line after its opening quote was read into it; none of it is a row
         yield (start, None, UNCLOSED) if last > start and size <= MAX_LINE_BYTES else _record(start, parts, size)
 
 
 UNCLOSED = -2
+_QUOTE, _COMMA, _CR = ord('"'), ord(","), ord("\r")
+
+
+def _still_quoted(raw: bytes, quoted: bool) -> bool:
+    """Whether a quoted field is still open at the end of this line (`quoted`: open at its start)."""
+    if not quoted and b'"' not in raw:
+        return False
+    field_start = not quoted  # a line outside a quoted field starts a record
+    i, n = 0, len(raw)
+    while i < n:
+        byte = raw[i]
+        if quoted:
+            if byte == _QUOTE:
+                if i + 1 < n and raw[i + 1] == _QUOTE:
+                    i += 1  # `""`: one quote inside the field
+                else:
+                    quoted = False
+        elif byte == _QUOTE and field_start:
+            quoted, field_start = True, False
+        else:
+            field_start = byte in (_COMMA, _CR)  # a lone \r ends a row as a comma ends a field
+        i += 1
+    return quoted
 
 
 def _record(start: int, parts: list[bytes], size: int) -> tuple[int, str | None, int]:
