@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from graders.errors import JudgeCancelled, JudgeError
+
+
+# what may not reach a terminal from a file: C0 controls but tab and line feed (a carriage return rewrites the
+# line it is on), DEL and the C1 controls (the exercise format's loader and its fast listing refuse the same)
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def shown(text: str) -> str:

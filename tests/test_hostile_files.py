@@ -263,3 +263,17 @@ def test_a_terminal_escape_written_as_a_yaml_escape_is_a_problem_and_never_liste
     out, err = capsys.readouterr()
     assert "\x1b" not in out + err and "pwned" not in out
     assert "60 exercise file(s) could not be loaded" in err
+
+
+def test_a_carriage_return_written_as_an_escape_is_refused_by_the_loader_as_by_the_listing(tmp_path: Path):
+    """"Safe\\rEVIL" as a title rewrites the line a terminal is on. The fast listing refused it and the full load let
+    it through: one set of control characters now serves both."""
+    from lab.format.listing import _has_control
+
+    course = tmp_path / "course"
+    write_exercise(course, "t/cr.j2", minimal(id="t/cr"), "{% block brief %}b{% endblock %}\n")
+    path = course / "t" / "cr.j2"
+    path.write_text(path.read_text(encoding="utf-8").replace("title: ", 'title: "Safe\\rEVIL" #', 1), encoding="utf-8")
+    [problem] = load_paths([path]).problems
+    assert problem.message == "front matter is not valid YAML: a value holds the control character U+000D (written as an escape)"
+    assert _has_control("Safe\rEVIL") and not _has_control("tab\tand\nline")

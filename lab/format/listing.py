@@ -11,7 +11,7 @@ import stat as stat_module
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
 
-from lab.errors import Problem
+from lab.errors import CONTROL_CHARACTERS, Problem
 from lab.settings import paths
 
 
@@ -273,7 +273,7 @@ def read_listing(path: str | Path, root: str | Path) -> dict[str, Any] | None:
 
 
 def _has_control(text: str) -> bool:
-    return any(ord(c) < 32 and c not in "\t\n" or 127 <= ord(c) < 160 for c in text)
+    return CONTROL_CHARACTERS.search(text) is not None
 
 
 def _relative(path: str, root: str) -> str:

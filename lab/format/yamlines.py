@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from lab.errors import CONTROL_CHARACTERS
+
 Path_ = tuple[Any, ...]
 
 
@@ -139,7 +141,7 @@ def _load(loader_class: type, text: str, first_line: int) -> tuple[Any, dict[Pat
 
 # C0 controls but tab and line breaks, DEL, C1: refused as raw bytes by YAML's reader, and refused here when a
 # double-quoted escape ("\e[31m", "\x07") writes one: a title or a hint would carry it to the learner's terminal
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL = CONTROL_CHARACTERS  # as the fast listing refuses them (lab/format/listing.py)
 
 
 def _no_controls(node: yaml.Node, first_line: int) -> None:
