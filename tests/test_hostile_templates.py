@@ -79,6 +79,30 @@ def test_an_exercise_template_past_a_bound_is_a_problem_at_its_line(tmp_path: Pa
     assert problem_of(tmp_path, body) == f"{message} (block 'brief', case 'a')"
 
 
+GROWN = "{% set a = [] %}{% for i in range(900) %}{{ a.append('x' * 1000) or '' }}{% endfor %}"  # 900,000 characters, no `*`
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    # a dict's values and a namespace were counted as 8 characters: built whole, and only then found too long
+    (GROWN + "{{ {'k': a, 'j': a}.values() }}", f"template error: placing this value would make 1,803,610 characters (or list items); {LIMIT}"),
+    (GROWN + "{{ namespace(v=a, w=a) }}", f"template error: placing this value would make 1,803,624 characters (or list items); {LIMIT}"),
+    # the same list joined 2,000 times was walked 2,000 times (minutes, past a few thousand)
+    (GROWN + "{% set b = [] %}{% for i in range(2000) %}{{ b.append(a) or '' }}{% endfor %}{{ b | join }}",
+     f"template error: this join would make 1,803,604 characters (or list items); {LIMIT}"),
+])
+def test_values_that_hid_their_size_are_measured_before_they_are_written(tmp_path: Path, body: str, message: str):
+    assert problem_of(tmp_path, body) == f"{message} (block 'brief', case 'a')"
+
+
+def test_a_list_inside_itself_is_written_as_python_writes_it(tmp_path: Path):
+    path = write_exercise(tmp_path / "course", "t/x.j2", minimal(cases=[{"name": "a"}]),
+                          "{% block brief %}{% set c = [1] %}{{ c.append(c) or '' }}{{ c }}{% endblock %}\n")
+    assert load_paths([path]).problems == []  # was: "macros or includes call each other without end"
+    from lab.format.templating import render_string, root_environment
+
+    assert render_string(root_environment(tmp_path), "{% set c = [1] %}{{ c.append(c) or '' }}{{ c }}", {}) == "[1, [...]]"
+
+
 def test_building_a_huge_value_is_refused_before_the_memory_is_taken(tmp_path: Path):
     path = write_exercise(tmp_path / "course", "t/x.j2", minimal(), "{% block brief %}{{ 'a' * 300000000 }}{% endblock %}\n")
     load_paths([path])  # compiled once, so the measure below is of the render alone

@@ -22,6 +22,7 @@ import functools
 import math
 import re
 import string
+from collections.abc import ItemsView, KeysView, ValuesView
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from typing import Any, Callable, Iterable, Iterator
 from jinja2 import nodes
 from jinja2.exceptions import TemplateRuntimeError
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import Namespace
 
 MAX_CHARS = 1_000_000  # one rendered text (a block, a parameter, the learner's text for a case), and any value built on the way
 MAX_WORK = 4 * MAX_CHARS  # output counted across one render: a macro's text counts where it is made and where it is placed
@@ -105,10 +107,11 @@ def _number(value: Any) -> bool:
 _BITS_PER_DIGIT = math.log2(10)
 
 
-def _written_size(value: Any, limit: int = MAX_CHARS) -> int:
-    """About how many characters `value` makes when written out (placed, `string`, `tojson`, `~`), nested lists
-    and dicts counted whole: `[[[0]*1000]*1000]*1000` is a small object and a text of gigabytes. Each distinct
-    list is walked once (shared ones are counted again without walking), and the walk stops past `limit`."""
+def _written_sizer(limit: int = MAX_CHARS) -> Callable[[Any], int]:
+    """A measure of about how many characters a value makes when written out (placed, `string`, `tojson`, `~`),
+    nested containers counted whole: `[[[0]*1000]*1000]*1000` is a small object and a text of gigabytes. Each
+    distinct container is walked once across every call (shared ones are counted again without walking, a cycle
+    is written `[...]`), and a walk stops past `limit`."""
     seen: dict[int, int] = {}
 
     def size(item: Any) -> int:
@@ -116,10 +119,13 @@ def _written_size(value: Any, limit: int = MAX_CHARS) -> int:
             return len(item)
         if _number(item):
             return int(item.bit_length() / _BITS_PER_DIGIT) + 2
-        if isinstance(item, (list, tuple, set, frozenset, dict)):
+        if isinstance(item, Namespace):  # `namespace(v=...)` writes its values out too
+            item = object.__getattribute__(item, "_Namespace__attrs")
+        if isinstance(item, _CONTAINERS):
             known = seen.get(id(item))
             if known is not None:
                 return known
+            seen[id(item)] = 5  # met again inside itself: a cycle, written `[...]`
             total = 2
             for part in (item.items() if isinstance(item, dict) else item):
                 total += size(part) + 2
@@ -129,11 +135,18 @@ def _written_size(value: Any, limit: int = MAX_CHARS) -> int:
             return total
         return 8
 
-    return size(value)
+    return size
+
+
+def _written_size(value: Any, limit: int = MAX_CHARS) -> int:
+    return _written_sizer(limit)(value)
+
+
+_CONTAINERS = (list, tuple, set, frozenset, dict, KeysView, ValuesView, ItemsView, Namespace)
 
 
 def _check_written(what: str, value: Any) -> None:
-    if isinstance(value, (list, tuple, set, frozenset, dict)):
+    if isinstance(value, _CONTAINERS):
         size = _written_size(value)
         if size > MAX_CHARS:
             raise _too_large(what, size)
@@ -183,9 +196,12 @@ def _check_replace(text: Any, old: Any, new: Any, count: int = -1) -> None:
 def _check_join(items: Any, separator: Any = "") -> None:
     if not isinstance(items, (list, tuple)):
         return
-    size = sum(_written_size(i) for i in items) + len(str(separator)) * max(len(items) - 1, 0)
-    if size > MAX_CHARS:
-        raise _too_large("this join", size)
+    measure = _written_sizer()  # one walk for every item: a list joined with itself n times is walked once, not n times
+    size = len(str(separator)) * max(len(items) - 1, 0)
+    for item in items:
+        size += measure(item)
+        if size > MAX_CHARS:
+            raise _too_large("this join", size)
 
 
 def _check_width(what: str, width: Any, lines: int = 1) -> None:
