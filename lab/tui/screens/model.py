@@ -129,7 +129,7 @@ class ModelScreen(LabScreen):
             return
         matches = filter_choices(self.choices, query)
         if not matches:
-            options.add_option(Option(f"No listed model matches '{query}': ctrl+s uses it as typed.", disabled=True))
+            options.add_option(Option(Text(f"No listed model matches '{query}': ctrl+s uses it as typed."), disabled=True))
             return
         shown = matches[:SHOWN_AT_MOST]
         shown += [c for c in matches[SHOWN_AT_MOST:] if c.label]  # the built-in model stays in sight behind many hosted names
@@ -139,8 +139,8 @@ class ModelScreen(LabScreen):
             else:
                 prompt = Text.assemble(choice.model, "  ", (choice.source, "dim"))
             options.add_option(Option(prompt, id=str(self.choices.index(choice))))
-        if len(matches) > SHOWN_AT_MOST:
-            options.add_option(Option(f"{len(matches) - SHOWN_AT_MOST} more: type to narrow the list.", disabled=True))
+        if len(matches) > len(shown):  # the built-in model, kept in sight, is not one of the more
+            options.add_option(Option(f"{len(matches) - len(shown)} more: type to narrow the list.", disabled=True))
         options.highlighted = 0
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -205,6 +205,9 @@ class ModelScreen(LabScreen):
             fetch(on_progress=lambda p: self.lab.call_threadsafe(self._fetch_progress, p), cancel=cancel)
         except LabError as exc:
             self.lab.call_threadsafe(self._fetched, str(exc))
+            return
+        except Exception as exc:  # a bug of ours: said in place, and the screen is left usable (fetch again, or leave)
+            self.lab.call_threadsafe(self._fetched, f"internal error ({type(exc).__name__}: {str(exc)[:200]}); this is a bug in Prompt Lab")
             return
         self.lab.call_threadsafe(self._fetched, None)
 
