@@ -156,3 +156,25 @@ def test_a_lone_surrogate_is_named_and_a_pair_is_kept(tmp_path: Path):
         kept = [(s["learner"], s["prompt"]) for s in store.submissions()]
     assert problems == [f"{f}:1: holds a lone surrogate escape (such as \\ud800), which is no character; export the submission again"]
     assert kept == [("bob", "smile 😀")]
+
+
+def test_a_hand_in_whose_name_is_not_utf8_or_holds_an_escape_is_kept_and_named_safely(tmp_path: Path, capsys):
+    """A name from another system (caf\xe9.jsonl in Latin-1) stopped `lab grade` when cohort.db was asked to keep
+    it, and a name holding a terminal escape reached the terminal in the problem printed for it."""
+    import os
+
+    from lab.classroom.cohort import CohortStore
+    from lab.classroom.grading import take_in
+    from lab.cli.trainer import ProblemPrinter
+
+    folder = tmp_path / "hand-ins"
+    folder.mkdir()
+    Path(os.fsdecode(bytes(folder) + b"/caf\xe9.jsonl")).write_text(line() + "\n", encoding="utf-8")
+    (folder / "x\x1b[2Jy.jsonl").write_text("{not json\n", encoding="utf-8")
+    shown = ProblemPrinter()
+    with CohortStore(tmp_path / "c") as store:
+        take_in(store, store.begin_run("openai/echo"), [str(folder)], on_problem=shown)
+        [source] = [s["source"] for s in store.submissions()]
+    assert source.endswith("/caf\\udce9.jsonl")
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "x\\x1b[2Jy.jsonl:1: not valid JSON" in err

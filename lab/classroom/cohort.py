@@ -337,7 +337,7 @@ class CohortStore:
         for chunk in _chunks(submissions):
             rows = [(s.key, s.learner, s.exercise, s.exercise_hash, s.prompt, s.model, s.created, s.status, s.score,
                      None if s.passed is None else int(s.passed), s.hints_used, json.dumps(s.outputs, ensure_ascii=False),
-                     str(s.source), s.line, stamp, _texts(getattr(s, "texts", None))) for s in chunk]
+                     _stored_path(s.source), s.line, stamp, _texts(getattr(s, "texts", None))) for s in chunk]
             with self._tx():
                 self._db.executemany(
                     "INSERT OR IGNORE INTO submissions (key, learner, exercise, exercise_hash, prompt, model, created, status, score, passed,"
@@ -349,7 +349,7 @@ class CohortStore:
         """What this run's input held that cannot be graded (an `InputProblem` each), named in the report."""
         for chunk in _chunks(problems):
             with self._tx():
-                self._db.executemany("INSERT INTO problems VALUES (?, ?, ?, ?)", [(run, str(p.path), p.line, p.message) for p in chunk])
+                self._db.executemany("INSERT INTO problems VALUES (?, ?, ?, ?)", [(run, _stored_path(p.path), p.line, p.message) for p in chunk])
 
     def problems(self, run: int, limit: int | None = None) -> Iterator[tuple[str, int | None, str]]:
         """(path, line, message) of each problem of `run`, in the order found."""
@@ -657,6 +657,11 @@ class CohortStore:
         cursor = self._db.execute("SELECT * FROM runs ORDER BY id")
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor]
+
+
+def _stored_path(path: Any) -> str:
+    """A file's path as cohort.db (UTF-8) can keep it: the bytes of a name that is not UTF-8 as escapes."""
+    return str(path).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Writer:

@@ -193,7 +193,9 @@ class ProblemPrinter:
     def __call__(self, problem: Any) -> None:
         self.count += 1
         if self.count <= PROBLEMS_SHOWN:
-            print(f"lab: {problem} (skipped)", file=sys.stderr)
+            from lab.errors import shown
+
+            print(f"lab: {shown(str(problem))} (skipped)", file=sys.stderr)  # a file's name may hold a terminal escape
 
     def close(self) -> None:
         if self.count > PROBLEMS_SHOWN:
