@@ -483,6 +483,12 @@ def standing_of(astore: ArenaStore, found: Sides) -> Standing:
     return Standing(found.arena, found.defence_exercise, found.attack_exercises, views, sorted(defenders, key=rank), sorted(attackers, key=rank))
 
 
+def cohort_usage(store: CohortStore) -> dict[str, Any]:
+    """The cohort's tokens, cost and calls, the arenas' pairs counted in (they are paid for too)."""
+    usage, arenas = store.usage(), ArenaStore(store).usage()
+    return {k: round(usage[k] + arenas[k], 6) if k == "cost_usd" else usage[k] + arenas[k] for k in usage}
+
+
 def standings(store: CohortStore) -> list[Standing]:
     """Every arena played in this cohort, read from cohort.db with the trainer's reviews applied."""
     astore = ArenaStore(store)

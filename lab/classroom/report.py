@@ -30,7 +30,7 @@ from lab.classroom.cohort import CohortStore
 from lab.classroom.escaping import e
 from lab.classroom.likeness import BANDS, NEAR, bands, hashes, jaccard, read_fingerprint, shingles
 from lab.classroom.records import ResultRow
-from lab.practice.report import score_label
+from lab.practice.report import money, score_label
 from lab.practice.mastery import DIGITS, MASTERED, PRACTISING, ExerciseInfo, Try, band, credits, skill_order, weighted
 from lab.settings.paths import replaced_atomically
 
@@ -218,10 +218,6 @@ def _seconds(value: float | None) -> str:
     return "" if value is None else f"{value:.1f} s"
 
 
-def _money(amount: float) -> str:
-    return f"${amount:.4f}" if amount == 0 or amount >= 0.01 else f"${amount:.6f}"
-
-
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1200px;color:#111827;padding:0 16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #e5e7eb;padding-bottom:4px}
@@ -289,14 +285,12 @@ def _page(w: Any, number: int, names: tuple[str, str], header: str) -> None:
 def write_html(store: CohortStore, out: IO[str], levels: Mapping[str, int] | None = None) -> None:
     """Write the page to `out` as it is made. `levels` (mastery's weights, from the trainer's catalogue)
     win over those `lab grade` recorded."""
-    from lab.classroom.arena import ArenaStore
+    from lab.classroom.arena import cohort_usage
     from lab.classroom.arena_report import arena_html
 
     levels = {**store.levels(), **(levels or {})}
     w = out.write
-    usage = store.usage()
-    arena_usage = ArenaStore(store).usage()  # the arenas' pairs are paid for too
-    usage = {k: usage[k] + arena_usage[k] for k in usage}
+    usage = cohort_usage(store)
     runs = store.runs()
     wall = sum(run["wall_s"] or 0 for run in runs)
     infos = [ExerciseInfo(x, track, int(levels.get(x, 1)), skills) for x, track, skills in store.exercise_infos()]
@@ -315,7 +309,7 @@ def write_html(store: CohortStore, out: IO[str], levels: Mapping[str, int] | Non
     w(f"<div class=\"muted\">Graded with {e(', '.join(models) or '—')} · written {stamp} from <code>cohort.db</code> (by <code>lab grade</code>, and after each <code>lab review</code>)</div>")
     w("<div class=\"cards\">")
     for label, value in (("learners", f"{learners:,}"), ("exercises", len(exercises)), ("graded", f"{graded:,}/{total:,}"),
-                         ("passed", f"{passed:,}/{graded:,}" if graded else "—"), ("cost", _money(usage["cost_usd"])),
+                         ("passed", f"{passed:,}/{graded:,}" if graded else "—"), ("cost", money(usage["cost_usd"])),
                          ("model calls", f"{usage['calls']:,}"), ("grading time", f"{wall:.1f} s")):
         w(f"<div class=\"card\"><span class=\"muted\">{e(label)}</span><b>{e(value)}</b></div>")
     last = store.last_run()
@@ -439,15 +433,15 @@ def write_html(store: CohortStore, out: IO[str], levels: Mapping[str, int] | Non
     # ------------------------------------------------------------ cost and time
     w("<h2 id=\"cost\">Cost and time</h2>")
     w(f"<p>{usage['calls']:,} model calls · {usage['prompt_tokens']:,} prompt + {usage['completion_tokens']:,} completion tokens · "
-      f"{_money(usage['cost_usd'])} · {wall:.1f} s of grading over {len(runs)} run(s)</p>")
+      f"{money(usage['cost_usd'])} · {wall:.1f} s of grading over {len(runs)} run(s)</p>")
     w("<table><tr><th>exercise</th><th>submissions</th><th>cost</th><th>mean grading time</th></tr>")
     for x in exercises:
         cost, seconds, n = found.per_exercise[x]
-        w(f"<tr><td>{e(x)}</td><td>{int(n):,}</td><td>{_money(cost)}</td><td>{seconds / n if n else 0:.2f} s</td></tr>")
+        w(f"<tr><td>{e(x)}</td><td>{int(n):,}</td><td>{money(cost)}</td><td>{seconds / n if n else 0:.2f} s</td></tr>")
     w("</table>")
     w("<table><tr><th>run</th><th>started</th><th>model</th><th>calls</th><th>cost</th><th>graded</th><th>left</th><th>wall</th></tr>")
     for run in runs[-30:]:
-        w(f"<tr><td>{run['id']}</td><td>{e(run['started_at'])}</td><td>{e(run['model'])}</td><td>{run['calls']}</td><td>{_money(run['cost_usd'])}</td>"
+        w(f"<tr><td>{run['id']}</td><td>{e(run['started_at'])}</td><td>{e(run['model'])}</td><td>{run['calls']}</td><td>{money(run['cost_usd'])}</td>"
           f"<td>{run['graded']}</td><td>{run['left_over']}</td><td>{_seconds(run['wall_s'])}</td></tr>")
     w("</table>")
     if found.left:

@@ -214,16 +214,6 @@ def play_arenas_for(store: Any, exercises: dict[str, Any], outcome: Any, args: A
     return run
 
 
-def with_arena_usage(usage: dict[str, Any], store: Any) -> dict[str, Any]:
-    """The cohort's usage with the arenas' calls counted in."""
-    from lab.classroom.arena import ArenaStore
-
-    extra = ArenaStore(store).usage()
-    return {**usage, "prompt_tokens": usage["prompt_tokens"] + extra["prompt_tokens"],
-            "completion_tokens": usage["completion_tokens"] + extra["completion_tokens"],
-            "cost_usd": round(usage["cost_usd"] + extra["cost_usd"], 6), "calls": usage.get("calls", 0) + extra["calls"]}
-
-
 def add_arena_json(data: dict[str, Any], run: Any) -> dict[str, Any]:
     """`lab grade --json` with `arenas` (the contract's shape) and what this run did in them."""
     data["arenas"] = [s.as_json() for s in run.standings]
@@ -236,7 +226,7 @@ def add_arena_json(data: dict[str, Any], run: Any) -> dict[str, Any]:
 def print_arenas(run: Any, args: Any, limit: int = 20) -> None:
     """Each arena's leaderboards in a few lines, then what counts nothing yet, with why: one line for a side out of
     the arena (with how many pairs it leaves out), one per pair otherwise."""
-    from lab.cli.trainer import money
+    from lab.practice.report import money
 
     if not run.standings:
         return

@@ -207,7 +207,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     from lab.classroom.grading import Progress, grade_cohort, take_in
     from lab.classroom.lock import FolderLock
     from lab.classroom.submissions import InputProblem
-    from lab.cli.arena import play_arenas_for, print_arenas, with_arena_usage
+    from lab.classroom.arena import cohort_usage
+    from lab.cli.arena import play_arenas_for, print_arenas
     from lab.cli.common import EXIT_NOT_PASSED, call_configs
     from lab.errors import LabError
 
@@ -251,7 +252,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         final.started -= outcome.wall_s
         progress(final, final=True)
         if args.json:
-            write_grade_json(sys.stdout, store, outcome, report, arena, with_arena_usage(store.usage(), store))
+            write_grade_json(sys.stdout, store, outcome, report, arena, cohort_usage(store))
         else:
             print_summary(store, outcome, args, report, shown.count)
             print_arenas(arena, args)
@@ -312,12 +313,8 @@ def left_lines(store: Any, outcome: Any, limit: int = 20) -> list[str]:
     return lines
 
 
-def money(amount: float) -> str:
-    return f"${amount:.4f}" if amount == 0 or amount >= 0.01 else f"${amount:.6f}"
-
-
 def print_summary(store: Any, outcome: Any, args: Any, report: Path | None, skipped: int = 0) -> None:
-    from lab.practice.report import table
+    from lab.practice.report import money, table
 
     rows = [(r.learner, r.exercise, r.status, "" if r.score is None else f"{r.score:.2f}",
              "" if r.passed is None else ("yes" if r.passed else "no")) for r in store.iter_results(current=True, limit=50)]

@@ -43,6 +43,11 @@ class Paint:
         return self(f"⟦{text}⟧", "4")
 
 
+def money(amount: float) -> str:
+    """US dollars as the lab writes a cost: four decimals, six under a cent (a call to a cheap model)."""
+    return f"${amount:.4f}" if amount == 0 or amount >= 0.01 else f"${amount:.6f}"
+
+
 def score_label(score: float, passed: bool, pass_mark: float = 1.0) -> str:
     """A score to two decimals that never reads as a pass when it is not one: a failing score that would
     round up to its pass mark (1.00 for a criterion) is rounded down instead (799 words of 800 score
