@@ -265,20 +265,3 @@ async def test_when_the_second_model_fails_the_first_s_grade_stays_and_the_failu
         assert any(m.startswith("The other model failed: ") and "internal error (500)" in m for m in said), said
     with Store() as store:
         assert [(a.model, a.status) for a in store.attempts("basics/greeting")] == [("openai/fail-500", "failed"), ("openai/echo", "graded")]
-
-
-async def test_when_both_models_fail_both_failures_are_said(use_model, monkeypatch):
-    """The second model's failure used to replace the first's: the learner saw one of two errors."""
-    monkeypatch.setattr("lab.tui.screens.model.discover", lambda api_base=None: [])
-    monkeypatch.setenv("LAB_MAX_RETRIES", "0")
-    dead = "http://127.0.0.1:9/v1"  # nothing listens there: each model fails before anything is sent
-    use_model("openai/echo", dead)
-    app = make_app()
-    async with app.run_test(size=(100, 32)) as pilot:
-        screen = await send_on_two_models(pilot, app, "openai/other", dead)
-        await wait_for(pilot, lambda: not screen.running and "Could not reach" in screen.status_text, "the failures", 180)
-        said = [str(n.message) for n in app._notifications]
-        assert any(m.startswith(f"The other model failed: Could not reach {dead}") for m in said), said
-        assert "this is not counted as a try (history: not sent)" in screen.status_text
-    with Store() as store:
-        assert [(a.model, a.status) for a in store.attempts("basics/greeting")] == [("openai/other", "not_sent"), ("openai/echo", "not_sent")]

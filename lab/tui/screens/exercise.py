@@ -539,9 +539,8 @@ class ExerciseScreen(LabScreen):
                 in_flight.difference_update(started)
 
         outcomes: list[tuple[int, AttemptOutcome]] = []
-        failures: list[tuple[LabError, int | None]] = []  # each failed model's error, and its own attempt (None: none recorded)
+        failure: tuple[LabError, int | None] | None = None
         for lane, config in enumerate(configs):  # one model after the other: the learner reads each as it comes
-            before = len(started)
             done = run_watched(lambda lane=lane, config=config: attempt(lane, config), "lab-attempt",  # type: ignore[misc]
                                on_abandon=cancel.set)  # quitting never waits for a model
             if not done.finished:
@@ -549,7 +548,7 @@ class ExerciseScreen(LabScreen):
             if done.error is not None:
                 # an engine bug still reaches the learner as a sentence, not a traceback
                 error = done.error if isinstance(done.error, LabError) else LabError(f"internal error: {type(done.error).__name__}: {done.error}")
-                failures.append((error, started[-1] if len(started) > before else None))
+                failure = (error, started[-1] if started else None)
                 if isinstance(error, (CancelledError, PromptError)):  # the learner stopped it, or the text fits no model
                     break
                 continue  # one model failing does not keep the prompt from the other (as `lab run --model A --model B`)
@@ -558,11 +557,9 @@ class ExerciseScreen(LabScreen):
         if len(outcomes) > 1:
             self.lab.call_threadsafe(self._finished_both, token, outcomes)
         elif outcomes:
-            self.lab.call_threadsafe(self._finished, token, outcomes[0][1], outcomes[0][0], failures[0][0] if failures else None)
-        elif failures:
-            for error, _ in failures[:-1]:  # both models failed: the first one's error is not lost under the second's
-                self.notify(self.tr.gettext("The other model failed: {error}").format(error=error), severity="error", timeout=15)
-            self.lab.call_threadsafe(self._failed, token, *failures[-1])
+            self.lab.call_threadsafe(self._finished, token, outcomes[0][1], outcomes[0][0], failure[0] if failure else None)
+        elif failure is not None:
+            self.lab.call_threadsafe(self._failed, token, *failure)
 
     async def _delta(self, token: int, case: str, sample: int, piece: str, lane: int = 0) -> None:
         stream = self.streams.get((lane, case, sample))
